@@ -1,0 +1,34 @@
+// Small helpers shared by the checks in this folder.
+#pragma once
+
+#include <loki/rules.hpp>
+
+#include <string>
+
+namespace loki::checks {
+
+inline bool is_true(const nlohmann::json& obj, const char* key) {
+  auto it = obj.find(key);
+  return it != obj.end() && it->is_boolean() && it->get<bool>();
+}
+
+// "container \"agent\"", "init container \"setup\"".
+inline std::string describe(const ContainerRef& c) {
+  return std::string(to_string(c.kind)) + " \"" + c.name + "\"";
+}
+
+// Where a container's securityContext field lives, for messages.
+inline std::string where(const ContainerRef& c) {
+  switch (c.kind) {
+    case ContainerKind::init: return "initContainers[name=" + c.name + "].securityContext";
+    case ContainerKind::ephemeral: return "ephemeralContainers[name=" + c.name + "].securityContext";
+    default: return "containers[name=" + c.name + "].securityContext";
+  }
+}
+
+inline void emit(std::vector<RawFinding>& out, std::string_view rule, std::string field,
+                 std::optional<std::string> container, std::string message, std::string remediation) {
+  out.push_back({rule, std::move(field), std::move(container), std::move(message), std::move(remediation)});
+}
+
+}  // namespace loki::checks

@@ -1,0 +1,43 @@
+// The list of rules. An explicit list (not static self-registration) so the
+// linker cannot drop a check from the static library.
+#include <loki/rules.hpp>
+
+namespace loki {
+namespace checks {
+extern const Rule rule_host_network, rule_host_pid, rule_host_ipc, rule_host_port, rule_privileged,
+    rule_run_as_root, rule_writable_root_fs, rule_missing_seccomp, rule_privilege_escalation, rule_capabilities,
+    rule_service_account_token;
+}  // namespace checks
+
+const std::vector<Rule>& all_rules() {
+  static const std::vector<Rule> rules = {
+      checks::rule_host_network,
+      checks::rule_host_pid,
+      checks::rule_host_ipc,
+      checks::rule_host_port,
+      checks::rule_privileged,
+      checks::rule_run_as_root,
+      checks::rule_writable_root_fs,
+      checks::rule_missing_seccomp,
+      checks::rule_privilege_escalation,
+      checks::rule_capabilities,
+      checks::rule_service_account_token,
+      {rule_id::invalid_manifest, Severity::error, RuleScope::manifest,
+       "The manifest cannot be read as a valid Kubernetes object (syntax error, wrong type, missing field, "
+       "unknown apiVersion).",
+       "Fix the field named in the message; `kubectl apply --dry-run=server -f FILE` shows what the API server "
+       "accepts."},
+      {rule_id::invalid_ignore, Severity::warning, RuleScope::manifest,
+       "An ignore.loki-guard.io/<rule> annotation has no reason or names no known rule; it is not honoured.",
+       "Name an existing rule and give the reason as the value: ignore.loki-guard.io/<rule>: \"why this is safe\"."},
+  };
+  return rules;
+}
+
+const Rule* find_rule(std::string_view id) {
+  for (const auto& r : all_rules())
+    if (r.id == id) return &r;
+  return nullptr;
+}
+
+}  // namespace loki

@@ -1,0 +1,133 @@
+#include <loki/engine.hpp>
+#include <loki/podspec.hpp>
+#include <loki/rules.hpp>
+
+namespace loki {
+
+using nlohmann::json;
+
+bool is_loki_pod(const Config& config, const Labels& pod_labels) {
+  return config.all_pods || config.selector.matches(pod_labels);
+}
+
+Finding finding_from_load_error(const LoadError& e, const EngineOptions& opts) {
+  Finding f;
+  f.rule = std::string(rule_id::invalid_manifest);
+  f.severity = opts.config.severity_of(rule_id::invalid_manifest, Severity::error);
+  f.object = e.object;
+  if (f.object.ns.empty() && !f.object.kind.empty()) f.object.ns = opts.default_namespace;
+  f.file = e.file;
+  f.line = e.line;
+  f.message = e.message;
+  f.field = e.field;
+  f.remediation = std::string(find_rule(rule_id::invalid_manifest)->remediation);
+  return f;
+}
+
+namespace {
+
+struct Ignore {
+  std::string rule;
+  std::string reason;
+  std::string field;
+};
+
+// ignore.loki-guard.io/<rule> annotations on the object and its pod template.
+std::vector<Ignore> ignores_of(const Object& o, const std::optional<PodTemplate>& pod) {
+  std::vector<Ignore> out;
+  auto collect = [&](const json* md, const std::string& md_path) {
+    if (!md || !md->is_object()) return;
+    auto ann = md->find("annotations");
+    if (ann == md->end() || !ann->is_object()) return;
+    for (auto it = ann->begin(); it != ann->end(); ++it) {
+      const std::string& k = it.key();
+      if (k.rfind(ignore_annotation_prefix, 0) != 0) continue;
+      std::string rule = k.substr(ignore_annotation_prefix.size());
+      std::string reason = it->is_string() ? it->get<std::string>() : std::string();
+      std::string field = md_path + "/annotations/";
+      for (char c : k) field += c == '/' ? std::string("~1") : c == '~' ? std::string("~0") : std::string(1, c);
+      out.push_back({rule, reason, field});
+    }
+  };
+  auto md = o.json.find("metadata");
+  collect(md == o.json.end() ? nullptr : &*md, "/metadata");
+  if (pod && pod->metadata && pod->metadata_path != "/metadata") collect(pod->metadata, pod->metadata_path);
+  return out;
+}
+
+bool blank(const std::string& s) { return s.find_first_not_of(" \t\r\n") == std::string::npos; }
+
+}  // namespace
+
+std::vector<Finding> check_object(const Object& object, const EngineOptions& opts) {
+  std::vector<Finding> findings;
+  const Config& cfg = opts.config;
+  const ObjectRef ref = object.ref(opts.default_namespace);
+
+  auto add = [&](std::string_view rule, Severity def, std::string field, std::optional<std::string> container,
+                 std::string message, std::string remediation) {
+    if (!cfg.rule_enabled(rule)) return;
+    Finding f;
+    f.rule = std::string(rule);
+    f.severity = cfg.severity_of(rule, def);
+    f.object = ref;
+    f.container = std::move(container);
+    f.file = object.file;
+    f.line = object.line_of(field);
+    f.message = std::move(message);
+    f.remediation = std::move(remediation);
+    f.field = std::move(field);
+    findings.push_back(std::move(f));
+  };
+
+  for (auto& e : validate_object(object)) {
+    Finding f = finding_from_load_error(e, opts);
+    if (!cfg.rule_enabled(f.rule)) continue;
+    f.object = ref;
+    findings.push_back(std::move(f));
+  }
+
+  auto pod = find_pod_template(object.json);
+  if (pod) {
+    Labels labels = pod->metadata ? labels_of(*pod->metadata) : Labels{};
+    if (is_loki_pod(cfg, labels)) {
+      auto containers = containers_of(*pod);
+      PodContext ctx{object, *pod, containers};
+      std::vector<RawFinding> raw;
+      for (const auto& rule : all_rules()) {
+        if (!rule.check || !cfg.rule_enabled(rule.id)) continue;
+        raw.clear();
+        rule.check(ctx, raw);
+        for (auto& r : raw)
+          add(r.rule, rule.severity, std::move(r.field), std::move(r.container), std::move(r.message),
+              std::move(r.remediation));
+      }
+    }
+  }
+
+  // Ignores: honoured only with a reason, and only for rules that exist, so
+  // a typo or a bare opt-out does not silently switch a check off.
+  auto ignores = ignores_of(object, pod);
+  for (const auto& ig : ignores) {
+    if (!find_rule(ig.rule)) {
+      add(rule_id::invalid_ignore, Severity::warning, ig.field, std::nullopt,
+          "annotation ignore.loki-guard.io/" + ig.rule + " names no known rule; it has no effect",
+          "use one of the ids listed by `loki-audit rules`");
+    } else if (blank(ig.reason)) {
+      add(rule_id::invalid_ignore, Severity::warning, ig.field, std::nullopt,
+          "annotation ignore.loki-guard.io/" + ig.rule + " has no reason; the ignore is not honoured",
+          "give the reason as the value: ignore.loki-guard.io/" + ig.rule + ": \"why this is safe here\"");
+    }
+  }
+  for (auto& f : findings) {
+    for (const auto& ig : ignores) {
+      if (ig.rule == f.rule && !blank(ig.reason) && f.rule != rule_id::invalid_ignore) {
+        f.suppressed = true;
+        f.suppression_reason = ig.reason;
+      }
+    }
+  }
+  return findings;
+}
+
+}  // namespace loki

@@ -1,0 +1,64 @@
+#include <loki/lint.hpp>
+#include <loki/podspec.hpp>
+#include <loki/rules.hpp>
+
+#include <atomic>
+
+namespace loki {
+
+LintSession::LintSession(EngineOptions opts, LoadOptions load) : opts_(std::move(opts)), load_(load) {}
+
+void LintSession::add_text(std::string_view text, const std::string& name) {
+  std::vector<std::vector<Finding>> per_doc;
+  std::mutex mu;
+  std::atomic<std::size_t> objects{0}, pods{0};
+  std::size_t documents_with_content = 0;
+  for_each_document(
+      text, name,
+      [&](std::size_t index, DocumentResult&& doc) {
+        std::vector<Finding> found;
+        for (const auto& e : doc.errors) found.push_back(finding_from_load_error(e, opts_));
+        for (const auto& o : doc.objects) {
+          ++objects;
+          auto pod = find_pod_template(o.json);
+          if (pod && is_loki_pod(opts_.config, pod->metadata ? labels_of(*pod->metadata) : Labels{})) ++pods;
+          auto f = check_object(o, opts_);
+          found.insert(found.end(), std::make_move_iterator(f.begin()), std::make_move_iterator(f.end()));
+        }
+        std::lock_guard lk(mu);
+        if (!doc.objects.empty() || !doc.errors.empty()) ++documents_with_content;
+        if (per_doc.size() <= index) per_doc.resize(index + 1);
+        per_doc[index] = std::move(found);
+      },
+      load_);
+  std::vector<Finding> all;
+  for (auto& d : per_doc) all.insert(all.end(), std::make_move_iterator(d.begin()), std::make_move_iterator(d.end()));
+  if (documents_with_content == 0) {
+    // An empty file is almost always a mistake (a failed render, a truncated write).
+    LoadError e;
+    e.file = name;
+    e.line = 1;
+    e.message = "file contains no Kubernetes objects (empty, or only comments)";
+    all.push_back(finding_from_load_error(e, opts_));
+  }
+  std::lock_guard lk(mu_);
+  summary_.files += 1;
+  summary_.objects += objects;
+  summary_.pods_checked += pods;
+  per_input_.push_back(std::move(all));
+}
+
+LintResult LintSession::finish() {
+  LintResult r;
+  std::lock_guard lk(mu_);
+  for (auto& v : per_input_)
+    r.findings.insert(r.findings.end(), std::make_move_iterator(v.begin()), std::make_move_iterator(v.end()));
+  per_input_.clear();
+  // Drop findings for rules the config switched off (e.g. invalid-manifest).
+  std::erase_if(r.findings, [&](const Finding& f) { return !opts_.config.rule_enabled(f.rule); });
+  sort_findings(r.findings);
+  r.summary = summary_;
+  return r;
+}
+
+}  // namespace loki

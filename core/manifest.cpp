@@ -1,0 +1,376 @@
+#include <loki/manifest.hpp>
+
+#include "yaml_json.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+namespace loki {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+int LineIndex::find(std::string_view pointer) const {
+  std::string p(pointer);
+  while (true) {
+    auto it = lines_.find(p);
+    if (it != lines_.end()) return it->second;
+    auto slash = p.rfind('/');
+    if (slash == std::string::npos || p.empty()) return 0;
+    p.resize(slash);
+  }
+}
+
+int Object::line_of(std::string_view pointer) const {
+  if (!lines) return line;
+  int l = lines->find(pointer_prefix + std::string(pointer));
+  return l > 0 ? l - line_base : line;
+}
+
+ObjectRef Object::ref(const std::string& default_namespace) const {
+  ObjectRef r;
+  auto str = [](const nlohmann::json& j, const char* k) -> std::string {
+    auto it = j.find(k);
+    return (it != j.end() && it->is_string()) ? it->get<std::string>() : std::string();
+  };
+  if (!json.is_object()) return r;
+  r.apiVersion = str(json, "apiVersion");
+  r.kind = str(json, "kind");
+  auto md = json.find("metadata");
+  if (md != json.end() && md->is_object()) {
+    r.name = str(*md, "name");
+    if (r.name.empty()) {
+      std::string gen = str(*md, "generateName");
+      if (!gen.empty()) r.name = gen + "*";
+    }
+    r.ns = str(*md, "namespace");
+  }
+  if (r.ns.empty()) r.ns = default_namespace;
+  return r;
+}
+
+namespace {
+
+struct Chunk {
+  std::string_view text;
+  int line_offset;  // 0-based line of the chunk's first line in its file
+};
+
+bool is_marker_line(std::string_view text, std::size_t pos, char ch) {
+  if (text.size() < pos + 3) return false;
+  if (text[pos] != ch || text[pos + 1] != ch || text[pos + 2] != ch) return false;
+  if (pos + 3 == text.size()) return true;
+  char n = text[pos + 3];
+  return n == ' ' || n == '\t' || n == '\n' || n == '\r';
+}
+
+// Splits a YAML stream at "---" lines. A "---" at column 0 always starts a
+// document in YAML (block scalars are indented), so this is exact and lets
+// documents parse independently: in parallel, and one broken document does
+// not hide the rest.
+std::vector<Chunk> split_documents(std::string_view text) {
+  std::vector<Chunk> chunks;
+  std::size_t start = 0;
+  int start_line = 0;
+  int line = 0;
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    if (pos != start && is_marker_line(text, pos, '-')) {
+      chunks.push_back({text.substr(start, pos - start), start_line});
+      start = pos;
+      start_line = line;
+    }
+    auto nl = text.find('\n', pos);
+    if (nl == std::string_view::npos) break;
+    pos = nl + 1;
+    ++line;
+  }
+  if (start < text.size()) chunks.push_back({text.substr(start), start_line});
+  return chunks;
+}
+
+// Helm writes "# Source: chart/templates/x.yaml" before each rendered document.
+std::pair<std::string, int> helm_source(std::string_view chunk) {
+  std::size_t pos = 0;
+  int line = 0;
+  while (pos < chunk.size()) {
+    auto nl = chunk.find('\n', pos);
+    std::string_view l = chunk.substr(pos, nl == std::string_view::npos ? chunk.size() - pos : nl - pos);
+    while (!l.empty() && (l.back() == '\r' || l.back() == ' ')) l.remove_suffix(1);
+    if (l.rfind("# Source: ", 0) == 0) return {std::string(l.substr(10)), line};
+    bool skippable = l.empty() || l[0] == '#' || is_marker_line(l, 0, '-');
+    if (!skippable) break;
+    if (nl == std::string_view::npos) break;
+    pos = nl + 1;
+    ++line;
+  }
+  return {"", -1};
+}
+
+// Returns the 1-based line of the first NUL byte or invalid UTF-8 sequence, or 0.
+int first_binary_line(std::string_view s) {
+  int line = 1;
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const auto* end = p + s.size();
+  while (p < end) {
+    unsigned char c = *p;
+    if (c == '\n') {
+      ++line;
+      ++p;
+      continue;
+    }
+    if (c == 0) return line;
+    if (c < 0x80) {
+      ++p;
+      continue;
+    }
+    int n = (c & 0xE0) == 0xC0 ? 1 : (c & 0xF0) == 0xE0 ? 2 : (c & 0xF8) == 0xF0 ? 3 : -1;
+    if (n < 0 || c == 0xC0 || c == 0xC1 || c > 0xF4) return line;
+    if (end - p <= n) return line;
+    for (int i = 1; i <= n; ++i)
+      if ((p[i] & 0xC0) != 0x80) return line;
+    p += n + 1;
+  }
+  return 0;
+}
+
+std::string type_name(const json& j) {
+  switch (j.type()) {
+    case json::value_t::array: return "a list";
+    case json::value_t::string: return "a string";
+    case json::value_t::boolean: return "a boolean";
+    case json::value_t::number_integer:
+    case json::value_t::number_unsigned:
+    case json::value_t::number_float: return "a number";
+    case json::value_t::null: return "empty";
+    default: return "a mapping";
+  }
+}
+
+DocumentResult to_objects(detail::ParsedDocument&& doc, const std::string& file, const std::string& origin,
+                          int origin_line_base) {
+  DocumentResult r;
+  if (doc.value.is_null()) return r;  // an empty document (only comments): kubectl skips it too
+  std::shared_ptr<const LineIndex> lines = std::move(doc.lines);
+  auto make = [&](json&& v, std::string prefix, int first_line) {
+    Object o;
+    o.json = std::move(v);
+    o.file = file;
+    o.origin = origin;
+    o.line_base = origin_line_base;
+    o.line = first_line - origin_line_base;  // relative to a Helm "# Source:" when present
+    o.pointer_prefix = std::move(prefix);
+    o.lines = lines;
+    return o;
+  };
+  if (!doc.value.is_object()) {
+    LoadError e;
+    e.file = file;
+    e.line = doc.first_line - origin_line_base;
+    e.message = "document is " + type_name(doc.value) + ", not a Kubernetes object (a mapping with apiVersion and kind)";
+    r.errors.push_back(std::move(e));
+    return r;
+  }
+  auto kind = doc.value.find("kind");
+  auto items = doc.value.find("items");
+  bool is_list = kind != doc.value.end() && kind->is_string() && items != doc.value.end() &&
+                 kind->get_ref<const std::string&>().size() >= 4 &&
+                 kind->get_ref<const std::string&>().ends_with("List");
+  if (!is_list) {
+    r.objects.push_back(make(std::move(doc.value), "", doc.first_line));
+    return r;
+  }
+  if (!items->is_array()) {
+    LoadError e;
+    e.file = file;
+    e.line = lines->find("/items") - origin_line_base;
+    e.object.kind = kind->get<std::string>();
+    e.field = "/items";
+    e.message = "field items: expected a list of objects, got " + type_name(*items);
+    r.errors.push_back(std::move(e));
+    return r;
+  }
+  json list_items = std::move(*items);
+  for (std::size_t i = 0; i < list_items.size(); ++i) {
+    std::string prefix = "/items/" + std::to_string(i);
+    int ln = lines->find(prefix);
+    if (!list_items[i].is_object()) {
+      LoadError e;
+      e.file = file;
+      e.line = ln - origin_line_base;
+      e.field = prefix;
+      e.message = "field items[" + std::to_string(i) + "]: expected an object, got " + type_name(list_items[i]);
+      r.errors.push_back(std::move(e));
+      continue;
+    }
+    r.objects.push_back(make(std::move(list_items[i]), prefix, ln));
+  }
+  return r;
+}
+
+DocumentResult parse_chunk(const Chunk& chunk, const std::string& name) {
+  DocumentResult result;
+  auto [source, source_line] = helm_source(chunk.text);
+  std::string file = source.empty() ? name : source;
+  std::string origin = source.empty() ? std::string() : name;
+  // Lines of a Helm template are counted from its "# Source:" comment, so they
+  // match the template where it is not heavily templated.
+  int base = source.empty() ? 0 : chunk.line_offset + source_line + 1;
+
+  if (int bad = first_binary_line(chunk.text)) {
+    LoadError e;
+    e.file = file;
+    e.line = chunk.line_offset + bad - base;
+    e.message = "not a text manifest: NUL byte or invalid UTF-8 at line " + std::to_string(e.line);
+    result.errors.push_back(std::move(e));
+    return result;
+  }
+  std::vector<detail::ParsedDocument> docs;
+  std::vector<detail::YamlError> errors;
+  detail::parse_yaml(chunk.text, chunk.line_offset, docs, errors);
+  for (auto& d : docs) {
+    DocumentResult r = to_objects(std::move(d), file, origin, base);
+    for (auto& o : r.objects) result.objects.push_back(std::move(o));
+    for (auto& e : r.errors) result.errors.push_back(std::move(e));
+  }
+  for (auto& ye : errors) {
+    LoadError e;
+    e.file = file;
+    e.line = ye.line - base;
+    e.field = ye.field;
+    e.message = ye.field.empty() ? "YAML syntax error: " + ye.message : ye.message;
+    if (ye.column > 0) e.message += " (column " + std::to_string(ye.column) + ")";
+    // A syntax error discards the whole document: name the object if we can.
+    if (!result.objects.empty()) e.object = result.objects.front().ref();
+    result.errors.push_back(std::move(e));
+  }
+  // A duplicate key is an error for kubectl; the object is still checked.
+  return result;
+}
+
+}  // namespace
+
+void for_each_document(std::string_view text, const std::string& name,
+                       const std::function<void(std::size_t, DocumentResult&&)>& fn, const LoadOptions& opts) {
+  if (text.size() >= 3 && static_cast<unsigned char>(text[0]) == 0xEF &&
+      static_cast<unsigned char>(text[1]) == 0xBB && static_cast<unsigned char>(text[2]) == 0xBF)
+    text.remove_prefix(3);  // UTF-8 byte order mark
+  std::vector<Chunk> chunks = split_documents(text);
+  unsigned threads = opts.threads ? opts.threads : std::max(1u, std::thread::hardware_concurrency());
+  threads = static_cast<unsigned>(std::min<std::size_t>(threads, chunks.size()));
+  if (threads <= 1) {
+    for (std::size_t i = 0; i < chunks.size(); ++i) fn(i, parse_chunk(chunks[i], name));
+    return;
+  }
+  std::atomic<std::size_t> next{0};
+  std::exception_ptr failure;
+  std::mutex failure_mu;
+  auto worker = [&] {
+    for (std::size_t i; (i = next.fetch_add(1)) < chunks.size();) {
+      try {
+        fn(i, parse_chunk(chunks[i], name));
+      } catch (...) {
+        std::lock_guard lk(failure_mu);
+        if (!failure) failure = std::current_exception();
+      }
+    }
+  };
+  std::vector<std::thread> pool;
+  for (unsigned t = 1; t < threads; ++t) pool.emplace_back(worker);
+  worker();
+  for (auto& t : pool) t.join();
+  if (failure) std::rethrow_exception(failure);
+}
+
+std::vector<DocumentResult> parse_manifest_text(std::string_view text, const std::string& name,
+                                                const LoadOptions& opts) {
+  std::vector<DocumentResult> out;
+  std::mutex mu;
+  for_each_document(
+      text, name,
+      [&](std::size_t i, DocumentResult&& r) {
+        std::lock_guard lk(mu);
+        if (out.size() <= i) out.resize(i + 1);
+        out[i] = std::move(r);
+      },
+      opts);
+  return out;
+}
+
+InputFiles expand_inputs(const std::vector<std::string>& paths) {
+  InputFiles in;
+  auto is_manifest = [](const fs::path& p) {
+    auto ext = p.extension().string();
+    return ext == ".yaml" || ext == ".yml" || ext == ".json";
+  };
+  for (const auto& p : paths) {
+    if (p == "-") {
+      in.files.push_back(p);
+      continue;
+    }
+    std::error_code ec;
+    auto st = fs::status(p, ec);
+    if (ec || !fs::exists(st)) throw std::runtime_error(p + ": no such file or directory");
+    if (!fs::is_directory(st)) {
+      in.files.push_back(p);  // named explicitly: read whatever its extension
+      continue;
+    }
+    std::vector<std::string> found;
+    fs::recursive_directory_iterator it(p, fs::directory_options::skip_permission_denied, ec), end;
+    if (ec) throw std::runtime_error(p + ": " + ec.message());
+    for (; it != end; it.increment(ec)) {
+      if (ec) throw std::runtime_error(p + ": " + ec.message());
+      const fs::path& entry = it->path();
+      std::string base = entry.filename().string();
+      if (it->is_directory()) {
+        if (!base.empty() && base[0] == '.') {
+          it.disable_recursion_pending();
+        } else if (fs::exists(entry / "Chart.yaml")) {
+          in.skipped.push_back(entry.string() + ": Helm chart skipped; lint its output with `helm template " +
+                               entry.string() + " | loki-audit lint -`");
+          it.disable_recursion_pending();
+        }
+        continue;
+      }
+      if (it->is_regular_file() && is_manifest(entry) && base[0] != '.') found.push_back(entry.string());
+    }
+    if (fs::exists(fs::path(p) / "Chart.yaml"))
+      in.skipped.push_back(p + ": Helm chart skipped; lint its output with `helm template " + p +
+                           " | loki-audit lint -`"),
+          found.clear();
+    std::sort(found.begin(), found.end());
+    in.files.insert(in.files.end(), found.begin(), found.end());
+  }
+  return in;
+}
+
+std::string read_input(const std::string& path) {
+  if (path == "-") {
+    std::string s((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
+    if (std::cin.bad()) throw std::runtime_error("<stdin>: read error");
+    return s;
+  }
+  std::ifstream f(path, std::ios::binary);
+  if (!f) throw std::runtime_error(path + ": " + std::strerror(errno));
+  std::string s;
+  f.seekg(0, std::ios::end);
+  auto size = f.tellg();
+  if (size > 0) {
+    s.resize(static_cast<std::size_t>(size));
+    f.seekg(0);
+    f.read(s.data(), size);
+  }
+  if (f.bad()) throw std::runtime_error(path + ": read error");
+  return s;
+}
+
+}  // namespace loki

@@ -1,0 +1,155 @@
+#include <loki/podspec.hpp>
+
+namespace loki {
+
+using nlohmann::json;
+
+std::optional<PodTemplatePaths> pod_template_paths(std::string_view kind) {
+  if (kind == "Pod") return PodTemplatePaths{"/spec", "/metadata"};
+  if (kind == "Deployment" || kind == "ReplicaSet" || kind == "StatefulSet" || kind == "DaemonSet" ||
+      kind == "Job" || kind == "ReplicationController")
+    return PodTemplatePaths{"/spec/template/spec", "/spec/template/metadata"};
+  if (kind == "CronJob") return PodTemplatePaths{"/spec/jobTemplate/spec/template/spec", "/spec/jobTemplate/spec/template/metadata"};
+  if (kind == "PodTemplate") return PodTemplatePaths{"/template/spec", "/template/metadata"};
+  return std::nullopt;
+}
+
+bool is_workload_kind(std::string_view kind) { return pod_template_paths(kind).has_value(); }
+
+namespace {
+const json* at(const json& root, const std::string& pointer) {
+  const json* cur = &root;
+  std::size_t pos = 1;
+  while (pos <= pointer.size() && !pointer.empty()) {
+    auto next = pointer.find('/', pos);
+    std::string key = pointer.substr(pos, next == std::string::npos ? std::string::npos : next - pos);
+    if (!cur->is_object()) return nullptr;
+    auto it = cur->find(key);
+    if (it == cur->end()) return nullptr;
+    cur = &*it;
+    if (next == std::string::npos) break;
+    pos = next + 1;
+  }
+  return cur;
+}
+}  // namespace
+
+std::optional<PodTemplate> find_pod_template(const json& object) {
+  if (!object.is_object()) return std::nullopt;
+  auto kind = object.find("kind");
+  if (kind == object.end() || !kind->is_string()) return std::nullopt;
+  auto paths = pod_template_paths(kind->get_ref<const std::string&>());
+  if (!paths) return std::nullopt;
+  const json* spec = at(object, paths->spec);
+  if (!spec || !spec->is_object()) return std::nullopt;
+  PodTemplate t;
+  t.spec = spec;
+  t.spec_path = paths->spec;
+  t.metadata = at(object, paths->metadata);
+  t.metadata_path = paths->metadata;
+  return t;
+}
+
+std::string_view to_string(ContainerKind k) {
+  switch (k) {
+    case ContainerKind::container: return "container";
+    case ContainerKind::init: return "init container";
+    case ContainerKind::ephemeral: return "ephemeral container";
+  }
+  return "container";
+}
+
+std::vector<ContainerRef> containers_of(const PodTemplate& pod) {
+  std::vector<ContainerRef> out;
+  static constexpr std::pair<const char*, ContainerKind> lists[] = {
+      {"initContainers", ContainerKind::init},
+      {"containers", ContainerKind::container},
+      {"ephemeralContainers", ContainerKind::ephemeral}};
+  for (auto [field, kind] : lists) {
+    auto it = pod.spec->find(field);
+    if (it == pod.spec->end() || !it->is_array()) continue;
+    for (std::size_t i = 0; i < it->size(); ++i) {
+      const json& c = (*it)[i];
+      if (!c.is_object()) continue;
+      ContainerRef ref{&c, pod.spec_path + "/" + field + "/" + std::to_string(i), "", kind};
+      auto n = c.find("name");
+      ref.name = (n != c.end() && n->is_string()) ? n->get<std::string>() : "#" + std::to_string(i);
+      out.push_back(std::move(ref));
+    }
+  }
+  return out;
+}
+
+namespace {
+template <class T>
+std::optional<T> get_opt(const json* obj, const char* key) {
+  if (!obj || !obj->is_object()) return std::nullopt;
+  auto it = obj->find(key);
+  if (it == obj->end()) return std::nullopt;
+  if constexpr (std::is_same_v<T, bool>) {
+    if (it->is_boolean()) return it->get<bool>();
+  } else if constexpr (std::is_same_v<T, long long>) {
+    if (it->is_number_integer()) return it->get<long long>();
+  } else {
+    if (it->is_string()) return it->get<std::string>();
+  }
+  return std::nullopt;
+}
+
+const json* sub(const json* obj, const char* key) {
+  if (!obj || !obj->is_object()) return nullptr;
+  auto it = obj->find(key);
+  return it == obj->end() || !it->is_object() ? nullptr : &*it;
+}
+
+std::vector<std::string> strings(const json* obj, const char* key) {
+  std::vector<std::string> out;
+  if (!obj || !obj->is_object()) return out;
+  auto it = obj->find(key);
+  if (it == obj->end() || !it->is_array()) return out;
+  for (auto& v : *it)
+    if (v.is_string()) out.push_back(v.get<std::string>());
+  return out;
+}
+}  // namespace
+
+EffectiveSecurityContext effective_security_context(const PodTemplate& pod, const ContainerRef& c) {
+  EffectiveSecurityContext e;
+  const json* psc = sub(pod.spec, "securityContext");
+  const json* csc = sub(c.json, "securityContext");
+  const std::string psc_path = pod.spec_path + "/securityContext";
+  const std::string csc_path = c.path + "/securityContext";
+
+  // Inherited fields: the container's value wins when set.
+  if (auto v = get_opt<bool>(csc, "runAsNonRoot")) {
+    e.runAsNonRoot = v;
+    e.runAsNonRootPath = csc_path + "/runAsNonRoot";
+  } else if (auto pv = get_opt<bool>(psc, "runAsNonRoot")) {
+    e.runAsNonRoot = pv;
+    e.runAsNonRootPath = psc_path + "/runAsNonRoot";
+  }
+  if (auto v = get_opt<long long>(csc, "runAsUser")) {
+    e.runAsUser = v;
+    e.runAsUserPath = csc_path + "/runAsUser";
+  } else if (auto pv = get_opt<long long>(psc, "runAsUser")) {
+    e.runAsUser = pv;
+    e.runAsUserPath = psc_path + "/runAsUser";
+  }
+  if (auto v = get_opt<std::string>(sub(csc, "seccompProfile"), "type")) {
+    e.seccompType = v;
+    e.seccompPath = csc_path + "/seccompProfile/type";
+  } else if (auto pv = get_opt<std::string>(sub(psc, "seccompProfile"), "type")) {
+    e.seccompType = pv;
+    e.seccompPath = psc_path + "/seccompProfile/type";
+  }
+  // Container-only fields.
+  e.readOnlyRootFilesystem = get_opt<bool>(csc, "readOnlyRootFilesystem");
+  e.allowPrivilegeEscalation = get_opt<bool>(csc, "allowPrivilegeEscalation");
+  e.privileged = get_opt<bool>(csc, "privileged");
+  const json* caps = sub(csc, "capabilities");
+  e.capAdd = strings(caps, "add");
+  e.capDrop = strings(caps, "drop");
+  return e;
+}
+
+}  // namespace loki

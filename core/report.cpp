@@ -1,0 +1,248 @@
+#include <loki/report.hpp>
+#include <loki/rules.hpp>
+
+#include <map>
+#include <set>
+
+namespace loki {
+
+using nlohmann::json;
+
+std::optional<Format> parse_format(std::string_view s) {
+  if (s == "text") return Format::text;
+  if (s == "json") return Format::json;
+  if (s == "sarif") return Format::sarif;
+  if (s == "junit") return Format::junit;
+  return std::nullopt;
+}
+
+namespace {
+
+struct Counts {
+  std::size_t errors = 0, warnings = 0, infos = 0, suppressed = 0;
+};
+
+Counts count(const std::vector<Finding>& findings) {
+  Counts c;
+  for (const auto& f : findings) {
+    if (f.suppressed) {
+      ++c.suppressed;
+      continue;
+    }
+    switch (f.severity) {
+      case Severity::error: ++c.errors; break;
+      case Severity::warning: ++c.warnings; break;
+      case Severity::info: ++c.infos; break;
+    }
+  }
+  return c;
+}
+
+std::string plural(std::size_t n, const char* word) {
+  return std::to_string(n) + " " + word + (n == 1 ? "" : "s");
+}
+
+void write_text(std::ostream& out, const std::vector<Finding>& findings, const ReportSummary& summary,
+                const ReportOptions& opts) {
+  auto paint = [&](const char* code, const std::string& s) {
+    return opts.color ? std::string("\x1b[") + code + "m" + s + "\x1b[0m" : s;
+  };
+  // Group by object in the order findings arrive (they are sorted by file, line).
+  std::vector<std::pair<std::string, std::vector<const Finding*>>> groups;
+  std::map<std::string, std::size_t> index;
+  for (const auto& f : findings) {
+    if (f.suppressed) continue;
+    std::string key = f.object.display() + "\x1f" + f.file;
+    auto [it, fresh] = index.emplace(key, groups.size());
+    if (fresh) groups.push_back({key, {}});
+    groups[it->second].second.push_back(&f);
+  }
+  for (const auto& [key, list] : groups) {
+    const Finding& first = *list.front();
+    std::string title = first.object.display();
+    if (!first.object.apiVersion.empty()) title += " (" + first.object.apiVersion + ")";
+    out << paint("1", title) << "\n";
+    for (const Finding* f : list) {
+      const char* colour = f->severity == Severity::error ? "31" : f->severity == Severity::warning ? "33" : "36";
+      std::string sev(to_string(f->severity));
+      out << "  " << f->file << ":" << f->line << ": " << paint(colour, sev) << " [" << f->rule << "]";
+      out << " " << f->message << "\n";
+      // Indent the remediation so multi-line YAML stays readable.
+      std::string fix = f->remediation;
+      std::string indented;
+      for (char ch : fix) {
+        indented += ch;
+        if (ch == '\n') indented += "           ";
+      }
+      out << "      " << paint("2", "fix: " + indented) << "\n";
+    }
+    out << "\n";
+  }
+  Counts c = count(findings);
+  out << plural(summary.files, "file") << ", " << plural(summary.objects, "object") << ", "
+      << summary.pods_checked << " loki-mode pod template" << (summary.pods_checked == 1 ? "" : "s")
+      << " checked: " << plural(c.errors, "error") << ", " << plural(c.warnings, "warning");
+  if (c.infos) out << ", " << c.infos << " info";
+  if (c.suppressed) out << " (" << c.suppressed << " suppressed by ignore annotations)";
+  out << "\n";
+}
+
+json summary_json(const std::vector<Finding>& findings, const ReportSummary& summary) {
+  Counts c = count(findings);
+  return {{"files", summary.files},         {"objects", summary.objects},   {"podsChecked", summary.pods_checked},
+          {"errors", c.errors},             {"warnings", c.warnings},       {"info", c.infos},
+          {"suppressed", c.suppressed},     {"total", findings.size()}};
+}
+
+const char* sarif_level(Severity s) {
+  switch (s) {
+    case Severity::error: return "error";
+    case Severity::warning: return "warning";
+    case Severity::info: return "note";
+  }
+  return "error";
+}
+
+// A relative path as a SARIF URI (RFC 3986: percent-encode what is not
+// unreserved or a path separator).
+std::string to_uri(const std::string& path) {
+  if (path == "<stdin>" || path == "-") return "stdin";
+  std::string out;
+  std::string p = path.rfind("./", 0) == 0 ? path.substr(2) : path;
+  for (unsigned char c : p) {
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~' || c == '/')
+      out += static_cast<char>(c);
+    else {
+      char buf[4];
+      std::snprintf(buf, sizeof buf, "%%%02X", c);
+      out += buf;
+    }
+  }
+  return out;
+}
+
+void write_sarif(std::ostream& out, const std::vector<Finding>& findings, const ReportOptions& opts) {
+  json rules = json::array();
+  std::map<std::string_view, std::size_t> rule_index;
+  for (const auto& r : all_rules()) {
+    rule_index[r.id] = rules.size();
+    rules.push_back({{"id", r.id},
+                     {"name", r.id},
+                     {"shortDescription", {{"text", r.description}}},
+                     {"fullDescription", {{"text", r.description}}},
+                     {"help", {{"text", r.remediation}}},
+                     {"defaultConfiguration", {{"level", sarif_level(r.severity)}}}});
+  }
+  json results = json::array();
+  for (const auto& f : findings) {
+    std::string text = f.object.display() + ": " + f.message;
+    if (f.container) text = f.object.display() + " (container " + *f.container + "): " + f.message;
+    json r = {{"ruleId", f.rule},
+              {"level", sarif_level(f.severity)},
+              {"message", {{"text", text + "\nFix: " + f.remediation}}},
+              {"locations",
+               json::array({{{"physicalLocation",
+                              {{"artifactLocation", {{"uri", to_uri(f.file)}}},
+                               {"region", {{"startLine", f.line > 0 ? f.line : 1}}}}},
+                             {"logicalLocations",
+                              json::array({{{"name", f.object.name},
+                                            {"fullyQualifiedName", f.object.display()},
+                                            {"kind", "object"}}})}}})},
+              {"partialFingerprints",
+               {{"lokiFinding/v1", f.rule + "|" + f.object.kind + "|" + f.object.ns + "|" + f.object.name + "|" +
+                                       f.container.value_or("") + "|" + f.field}}}};
+    if (auto it = rule_index.find(f.rule); it != rule_index.end()) r["ruleIndex"] = it->second;
+    if (f.suppressed)
+      r["suppressions"] = json::array({{{"kind", "inSource"}, {"justification", f.suppression_reason}}});
+    results.push_back(std::move(r));
+  }
+  json doc = {{"$schema", "https://json.schemastore.org/sarif-2.1.0.json"},
+              {"version", "2.1.0"},
+              {"runs",
+               json::array({{{"tool",
+                              {{"driver",
+                                {{"name", opts.tool_name},
+                                 {"informationUri", "https://github.com/loki-guard/loki-guard"},
+                                 {"semanticVersion", LOKI_VERSION},
+                                 {"version", LOKI_VERSION},
+                                 {"rules", rules}}}}},
+                             {"columnKind", "utf16CodeUnits"},
+                             {"results", results}}})}};
+  out << doc.dump(2) << "\n";
+}
+
+std::string xml_escape(const std::string& s) {
+  std::string out;
+  out.reserve(s.size());
+  for (unsigned char c : s) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&apos;"; break;
+      default:
+        // XML 1.0 forbids most control characters, even escaped.
+        if (c < 0x20 && c != '\n' && c != '\t' && c != '\r')
+          out += ' ';
+        else
+          out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
+
+void write_junit(std::ostream& out, const std::vector<Finding>& findings, const ReportSummary& summary,
+                 const ReportOptions& opts) {
+  Counts c = count(findings);
+  std::size_t failures = c.errors + c.warnings + c.infos;
+  std::size_t tests = findings.empty() ? 1 : findings.size();
+  out << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
+  out << "<testsuites name=\"" << xml_escape(opts.tool_name) << "\" tests=\"" << tests << "\" failures=\"" << failures
+      << "\" errors=\"0\" skipped=\"" << c.suppressed << "\">\n";
+  out << "  <testsuite name=\"" << xml_escape(opts.tool_name) << "\" tests=\"" << tests << "\" failures=\""
+      << failures << "\" errors=\"0\" skipped=\"" << c.suppressed << "\">\n";
+  out << "    <properties><property name=\"objects\" value=\"" << summary.objects << "\"/></properties>\n";
+  if (findings.empty())
+    out << "    <testcase classname=\"" << xml_escape(opts.tool_name) << "\" name=\"" << summary.objects
+        << " objects: no findings\"/>\n";
+  std::set<std::string> used;
+  for (const auto& f : findings) {
+    std::string name = f.rule;
+    if (f.container) name += " [" + *f.container + "]";
+    name += " " + f.file + ":" + std::to_string(f.line);
+    std::string unique = name;
+    for (int n = 2; !used.insert(unique).second; ++n) unique = name + " #" + std::to_string(n);
+    out << "    <testcase classname=\"" << xml_escape(f.object.display()) << "\" name=\"" << xml_escape(unique)
+        << "\" file=\"" << xml_escape(f.file) << "\" line=\"" << f.line << "\">\n";
+    if (f.suppressed) {
+      out << "      <skipped message=\"" << xml_escape("suppressed: " + f.suppression_reason) << "\"/>\n";
+    } else {
+      out << "      <failure type=\"" << xml_escape(f.rule) << "\" message=\"" << xml_escape(f.message) << "\">"
+          << xml_escape(std::string(to_string(f.severity)) + ": " + f.message + "\nfile: " + f.file + ":" +
+                        std::to_string(f.line) + "\nfix: " + f.remediation)
+          << "</failure>\n";
+    }
+    out << "    </testcase>\n";
+  }
+  out << "  </testsuite>\n</testsuites>\n";
+}
+
+}  // namespace
+
+void write_report(std::ostream& out, Format format, const std::vector<Finding>& findings,
+                  const ReportSummary& summary, const ReportOptions& opts) {
+  switch (format) {
+    case Format::text: write_text(out, findings, summary, opts); break;
+    case Format::json: {
+      json arr = json::array();
+      for (const auto& f : findings) arr.push_back(to_json(f));
+      out << json{{"findings", arr}, {"summary", summary_json(findings, summary)}}.dump(2) << "\n";
+      break;
+    }
+    case Format::sarif: write_sarif(out, findings, opts); break;
+    case Format::junit: write_junit(out, findings, summary, opts); break;
+  }
+}
+
+}  // namespace loki

@@ -1,0 +1,263 @@
+#include <loki/selector.hpp>
+
+#include <algorithm>
+#include <cctype>
+
+namespace loki {
+
+using nlohmann::json;
+
+Labels labels_of(const json& metadata) {
+  Labels out;
+  if (!metadata.is_object()) return out;
+  auto it = metadata.find("labels");
+  if (it == metadata.end() || !it->is_object()) return out;
+  for (auto l = it->begin(); l != it->end(); ++l)
+    if (l->is_string()) out.emplace(l.key(), l->get<std::string>());
+  return out;
+}
+
+namespace {
+
+bool is_alnum(char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; }
+
+// [A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])? of at most 63 characters.
+std::string check_name_part(std::string_view s, std::string_view what) {
+  if (s.empty()) return std::string(what) + " must not be empty";
+  if (s.size() > 63) return std::string(what) + " must be no more than 63 characters";
+  if (!is_alnum(s.front()) || !is_alnum(s.back()))
+    return std::string(what) + " must begin and end with an alphanumeric character";
+  for (char c : s)
+    if (!is_alnum(c) && c != '-' && c != '_' && c != '.')
+      return std::string(what) + " may contain only alphanumerics, '-', '_' and '.'";
+  return {};
+}
+
+std::string check_dns_subdomain(std::string_view s) {
+  if (s.empty() || s.size() > 253) return "prefix must be a DNS subdomain of 1 to 253 characters";
+  for (char c : s)
+    if (!(std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) || c == '-' ||
+          c == '.'))
+      return "prefix must be a lowercase DNS subdomain";
+  return {};
+}
+
+}  // namespace
+
+std::string validate_label_key(std::string_view key) {
+  auto slash = key.find('/');
+  if (slash != std::string_view::npos) {
+    if (auto e = check_dns_subdomain(key.substr(0, slash)); !e.empty()) return "label key \"" + std::string(key) + "\": " + e;
+    key = key.substr(slash + 1);
+  }
+  if (auto e = check_name_part(key, "name part"); !e.empty()) return "label key \"" + std::string(key) + "\": " + e;
+  return {};
+}
+
+std::string validate_label_value(std::string_view value) {
+  if (value.empty()) return {};
+  if (auto e = check_name_part(value, "value"); !e.empty()) return "label value \"" + std::string(value) + "\": " + e;
+  return {};
+}
+
+bool Requirement::matches(const Labels& labels) const {
+  auto it = labels.find(key);
+  bool has = it != labels.end();
+  auto in_values = [&] { return has && std::binary_search(values.begin(), values.end(), it->second); };
+  switch (op) {
+    case Op::Equals:
+    case Op::In: return in_values();
+    case Op::NotEquals:
+    case Op::NotIn: return !in_values();  // absent keys match, as in the API
+    case Op::Exists: return has;
+    case Op::DoesNotExist: return !has;
+  }
+  return false;
+}
+
+std::string Requirement::to_string() const {
+  auto joined = [&] {
+    std::string s;
+    for (std::size_t i = 0; i < values.size(); ++i) s += (i ? "," : "") + values[i];
+    return s;
+  };
+  switch (op) {
+    case Op::Equals: return key + "=" + joined();
+    case Op::NotEquals: return key + "!=" + joined();
+    case Op::In: return key + " in (" + joined() + ")";
+    case Op::NotIn: return key + " notin (" + joined() + ")";
+    case Op::Exists: return key;
+    case Op::DoesNotExist: return "!" + key;
+  }
+  return key;
+}
+
+bool LabelSelector::matches(const Labels& labels) const {
+  if (nothing_) return false;
+  for (const auto& r : requirements_)
+    if (!r.matches(labels)) return false;
+  return true;
+}
+
+std::string LabelSelector::to_string() const {
+  if (nothing_) return "<none>";
+  if (requirements_.empty()) return "<all>";
+  std::string s;
+  for (std::size_t i = 0; i < requirements_.size(); ++i) s += (i ? "," : "") + requirements_[i].to_string();
+  return s;
+}
+
+LabelSelector LabelSelector::nothing() {
+  LabelSelector s;
+  s.nothing_ = true;
+  return s;
+}
+
+LabelSelector LabelSelector::parse(std::string_view text) {
+  LabelSelector sel;
+  std::size_t pos = 0;
+  auto fail = [&](const std::string& why) -> SelectorError {
+    return SelectorError("invalid selector \"" + std::string(text) + "\": " + why + " at position " +
+                         std::to_string(pos + 1));
+  };
+  auto skip_ws = [&] {
+    while (pos < text.size() && std::isspace(static_cast<unsigned char>(text[pos]))) ++pos;
+  };
+  auto is_word_char = [](char c) {
+    return !std::isspace(static_cast<unsigned char>(c)) && c != ',' && c != '=' && c != '!' && c != '(' &&
+           c != ')';
+  };
+  auto word = [&] {
+    std::size_t b = pos;
+    while (pos < text.size() && is_word_char(text[pos])) ++pos;
+    return std::string(text.substr(b, pos - b));
+  };
+  skip_ws();
+  if (pos == text.size()) return sel;
+  while (true) {
+    skip_ws();
+    Requirement r;
+    bool negated = false;
+    if (pos < text.size() && text[pos] == '!') {
+      negated = true;
+      ++pos;
+      skip_ws();
+    }
+    r.key = word();
+    if (r.key.empty()) throw fail("expected a label key");
+    if (auto e = validate_label_key(r.key); !e.empty()) throw fail(e);
+    skip_ws();
+    if (negated) {
+      r.op = Requirement::Op::DoesNotExist;
+    } else if (pos >= text.size() || text[pos] == ',') {
+      r.op = Requirement::Op::Exists;
+    } else if (text.compare(pos, 2, "==") == 0 || text.compare(pos, 2, "!=") == 0 || text[pos] == '=') {
+      if (text[pos] == '!') {
+        r.op = Requirement::Op::NotEquals;
+        pos += 2;
+      } else {
+        r.op = Requirement::Op::Equals;
+        pos += text.compare(pos, 2, "==") == 0 ? 2 : 1;
+      }
+      skip_ws();
+      std::string v = word();
+      if (auto e = validate_label_value(v); !e.empty()) throw fail(e);
+      r.values.push_back(v);
+    } else {
+      std::string op = word();
+      if (op == "in")
+        r.op = Requirement::Op::In;
+      else if (op == "notin")
+        r.op = Requirement::Op::NotIn;
+      else
+        throw fail("expected one of =, ==, !=, in, notin after \"" + r.key + "\"");
+      skip_ws();
+      if (pos >= text.size() || text[pos] != '(') throw fail("expected '(' after " + op);
+      ++pos;
+      while (true) {
+        skip_ws();
+        std::string v = word();
+        if (auto e = validate_label_value(v); !e.empty()) throw fail(e);
+        r.values.push_back(v);
+        skip_ws();
+        if (pos < text.size() && text[pos] == ',') {
+          ++pos;
+          continue;
+        }
+        if (pos < text.size() && text[pos] == ')') {
+          ++pos;
+          break;
+        }
+        throw fail("expected ',' or ')' in value set");
+      }
+      if (r.op == Requirement::Op::In && r.values.size() == 1 && r.values[0].empty())
+        throw fail("'in' needs at least one value");
+    }
+    std::sort(r.values.begin(), r.values.end());
+    r.values.erase(std::unique(r.values.begin(), r.values.end()), r.values.end());
+    sel.requirements_.push_back(std::move(r));
+    skip_ws();
+    if (pos >= text.size()) break;
+    if (text[pos] != ',') throw fail("expected ','");
+    ++pos;
+  }
+  return sel;
+}
+
+LabelSelector LabelSelector::from_json(const json& j, std::string_view where) {
+  LabelSelector sel;
+  const std::string w(where);
+  if (j.is_null()) return nothing();
+  if (!j.is_object()) throw SelectorError(w + ": expected a mapping (matchLabels/matchExpressions)");
+  if (auto ml = j.find("matchLabels"); ml != j.end() && !ml->is_null()) {
+    if (!ml->is_object()) throw SelectorError(w + ".matchLabels: expected a mapping of strings");
+    for (auto it = ml->begin(); it != ml->end(); ++it) {
+      if (!it->is_string())
+        throw SelectorError(w + ".matchLabels." + it.key() + ": expected a string, got " + it->dump());
+      if (auto e = validate_label_key(it.key()); !e.empty()) throw SelectorError(w + ".matchLabels: " + e);
+      Requirement r{it.key(), Requirement::Op::Equals, {it->get<std::string>()}};
+      sel.requirements_.push_back(std::move(r));
+    }
+  }
+  if (auto me = j.find("matchExpressions"); me != j.end() && !me->is_null()) {
+    if (!me->is_array()) throw SelectorError(w + ".matchExpressions: expected a list");
+    for (std::size_t i = 0; i < me->size(); ++i) {
+      const json& e = (*me)[i];
+      std::string at = w + ".matchExpressions[" + std::to_string(i) + "]";
+      if (!e.is_object()) throw SelectorError(at + ": expected a mapping");
+      auto key = e.find("key");
+      auto op = e.find("operator");
+      if (key == e.end() || !key->is_string()) throw SelectorError(at + ".key: required string");
+      if (op == e.end() || !op->is_string()) throw SelectorError(at + ".operator: required string");
+      Requirement r;
+      r.key = key->get<std::string>();
+      const std::string& o = op->get_ref<const std::string&>();
+      if (o == "In")
+        r.op = Requirement::Op::In;
+      else if (o == "NotIn")
+        r.op = Requirement::Op::NotIn;
+      else if (o == "Exists")
+        r.op = Requirement::Op::Exists;
+      else if (o == "DoesNotExist")
+        r.op = Requirement::Op::DoesNotExist;
+      else
+        throw SelectorError(at + ".operator: \"" + o + "\" is not one of In, NotIn, Exists, DoesNotExist");
+      if (auto v = e.find("values"); v != e.end() && !v->is_null()) {
+        if (!v->is_array()) throw SelectorError(at + ".values: expected a list of strings");
+        for (auto& s : *v) {
+          if (!s.is_string()) throw SelectorError(at + ".values: expected strings, got " + s.dump());
+          r.values.push_back(s.get<std::string>());
+        }
+      }
+      bool set_op = r.op == Requirement::Op::In || r.op == Requirement::Op::NotIn;
+      if (set_op && r.values.empty()) throw SelectorError(at + ".values: must be non-empty for " + o);
+      if (!set_op && !r.values.empty()) throw SelectorError(at + ".values: must be empty for " + o);
+      std::sort(r.values.begin(), r.values.end());
+      r.values.erase(std::unique(r.values.begin(), r.values.end()), r.values.end());
+      sel.requirements_.push_back(std::move(r));
+    }
+  }
+  return sel;
+}
+
+}  // namespace loki

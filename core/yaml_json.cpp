@@ -1,0 +1,347 @@
+#include "yaml_json.hpp"
+
+#include <yaml-cpp/eventhandler.h>
+#include <yaml-cpp/exceptions.h>
+#include <yaml-cpp/parser.h>
+
+#include <charconv>
+#include <cmath>
+#include <istream>
+#include <limits>
+#include <map>
+#include <streambuf>
+#include <unordered_map>
+
+namespace loki::detail {
+namespace {
+
+using nlohmann::json;
+
+// A read-only streambuf over memory, so yaml-cpp reads the chunk in place.
+class MemBuf : public std::streambuf {
+ public:
+  explicit MemBuf(std::string_view s) {
+    char* p = const_cast<char*>(s.data());  // never written: get area only
+    setg(p, p, p + s.size());
+  }
+};
+
+bool is_one_of(const std::string& v, std::initializer_list<const char*> words) {
+  for (const char* w : words)
+    if (v == w) return true;
+  return false;
+}
+
+std::optional<json> parse_int(std::string_view s) {
+  bool neg = false;
+  if (!s.empty() && (s[0] == '+' || s[0] == '-')) {
+    neg = s[0] == '-';
+    s.remove_prefix(1);
+  }
+  if (s.empty()) return std::nullopt;
+  int base = 10;
+  if (s.size() > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+    base = 16;
+    s.remove_prefix(2);
+  } else if (s.size() > 2 && s[0] == '0' && (s[1] == 'o' || s[1] == 'O')) {
+    base = 8;
+    s.remove_prefix(2);
+  } else if (s.size() > 2 && s[0] == '0' && (s[1] == 'b' || s[1] == 'B')) {
+    base = 2;
+    s.remove_prefix(2);
+  } else if (s.size() > 1 && s[0] == '0') {
+    base = 8;  // YAML 1.1 octal, as go-yaml v2 reads "0644"
+    s.remove_prefix(1);
+  }
+  std::string digits;
+  digits.reserve(s.size());
+  for (char c : s)
+    if (c != '_') digits.push_back(c);  // YAML 1.1 allows digit separators
+  if (digits.empty()) return std::nullopt;
+  std::uint64_t v = 0;
+  auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), v, base);
+  if (ec != std::errc() || p != digits.data() + digits.size()) return std::nullopt;
+  if (neg) {
+    if (v > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()) + 1)
+      return std::nullopt;
+    return json(static_cast<std::int64_t>(0 - v));
+  }
+  if (v <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
+    return json(static_cast<std::int64_t>(v));
+  return json(v);
+}
+
+bool looks_like_float(std::string_view s) {
+  // [-+]?(\.[0-9]+|[0-9][0-9_]*(\.[0-9_]*)?)([eE][-+]?[0-9]+)?
+  std::size_t i = 0;
+  if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
+  std::size_t digits = 0;
+  while (i < s.size() && (std::isdigit(static_cast<unsigned char>(s[i])) || s[i] == '_')) {
+    ++i;
+    ++digits;
+  }
+  if (i < s.size() && s[i] == '.') {
+    ++i;
+    while (i < s.size() && (std::isdigit(static_cast<unsigned char>(s[i])) || s[i] == '_')) {
+      ++i;
+      ++digits;
+    }
+  }
+  if (digits == 0) return false;
+  if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
+    ++i;
+    if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
+    std::size_t exp = 0;
+    while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) {
+      ++i;
+      ++exp;
+    }
+    if (exp == 0) return false;
+  }
+  return i == s.size();
+}
+
+}  // namespace
+
+void append_pointer_token(std::string& pointer, std::string_view token) {
+  pointer.push_back('/');
+  for (char c : token) {
+    if (c == '~')
+      pointer += "~0";
+    else if (c == '/')
+      pointer += "~1";
+    else
+      pointer.push_back(c);
+  }
+}
+
+json resolve_plain_scalar(const std::string& v) {
+  if (v.empty()) return json(nullptr);
+  const char c = v[0];
+  // Fast path: most scalars are plain words that are none of the below.
+  const bool maybe_special = (c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' ||
+                             c == '~' || c == 'n' || c == 'N' || c == 't' || c == 'T' ||
+                             c == 'f' || c == 'F' || c == 'y' || c == 'Y' || c == 'o' || c == 'O';
+  if (!maybe_special) return json(v);
+  if (is_one_of(v, {"~", "null", "Null", "NULL"})) return json(nullptr);
+  // YAML 1.1 booleans, as Kubernetes' YAML decoder (go-yaml v2) reads them.
+  if (is_one_of(v, {"true", "True", "TRUE", "yes", "Yes", "YES", "y", "Y", "on", "On", "ON"}))
+    return json(true);
+  if (is_one_of(v, {"false", "False", "FALSE", "no", "No", "NO", "n", "N", "off", "Off", "OFF"}))
+    return json(false);
+  if ((c >= '0' && c <= '9') || c == '-' || c == '+') {
+    if (auto i = parse_int(v)) return *i;
+  }
+  if (is_one_of(v, {".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF"}))
+    return json(std::numeric_limits<double>::infinity());
+  if (is_one_of(v, {"-.inf", "-.Inf", "-.INF"})) return json(-std::numeric_limits<double>::infinity());
+  if (is_one_of(v, {".nan", ".NaN", ".NAN"})) return json(std::numeric_limits<double>::quiet_NaN());
+  if (looks_like_float(v)) {
+    std::string clean;
+    for (char ch : v)
+      if (ch != '_') clean.push_back(ch);
+    try {
+      return json(std::stod(clean));
+    } catch (...) {
+      return json(v);
+    }
+  }
+  return json(v);
+}
+
+namespace {
+
+std::string key_text(const json& k) {
+  if (k.is_string()) return k.get<std::string>();
+  if (k.is_null()) return "null";
+  return k.dump();
+}
+
+class Builder : public YAML::EventHandler {
+ public:
+  Builder(int line_offset, std::vector<ParsedDocument>& docs, std::vector<YamlError>& errors)
+      : offset_(line_offset), docs_(docs), errors_(errors) {}
+
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    stack_.clear();
+    anchors_.clear();
+    lines_ = std::make_shared<LineIndex>();
+    first_line_ = line(mark);
+    root_ = json();
+    have_root_ = false;
+  }
+  void OnDocumentEnd() override {
+    if (!have_root_) return;
+    docs_.push_back({std::move(root_), std::move(lines_), first_line_});
+    lines_.reset();
+  }
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t anchor) override {
+    complete(json(nullptr), anchor, line(mark));
+  }
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t anchor) override {
+    auto it = anchors_.find(anchor);
+    complete(it == anchors_.end() ? json(nullptr) : it->second, 0, line(mark));
+  }
+  void OnScalar(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor,
+                const std::string& value) override {
+    json v;
+    if (tag == "?")
+      v = resolve_plain_scalar(value);
+    else if (tag == "tag:yaml.org,2002:int" || tag == "tag:yaml.org,2002:float" ||
+             tag == "tag:yaml.org,2002:bool" || tag == "tag:yaml.org,2002:null")
+      v = resolve_plain_scalar(value);
+    else
+      v = json(value);  // quoted, !!str, or a custom tag: a string
+    complete(std::move(v), anchor, line(mark));
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
+                       YAML::EmitterStyle::value) override {
+    push(json::array(), false, anchor, line(mark));
+  }
+  void OnSequenceEnd() override { pop(); }
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
+                  YAML::EmitterStyle::value) override {
+    push(json::object(), true, anchor, line(mark));
+  }
+  void OnMapEnd() override { pop(); }
+
+ private:
+  struct Frame {
+    json value;
+    bool is_map = false;
+    bool has_key = false;
+    bool as_key = false;  // a complex (non-scalar) mapping key being built
+    bool key_is_merge = false;
+    std::string key;
+    int key_line = 0;
+    std::string path;
+    YAML::anchor_t anchor = 0;
+    int line = 0;
+    std::vector<json> merges;  // "<<" merge values, applied at the end
+  };
+
+  int line(const YAML::Mark& m) const { return offset_ + m.line + 1; }
+
+  std::string child_path(Frame& parent, int item_line) {
+    std::string p = parent.path;
+    if (parent.is_map) {
+      append_pointer_token(p, parent.key);
+    } else {
+      p.push_back('/');
+      p += std::to_string(parent.value.size());
+      lines_->set(p, item_line);
+    }
+    return p;
+  }
+
+  void push(json v, bool is_map, YAML::anchor_t anchor, int ln) {
+    Frame f;
+    f.value = std::move(v);
+    f.is_map = is_map;
+    f.anchor = anchor;
+    f.line = ln;
+    if (stack_.empty()) first_line_ = ln;
+    if (!stack_.empty()) {
+      Frame& parent = stack_.back();
+      if (parent.as_key || (parent.is_map && !parent.has_key))
+        f.as_key = true;
+      else
+        f.path = child_path(parent, ln);
+    }
+    stack_.push_back(std::move(f));
+  }
+
+  void pop() {
+    Frame f = std::move(stack_.back());
+    stack_.pop_back();
+    if (f.is_map && !f.merges.empty()) {
+      // Explicit keys win over merged ones, whatever their order (YAML merge key).
+      for (auto& m : f.merges) {
+        auto merge_one = [&](const json& src) {
+          if (!src.is_object()) return;
+          for (auto it = src.begin(); it != src.end(); ++it)
+            if (!f.value.contains(it.key())) f.value[it.key()] = it.value();
+        };
+        if (m.is_array())
+          for (auto& e : m) merge_one(e);
+        else
+          merge_one(m);
+      }
+    }
+    complete(std::move(f.value), f.anchor, f.line);
+  }
+
+  void complete(json v, YAML::anchor_t anchor, int ln) {
+    if (anchor) anchors_[anchor] = v;
+    if (stack_.empty()) {
+      root_ = std::move(v);
+      have_root_ = true;
+      if (!root_.is_object() && !root_.is_array()) first_line_ = ln;
+      return;
+    }
+    Frame& top = stack_.back();
+    if (top.is_map) {
+      if (!top.has_key) {
+        top.key = key_text(v);
+        top.key_is_merge = v.is_string() && top.key == "<<";
+        top.key_line = ln;
+        top.has_key = true;
+        if (!top.key_is_merge && !top.as_key) {
+          std::string p = top.path;
+          append_pointer_token(p, top.key);
+          lines_->set(std::move(p), ln);
+        }
+        return;
+      }
+      top.has_key = false;
+      if (top.key_is_merge) {
+        top.merges.push_back(std::move(v));
+        return;
+      }
+      auto [it, inserted] = top.value.get_ref<json::object_t&>().insert_or_assign(top.key, std::move(v));
+      (void)it;
+      if (!inserted && !top.as_key) {
+        std::string p = top.path;
+        append_pointer_token(p, top.key);
+        errors_.push_back({top.key_line, 0, "mapping key \"" + top.key + "\" already defined", p});
+      }
+    } else {
+      if (!top.as_key) {
+        std::string p = top.path + "/" + std::to_string(top.value.size());
+        lines_->set(std::move(p), ln);
+      }
+      top.value.push_back(std::move(v));
+    }
+  }
+
+  int offset_;
+  std::vector<ParsedDocument>& docs_;
+  std::vector<YamlError>& errors_;
+  std::vector<Frame> stack_;
+  std::unordered_map<YAML::anchor_t, json> anchors_;
+  std::shared_ptr<LineIndex> lines_;
+  json root_;
+  bool have_root_ = false;
+  int first_line_ = 0;
+};
+
+}  // namespace
+
+void parse_yaml(std::string_view text, int line_offset, std::vector<ParsedDocument>& docs,
+                std::vector<YamlError>& errors) {
+  MemBuf buf(text);
+  std::istream in(&buf);
+  Builder builder(line_offset, docs, errors);
+  try {
+    YAML::Parser parser(in);
+    while (parser.HandleNextDocument(builder)) {
+    }
+  } catch (const YAML::Exception& e) {
+    int ln = e.mark.line >= 0 ? e.mark.line : 0;
+    errors.push_back({line_offset + ln + 1, e.mark.column >= 0 ? e.mark.column + 1 : 0, e.msg, {}});
+  } catch (const std::exception& e) {
+    errors.push_back({line_offset + 1, 0, e.what(), {}});
+  }
+}
+
+}  // namespace loki::detail

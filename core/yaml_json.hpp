@@ -1,0 +1,40 @@
+// yaml-cpp events straight to nlohmann::json, recording the line of every
+// mapping key and sequence item. Avoids YAML::Node (3x slower, 30x the memory).
+#pragma once
+
+#include <loki/manifest.hpp>
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace loki::detail {
+
+struct ParsedDocument {
+  nlohmann::json value;
+  std::shared_ptr<LineIndex> lines;
+  int first_line = 0;  // 1-based line of the document's first node
+};
+
+struct YamlError {
+  int line = 0;  // 1-based
+  int column = 0;
+  std::string message;
+  std::string field;  // pointer, for duplicate keys
+};
+
+// Parses the documents in `text` (normally one). `line_offset` is added to
+// every line (the chunk's position in its file). Never throws: syntax errors
+// come back in `errors`.
+void parse_yaml(std::string_view text, int line_offset, std::vector<ParsedDocument>& docs,
+                std::vector<YamlError>& errors);
+
+// Resolves a plain (unquoted) YAML scalar as Kubernetes' YAML decoder
+// (sigs.k8s.io/yaml, go-yaml v2, YAML 1.1 booleans) does.
+nlohmann::json resolve_plain_scalar(const std::string& value);
+
+// JSON pointer escaping (RFC 6901): "~" -> "~0", "/" -> "~1".
+void append_pointer_token(std::string& pointer, std::string_view token);
+
+}  // namespace loki::detail

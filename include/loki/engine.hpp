@@ -1,0 +1,31 @@
+// The engine: Kubernetes objects in, findings out. Pure functions, no I/O.
+#pragma once
+
+#include <loki/config.hpp>
+#include <loki/finding.hpp>
+#include <loki/manifest.hpp>
+
+#include <vector>
+
+namespace loki {
+
+struct EngineOptions {
+  Config config;
+  std::string default_namespace = "default";
+};
+
+// Whether a pod template is a loki-mode pod under the config.
+bool is_loki_pod(const Config& config, const Labels& pod_labels);
+
+// Checks one object: manifest validity, then the pod rules when it carries a
+// loki-mode pod template. Applies rule settings and ignore annotations.
+std::vector<Finding> check_object(const Object& object, const EngineOptions& opts);
+
+// Turns a loader error into an `invalid-manifest` finding.
+Finding finding_from_load_error(const LoadError& e, const EngineOptions& opts);
+
+// Structural validation: wrong types, missing metadata.name, unknown
+// apiVersion for a kind. Returns errors naming the field.
+std::vector<LoadError> validate_object(const Object& object);
+
+}  // namespace loki

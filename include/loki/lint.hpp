@@ -1,0 +1,41 @@
+// A lint run over manifest texts: parse each document (in parallel), check it,
+// keep only its findings, so memory stays flat however many objects come in.
+#pragma once
+
+#include <loki/engine.hpp>
+#include <loki/report.hpp>
+
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace loki {
+
+struct LintResult {
+  std::vector<Finding> findings;  // sorted
+  ReportSummary summary;
+};
+
+class LintSession {
+ public:
+  explicit LintSession(EngineOptions opts, LoadOptions load = {});
+
+  // Checks every document of one input (a file's contents; `name` is what
+  // findings call the file). Thread-safe with respect to itself.
+  void add_text(std::string_view text, const std::string& name);
+
+  // Finishes the run: cross-object analysis, sorting, summary.
+  LintResult finish();
+
+  const EngineOptions& options() const { return opts_; }
+
+ private:
+  EngineOptions opts_;
+  LoadOptions load_;
+  std::mutex mu_;
+  std::vector<std::vector<Finding>> per_input_;
+  ReportSummary summary_;
+};
+
+}  // namespace loki

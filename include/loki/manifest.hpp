@@ -1,0 +1,90 @@
+// Manifest loading: files, directories and stdin to Kubernetes objects that
+// remember where they came from (file and line of every field).
+#pragma once
+
+#include <loki/finding.hpp>
+
+#include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace loki {
+
+// Line of every mapping key and sequence item of one YAML document, keyed by
+// JSON pointer ("/spec/template/spec/hostNetwork" -> 14).
+class LineIndex {
+ public:
+  void set(std::string pointer, int line) { lines_.insert_or_assign(std::move(pointer), line); }
+  // Line of the pointer, or of its closest ancestor that has one; 0 if none.
+  int find(std::string_view pointer) const;
+  std::size_t size() const { return lines_.size(); }
+
+ private:
+  std::unordered_map<std::string, int> lines_;
+};
+
+// One Kubernetes object read from a manifest.
+struct Object {
+  nlohmann::json json;
+  std::string file;     // what findings name: the Helm template from "# Source:" if present
+  std::string origin;   // the real input ("-" for stdin) when file is a Helm template
+  int line = 0;       // first line of the object (relative to line_base)
+  int line_base = 0;  // lines of a Helm template count from its "# Source:" line
+  std::string pointer_prefix;  // "/items/3" for members of a kind: List
+  std::shared_ptr<const LineIndex> lines;
+
+  // Line of a field given as a JSON pointer relative to the object.
+  int line_of(std::string_view pointer) const;
+  ObjectRef ref(const std::string& default_namespace = "") const;
+};
+
+// A problem with the input itself; becomes an `invalid-manifest` finding.
+struct LoadError {
+  std::string file;
+  int line = 0;
+  ObjectRef object;    // as much as is known
+  std::string field;   // JSON pointer of the offending field, when known
+  std::string message;
+};
+
+struct LoadOptions {
+  unsigned threads = 0;  // 0: hardware concurrency
+};
+
+// One document of a file, after parsing: either objects or errors (or both,
+// for a kind: List with a broken item).
+struct DocumentResult {
+  std::vector<Object> objects;
+  std::vector<LoadError> errors;
+};
+
+// Parses a YAML or JSON text (one or many documents). `name` is used in
+// errors. Documents are split textually at "---" so one broken document does
+// not hide the others.
+std::vector<DocumentResult> parse_manifest_text(std::string_view text, const std::string& name,
+                                                const LoadOptions& opts = {});
+
+// Visits every document of `text` in order, calling `fn` from worker threads
+// (documents in parallel); `fn(index, result)` must be thread-safe. Lets the
+// caller check and drop each object without holding the whole set in memory.
+void for_each_document(std::string_view text, const std::string& name,
+                       const std::function<void(std::size_t, DocumentResult&&)>& fn,
+                       const LoadOptions& opts = {});
+
+// Expands files and directories (recursively: .yaml .yml .json, hidden
+// directories skipped, Helm chart directories reported in `skipped`).
+// Throws std::runtime_error for a path that does not exist.
+struct InputFiles {
+  std::vector<std::string> files;
+  std::vector<std::string> skipped;  // human-readable notes
+};
+InputFiles expand_inputs(const std::vector<std::string>& paths);
+
+// Reads a whole file ("-" = stdin). Throws std::runtime_error on I/O errors.
+std::string read_input(const std::string& path);
+
+}  // namespace loki

@@ -1,0 +1,68 @@
+// Where pod specs live in workload objects, and the effective security
+// context of each container (container fields override the pod's).
+#pragma once
+
+#include <loki/manifest.hpp>
+#include <loki/selector.hpp>
+
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace loki {
+
+// The pod template inside a workload: Pod, Deployment, ReplicaSet,
+// StatefulSet, DaemonSet, Job, CronJob (jobTemplate), ReplicationController,
+// PodTemplate.
+struct PodTemplate {
+  const nlohmann::json* spec = nullptr;      // the PodSpec
+  const nlohmann::json* metadata = nullptr;  // template metadata (labels); may be null
+  std::string spec_path;                     // JSON pointer of the PodSpec
+  std::string metadata_path;
+};
+
+// Pointer paths of the pod template for a kind; nullopt for other kinds.
+struct PodTemplatePaths {
+  std::string spec;
+  std::string metadata;
+};
+std::optional<PodTemplatePaths> pod_template_paths(std::string_view kind);
+bool is_workload_kind(std::string_view kind);
+
+// The pod template of an object, if its kind has one and it is present.
+std::optional<PodTemplate> find_pod_template(const nlohmann::json& object);
+
+enum class ContainerKind { container, init, ephemeral };
+std::string_view to_string(ContainerKind k);
+
+struct ContainerRef {
+  const nlohmann::json* json;
+  std::string path;  // JSON pointer relative to the object
+  std::string name;
+  ContainerKind kind;
+};
+
+// containers, initContainers, ephemeralContainers (only JSON objects).
+std::vector<ContainerRef> containers_of(const PodTemplate& pod);
+
+// The effective security context of a container.
+// https://kubernetes.io/docs/tasks/configure-pod-container/security-context/
+// runAsNonRoot, runAsUser, runAsGroup, seccompProfile are inherited from the
+// pod's securityContext; readOnlyRootFilesystem, allowPrivilegeEscalation,
+// capabilities and privileged exist on the container only.
+struct EffectiveSecurityContext {
+  std::optional<bool> runAsNonRoot;
+  std::optional<long long> runAsUser;
+  std::optional<std::string> seccompType;  // RuntimeDefault, Localhost, Unconfined
+  std::optional<bool> readOnlyRootFilesystem;
+  std::optional<bool> allowPrivilegeEscalation;
+  std::optional<bool> privileged;
+  std::vector<std::string> capAdd;
+  std::vector<std::string> capDrop;
+  // Where each came from (JSON pointer), to point findings at the right line.
+  std::string runAsNonRootPath, runAsUserPath, seccompPath;
+};
+EffectiveSecurityContext effective_security_context(const PodTemplate& pod, const ContainerRef& c);
+
+}  // namespace loki

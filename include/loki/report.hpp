@@ -1,0 +1,31 @@
+// Reporters: text (people), JSON (scripts), SARIF 2.1.0 (code scanning),
+// JUnit XML (CI test views).
+#pragma once
+
+#include <loki/finding.hpp>
+
+#include <optional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+namespace loki {
+
+enum class Format { text, json, sarif, junit };
+std::optional<Format> parse_format(std::string_view s);
+
+struct ReportSummary {
+  std::size_t files = 0;
+  std::size_t objects = 0;
+  std::size_t pods_checked = 0;  // loki-mode pod templates checked
+};
+
+struct ReportOptions {
+  bool color = false;
+  std::string tool_name = "loki-audit";
+};
+
+void write_report(std::ostream& out, Format format, const std::vector<Finding>& findings,
+                  const ReportSummary& summary, const ReportOptions& opts = {});
+
+}  // namespace loki
