@@ -217,6 +217,35 @@ DocumentResult to_objects(detail::ParsedDocument&& doc, const std::string& file,
   return r;
 }
 
+// Best effort for a document that does not parse: top-level `kind:` and
+// `apiVersion:`, and the first `name:` under `metadata:`, read line by line.
+ObjectRef guess_identity(std::string_view text) {
+  ObjectRef r;
+  bool in_metadata = false;
+  std::size_t pos = 0;
+  auto value = [](std::string_view l, std::size_t from) {
+    std::string_view v = l.substr(from);
+    while (!v.empty() && (v.front() == ' ' || v.front() == '"' || v.front() == '\'')) v.remove_prefix(1);
+    while (!v.empty() && (v.back() == ' ' || v.back() == '"' || v.back() == '\'' || v.back() == '\r'))
+      v.remove_suffix(1);
+    return std::string(v);
+  };
+  while (pos < text.size()) {
+    auto nl = text.find('\n', pos);
+    std::string_view l = text.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
+    if (l.rfind("kind:", 0) == 0) r.kind = value(l, 5);
+    else if (l.rfind("apiVersion:", 0) == 0) r.apiVersion = value(l, 11);
+    else if (l.rfind("metadata:", 0) == 0) in_metadata = true;
+    else if (!l.empty() && l[0] != ' ' && l[0] != '#') in_metadata = false;
+    else if (in_metadata && r.name.empty() && l.find("name:") != std::string_view::npos && l.find("name:") <= 4 &&
+             l.rfind("  name:", 0) == 0)
+      r.name = value(l, 7);
+    if (nl == std::string_view::npos) break;
+    pos = nl + 1;
+  }
+  return r;
+}
+
 DocumentResult parse_chunk(const Chunk& chunk, const std::string& name) {
   DocumentResult result;
   auto [source, source_line] = helm_source(chunk.text);
@@ -250,7 +279,7 @@ DocumentResult parse_chunk(const Chunk& chunk, const std::string& name) {
     e.message = ye.field.empty() ? "YAML syntax error: " + ye.message : ye.message;
     if (ye.column > 0) e.message += " (column " + std::to_string(ye.column) + ")";
     // A syntax error discards the whole document: name the object if we can.
-    if (!result.objects.empty()) e.object = result.objects.front().ref();
+    e.object = result.objects.empty() ? guess_identity(chunk.text) : result.objects.front().ref();
     result.errors.push_back(std::move(e));
   }
   // A duplicate key is an error for kubectl; the object is still checked.

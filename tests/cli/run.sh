@@ -1,2 +1,103 @@
 #!/usr/bin/env bash
-exit 0
+# End-to-end tests of the loki-audit binary: exit codes, stdin, output
+# formats against golden files, usage errors. UPDATE_GOLDEN=1 rewrites the
+# golden files (review the diff before committing).
+set -uo pipefail
+BIN=${1:?usage: run.sh path/to/loki-audit}
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+GOLDEN=$HERE/golden
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+cd "$ROOT"
+
+pass=0
+fail=0
+ok() { pass=$((pass + 1)); echo "ok   $1"; }
+bad() { fail=$((fail + 1)); echo "FAIL $1"; [ $# -gt 1 ] && printf '%s\n' "$2" | sed 's/^/     /' | head -40; }
+
+expect_exit() {  # name expected_code cmd...
+  local name=$1 want=$2
+  shift 2
+  "$@" >"$TMP/out" 2>"$TMP/err"
+  local got=$?
+  if [ "$got" = "$want" ]; then ok "$name (exit $got)"; else bad "$name: exit $got, want $want" "$(cat "$TMP/err" "$TMP/out")"; fi
+}
+
+golden() {  # name file
+  local name=$1 file=$2
+  if [ "${UPDATE_GOLDEN:-}" = 1 ]; then cp "$file" "$GOLDEN/$name"; ok "golden $name (updated)"; return; fi
+  if diff -u "$GOLDEN/$name" "$file" >"$TMP/diff"; then ok "golden $name"; else bad "golden $name differs" "$(cat "$TMP/diff")"; fi
+}
+
+EX=manifests/examples
+FIX=tests/fixtures/lint
+
+# Exit codes
+expect_exit "hardened example is clean" 0 "$BIN" lint --color never $EX/hardened
+expect_exit "broken examples fail" 1 "$BIN" lint --color never $EX/broken
+expect_exit "--fail-on none" 0 "$BIN" lint --fail-on none $EX/broken
+expect_exit "missing path is a usage error" 2 "$BIN" lint /no/such/file.yaml
+grep -q "no such file or directory" "$TMP/err" && ok "missing path message" || bad "missing path message" "$(cat "$TMP/err")"
+expect_exit "bad selector is a usage error" 2 "$BIN" lint -l 'app in (' $EX/hardened
+grep -q "invalid selector" "$TMP/err" && ok "bad selector message" || bad "bad selector message" "$(cat "$TMP/err")"
+expect_exit "unknown flag is a usage error" 2 "$BIN" lint --no-such-flag $EX/hardened
+expect_exit "bad config is a usage error" 2 "$BIN" lint --config $FIX/bad-config.yaml $EX/hardened
+grep -q "bad-config.yaml:3" "$TMP/err" && ok "bad config names file:line" || bad "bad config message" "$(cat "$TMP/err")"
+expect_exit "unwritable --output" 2 "$BIN" lint -o /no/such/dir/out.json $EX/hardened
+expect_exit "--help" 0 "$BIN" lint --help
+expect_exit "rules" 0 "$BIN" rules
+
+# Warnings only: exit 0 by default, 1 with --fail-on warning
+expect_exit "warnings pass --fail-on error" 0 "$BIN" lint $FIX/warning-only.yaml
+expect_exit "warnings fail --fail-on warning" 1 "$BIN" lint --fail-on warning $FIX/warning-only.yaml
+
+# stdin gives the same findings as the file, named <stdin>
+"$BIN" lint -f json $FIX/pods.yaml >"$TMP/file.json"
+"$BIN" lint -f json - <$FIX/pods.yaml >"$TMP/stdin.json"
+python3 - "$TMP/file.json" "$TMP/stdin.json" <<'PY' && ok "stdin == file" || bad "stdin differs from file"
+import json, sys
+a = json.load(open(sys.argv[1]))["findings"]; b = json.load(open(sys.argv[2]))["findings"]
+for f in a: f["file"] = "<stdin>"
+sys.exit(0 if a == b and len(a) > 0 else 1)
+PY
+
+# Helm output on stdin names the templates
+"$BIN" lint -f json - <$FIX/helm-output.yaml >"$TMP/helm.json"
+python3 - "$TMP/helm.json" <<'PY' && ok "helm # Source honoured" || bad "helm # Source not honoured" "$(cat "$TMP/helm.json")"
+import json, sys
+f = json.load(open(sys.argv[1]))["findings"]
+hn = [x for x in f if x["rule"] == "host-network"]
+sys.exit(0 if hn and hn[0]["file"] == "agent/templates/deployment.yaml" and hn[0]["line"] == 14 else 1)
+PY
+
+# Golden outputs for every format
+for fmt in text json sarif junit; do
+  "$BIN" lint --color never -f "$fmt" $FIX/pods.yaml $FIX/invalid.yaml >"$TMP/out.$fmt"
+  golden "lint.$fmt" "$TMP/out.$fmt"
+done
+"$BIN" lint -f sarif -o "$TMP/o.sarif" $FIX/pods.yaml; cmp -s "$TMP/o.sarif" <("$BIN" lint -f sarif $FIX/pods.yaml) \
+  && ok "--output writes the report" || bad "--output differs from stdout"
+
+# SARIF: structure validated by an independent SARIF 2.1.0 model, when available
+if python3 -c 'import sarif_pydantic' 2>/dev/null; then
+  python3 - "$TMP/out.sarif" <<'PY' && ok "SARIF validates (sarif_pydantic)" || bad "SARIF does not validate"
+import json, sys
+from sarif_pydantic import Sarif
+doc = json.load(open(sys.argv[1]))
+Sarif.model_validate(doc)
+assert all(r["locations"][0]["physicalLocation"]["region"]["startLine"] >= 1 for r in doc["runs"][0]["results"])
+PY
+else
+  echo "skip SARIF model validation (python package sarif_pydantic not installed)"
+fi
+# JUnit: well-formed XML with unique test cases
+python3 - "$TMP/out.junit" <<'PY' && ok "JUnit well-formed, unique cases" || bad "JUnit invalid"
+import sys, xml.etree.ElementTree as ET
+root = ET.parse(sys.argv[1]).getroot()
+cases = [(c.get("classname"), c.get("name")) for c in root.iter("testcase")]
+assert len(cases) == len(set(cases)) and len(cases) > 1
+PY
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]

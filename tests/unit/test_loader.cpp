@@ -1,0 +1,292 @@
+// Manifest loader: YAML/JSON to objects with lines, and bad input that must
+// become clear invalid-manifest findings instead of crashes.
+#include <doctest/doctest.h>
+#include <loki/engine.hpp>
+#include <loki/lint.hpp>
+#include <loki/manifest.hpp>
+
+#include "yaml_json.hpp"
+
+using nlohmann::json;
+
+namespace {
+
+std::vector<loki::Object> objects_of(const std::string& text, std::vector<loki::LoadError>* errors = nullptr) {
+  std::vector<loki::Object> out;
+  for (auto& d : loki::parse_manifest_text(text, "test.yaml")) {
+    for (auto& o : d.objects) out.push_back(std::move(o));
+    if (errors)
+      for (auto& e : d.errors) errors->push_back(e);
+  }
+  return out;
+}
+
+loki::LintResult lint(const std::string& text, const std::string& name = "test.yaml") {
+  loki::EngineOptions opts;
+  loki::LintSession s(opts);
+  s.add_text(text, name);
+  return s.finish();
+}
+
+std::vector<const loki::Finding*> with_rule(const loki::LintResult& r, std::string_view rule) {
+  std::vector<const loki::Finding*> out;
+  for (const auto& f : r.findings)
+    if (f.rule == rule) out.push_back(&f);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("scalars resolve as Kubernetes' YAML decoder reads them") {
+  using loki::detail::resolve_plain_scalar;
+  CHECK(resolve_plain_scalar("true") == json(true));
+  CHECK(resolve_plain_scalar("yes") == json(true));  // YAML 1.1, as go-yaml v2
+  CHECK(resolve_plain_scalar("Off") == json(false));
+  CHECK(resolve_plain_scalar("~").is_null());
+  CHECK(resolve_plain_scalar("null").is_null());
+  CHECK(resolve_plain_scalar("8080") == json(8080));
+  CHECK(resolve_plain_scalar("-1") == json(-1));
+  CHECK(resolve_plain_scalar("0x1F") == json(31));
+  CHECK(resolve_plain_scalar("0644") == json(420));
+  CHECK(resolve_plain_scalar("1.5") == json(1.5));
+  CHECK(resolve_plain_scalar("1e3") == json(1000.0));
+  CHECK(resolve_plain_scalar("7.5.13") == json("7.5.13"));
+  CHECK(resolve_plain_scalar("loki-mode") == json("loki-mode"));
+  CHECK(resolve_plain_scalar("99999999999999999999999") == json(1e23));
+}
+
+TEST_CASE("quoted scalars stay strings") {
+  auto objs = objects_of("apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  hostNetwork: \"yes\"\n  x: '8080'\n");
+  REQUIRE(objs.size() == 1);
+  CHECK(objs[0].json["spec"]["hostNetwork"] == json("yes"));
+  CHECK(objs[0].json["spec"]["x"] == json("8080"));
+}
+
+TEST_CASE("every mapping key and sequence item keeps its line") {
+  const std::string text =
+      "# comment\n"                   // 1
+      "apiVersion: apps/v1\n"         // 2
+      "kind: Deployment\n"            // 3
+      "metadata:\n"                   // 4
+      "  name: agent\n"               // 5
+      "spec:\n"                       // 6
+      "  template:\n"                 // 7
+      "    spec:\n"                   // 8
+      "      hostNetwork: true\n"     // 9
+      "      containers:\n"           // 10
+      "      - name: a\n"             // 11
+      "        image: x\n"            // 12
+      "      - name: b\n"             // 13
+      "        ports:\n"              // 14
+      "        - containerPort: 80\n"  // 15
+      "          hostPort: 8080\n";   // 16
+  auto objs = objects_of(text);
+  REQUIRE(objs.size() == 1);
+  const auto& o = objs[0];
+  CHECK(o.line == 2);
+  CHECK(o.line_of("/spec/template/spec/hostNetwork") == 9);
+  CHECK(o.line_of("/spec/template/spec/containers/0") == 11);
+  CHECK(o.line_of("/spec/template/spec/containers/1") == 13);
+  CHECK(o.line_of("/spec/template/spec/containers/1/ports/0/hostPort") == 16);
+  // A missing field falls back to its closest ancestor.
+  CHECK(o.line_of("/spec/template/spec/containers/1/securityContext") == 13);
+  CHECK(o.line_of("/nope") == 2);
+}
+
+TEST_CASE("multi-document YAML: lines are counted in the whole file") {
+  const std::string text =
+      "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n"  // 1-4
+      "---\n"                                                    // 5
+      "\n"                                                       // 6
+      "apiVersion: v1\n"                                         // 7
+      "kind: Pod\n"                                              // 8
+      "metadata:\n  name: b\n"                                   // 9-10
+      "spec:\n  hostPID: true\n"                                 // 11-12
+      "  containers: []\n";
+  auto objs = objects_of(text);
+  REQUIRE(objs.size() == 2);
+  CHECK(objs[1].line == 7);
+  CHECK(objs[1].line_of("/spec/hostPID") == 12);
+}
+
+TEST_CASE("a YAML syntax error in one document does not hide the others") {
+  const std::string text =
+      "apiVersion: v1\nkind: Pod\nmetadata:\n  name: first\nspec:\n  containers: [{name: a}]\n"  // 1-6
+      "---\n"                                                                                     // 7
+      "apiVersion: v1\n"                                                                          // 8
+      "kind: Pod\n"                                                                               // 9
+      "metadata: {name: broken\n"                                                                 // 10
+      "spec: [\n"                                                                                 // 11
+      "---\n"                                                                                     // 12
+      "apiVersion: v1\nkind: Pod\nmetadata:\n  name: third\nspec:\n  hostNetwork: true\n  containers: [{name: c}]\n";
+  std::vector<loki::LoadError> errors;
+  auto objs = objects_of(text, &errors);
+  REQUIRE(objs.size() == 2);
+  CHECK(objs[0].json["metadata"]["name"] == "first");
+  CHECK(objs[1].json["metadata"]["name"] == "third");
+  REQUIRE(errors.size() == 1);
+  CHECK(errors[0].line >= 10);
+  CHECK(errors[0].line <= 12);
+  CHECK(errors[0].message.find("YAML syntax error") != std::string::npos);
+}
+
+TEST_CASE("JSON manifests and kind: List") {
+  const std::string text = R"({
+  "apiVersion": "v1",
+  "kind": "List",
+  "items": [
+    {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "a"}, "spec": {"containers": [{"name": "c"}]}},
+    {"apiVersion": "apps/v1", "kind": "Deployment",
+     "metadata": {"name": "d"},
+     "spec": {"template": {"spec": {"hostIPC": true, "containers": [{"name": "c"}]}}}}
+  ]
+})";
+  auto objs = objects_of(text);
+  REQUIRE(objs.size() == 2);
+  CHECK(objs[0].json["kind"] == "Pod");
+  CHECK(objs[0].line == 5);
+  CHECK(objs[1].json["metadata"]["name"] == "d");
+  CHECK(objs[1].line_of("/spec/template/spec/hostIPC") == 8);
+}
+
+TEST_CASE("anchors, aliases and merge keys") {
+  const std::string text =
+      "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  labels: &l {app: loki-mode}\n"
+      "  annotations:\n    <<: {a: '1', b: '2'}\n    b: '3'\n"
+      "spec:\n  containers:\n  - &c {name: x, image: img}\n  - {<<: *c, name: z}\n";
+  auto objs = objects_of(text);
+  REQUIRE(objs.size() == 1);
+  const auto& j = objs[0].json;
+  CHECK(j["metadata"]["annotations"]["a"] == "1");
+  CHECK(j["metadata"]["annotations"]["b"] == "3");  // explicit keys win over merged ones
+  CHECK(j["spec"]["containers"][1]["name"] == "z");
+  CHECK(j["spec"]["containers"][1]["image"] == "img");
+}
+
+TEST_CASE("Helm output: findings name the template from # Source") {
+  const std::string text =
+      "---\n"                                            // 1
+      "# Source: loki/templates/agent.yaml\n"            // 2
+      "apiVersion: v1\n"                                 // 3 -> template line 1
+      "kind: Pod\n"                                      // 4
+      "metadata:\n  name: agent\n  labels: {app: loki-mode}\n"
+      "spec:\n"                                          // 8
+      "  hostNetwork: true\n"                            // 9 -> template line 7
+      "  containers: [{name: c}]\n";
+  auto r = lint(text, "<stdin>");
+  auto hn = with_rule(r, "host-network");
+  REQUIRE(hn.size() == 1);
+  CHECK(hn[0]->file == "loki/templates/agent.yaml");
+  CHECK(hn[0]->line == 7);
+}
+
+TEST_CASE("bad input becomes invalid-manifest findings naming file, line, object and field") {
+  SUBCASE("wrong types") {
+    const std::string text =
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  labels: {app: loki-mode}\n"
+        "spec:\n"                  // 6
+        "  hostNetwork: \"yes\"\n"  // 7
+        "  containers: agent\n";   // 8
+    auto r = lint(text);
+    auto inv = with_rule(r, "invalid-manifest");
+    REQUIRE(inv.size() == 2);
+    CHECK(inv[0]->line == 7);
+    CHECK(inv[0]->message.find("spec.hostNetwork") != std::string::npos);
+    CHECK(inv[0]->message.find("expected a boolean") != std::string::npos);
+    CHECK(inv[0]->object.name == "p");
+    CHECK(inv[0]->object.kind == "Pod");
+    CHECK(inv[1]->line == 8);
+    CHECK(inv[1]->message.find("spec.containers") != std::string::npos);
+  }
+  SUBCASE("missing metadata.name") {
+    auto r = lint("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  namespace: x\n");
+    auto inv = with_rule(r, "invalid-manifest");
+    REQUIRE(inv.size() == 1);
+    CHECK(inv[0]->message.find("metadata.name") != std::string::npos);
+    CHECK(inv[0]->line == 3);
+  }
+  SUBCASE("an apiVersion that does not exist for the kind") {
+    auto r = lint("apiVersion: 7.5.13\nkind: NetworkPolicy\nmetadata:\n  name: x\nspec:\n  podSelector: {}\n");
+    auto inv = with_rule(r, "invalid-manifest");
+    REQUIRE(inv.size() == 1);
+    CHECK(inv[0]->line == 1);
+    CHECK(inv[0]->message.find("networking.k8s.io/v1") != std::string::npos);
+  }
+  SUBCASE("a removed apiVersion names the release") {
+    auto r = lint("apiVersion: extensions/v1beta1\nkind: Deployment\nmetadata:\n  name: x\n"
+                  "spec:\n  template:\n    spec:\n      containers: [{name: c}]\n");
+    auto inv = with_rule(r, "invalid-manifest");
+    REQUIRE(inv.size() == 1);
+    CHECK(inv[0]->message.find("removed in Kubernetes 1.16") != std::string::npos);
+  }
+  SUBCASE("an unknown kind with a malformed apiVersion") {
+    auto r = lint("apiVersion: foo/bar/baz\nkind: Widget\nmetadata:\n  name: x\n");
+    CHECK(with_rule(r, "invalid-manifest").size() == 1);
+    auto ok = lint("apiVersion: example.com/v1beta2\nkind: Widget\nmetadata:\n  name: x\n");
+    CHECK(with_rule(ok, "invalid-manifest").empty());
+  }
+  SUBCASE("label values must be strings") {
+    auto r = lint("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n  labels:\n    version: 1.0\n");
+    auto inv = with_rule(r, "invalid-manifest");
+    REQUIRE(inv.size() == 1);
+    CHECK(inv[0]->line == 6);
+    CHECK(inv[0]->message.find("metadata.labels.version") != std::string::npos);
+  }
+  SUBCASE("binary junk") {
+    std::string junk = "apiVersion: v1\n";
+    junk += std::string("\x00\x01\xff\xfe garbage", 12);
+    auto r = lint(junk);
+    auto inv = with_rule(r, "invalid-manifest");
+    REQUIRE(inv.size() == 1);
+    CHECK(inv[0]->message.find("not a text manifest") != std::string::npos);
+    CHECK(inv[0]->line == 2);
+  }
+  SUBCASE("an empty file") {
+    auto r = lint("# nothing here\n");
+    auto inv = with_rule(r, "invalid-manifest");
+    REQUIRE(inv.size() == 1);
+    CHECK(inv[0]->message.find("no Kubernetes objects") != std::string::npos);
+  }
+  SUBCASE("a document that is not a mapping") {
+    auto r = lint("- just\n- a list\n");
+    auto inv = with_rule(r, "invalid-manifest");
+    REQUIRE(inv.size() == 1);
+    CHECK(inv[0]->message.find("not a Kubernetes object") != std::string::npos);
+  }
+  SUBCASE("duplicate keys") {
+    auto r = lint("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n  name: other\n");
+    auto inv = with_rule(r, "invalid-manifest");
+    REQUIRE(inv.size() == 1);
+    CHECK(inv[0]->line == 5);
+    CHECK(inv[0]->message.find("already defined") != std::string::npos);
+  }
+  SUBCASE("deep nesting is refused, not a stack overflow") {
+    std::string deep = "a: " + std::string(100000, '[') + std::string(100000, ']') + "\n";
+    auto r = lint(deep);
+    CHECK(!with_rule(r, "invalid-manifest").empty());
+  }
+}
+
+TEST_CASE("expand_inputs: directories recurse, missing paths are usage errors") {
+  auto in = loki::expand_inputs({LOKI_SOURCE_DIR "/manifests/examples"});
+  CHECK(in.files.size() >= 5);
+  for (const auto& f : in.files) CHECK((f.ends_with(".yaml") || f.ends_with(".yml") || f.ends_with(".json")));
+  CHECK(std::is_sorted(in.files.begin(), in.files.end()));
+  CHECK_THROWS_WITH_AS(loki::expand_inputs({"/no/such/path.yaml"}), doctest::Contains("no such file"),
+                       std::runtime_error);
+}
+
+TEST_CASE("many documents parse in parallel and keep their order") {
+  std::string text;
+  for (int i = 0; i < 500; ++i)
+    text += "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-" + std::to_string(i) + "\n";
+  loki::LoadOptions lo;
+  lo.threads = 4;
+  auto docs = loki::parse_manifest_text(text, "many.yaml", lo);
+  REQUIRE(docs.size() == 500);
+  for (int i = 0; i < 500; ++i) {
+    REQUIRE(docs[i].objects.size() == 1);
+    CHECK(docs[i].objects[0].json["metadata"]["name"] == "cm-" + std::to_string(i));
+    CHECK(docs[i].objects[0].line == 2 + 5 * i);
+  }
+}

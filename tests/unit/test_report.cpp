@@ -1,0 +1,99 @@
+// Reporters: the JSON fields are an interface; SARIF must be what GitHub code
+// scanning accepts; JUnit test cases must be unique.
+#include <doctest/doctest.h>
+#include <loki/report.hpp>
+
+#include <set>
+#include <sstream>
+
+using nlohmann::json;
+
+namespace {
+std::vector<loki::Finding> sample() {
+  loki::Finding a;
+  a.rule = "host-port";
+  a.severity = loki::Severity::error;
+  a.object = {"apps/v1", "Deployment", "loki", "agent"};
+  a.container = "metrics";
+  a.file = "dir/agent <1>.yaml";
+  a.line = 12;
+  a.message = "container \"metrics\" declares hostPort 1080";
+  a.remediation = "remove `hostPort: 1080`";
+  a.field = "/spec/template/spec/containers/1/ports/0/hostPort";
+  loki::Finding b = a;
+  b.rule = "service-account-token";
+  b.severity = loki::Severity::warning;
+  b.container.reset();
+  b.line = 0;
+  b.suppressed = true;
+  b.suppression_reason = "needs the API";
+  loki::Finding c = a;  // same rule, container and line: JUnit names must still differ
+  return {a, b, c};
+}
+std::string render(loki::Format f, const std::vector<loki::Finding>& findings) {
+  std::ostringstream out;
+  loki::write_report(out, f, findings, {1, 2, 1});
+  return out.str();
+}
+}  // namespace
+
+TEST_CASE("JSON output has exactly the documented fields") {
+  json doc = json::parse(render(loki::Format::json, sample()));
+  REQUIRE(doc["findings"].size() == 3);
+  const json& f = doc["findings"][0];
+  std::set<std::string> keys;
+  for (auto it = f.begin(); it != f.end(); ++it) keys.insert(it.key());
+  CHECK(keys == std::set<std::string>{"rule", "severity", "object", "container", "file", "line", "message",
+                                      "remediation", "suppressed"});
+  CHECK(f["object"] == json({{"apiVersion", "apps/v1"}, {"kind", "Deployment"}, {"namespace", "loki"}, {"name", "agent"}}));
+  CHECK(f["container"] == "metrics");
+  CHECK(doc["findings"][1]["container"].is_null());
+  CHECK(doc["findings"][1]["suppressed"] == true);
+  CHECK(doc["summary"]["errors"] == 2);
+  CHECK(doc["summary"]["warnings"] == 0);
+  CHECK(doc["summary"]["suppressed"] == 1);
+  CHECK(doc["summary"]["objects"] == 2);
+}
+
+TEST_CASE("SARIF 2.1.0 for code scanning") {
+  json doc = json::parse(render(loki::Format::sarif, sample()));
+  CHECK(doc["version"] == "2.1.0");
+  const json& run = doc["runs"][0];
+  CHECK(run["tool"]["driver"]["name"] == "loki-audit");
+  CHECK(run["tool"]["driver"]["rules"].size() >= 11);
+  REQUIRE(run["results"].size() == 3);
+  const json& r = run["results"][0];
+  CHECK(r["ruleId"] == "host-port");
+  CHECK(run["tool"]["driver"]["rules"][r["ruleIndex"].get<int>()]["id"] == "host-port");
+  CHECK(r["level"] == "error");
+  const json& loc = r["locations"][0]["physicalLocation"];
+  CHECK(loc["artifactLocation"]["uri"] == "dir/agent%20%3C1%3E.yaml");
+  CHECK(loc["region"]["startLine"] == 12);
+  // line 0 (unknown) must still be a valid startLine
+  CHECK(run["results"][1]["locations"][0]["physicalLocation"]["region"]["startLine"] == 1);
+  CHECK(run["results"][1]["level"] == "warning");
+  CHECK(run["results"][1]["suppressions"][0]["kind"] == "inSource");
+  CHECK(render(loki::Format::sarif, {}).find("\"results\": []") != std::string::npos);
+}
+
+TEST_CASE("JUnit: one unique test case per finding, XML escaped") {
+  std::string xml = render(loki::Format::junit, sample());
+  CHECK(xml.find("<testsuites") != std::string::npos);
+  CHECK(xml.find("tests=\"3\" failures=\"2\"") != std::string::npos);
+  CHECK(xml.find("host-port [metrics] dir/agent &lt;1&gt;.yaml:12\"") != std::string::npos);
+  CHECK(xml.find("host-port [metrics] dir/agent &lt;1&gt;.yaml:12 #2\"") != std::string::npos);
+  CHECK(xml.find("<skipped message=\"suppressed: needs the API\"/>") != std::string::npos);
+  CHECK(xml.find("&quot;metrics&quot;") != std::string::npos);
+  std::string empty = render(loki::Format::junit, {});
+  CHECK(empty.find("no findings") != std::string::npos);
+}
+
+TEST_CASE("text output: grouped by object, file:line, remediation, no colour unless asked") {
+  std::string text = render(loki::Format::text, sample());
+  CHECK(text.find("Deployment loki/agent (apps/v1)") != std::string::npos);
+  CHECK(text.find("dir/agent <1>.yaml:12: error [host-port]") != std::string::npos);
+  CHECK(text.find("fix: remove `hostPort: 1080`") != std::string::npos);
+  CHECK(text.find("\x1b[") == std::string::npos);
+  CHECK(text.find("service-account-token") == std::string::npos);  // suppressed: not shown
+  CHECK(text.find("2 errors, 0 warnings (1 suppressed") != std::string::npos);
+}

@@ -1,0 +1,347 @@
+// Pod-hardening rules: a positive and a negative case each, including
+// inheritance from the pod's securityContext and init/ephemeral containers.
+#include <doctest/doctest.h>
+#include <loki/config.hpp>
+#include <loki/engine.hpp>
+#include <loki/manifest.hpp>
+#include <loki/rules.hpp>
+
+#include <algorithm>
+#include <set>
+
+using nlohmann::json;
+
+namespace {
+
+// A Deployment that passes every pod rule.
+json hardened() {
+  return json::parse(R"({
+    "apiVersion": "apps/v1", "kind": "Deployment",
+    "metadata": {"name": "agent", "namespace": "loki"},
+    "spec": {"selector": {"matchLabels": {"app": "loki-mode"}},
+      "template": {"metadata": {"labels": {"app": "loki-mode"}},
+        "spec": {
+          "automountServiceAccountToken": false,
+          "securityContext": {"runAsNonRoot": true, "runAsUser": 1000, "seccompProfile": {"type": "RuntimeDefault"}},
+          "containers": [{"name": "loki", "image": "loki:1",
+            "securityContext": {"allowPrivilegeEscalation": false, "readOnlyRootFilesystem": true,
+                                "capabilities": {"drop": ["ALL"]}}}]}}}})");
+}
+
+json& pod_spec(json& d) { return d["spec"]["template"]["spec"]; }
+json& container0(json& d) { return pod_spec(d)["containers"][0]; }
+json hardened_container(const std::string& name) {
+  json c = hardened()["spec"]["template"]["spec"]["containers"][0];
+  c["name"] = name;
+  return c;
+}
+
+std::vector<loki::Finding> check(const json& obj, loki::EngineOptions opts = {}) {
+  loki::Object o;
+  o.json = obj;
+  o.file = "t.yaml";
+  o.line = 1;
+  return loki::check_object(o, opts);
+}
+
+std::vector<loki::Finding> rule_findings(const json& obj, std::string_view rule, loki::EngineOptions opts = {}) {
+  auto all = check(obj, opts);
+  std::vector<loki::Finding> out;
+  std::copy_if(all.begin(), all.end(), std::back_inserter(out), [&](const auto& f) { return f.rule == rule; });
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("the hardened baseline has no findings") { CHECK(check(hardened()).empty()); }
+
+TEST_CASE("host-network / host-pid / host-ipc") {
+  for (std::string field : {"hostNetwork", "hostPID", "hostIPC"}) {
+    std::string rule = field == "hostNetwork" ? "host-network" : field == "hostPID" ? "host-pid" : "host-ipc";
+    CAPTURE(rule);
+    json d = hardened();
+    pod_spec(d)[field] = true;
+    auto f = rule_findings(d, rule);
+    REQUIRE(f.size() == 1);
+    CHECK(f[0].field == "/spec/template/spec/" + field);
+    CHECK_FALSE(f[0].container.has_value());
+    CHECK(f[0].severity == loki::Severity::error);
+    pod_spec(d)[field] = false;
+    CHECK(rule_findings(d, rule).empty());
+  }
+}
+
+TEST_CASE("host-port: any container, init and sidecar included") {
+  json d = hardened();
+  json init = hardened_container("setup");
+  init["ports"] = json::array({{{"containerPort", 9000}, {"hostPort", 9000}}});
+  pod_spec(d)["initContainers"] = json::array({init});
+  json sidecar = hardened_container("metrics");
+  sidecar["ports"] = json::array({{{"containerPort", 80}}, {{"containerPort", 1080}, {"hostPort", 1080}}});
+  pod_spec(d)["containers"].push_back(sidecar);
+  auto f = rule_findings(d, "host-port");
+  REQUIRE(f.size() == 2);
+  CHECK(f[0].container == "setup");
+  CHECK(f[0].field == "/spec/template/spec/initContainers/0/ports/0/hostPort");
+  CHECK(f[0].message.find("init container") != std::string::npos);
+  CHECK(f[1].container == "metrics");
+  CHECK(f[1].field == "/spec/template/spec/containers/1/ports/1/hostPort");
+  CHECK(f[1].message.find("1080") != std::string::npos);
+
+  json clean = hardened();
+  container0(clean)["ports"] = json::array({{{"containerPort", 8080}}});
+  CHECK(rule_findings(clean, "host-port").empty());
+}
+
+TEST_CASE("privileged") {
+  json d = hardened();
+  container0(d)["securityContext"]["privileged"] = true;
+  auto f = rule_findings(d, "privileged");
+  REQUIRE(f.size() == 1);
+  CHECK(f[0].container == "loki");
+  container0(d)["securityContext"]["privileged"] = false;
+  CHECK(rule_findings(d, "privileged").empty());
+}
+
+TEST_CASE("run-as-root: runAsUser/runAsNonRoot inherit from the pod") {
+  SUBCASE("pod runAsUser 0 applies to every container") {
+    json d = hardened();
+    pod_spec(d)["securityContext"]["runAsUser"] = 0;
+    pod_spec(d)["securityContext"].erase("runAsNonRoot");
+    pod_spec(d)["containers"].push_back(hardened_container("second"));
+    auto f = rule_findings(d, "run-as-root");
+    REQUIRE(f.size() == 2);
+    CHECK(f[0].field == "/spec/template/spec/securityContext/runAsUser");
+  }
+  SUBCASE("a container's runAsUser overrides the pod's 0") {
+    json d = hardened();
+    pod_spec(d)["securityContext"]["runAsUser"] = 0;
+    pod_spec(d)["securityContext"].erase("runAsNonRoot");
+    container0(d)["securityContext"]["runAsUser"] = 1000;
+    CHECK(rule_findings(d, "run-as-root").empty());
+  }
+  SUBCASE("a container's runAsUser 0 overrides the pod's non-root user") {
+    json d = hardened();
+    container0(d)["securityContext"]["runAsUser"] = 0;
+    auto f = rule_findings(d, "run-as-root");
+    REQUIRE(f.size() == 1);
+    CHECK(f[0].field == "/spec/template/spec/containers/0/securityContext/runAsUser");
+  }
+  SUBCASE("nothing forces a user: the image decides") {
+    json d = hardened();
+    pod_spec(d).erase("securityContext");
+    container0(d)["securityContext"]["seccompProfile"] = {{"type", "RuntimeDefault"}};
+    auto f = rule_findings(d, "run-as-root");
+    REQUIRE(f.size() == 1);
+    CHECK(f[0].message.find("may run as root") != std::string::npos);
+  }
+  SUBCASE("runAsNonRoot on the pod alone is enough") {
+    json d = hardened();
+    pod_spec(d)["securityContext"].erase("runAsUser");
+    CHECK(rule_findings(d, "run-as-root").empty());
+  }
+  SUBCASE("an init container running as root") {
+    json d = hardened();
+    json init = hardened_container("init");
+    init["securityContext"]["runAsUser"] = 0;
+    pod_spec(d)["initContainers"] = json::array({init});
+    auto f = rule_findings(d, "run-as-root");
+    REQUIRE(f.size() == 1);
+    CHECK(f[0].container == "init");
+  }
+}
+
+TEST_CASE("writable-root-fs is container-only") {
+  json d = hardened();
+  container0(d)["securityContext"].erase("readOnlyRootFilesystem");
+  // Not a pod-level field: setting it there changes nothing.
+  pod_spec(d)["securityContext"]["readOnlyRootFilesystem"] = true;
+  auto f = rule_findings(d, "writable-root-fs");
+  REQUIRE(f.size() == 1);
+  CHECK(f[0].field == "/spec/template/spec/containers/0");
+  container0(d)["securityContext"]["readOnlyRootFilesystem"] = false;
+  f = rule_findings(d, "writable-root-fs");
+  REQUIRE(f.size() == 1);
+  CHECK(f[0].field == "/spec/template/spec/containers/0/securityContext/readOnlyRootFilesystem");
+  container0(d)["securityContext"]["readOnlyRootFilesystem"] = true;
+  CHECK(rule_findings(d, "writable-root-fs").empty());
+}
+
+TEST_CASE("missing-seccomp: container profile wins over the pod's") {
+  SUBCASE("none anywhere") {
+    json d = hardened();
+    pod_spec(d)["securityContext"].erase("seccompProfile");
+    CHECK(rule_findings(d, "missing-seccomp").size() == 1);
+  }
+  SUBCASE("container Unconfined overrides pod RuntimeDefault") {
+    json d = hardened();
+    container0(d)["securityContext"]["seccompProfile"] = {{"type", "Unconfined"}};
+    auto f = rule_findings(d, "missing-seccomp");
+    REQUIRE(f.size() == 1);
+    CHECK(f[0].field == "/spec/template/spec/containers/0/securityContext/seccompProfile/type");
+    CHECK(f[0].message.find("Unconfined") != std::string::npos);
+  }
+  SUBCASE("container Localhost without a pod profile passes") {
+    json d = hardened();
+    pod_spec(d)["securityContext"].erase("seccompProfile");
+    container0(d)["securityContext"]["seccompProfile"] = {{"type", "Localhost"}, {"localhostProfile", "agent.json"}};
+    CHECK(rule_findings(d, "missing-seccomp").empty());
+  }
+  SUBCASE("pod Unconfined") {
+    json d = hardened();
+    pod_spec(d)["securityContext"]["seccompProfile"]["type"] = "Unconfined";
+    CHECK(rule_findings(d, "missing-seccomp").size() == 1);
+  }
+}
+
+TEST_CASE("privilege-escalation") {
+  json d = hardened();
+  container0(d)["securityContext"].erase("allowPrivilegeEscalation");
+  CHECK(rule_findings(d, "privilege-escalation").size() == 1);
+  container0(d)["securityContext"]["allowPrivilegeEscalation"] = true;
+  CHECK(rule_findings(d, "privilege-escalation").size() == 1);
+  container0(d)["securityContext"]["allowPrivilegeEscalation"] = false;
+  CHECK(rule_findings(d, "privilege-escalation").empty());
+}
+
+TEST_CASE("capabilities-not-dropped") {
+  json d = hardened();
+  container0(d)["securityContext"]["capabilities"]["drop"] = json::array({"NET_RAW"});
+  auto f = rule_findings(d, "capabilities-not-dropped");
+  REQUIRE(f.size() == 1);
+  CHECK(f[0].field == "/spec/template/spec/containers/0/securityContext/capabilities/drop");
+  json add = hardened();
+  container0(add)["securityContext"]["capabilities"]["add"] = json::array({"NET_ADMIN"});
+  f = rule_findings(add, "capabilities-not-dropped");
+  REQUIRE(f.size() == 1);
+  CHECK(f[0].message.find("NET_ADMIN") != std::string::npos);
+  CHECK(rule_findings(hardened(), "capabilities-not-dropped").empty());
+}
+
+TEST_CASE("service-account-token is a warning") {
+  json d = hardened();
+  pod_spec(d).erase("automountServiceAccountToken");
+  auto f = rule_findings(d, "service-account-token");
+  REQUIRE(f.size() == 1);
+  CHECK(f[0].severity == loki::Severity::warning);
+  pod_spec(d)["automountServiceAccountToken"] = true;
+  CHECK(rule_findings(d, "service-account-token").size() == 1);
+  CHECK(rule_findings(hardened(), "service-account-token").empty());
+}
+
+TEST_CASE("ephemeral containers are checked (Pod)") {
+  json pod = {{"apiVersion", "v1"}, {"kind", "Pod"}, {"metadata", {{"name", "p"}, {"labels", {{"app", "loki-mode"}}}}}};
+  pod["spec"] = hardened()["spec"]["template"]["spec"];
+  json debug = {{"name", "debugger"}, {"image", "busybox"}};
+  pod["spec"]["ephemeralContainers"] = json::array({debug});
+  auto f = check(pod);
+  auto rules_for_debug = std::count_if(f.begin(), f.end(), [](const auto& x) { return x.container == "debugger"; });
+  CHECK(rules_for_debug == 3);  // writable-root-fs, privilege-escalation, capabilities-not-dropped
+  CHECK(std::all_of(f.begin(), f.end(), [](const auto& x) { return x.field.find("/spec/ephemeralContainers/0") == 0; }));
+}
+
+TEST_CASE("every workload kind's pod template is found") {
+  json spec = hardened()["spec"]["template"]["spec"];
+  spec["hostNetwork"] = true;
+  json labels = {{"labels", {{"app", "loki-mode"}}}};
+  json tmpl = {{"metadata", labels}, {"spec", spec}};
+  std::vector<std::pair<json, std::string>> cases = {
+      {{{"apiVersion", "apps/v1"}, {"kind", "ReplicaSet"}, {"spec", {{"template", tmpl}}}}, "/spec/template/spec"},
+      {{{"apiVersion", "apps/v1"}, {"kind", "StatefulSet"}, {"spec", {{"template", tmpl}}}}, "/spec/template/spec"},
+      {{{"apiVersion", "apps/v1"}, {"kind", "DaemonSet"}, {"spec", {{"template", tmpl}}}}, "/spec/template/spec"},
+      {{{"apiVersion", "batch/v1"}, {"kind", "Job"}, {"spec", {{"template", tmpl}}}}, "/spec/template/spec"},
+      {{{"apiVersion", "v1"}, {"kind", "ReplicationController"}, {"spec", {{"template", tmpl}}}}, "/spec/template/spec"},
+      {{{"apiVersion", "batch/v1"}, {"kind", "CronJob"}, {"spec", {{"jobTemplate", {{"spec", {{"template", tmpl}}}}}}}},
+       "/spec/jobTemplate/spec/template/spec"},
+      {{{"apiVersion", "v1"}, {"kind", "PodTemplate"}, {"template", tmpl}}, "/template/spec"},
+  };
+  for (auto& [obj, path] : cases) {
+    obj["metadata"] = {{"name", "w"}};
+    CAPTURE(obj["kind"]);
+    auto f = rule_findings(obj, "host-network");
+    REQUIRE(f.size() == 1);
+    CHECK(f[0].field == path + "/hostNetwork");
+    CHECK(f[0].object.kind == obj["kind"]);
+    CHECK(f[0].object.name == "w");
+    CHECK(f[0].object.ns == "default");
+  }
+}
+
+TEST_CASE("only loki-mode pods are checked, unless --all-pods") {
+  json d = hardened();
+  pod_spec(d)["hostNetwork"] = true;
+  d["spec"]["template"]["metadata"]["labels"] = {{"app", "web"}};
+  CHECK(rule_findings(d, "host-network").empty());
+  loki::EngineOptions all;
+  all.config.all_pods = true;
+  CHECK(rule_findings(d, "host-network", all).size() == 1);
+  loki::EngineOptions sel;
+  sel.config.selector = loki::LabelSelector::parse("app in (web, api)");
+  CHECK(rule_findings(d, "host-network", sel).size() == 1);
+}
+
+TEST_CASE("ignore annotations need a reason and a real rule") {
+  json d = hardened();
+  pod_spec(d)["hostNetwork"] = true;
+  SUBCASE("with a reason: suppressed, still reported") {
+    d["metadata"]["annotations"] = {{"ignore.loki-guard.io/host-network", "CNI benchmark node, no agent code"}};
+    auto f = rule_findings(d, "host-network");
+    REQUIRE(f.size() == 1);
+    CHECK(f[0].suppressed);
+    CHECK(f[0].suppression_reason == "CNI benchmark node, no agent code");
+  }
+  SUBCASE("on the pod template too") {
+    d["spec"]["template"]["metadata"]["annotations"] = {{"ignore.loki-guard.io/host-network", "reason"}};
+    CHECK(rule_findings(d, "host-network")[0].suppressed);
+  }
+  SUBCASE("an empty reason is not honoured and is itself a finding") {
+    d["metadata"]["annotations"] = {{"ignore.loki-guard.io/host-network", " "}};
+    auto f = rule_findings(d, "host-network");
+    REQUIRE(f.size() == 1);
+    CHECK_FALSE(f[0].suppressed);
+    auto inv = rule_findings(d, "invalid-ignore");
+    REQUIRE(inv.size() == 1);
+    CHECK(inv[0].field == "/metadata/annotations/ignore.loki-guard.io~1host-network");
+  }
+  SUBCASE("an unknown rule id is a finding") {
+    d["metadata"]["annotations"] = {{"ignore.loki-guard.io/host-netwrok", "typo"}};
+    CHECK(rule_findings(d, "invalid-ignore").size() == 1);
+    CHECK_FALSE(rule_findings(d, "host-network")[0].suppressed);
+  }
+}
+
+TEST_CASE("config: disable a rule, change a severity") {
+  json d = hardened();
+  pod_spec(d)["hostNetwork"] = true;
+  pod_spec(d).erase("automountServiceAccountToken");
+  loki::EngineOptions opts;
+  opts.config = loki::Config::parse("rules:\n  host-network:\n    enabled: false\n  service-account-token:\n"
+                                    "    severity: error\n",
+                                    "cfg.yaml");
+  CHECK(rule_findings(d, "host-network", opts).empty());
+  auto f = rule_findings(d, "service-account-token", opts);
+  REQUIRE(f.size() == 1);
+  CHECK(f[0].severity == loki::Severity::error);
+}
+
+TEST_CASE("config errors name the file and line") {
+  CHECK_THROWS_WITH_AS(loki::Config::parse("rules:\n  host-netwrok: {enabled: false}\n", "c.yaml"),
+                       doctest::Contains("c.yaml:2: rules: unknown rule \"host-netwrok\""), loki::ConfigError);
+  CHECK_THROWS_WITH_AS(loki::Config::parse("selector: 'app in ('\n", "c.yaml"), doctest::Contains("c.yaml:1"),
+                       loki::ConfigError);
+  CHECK_THROWS_WITH_AS(loki::Config::parse("rules:\n  host-network:\n    severity: fatal\n", "c.yaml"),
+                       doctest::Contains("c.yaml:3"), loki::ConfigError);
+  CHECK_THROWS_WITH_AS(loki::Config::parse("colour: red\n", "c.yaml"), doctest::Contains("unknown setting"),
+                       loki::ConfigError);
+  CHECK_THROWS_AS(loki::Config::parse("rules: [\n", "c.yaml"), loki::ConfigError);
+}
+
+TEST_CASE("every rule has an id, a description and a remediation") {
+  std::set<std::string_view> ids;
+  for (const auto& r : loki::all_rules()) {
+    CHECK_FALSE(r.id.empty());
+    CHECK_FALSE(r.description.empty());
+    CHECK_FALSE(r.remediation.empty());
+    CHECK(ids.insert(r.id).second);
+  }
+}

@@ -1,0 +1,78 @@
+// Label selectors: kubectl syntax and metav1.LabelSelector, with the API's
+// matching rules (NotIn / != match when the key is absent).
+#include <doctest/doctest.h>
+#include <loki/selector.hpp>
+
+using loki::LabelSelector;
+using loki::Labels;
+using nlohmann::json;
+
+TEST_CASE("kubectl selector syntax") {
+  Labels pod{{"app", "loki-mode"}, {"tier", "agent"}, {"env", "prod"}};
+  struct Case {
+    const char* selector;
+    bool matches;
+  };
+  const Case cases[] = {
+      {"", true},
+      {"app=loki-mode", true},
+      {"app==loki-mode", true},
+      {"app = loki-mode , tier=agent", true},
+      {"app=other", false},
+      {"app!=other", true},
+      {"missing!=x", true},  // absent keys satisfy !=
+      {"app!=loki-mode", false},
+      {"env in (prod, staging)", true},
+      {"env in (staging)", false},
+      {"env notin (staging)", true},
+      {"missing notin (a)", true},
+      {"env notin (prod)", false},
+      {"tier", true},
+      {"missing", false},
+      {"!missing", true},
+      {"!tier", false},
+      {"app=loki-mode,!tier", false},
+      {"example.com/role=", false},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.selector);
+    CHECK(LabelSelector::parse(c.selector).matches(pod) == c.matches);
+  }
+}
+
+TEST_CASE("kubectl selector errors are clear") {
+  for (const char* bad : {"app in (a", "app in a", "=x", "app===x", "app=a b", "Bad Key=x", "app in ()", "app=x,"}) {
+    CAPTURE(bad);
+    CHECK_THROWS_AS(LabelSelector::parse(bad), loki::SelectorError);
+  }
+  CHECK_THROWS_WITH(LabelSelector::parse("app in (a"), doctest::Contains("invalid selector"));
+}
+
+TEST_CASE("metav1.LabelSelector") {
+  Labels pod{{"app", "llm-api"}};
+  CHECK(LabelSelector::from_json(json::object()).matches(pod));  // empty selects everything
+  CHECK(LabelSelector::from_json(json::object()).empty());
+  CHECK_FALSE(LabelSelector::from_json(nullptr).matches(pod));  // null selects nothing
+  auto sel = LabelSelector::from_json(json::parse(R"({"matchLabels": {"app": "llm-api"},
+      "matchExpressions": [{"key": "role", "operator": "DoesNotExist"},
+                           {"key": "app", "operator": "In", "values": ["llm-api", "x"]}]})"));
+  CHECK(sel.matches(pod));
+  CHECK_FALSE(sel.matches({{"app", "llm-api"}, {"role", "backend"}}));
+  CHECK(sel.to_string() == "app=llm-api,!role,app in (llm-api,x)");
+  CHECK_THROWS_WITH(LabelSelector::from_json(json::parse(R"({"matchExpressions": [{"key": "a", "operator": "In"}]})")),
+                    doctest::Contains("must be non-empty"));
+  CHECK_THROWS_WITH(LabelSelector::from_json(json::parse(R"({"matchExpressions": [{"key": "a", "operator": "Has"}]})")),
+                    doctest::Contains("is not one of"));
+  CHECK_THROWS_WITH(LabelSelector::from_json(json::parse(R"({"matchLabels": {"a": 1}})")),
+                    doctest::Contains("expected a string"));
+}
+
+TEST_CASE("label key and value validation") {
+  CHECK(loki::validate_label_key("app").empty());
+  CHECK(loki::validate_label_key("loki-guard.io/enforce").empty());
+  CHECK_FALSE(loki::validate_label_key("-app").empty());
+  CHECK_FALSE(loki::validate_label_key(std::string(64, 'a')).empty());
+  CHECK_FALSE(loki::validate_label_key("UPPER.io/x").empty());
+  CHECK(loki::validate_label_value("").empty());
+  CHECK_FALSE(loki::validate_label_value("has space").empty());
+}
