@@ -6,8 +6,8 @@
 #include <loki/report.hpp>
 #include <loki/rules.hpp>
 
-#include <CLI/CLI.hpp>
 #include <unistd.h>
+#include <CLI/CLI.hpp>
 
 #include <cstdlib>
 #include <fstream>
@@ -37,12 +37,14 @@ void add_common(CLI::App& cmd, CommonOptions& o) {
       ->check(CLI::IsMember({"text", "json", "sarif", "junit"}))
       ->capture_default_str();
   cmd.add_option("-o,--output", o.output, "Write the report to FILE instead of stdout");
-  cmd.add_option("--fail-on", o.fail_on, "Exit 1 when a finding at or above this severity remains: error, warning, info, none")
+  cmd.add_option("--fail-on", o.fail_on,
+                 "Exit 1 when a finding at or above this severity remains: error, warning, info, none")
       ->check(CLI::IsMember({"error", "warning", "info", "none"}))
       ->capture_default_str();
   cmd.add_option("--config", o.config_path, "Policy config file (selector, rules: enabled/severity)");
-  cmd.add_option("-l,--selector", o.selector,
-                 "Which pods are loki-mode pods (kubectl label-selector syntax; default from config, else app=loki-mode)");
+  cmd.add_option(
+      "-l,--selector", o.selector,
+      "Which pods are loki-mode pods (kubectl label-selector syntax; default from config, else app=loki-mode)");
   cmd.add_flag("--all-pods", o.all_pods, "Check every pod spec, not only loki-mode pods");
   cmd.add_option("-n,--namespace", o.ns, "Namespace for objects that do not set one")->capture_default_str();
   cmd.add_option("--color", o.color, "Colour text output: auto, always, never")
@@ -121,8 +123,8 @@ int run_rules(const std::string& format) {
     return kExitOk;
   }
   for (const auto& r : loki::all_rules()) {
-    std::cout << r.id << " (" << loki::to_string(r.severity) << ")\n  " << r.description << "\n  fix: "
-              << r.remediation << "\n";
+    std::cout << r.id << " (" << loki::to_string(r.severity) << ")\n  " << r.description << "\n  fix: " << r.remediation
+              << "\n";
   }
   return kExitOk;
 }
@@ -130,8 +132,9 @@ int run_rules(const std::string& format) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"loki-audit: checks that AI coding-agent (loki-mode) pods are locked down.\n"
-               "Exit codes: 0 clean, 1 findings at or above --fail-on, 2 usage or I/O error."};
+  CLI::App app{
+      "loki-audit: checks that AI coding-agent (loki-mode) pods are locked down.\n"
+      "Exit codes: 0 clean, 1 findings at or above --fail-on, 2 usage or I/O error."};
   app.set_version_flag("--version", std::string("loki-audit ") + LOKI_VERSION);
   app.require_subcommand(1);
 

@@ -55,7 +55,9 @@ std::vector<Ignore> ignores_of(const Object& o, const std::optional<PodTemplate>
   return out;
 }
 
-bool blank(const std::string& s) { return s.find_first_not_of(" \t\r\n") == std::string::npos; }
+bool blank(const std::string& s) {
+  return s.find_first_not_of(" \t\r\n") == std::string::npos;
+}
 
 }  // namespace
 

@@ -145,14 +145,20 @@ int first_binary_line(std::string_view s) {
 
 std::string type_name(const json& j) {
   switch (j.type()) {
-    case json::value_t::array: return "a list";
-    case json::value_t::string: return "a string";
-    case json::value_t::boolean: return "a boolean";
+    case json::value_t::array:
+      return "a list";
+    case json::value_t::string:
+      return "a string";
+    case json::value_t::boolean:
+      return "a boolean";
     case json::value_t::number_integer:
     case json::value_t::number_unsigned:
-    case json::value_t::number_float: return "a number";
-    case json::value_t::null: return "empty";
-    default: return "a mapping";
+    case json::value_t::number_float:
+      return "a number";
+    case json::value_t::null:
+      return "empty";
+    default:
+      return "a mapping";
   }
 }
 
@@ -176,7 +182,8 @@ DocumentResult to_objects(detail::ParsedDocument&& doc, const std::string& file,
     LoadError e;
     e.file = file;
     e.line = doc.first_line - origin_line_base;
-    e.message = "document is " + type_name(doc.value) + ", not a Kubernetes object (a mapping with apiVersion and kind)";
+    e.message =
+        "document is " + type_name(doc.value) + ", not a Kubernetes object (a mapping with apiVersion and kind)";
     r.errors.push_back(std::move(e));
     return r;
   }
@@ -233,10 +240,14 @@ ObjectRef guess_identity(std::string_view text) {
   while (pos < text.size()) {
     auto nl = text.find('\n', pos);
     std::string_view l = text.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
-    if (l.rfind("kind:", 0) == 0) r.kind = value(l, 5);
-    else if (l.rfind("apiVersion:", 0) == 0) r.apiVersion = value(l, 11);
-    else if (l.rfind("metadata:", 0) == 0) in_metadata = true;
-    else if (!l.empty() && l[0] != ' ' && l[0] != '#') in_metadata = false;
+    if (l.rfind("kind:", 0) == 0)
+      r.kind = value(l, 5);
+    else if (l.rfind("apiVersion:", 0) == 0)
+      r.apiVersion = value(l, 11);
+    else if (l.rfind("metadata:", 0) == 0)
+      in_metadata = true;
+    else if (!l.empty() && l[0] != ' ' && l[0] != '#')
+      in_metadata = false;
     else if (in_metadata && r.name.empty() && l.find("name:") != std::string_view::npos && l.find("name:") <= 4 &&
              l.rfind("  name:", 0) == 0)
       r.name = value(l, 7);
@@ -290,8 +301,8 @@ DocumentResult parse_chunk(const Chunk& chunk, const std::string& name) {
 
 void for_each_document(std::string_view text, const std::string& name,
                        const std::function<void(std::size_t, DocumentResult&&)>& fn, const LoadOptions& opts) {
-  if (text.size() >= 3 && static_cast<unsigned char>(text[0]) == 0xEF &&
-      static_cast<unsigned char>(text[1]) == 0xBB && static_cast<unsigned char>(text[2]) == 0xBF)
+  if (text.size() >= 3 && static_cast<unsigned char>(text[0]) == 0xEF && static_cast<unsigned char>(text[1]) == 0xBB &&
+      static_cast<unsigned char>(text[2]) == 0xBF)
     text.remove_prefix(3);  // UTF-8 byte order mark
   std::vector<Chunk> chunks = split_documents(text);
   unsigned threads = opts.threads ? opts.threads : std::max(1u, std::thread::hardware_concurrency());

@@ -6,15 +6,18 @@ using nlohmann::json;
 
 std::optional<PodTemplatePaths> pod_template_paths(std::string_view kind) {
   if (kind == "Pod") return PodTemplatePaths{"/spec", "/metadata"};
-  if (kind == "Deployment" || kind == "ReplicaSet" || kind == "StatefulSet" || kind == "DaemonSet" ||
-      kind == "Job" || kind == "ReplicationController")
+  if (kind == "Deployment" || kind == "ReplicaSet" || kind == "StatefulSet" || kind == "DaemonSet" || kind == "Job" ||
+      kind == "ReplicationController")
     return PodTemplatePaths{"/spec/template/spec", "/spec/template/metadata"};
-  if (kind == "CronJob") return PodTemplatePaths{"/spec/jobTemplate/spec/template/spec", "/spec/jobTemplate/spec/template/metadata"};
+  if (kind == "CronJob")
+    return PodTemplatePaths{"/spec/jobTemplate/spec/template/spec", "/spec/jobTemplate/spec/template/metadata"};
   if (kind == "PodTemplate") return PodTemplatePaths{"/template/spec", "/template/metadata"};
   return std::nullopt;
 }
 
-bool is_workload_kind(std::string_view kind) { return pod_template_paths(kind).has_value(); }
+bool is_workload_kind(std::string_view kind) {
+  return pod_template_paths(kind).has_value();
+}
 
 namespace {
 const json* at(const json& root, const std::string& pointer) {
@@ -52,19 +55,21 @@ std::optional<PodTemplate> find_pod_template(const json& object) {
 
 std::string_view to_string(ContainerKind k) {
   switch (k) {
-    case ContainerKind::container: return "container";
-    case ContainerKind::init: return "init container";
-    case ContainerKind::ephemeral: return "ephemeral container";
+    case ContainerKind::container:
+      return "container";
+    case ContainerKind::init:
+      return "init container";
+    case ContainerKind::ephemeral:
+      return "ephemeral container";
   }
   return "container";
 }
 
 std::vector<ContainerRef> containers_of(const PodTemplate& pod) {
   std::vector<ContainerRef> out;
-  static constexpr std::pair<const char*, ContainerKind> lists[] = {
-      {"initContainers", ContainerKind::init},
-      {"containers", ContainerKind::container},
-      {"ephemeralContainers", ContainerKind::ephemeral}};
+  static constexpr std::pair<const char*, ContainerKind> lists[] = {{"initContainers", ContainerKind::init},
+                                                                    {"containers", ContainerKind::container},
+                                                                    {"ephemeralContainers", ContainerKind::ephemeral}};
   for (auto [field, kind] : lists) {
     auto it = pod.spec->find(field);
     if (it == pod.spec->end() || !it->is_array()) continue;

@@ -30,9 +30,15 @@ Counts count(const std::vector<Finding>& findings) {
       continue;
     }
     switch (f.severity) {
-      case Severity::error: ++c.errors; break;
-      case Severity::warning: ++c.warnings; break;
-      case Severity::info: ++c.infos; break;
+      case Severity::error:
+        ++c.errors;
+        break;
+      case Severity::warning:
+        ++c.warnings;
+        break;
+      case Severity::info:
+        ++c.infos;
+        break;
     }
   }
   return c;
@@ -79,8 +85,8 @@ void write_text(std::ostream& out, const std::vector<Finding>& findings, const R
     out << "\n";
   }
   Counts c = count(findings);
-  out << plural(summary.files, "file") << ", " << plural(summary.objects, "object") << ", "
-      << summary.pods_checked << " loki-mode pod template" << (summary.pods_checked == 1 ? "" : "s")
+  out << plural(summary.files, "file") << ", " << plural(summary.objects, "object") << ", " << summary.pods_checked
+      << " loki-mode pod template" << (summary.pods_checked == 1 ? "" : "s")
       << " checked: " << plural(c.errors, "error") << ", " << plural(c.warnings, "warning");
   if (c.infos) out << ", " << c.infos << " info";
   if (c.suppressed) out << " (" << c.suppressed << " suppressed by ignore annotations)";
@@ -89,16 +95,40 @@ void write_text(std::ostream& out, const std::vector<Finding>& findings, const R
 
 json summary_json(const std::vector<Finding>& findings, const ReportSummary& summary) {
   Counts c = count(findings);
-  return {{"files", summary.files},         {"objects", summary.objects},   {"podsChecked", summary.pods_checked},
-          {"errors", c.errors},             {"warnings", c.warnings},       {"info", c.infos},
-          {"suppressed", c.suppressed},     {"total", findings.size()}};
+  return {{"files", summary.files},     {"objects", summary.objects}, {"podsChecked", summary.pods_checked},
+          {"errors", c.errors},         {"warnings", c.warnings},     {"info", c.infos},
+          {"suppressed", c.suppressed}, {"total", findings.size()}};
+}
+
+// Writes `items` as a JSON array member without building one big document:
+// peak memory stays at one finding's JSON, not the whole report's.
+template <class Fn>
+void stream_array(std::ostream& out, const std::vector<Finding>& items, const std::string& indent, Fn&& to) {
+  if (items.empty()) {
+    out << "[]";
+    return;
+  }
+  out << "[\n";
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    std::string text = to(items[i]).dump(2);
+    out << indent << "  ";
+    for (char c : text) {
+      out << c;
+      if (c == '\n') out << indent << "  ";
+    }
+    out << (i + 1 < items.size() ? ",\n" : "\n");
+  }
+  out << indent << "]";
 }
 
 const char* sarif_level(Severity s) {
   switch (s) {
-    case Severity::error: return "error";
-    case Severity::warning: return "warning";
-    case Severity::info: return "note";
+    case Severity::error:
+      return "error";
+    case Severity::warning:
+      return "warning";
+    case Severity::info:
+      return "note";
   }
   return "error";
 }
@@ -133,42 +163,45 @@ void write_sarif(std::ostream& out, const std::vector<Finding>& findings, const 
                      {"help", {{"text", r.remediation}}},
                      {"defaultConfiguration", {{"level", sarif_level(r.severity)}}}});
   }
-  json results = json::array();
-  for (const auto& f : findings) {
+  auto result_of = [&](const Finding& f) {
     std::string text = f.object.display() + ": " + f.message;
     if (f.container) text = f.object.display() + " (container " + *f.container + "): " + f.message;
     json r = {{"ruleId", f.rule},
               {"level", sarif_level(f.severity)},
               {"message", {{"text", text + "\nFix: " + f.remediation}}},
-              {"locations",
-               json::array({{{"physicalLocation",
-                              {{"artifactLocation", {{"uri", to_uri(f.file)}}},
-                               {"region", {{"startLine", f.line > 0 ? f.line : 1}}}}},
-                             {"logicalLocations",
-                              json::array({{{"name", f.object.name},
-                                            {"fullyQualifiedName", f.object.display()},
-                                            {"kind", "object"}}})}}})},
+              {"locations", json::array({{{"physicalLocation",
+                                           {{"artifactLocation", {{"uri", to_uri(f.file)}}},
+                                            {"region", {{"startLine", f.line > 0 ? f.line : 1}}}}},
+                                          {"logicalLocations", json::array({{{"name", f.object.name},
+                                                                             {"fullyQualifiedName", f.object.display()},
+                                                                             {"kind", "object"}}})}}})},
               {"partialFingerprints",
                {{"lokiFinding/v1", f.rule + "|" + f.object.kind + "|" + f.object.ns + "|" + f.object.name + "|" +
                                        f.container.value_or("") + "|" + f.field}}}};
     if (auto it = rule_index.find(f.rule); it != rule_index.end()) r["ruleIndex"] = it->second;
     if (f.suppressed)
       r["suppressions"] = json::array({{{"kind", "inSource"}, {"justification", f.suppression_reason}}});
-    results.push_back(std::move(r));
-  }
+    return r;
+  };
   json doc = {{"$schema", "https://json.schemastore.org/sarif-2.1.0.json"},
               {"version", "2.1.0"},
-              {"runs",
-               json::array({{{"tool",
-                              {{"driver",
-                                {{"name", opts.tool_name},
-                                 {"informationUri", "https://github.com/loki-guard/loki-guard"},
-                                 {"semanticVersion", LOKI_VERSION},
-                                 {"version", LOKI_VERSION},
-                                 {"rules", rules}}}}},
-                             {"columnKind", "utf16CodeUnits"},
-                             {"results", results}}})}};
-  out << doc.dump(2) << "\n";
+              {"runs", json::array({{{"tool",
+                                      {{"driver",
+                                        {{"name", opts.tool_name},
+                                         {"informationUri", "https://github.com/loki-guard/loki-guard"},
+                                         {"semanticVersion", LOKI_VERSION},
+                                         {"version", LOKI_VERSION},
+                                         {"rules", rules}}}}},
+                                     {"columnKind", "utf16CodeUnits"},
+                                     {"results", json::array()}}})}};
+  // Everything but the results is small: dump it, then splice the streamed
+  // results in place of the empty array.
+  std::string head = doc.dump(2);
+  const std::string marker = "\"results\": []";
+  auto pos = head.rfind(marker);
+  out << head.substr(0, pos) << "\"results\": ";
+  stream_array(out, findings, "      ", result_of);
+  out << head.substr(pos + marker.size()) << "\n";
 }
 
 std::string xml_escape(const std::string& s) {
@@ -176,11 +209,21 @@ std::string xml_escape(const std::string& s) {
   out.reserve(s.size());
   for (unsigned char c : s) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&apos;"; break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&apos;";
+        break;
       default:
         // XML 1.0 forbids most control characters, even escaped.
         if (c < 0x20 && c != '\n' && c != '\t' && c != '\r')
@@ -200,8 +243,8 @@ void write_junit(std::ostream& out, const std::vector<Finding>& findings, const 
   out << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
   out << "<testsuites name=\"" << xml_escape(opts.tool_name) << "\" tests=\"" << tests << "\" failures=\"" << failures
       << "\" errors=\"0\" skipped=\"" << c.suppressed << "\">\n";
-  out << "  <testsuite name=\"" << xml_escape(opts.tool_name) << "\" tests=\"" << tests << "\" failures=\""
-      << failures << "\" errors=\"0\" skipped=\"" << c.suppressed << "\">\n";
+  out << "  <testsuite name=\"" << xml_escape(opts.tool_name) << "\" tests=\"" << tests << "\" failures=\"" << failures
+      << "\" errors=\"0\" skipped=\"" << c.suppressed << "\">\n";
   out << "    <properties><property name=\"objects\" value=\"" << summary.objects << "\"/></properties>\n";
   if (findings.empty())
     out << "    <testcase classname=\"" << xml_escape(opts.tool_name) << "\" name=\"" << summary.objects
@@ -230,18 +273,30 @@ void write_junit(std::ostream& out, const std::vector<Finding>& findings, const 
 
 }  // namespace
 
-void write_report(std::ostream& out, Format format, const std::vector<Finding>& findings,
-                  const ReportSummary& summary, const ReportOptions& opts) {
+void write_report(std::ostream& out, Format format, const std::vector<Finding>& findings, const ReportSummary& summary,
+                  const ReportOptions& opts) {
   switch (format) {
-    case Format::text: write_text(out, findings, summary, opts); break;
+    case Format::text:
+      write_text(out, findings, summary, opts);
+      break;
     case Format::json: {
-      json arr = json::array();
-      for (const auto& f : findings) arr.push_back(to_json(f));
-      out << json{{"findings", arr}, {"summary", summary_json(findings, summary)}}.dump(2) << "\n";
+      out << "{\n  \"findings\": ";
+      stream_array(out, findings, "  ", [](const Finding& f) { return to_json(f); });
+      std::string sum = summary_json(findings, summary).dump(2);
+      out << ",\n  \"summary\": ";
+      for (char c : sum) {
+        out << c;
+        if (c == '\n') out << "  ";
+      }
+      out << "\n}\n";
       break;
     }
-    case Format::sarif: write_sarif(out, findings, opts); break;
-    case Format::junit: write_junit(out, findings, summary, opts); break;
+    case Format::sarif:
+      write_sarif(out, findings, opts);
+      break;
+    case Format::junit:
+      write_junit(out, findings, summary, opts);
+      break;
   }
 }
 

@@ -19,7 +19,9 @@ Labels labels_of(const json& metadata) {
 
 namespace {
 
-bool is_alnum(char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; }
+bool is_alnum(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) != 0;
+}
 
 // [A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])? of at most 63 characters.
 std::string check_name_part(std::string_view s, std::string_view what) {
@@ -47,7 +49,8 @@ std::string check_dns_subdomain(std::string_view s) {
 std::string validate_label_key(std::string_view key) {
   auto slash = key.find('/');
   if (slash != std::string_view::npos) {
-    if (auto e = check_dns_subdomain(key.substr(0, slash)); !e.empty()) return "label key \"" + std::string(key) + "\": " + e;
+    if (auto e = check_dns_subdomain(key.substr(0, slash)); !e.empty())
+      return "label key \"" + std::string(key) + "\": " + e;
     key = key.substr(slash + 1);
   }
   if (auto e = check_name_part(key, "name part"); !e.empty()) return "label key \"" + std::string(key) + "\": " + e;
@@ -66,11 +69,15 @@ bool Requirement::matches(const Labels& labels) const {
   auto in_values = [&] { return has && std::binary_search(values.begin(), values.end(), it->second); };
   switch (op) {
     case Op::Equals:
-    case Op::In: return in_values();
+    case Op::In:
+      return in_values();
     case Op::NotEquals:
-    case Op::NotIn: return !in_values();  // absent keys match, as in the API
-    case Op::Exists: return has;
-    case Op::DoesNotExist: return !has;
+    case Op::NotIn:
+      return !in_values();  // absent keys match, as in the API
+    case Op::Exists:
+      return has;
+    case Op::DoesNotExist:
+      return !has;
   }
   return false;
 }
@@ -82,12 +89,18 @@ std::string Requirement::to_string() const {
     return s;
   };
   switch (op) {
-    case Op::Equals: return key + "=" + joined();
-    case Op::NotEquals: return key + "!=" + joined();
-    case Op::In: return key + " in (" + joined() + ")";
-    case Op::NotIn: return key + " notin (" + joined() + ")";
-    case Op::Exists: return key;
-    case Op::DoesNotExist: return "!" + key;
+    case Op::Equals:
+      return key + "=" + joined();
+    case Op::NotEquals:
+      return key + "!=" + joined();
+    case Op::In:
+      return key + " in (" + joined() + ")";
+    case Op::NotIn:
+      return key + " notin (" + joined() + ")";
+    case Op::Exists:
+      return key;
+    case Op::DoesNotExist:
+      return "!" + key;
   }
   return key;
 }
@@ -124,8 +137,7 @@ LabelSelector LabelSelector::parse(std::string_view text) {
     while (pos < text.size() && std::isspace(static_cast<unsigned char>(text[pos]))) ++pos;
   };
   auto is_word_char = [](char c) {
-    return !std::isspace(static_cast<unsigned char>(c)) && c != ',' && c != '=' && c != '!' && c != '(' &&
-           c != ')';
+    return !std::isspace(static_cast<unsigned char>(c)) && c != ',' && c != '=' && c != '!' && c != '(' && c != ')';
   };
   auto word = [&] {
     std::size_t b = pos;

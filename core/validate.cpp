@@ -36,7 +36,8 @@ const std::map<std::string_view, KindVersions, std::less<>>& known_kinds() {
       {"LimitRange", {{"v1"}, {}}},
       {"ResourceQuota", {{"v1"}, {}}},
       {"Endpoints", {{"v1"}, {}}},
-      {"Deployment", {{"apps/v1"}, {{"extensions/v1beta1", "1.16"}, {"apps/v1beta1", "1.16"}, {"apps/v1beta2", "1.16"}}}},
+      {"Deployment",
+       {{"apps/v1"}, {{"extensions/v1beta1", "1.16"}, {"apps/v1beta1", "1.16"}, {"apps/v1beta2", "1.16"}}}},
       {"ReplicaSet", {{"apps/v1"}, {{"extensions/v1beta1", "1.16"}, {"apps/v1beta2", "1.16"}}}},
       {"StatefulSet", {{"apps/v1"}, {{"apps/v1beta1", "1.16"}, {"apps/v1beta2", "1.16"}}}},
       {"DaemonSet", {{"apps/v1"}, {{"extensions/v1beta1", "1.16"}, {"apps/v1beta2", "1.16"}}}},
@@ -50,8 +51,10 @@ const std::map<std::string_view, KindVersions, std::less<>>& known_kinds() {
       {"ClusterRoleBinding", {{"rbac.authorization.k8s.io/v1"}, {{"rbac.authorization.k8s.io/v1beta1", "1.22"}}}},
       {"PodDisruptionBudget", {{"policy/v1"}, {{"policy/v1beta1", "1.25"}}}},
       {"HorizontalPodAutoscaler", {{"autoscaling/v2", "autoscaling/v1"}, {{"autoscaling/v2beta2", "1.26"}}}},
-      {"ValidatingWebhookConfiguration", {{"admissionregistration.k8s.io/v1"}, {{"admissionregistration.k8s.io/v1beta1", "1.22"}}}},
-      {"MutatingWebhookConfiguration", {{"admissionregistration.k8s.io/v1"}, {{"admissionregistration.k8s.io/v1beta1", "1.22"}}}},
+      {"ValidatingWebhookConfiguration",
+       {{"admissionregistration.k8s.io/v1"}, {{"admissionregistration.k8s.io/v1beta1", "1.22"}}}},
+      {"MutatingWebhookConfiguration",
+       {{"admissionregistration.k8s.io/v1"}, {{"admissionregistration.k8s.io/v1beta1", "1.22"}}}},
       {"CustomResourceDefinition", {{"apiextensions.k8s.io/v1"}, {{"apiextensions.k8s.io/v1beta1", "1.22"}}}},
       {"PriorityClass", {{"scheduling.k8s.io/v1"}, {}}},
       {"CiliumNetworkPolicy", {{"cilium.io/v2"}, {}}},
@@ -73,36 +76,52 @@ std::string describe_value(const json& v) {
       if (s.size() > 40) s = s.substr(0, 40) + "...";
       return "string \"" + s + "\"";
     }
-    case json::value_t::boolean: return std::string("boolean ") + (v.get<bool>() ? "true" : "false");
+    case json::value_t::boolean:
+      return std::string("boolean ") + (v.get<bool>() ? "true" : "false");
     case json::value_t::number_integer:
     case json::value_t::number_unsigned:
-    case json::value_t::number_float: return "number " + v.dump();
-    case json::value_t::array: return "a list";
-    case json::value_t::object: return "a mapping";
-    case json::value_t::null: return "null";
-    default: return v.dump();
+    case json::value_t::number_float:
+      return "number " + v.dump();
+    case json::value_t::array:
+      return "a list";
+    case json::value_t::object:
+      return "a mapping";
+    case json::value_t::null:
+      return "null";
+    default:
+      return v.dump();
   }
 }
 
 enum class Type { boolean, integer, string, object, array };
 const char* type_word(Type t) {
   switch (t) {
-    case Type::boolean: return "a boolean";
-    case Type::integer: return "an integer";
-    case Type::string: return "a string";
-    case Type::object: return "a mapping";
-    case Type::array: return "a list";
+    case Type::boolean:
+      return "a boolean";
+    case Type::integer:
+      return "an integer";
+    case Type::string:
+      return "a string";
+    case Type::object:
+      return "a mapping";
+    case Type::array:
+      return "a list";
   }
   return "";
 }
 
 bool has_type(const json& v, Type t) {
   switch (t) {
-    case Type::boolean: return v.is_boolean();
-    case Type::integer: return v.is_number_integer();
-    case Type::string: return v.is_string();
-    case Type::object: return v.is_object();
-    case Type::array: return v.is_array();
+    case Type::boolean:
+      return v.is_boolean();
+    case Type::integer:
+      return v.is_number_integer();
+    case Type::string:
+      return v.is_string();
+    case Type::object:
+      return v.is_object();
+    case Type::array:
+      return v.is_array();
   }
   return false;
 }
@@ -141,8 +160,7 @@ class Validator {
     return &*it;
   }
 
-  void string_map(const json& parent, const std::string& ptr, const std::string& dotted, const char* key,
-                  bool labels) {
+  void string_map(const json& parent, const std::string& ptr, const std::string& dotted, const char* key, bool labels) {
     const json* m = field(parent, ptr, dotted, key, Type::object);
     if (!m) return;
     for (auto it = m->begin(); it != m->end(); ++it) {
@@ -290,7 +308,8 @@ class Validator {
       const json* name = field(*md, "/metadata", "metadata", "name", Type::string);
       const json* gen = field(*md, "/metadata", "metadata", "generateName", Type::string);
       if (!name && !gen && !md->contains("name")) error("/metadata", "metadata.name", "required field is missing");
-      if (name && name->get_ref<const std::string&>().empty()) error("/metadata/name", "metadata.name", "must not be empty");
+      if (name && name->get_ref<const std::string&>().empty())
+        error("/metadata/name", "metadata.name", "must not be empty");
       field(*md, "/metadata", "metadata", "namespace", Type::string);
       string_map(*md, "/metadata", "metadata", "labels", true);
       string_map(*md, "/metadata", "metadata", "annotations", false);
@@ -308,7 +327,8 @@ class Validator {
         std::string msg = "\"" + v + "\" is not a served apiVersion for " + k + " (use " + expected + ")";
         for (auto [ver, rel] : known->second.removed)
           if (ver == v)
-            msg = "\"" + v + "\" for " + k + " was removed in Kubernetes " + std::string(rel) + " (use " + expected + ")";
+            msg =
+                "\"" + v + "\" for " + k + " was removed in Kubernetes " + std::string(rel) + " (use " + expected + ")";
         error("/apiVersion", "apiVersion", msg);
       }
     } else if (!std::regex_match(v, api_version_syntax())) {

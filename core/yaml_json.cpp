@@ -62,8 +62,7 @@ std::optional<json> parse_int(std::string_view s) {
   auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), v, base);
   if (ec != std::errc() || p != digits.data() + digits.size()) return std::nullopt;
   if (neg) {
-    if (v > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()) + 1)
-      return std::nullopt;
+    if (v > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()) + 1) return std::nullopt;
     return json(static_cast<std::int64_t>(0 - v));
   }
   if (v <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
@@ -119,16 +118,14 @@ json resolve_plain_scalar(const std::string& v) {
   if (v.empty()) return json(nullptr);
   const char c = v[0];
   // Fast path: most scalars are plain words that are none of the below.
-  const bool maybe_special = (c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' ||
-                             c == '~' || c == 'n' || c == 'N' || c == 't' || c == 'T' ||
-                             c == 'f' || c == 'F' || c == 'y' || c == 'Y' || c == 'o' || c == 'O';
+  const bool maybe_special = (c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == '~' || c == 'n' ||
+                             c == 'N' || c == 't' || c == 'T' || c == 'f' || c == 'F' || c == 'y' || c == 'Y' ||
+                             c == 'o' || c == 'O';
   if (!maybe_special) return json(v);
   if (is_one_of(v, {"~", "null", "Null", "NULL"})) return json(nullptr);
   // YAML 1.1 booleans, as Kubernetes' YAML decoder (go-yaml v2) reads them.
-  if (is_one_of(v, {"true", "True", "TRUE", "yes", "Yes", "YES", "y", "Y", "on", "On", "ON"}))
-    return json(true);
-  if (is_one_of(v, {"false", "False", "FALSE", "no", "No", "NO", "n", "N", "off", "Off", "OFF"}))
-    return json(false);
+  if (is_one_of(v, {"true", "True", "TRUE", "yes", "Yes", "YES", "y", "Y", "on", "On", "ON"})) return json(true);
+  if (is_one_of(v, {"false", "False", "FALSE", "no", "No", "NO", "n", "N", "off", "Off", "OFF"})) return json(false);
   if ((c >= '0' && c <= '9') || c == '-' || c == '+') {
     if (auto i = parse_int(v)) return *i;
   }
@@ -175,9 +172,7 @@ class Builder : public YAML::EventHandler {
     docs_.push_back({std::move(root_), std::move(lines_), first_line_});
     lines_.reset();
   }
-  void OnNull(const YAML::Mark& mark, YAML::anchor_t anchor) override {
-    complete(json(nullptr), anchor, line(mark));
-  }
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t anchor) override { complete(json(nullptr), anchor, line(mark)); }
   void OnAlias(const YAML::Mark& mark, YAML::anchor_t anchor) override {
     auto it = anchors_.find(anchor);
     complete(it == anchors_.end() ? json(nullptr) : it->second, 0, line(mark));
@@ -187,8 +182,8 @@ class Builder : public YAML::EventHandler {
     json v;
     if (tag == "?")
       v = resolve_plain_scalar(value);
-    else if (tag == "tag:yaml.org,2002:int" || tag == "tag:yaml.org,2002:float" ||
-             tag == "tag:yaml.org,2002:bool" || tag == "tag:yaml.org,2002:null")
+    else if (tag == "tag:yaml.org,2002:int" || tag == "tag:yaml.org,2002:float" || tag == "tag:yaml.org,2002:bool" ||
+             tag == "tag:yaml.org,2002:null")
       v = resolve_plain_scalar(value);
     else
       v = json(value);  // quoted, !!str, or a custom tag: a string

@@ -20,8 +20,7 @@ void capabilities(const PodContext& ctx, std::vector<RawFinding>& out) {
     if (!sc.capAdd.empty()) {
       std::string list;
       for (const auto& a : sc.capAdd) list += (list.empty() ? "" : ", ") + a;
-      emit(out, "capabilities-not-dropped", caps + "/add", c.name,
-           describe(c) + " adds capabilities: " + list,
+      emit(out, "capabilities-not-dropped", caps + "/add", c.name, describe(c) + " adds capabilities: " + list,
            "remove `capabilities.add` from " + where(c));
     }
   }
@@ -29,8 +28,11 @@ void capabilities(const PodContext& ctx, std::vector<RawFinding>& out) {
 
 }  // namespace
 
-extern const Rule rule_capabilities{"capabilities-not-dropped", Severity::error, RuleScope::pod,
+extern const Rule rule_capabilities{"capabilities-not-dropped",
+                                    Severity::error,
+                                    RuleScope::pod,
                                     "A container does not drop ALL capabilities, or adds some back.",
-                                    "Set `capabilities: {drop: [\"ALL\"]}` and no `add`.", capabilities};
+                                    "Set `capabilities: {drop: [\"ALL\"]}` and no `add`.",
+                                    capabilities};
 
 }  // namespace loki::checks

@@ -20,9 +20,12 @@ inline std::string describe(const ContainerRef& c) {
 // Where a container's securityContext field lives, for messages.
 inline std::string where(const ContainerRef& c) {
   switch (c.kind) {
-    case ContainerKind::init: return "initContainers[name=" + c.name + "].securityContext";
-    case ContainerKind::ephemeral: return "ephemeralContainers[name=" + c.name + "].securityContext";
-    default: return "containers[name=" + c.name + "].securityContext";
+    case ContainerKind::init:
+      return "initContainers[name=" + c.name + "].securityContext";
+    case ContainerKind::ephemeral:
+      return "ephemeralContainers[name=" + c.name + "].securityContext";
+    default:
+      return "containers[name=" + c.name + "].securityContext";
   }
 }
 

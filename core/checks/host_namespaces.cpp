@@ -32,15 +32,24 @@ void host_ipc(const PodContext& ctx, std::vector<RawFinding>& out) {
 }  // namespace
 
 extern const Rule rule_host_network{
-    "host-network", Severity::error, RuleScope::pod,
+    "host-network",
+    Severity::error,
+    RuleScope::pod,
     "The pod shares the node's network namespace; NetworkPolicy does not apply to hostNetwork pods.",
-    "Remove `hostNetwork: true`.", host_network};
-extern const Rule rule_host_pid{"host-pid", Severity::error, RuleScope::pod,
+    "Remove `hostNetwork: true`.",
+    host_network};
+extern const Rule rule_host_pid{"host-pid",
+                                Severity::error,
+                                RuleScope::pod,
                                 "The pod shares the node's process ID namespace and can see (and signal) "
                                 "every process on the node.",
-                                "Remove `hostPID: true`.", host_pid};
-extern const Rule rule_host_ipc{"host-ipc", Severity::error, RuleScope::pod,
+                                "Remove `hostPID: true`.",
+                                host_pid};
+extern const Rule rule_host_ipc{"host-ipc",
+                                Severity::error,
+                                RuleScope::pod,
                                 "The pod shares the node's IPC namespace (shared memory of other workloads).",
-                                "Remove `hostIPC: true`.", host_ipc};
+                                "Remove `hostIPC: true`.",
+                                host_ipc};
 
 }  // namespace loki::checks

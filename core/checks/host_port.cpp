@@ -31,9 +31,12 @@ void host_port(const PodContext& ctx, std::vector<RawFinding>& out) {
 
 }  // namespace
 
-extern const Rule rule_host_port{"host-port", Severity::error, RuleScope::pod,
+extern const Rule rule_host_port{"host-port",
+                                 Severity::error,
+                                 RuleScope::pod,
                                  "A container, init container or sidecar declares a hostPort, opening a port on "
                                  "the node outside NetworkPolicy.",
-                                 "Remove `hostPort` and use a Service.", host_port};
+                                 "Remove `hostPort` and use a Service.",
+                                 host_port};
 
 }  // namespace loki::checks

@@ -20,7 +20,9 @@ void missing_seccomp(const PodContext& ctx, std::vector<RawFinding>& out) {
 
 }  // namespace
 
-extern const Rule rule_missing_seccomp{"missing-seccomp", Severity::error, RuleScope::pod,
+extern const Rule rule_missing_seccomp{"missing-seccomp",
+                                       Severity::error,
+                                       RuleScope::pod,
                                        "A container has no seccomp profile, or an Unconfined one.",
                                        "Set `seccompProfile: {type: RuntimeDefault}` in the pod's securityContext.",
                                        missing_seccomp};

@@ -11,16 +11,20 @@ void privilege_escalation(const PodContext& ctx, std::vector<RawFinding>& out) {
     if (sc.allowPrivilegeEscalation && !*sc.allowPrivilegeEscalation) continue;
     std::string field = sc.allowPrivilegeEscalation ? c.path + "/securityContext/allowPrivilegeEscalation" : c.path;
     emit(out, "privilege-escalation", field, c.name,
-         describe(c) + " allows privilege escalation (allowPrivilegeEscalation is not false): setuid binaries "
-                       "can gain root",
+         describe(c) +
+             " allows privilege escalation (allowPrivilegeEscalation is not false): setuid binaries "
+             "can gain root",
          "set `allowPrivilegeEscalation: false` in " + where(c));
   }
 }
 
 }  // namespace
 
-extern const Rule rule_privilege_escalation{"privilege-escalation", Severity::error, RuleScope::pod,
+extern const Rule rule_privilege_escalation{"privilege-escalation",
+                                            Severity::error,
+                                            RuleScope::pod,
                                             "A container may gain more privileges than its process started with.",
-                                            "Set `allowPrivilegeEscalation: false`.", privilege_escalation};
+                                            "Set `allowPrivilegeEscalation: false`.",
+                                            privilege_escalation};
 
 }  // namespace loki::checks

@@ -17,8 +17,11 @@ void privileged(const PodContext& ctx, std::vector<RawFinding>& out) {
 
 }  // namespace
 
-extern const Rule rule_privileged{"privileged", Severity::error, RuleScope::pod,
+extern const Rule rule_privileged{"privileged",
+                                  Severity::error,
+                                  RuleScope::pod,
                                   "A container runs privileged, with all capabilities and host devices.",
-                                  "Set `securityContext.privileged: false`.", privileged};
+                                  "Set `securityContext.privileged: false`.",
+                                  privileged};
 
 }  // namespace loki::checks

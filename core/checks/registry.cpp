@@ -4,8 +4,8 @@
 
 namespace loki {
 namespace checks {
-extern const Rule rule_host_network, rule_host_pid, rule_host_ipc, rule_host_port, rule_privileged,
-    rule_run_as_root, rule_writable_root_fs, rule_missing_seccomp, rule_privilege_escalation, rule_capabilities,
+extern const Rule rule_host_network, rule_host_pid, rule_host_ipc, rule_host_port, rule_privileged, rule_run_as_root,
+    rule_writable_root_fs, rule_missing_seccomp, rule_privilege_escalation, rule_capabilities,
     rule_service_account_token;
 }  // namespace checks
 

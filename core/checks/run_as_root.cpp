@@ -17,16 +17,20 @@ void run_as_root(const PodContext& ctx, std::vector<RawFinding>& out) {
     if (sc.runAsNonRoot.value_or(false) || (sc.runAsUser && *sc.runAsUser > 0)) continue;
     std::string field = sc.runAsNonRoot ? sc.runAsNonRootPath : c.path;
     emit(out, "run-as-root", field, c.name,
-         describe(c) + " may run as root: runAsNonRoot is not true and no non-zero runAsUser is set, so the "
-                       "image's USER decides",
+         describe(c) +
+             " may run as root: runAsNonRoot is not true and no non-zero runAsUser is set, so the "
+             "image's USER decides",
          "add to the pod spec:\n  securityContext:\n    runAsNonRoot: true\n    runAsUser: 1000\n    runAsGroup: 1000");
   }
 }
 
 }  // namespace
 
-extern const Rule rule_run_as_root{"run-as-root", Severity::error, RuleScope::pod,
+extern const Rule rule_run_as_root{"run-as-root",
+                                   Severity::error,
+                                   RuleScope::pod,
                                    "A container runs, or may run, as root (UID 0).",
-                                   "Set `runAsNonRoot: true` and a non-zero `runAsUser`.", run_as_root};
+                                   "Set `runAsNonRoot: true` and a non-zero `runAsUser`.",
+                                   run_as_root};
 
 }  // namespace loki::checks

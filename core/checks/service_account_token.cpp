@@ -20,8 +20,11 @@ void service_account_token(const PodContext& ctx, std::vector<RawFinding>& out) 
 
 }  // namespace
 
-extern const Rule rule_service_account_token{"service-account-token", Severity::warning, RuleScope::pod,
+extern const Rule rule_service_account_token{"service-account-token",
+                                             Severity::warning,
+                                             RuleScope::pod,
                                              "The pod mounts a ServiceAccount API token.",
-                                             "Set `automountServiceAccountToken: false`.", service_account_token};
+                                             "Set `automountServiceAccountToken: false`.",
+                                             service_account_token};
 
 }  // namespace loki::checks

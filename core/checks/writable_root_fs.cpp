@@ -11,8 +11,9 @@ void writable_root_fs(const PodContext& ctx, std::vector<RawFinding>& out) {
     if (sc.readOnlyRootFilesystem.value_or(false)) continue;
     std::string field = sc.readOnlyRootFilesystem ? c.path + "/securityContext/readOnlyRootFilesystem" : c.path;
     emit(out, "writable-root-fs", field, c.name,
-         describe(c) + " has a writable root filesystem (readOnlyRootFilesystem is not true): the agent can "
-                       "modify its own image and drop tools into it",
+         describe(c) +
+             " has a writable root filesystem (readOnlyRootFilesystem is not true): the agent can "
+             "modify its own image and drop tools into it",
          "set `readOnlyRootFilesystem: true` in " + where(c) +
              " and mount an emptyDir where it must write:\n  volumeMounts:\n  - name: tmp\n    mountPath: /tmp\n"
              "volumes:\n- name: tmp\n  emptyDir:\n    medium: Memory\n    sizeLimit: 256Mi");
@@ -21,7 +22,9 @@ void writable_root_fs(const PodContext& ctx, std::vector<RawFinding>& out) {
 
 }  // namespace
 
-extern const Rule rule_writable_root_fs{"writable-root-fs", Severity::error, RuleScope::pod,
+extern const Rule rule_writable_root_fs{"writable-root-fs",
+                                        Severity::error,
+                                        RuleScope::pod,
                                         "A container's root filesystem is writable.",
                                         "Set `readOnlyRootFilesystem: true` and mount an emptyDir at /tmp.",
                                         writable_root_fs};

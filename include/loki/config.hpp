@@ -22,8 +22,7 @@ struct Config {
   bool all_pods = false;
   std::map<std::string, RuleSettings, std::less<>> rules;
   // AI API hosts an `ai-only` agent may reach (LOKI_ALLOWED_HOSTS extends it).
-  std::vector<std::string> ai_hosts = {"api.anthropic.com", "api.openai.com",
-                                       "generativelanguage.googleapis.com"};
+  std::vector<std::string> ai_hosts = {"api.anthropic.com", "api.openai.com", "generativelanguage.googleapis.com"};
 
   bool rule_enabled(std::string_view id) const;
   Severity severity_of(std::string_view id, Severity fallback) const;

@@ -30,10 +30,10 @@ class LineIndex {
 // One Kubernetes object read from a manifest.
 struct Object {
   nlohmann::json json;
-  std::string file;     // what findings name: the Helm template from "# Source:" if present
-  std::string origin;   // the real input ("-" for stdin) when file is a Helm template
-  int line = 0;       // first line of the object (relative to line_base)
-  int line_base = 0;  // lines of a Helm template count from its "# Source:" line
+  std::string file;            // what findings name: the Helm template from "# Source:" if present
+  std::string origin;          // the real input ("-" for stdin) when file is a Helm template
+  int line = 0;                // first line of the object (relative to line_base)
+  int line_base = 0;           // lines of a Helm template count from its "# Source:" line
   std::string pointer_prefix;  // "/items/3" for members of a kind: List
   std::shared_ptr<const LineIndex> lines;
 
@@ -46,8 +46,8 @@ struct Object {
 struct LoadError {
   std::string file;
   int line = 0;
-  ObjectRef object;    // as much as is known
-  std::string field;   // JSON pointer of the offending field, when known
+  ObjectRef object;   // as much as is known
+  std::string field;  // JSON pointer of the offending field, when known
   std::string message;
 };
 
@@ -72,8 +72,7 @@ std::vector<DocumentResult> parse_manifest_text(std::string_view text, const std
 // (documents in parallel); `fn(index, result)` must be thread-safe. Lets the
 // caller check and drop each object without holding the whole set in memory.
 void for_each_document(std::string_view text, const std::string& name,
-                       const std::function<void(std::size_t, DocumentResult&&)>& fn,
-                       const LoadOptions& opts = {});
+                       const std::function<void(std::size_t, DocumentResult&&)>& fn, const LoadOptions& opts = {});
 
 // Expands files and directories (recursively: .yaml .yml .json, hidden
 // directories skipped, Helm chart directories reported in `skipped`).

@@ -25,7 +25,7 @@ struct ReportOptions {
   std::string tool_name = "loki-audit";
 };
 
-void write_report(std::ostream& out, Format format, const std::vector<Finding>& findings,
-                  const ReportSummary& summary, const ReportOptions& opts = {});
+void write_report(std::ostream& out, Format format, const std::vector<Finding>& findings, const ReportSummary& summary,
+                  const ReportOptions& opts = {});
 
 }  // namespace loki

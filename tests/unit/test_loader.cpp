@@ -56,7 +56,8 @@ TEST_CASE("scalars resolve as Kubernetes' YAML decoder reads them") {
 }
 
 TEST_CASE("quoted scalars stay strings") {
-  auto objs = objects_of("apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  hostNetwork: \"yes\"\n  x: '8080'\n");
+  auto objs =
+      objects_of("apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  hostNetwork: \"yes\"\n  x: '8080'\n");
   REQUIRE(objs.size() == 1);
   CHECK(objs[0].json["spec"]["hostNetwork"] == json("yes"));
   CHECK(objs[0].json["spec"]["x"] == json("8080"));
@@ -64,22 +65,22 @@ TEST_CASE("quoted scalars stay strings") {
 
 TEST_CASE("every mapping key and sequence item keeps its line") {
   const std::string text =
-      "# comment\n"                   // 1
-      "apiVersion: apps/v1\n"         // 2
-      "kind: Deployment\n"            // 3
-      "metadata:\n"                   // 4
-      "  name: agent\n"               // 5
-      "spec:\n"                       // 6
-      "  template:\n"                 // 7
-      "    spec:\n"                   // 8
-      "      hostNetwork: true\n"     // 9
-      "      containers:\n"           // 10
-      "      - name: a\n"             // 11
-      "        image: x\n"            // 12
-      "      - name: b\n"             // 13
-      "        ports:\n"              // 14
+      "# comment\n"                    // 1
+      "apiVersion: apps/v1\n"          // 2
+      "kind: Deployment\n"             // 3
+      "metadata:\n"                    // 4
+      "  name: agent\n"                // 5
+      "spec:\n"                        // 6
+      "  template:\n"                  // 7
+      "    spec:\n"                    // 8
+      "      hostNetwork: true\n"      // 9
+      "      containers:\n"            // 10
+      "      - name: a\n"              // 11
+      "        image: x\n"             // 12
+      "      - name: b\n"              // 13
+      "        ports:\n"               // 14
       "        - containerPort: 80\n"  // 15
-      "          hostPort: 8080\n";   // 16
+      "          hostPort: 8080\n";    // 16
   auto objs = objects_of(text);
   REQUIRE(objs.size() == 1);
   const auto& o = objs[0];
@@ -112,12 +113,12 @@ TEST_CASE("multi-document YAML: lines are counted in the whole file") {
 TEST_CASE("a YAML syntax error in one document does not hide the others") {
   const std::string text =
       "apiVersion: v1\nkind: Pod\nmetadata:\n  name: first\nspec:\n  containers: [{name: a}]\n"  // 1-6
-      "---\n"                                                                                     // 7
-      "apiVersion: v1\n"                                                                          // 8
-      "kind: Pod\n"                                                                               // 9
-      "metadata: {name: broken\n"                                                                 // 10
-      "spec: [\n"                                                                                 // 11
-      "---\n"                                                                                     // 12
+      "---\n"                                                                                    // 7
+      "apiVersion: v1\n"                                                                         // 8
+      "kind: Pod\n"                                                                              // 9
+      "metadata: {name: broken\n"                                                                // 10
+      "spec: [\n"                                                                                // 11
+      "---\n"                                                                                    // 12
       "apiVersion: v1\nkind: Pod\nmetadata:\n  name: third\nspec:\n  hostNetwork: true\n  containers: [{name: c}]\n";
   std::vector<loki::LoadError> errors;
   auto objs = objects_of(text, &errors);
@@ -165,13 +166,13 @@ TEST_CASE("anchors, aliases and merge keys") {
 
 TEST_CASE("Helm output: findings name the template from # Source") {
   const std::string text =
-      "---\n"                                            // 1
-      "# Source: loki/templates/agent.yaml\n"            // 2
-      "apiVersion: v1\n"                                 // 3 -> template line 1
-      "kind: Pod\n"                                      // 4
+      "---\n"                                  // 1
+      "# Source: loki/templates/agent.yaml\n"  // 2
+      "apiVersion: v1\n"                       // 3 -> template line 1
+      "kind: Pod\n"                            // 4
       "metadata:\n  name: agent\n  labels: {app: loki-mode}\n"
-      "spec:\n"                                          // 8
-      "  hostNetwork: true\n"                            // 9 -> template line 7
+      "spec:\n"                // 8
+      "  hostNetwork: true\n"  // 9 -> template line 7
       "  containers: [{name: c}]\n";
   auto r = lint(text, "<stdin>");
   auto hn = with_rule(r, "host-network");
@@ -184,9 +185,9 @@ TEST_CASE("bad input becomes invalid-manifest findings naming file, line, object
   SUBCASE("wrong types") {
     const std::string text =
         "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  labels: {app: loki-mode}\n"
-        "spec:\n"                  // 6
+        "spec:\n"                   // 6
         "  hostNetwork: \"yes\"\n"  // 7
-        "  containers: agent\n";   // 8
+        "  containers: agent\n";    // 8
     auto r = lint(text);
     auto inv = with_rule(r, "invalid-manifest");
     REQUIRE(inv.size() == 2);
@@ -213,8 +214,9 @@ TEST_CASE("bad input becomes invalid-manifest findings naming file, line, object
     CHECK(inv[0]->message.find("networking.k8s.io/v1") != std::string::npos);
   }
   SUBCASE("a removed apiVersion names the release") {
-    auto r = lint("apiVersion: extensions/v1beta1\nkind: Deployment\nmetadata:\n  name: x\n"
-                  "spec:\n  template:\n    spec:\n      containers: [{name: c}]\n");
+    auto r = lint(
+        "apiVersion: extensions/v1beta1\nkind: Deployment\nmetadata:\n  name: x\n"
+        "spec:\n  template:\n    spec:\n      containers: [{name: c}]\n");
     auto inv = with_rule(r, "invalid-manifest");
     REQUIRE(inv.size() == 1);
     CHECK(inv[0]->message.find("removed in Kubernetes 1.16") != std::string::npos);

@@ -45,7 +45,8 @@ TEST_CASE("JSON output has exactly the documented fields") {
   for (auto it = f.begin(); it != f.end(); ++it) keys.insert(it.key());
   CHECK(keys == std::set<std::string>{"rule", "severity", "object", "container", "file", "line", "message",
                                       "remediation", "suppressed"});
-  CHECK(f["object"] == json({{"apiVersion", "apps/v1"}, {"kind", "Deployment"}, {"namespace", "loki"}, {"name", "agent"}}));
+  CHECK(f["object"] ==
+        json({{"apiVersion", "apps/v1"}, {"kind", "Deployment"}, {"namespace", "loki"}, {"name", "agent"}}));
   CHECK(f["container"] == "metrics");
   CHECK(doc["findings"][1]["container"].is_null());
   CHECK(doc["findings"][1]["suppressed"] == true);

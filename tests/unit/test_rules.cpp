@@ -28,8 +28,12 @@ json hardened() {
                                 "capabilities": {"drop": ["ALL"]}}}]}}}})");
 }
 
-json& pod_spec(json& d) { return d["spec"]["template"]["spec"]; }
-json& container0(json& d) { return pod_spec(d)["containers"][0]; }
+json& pod_spec(json& d) {
+  return d["spec"]["template"]["spec"];
+}
+json& container0(json& d) {
+  return pod_spec(d)["containers"][0];
+}
 json hardened_container(const std::string& name) {
   json c = hardened()["spec"]["template"]["spec"]["containers"][0];
   c["name"] = name;
@@ -53,7 +57,9 @@ std::vector<loki::Finding> rule_findings(const json& obj, std::string_view rule,
 
 }  // namespace
 
-TEST_CASE("the hardened baseline has no findings") { CHECK(check(hardened()).empty()); }
+TEST_CASE("the hardened baseline has no findings") {
+  CHECK(check(hardened()).empty());
+}
 
 TEST_CASE("host-network / host-pid / host-ipc") {
   for (std::string field : {"hostNetwork", "hostPID", "hostIPC"}) {
@@ -237,7 +243,8 @@ TEST_CASE("ephemeral containers are checked (Pod)") {
   auto f = check(pod);
   auto rules_for_debug = std::count_if(f.begin(), f.end(), [](const auto& x) { return x.container == "debugger"; });
   CHECK(rules_for_debug == 3);  // writable-root-fs, privilege-escalation, capabilities-not-dropped
-  CHECK(std::all_of(f.begin(), f.end(), [](const auto& x) { return x.field.find("/spec/ephemeralContainers/0") == 0; }));
+  CHECK(
+      std::all_of(f.begin(), f.end(), [](const auto& x) { return x.field.find("/spec/ephemeralContainers/0") == 0; }));
 }
 
 TEST_CASE("every workload kind's pod template is found") {
@@ -250,7 +257,8 @@ TEST_CASE("every workload kind's pod template is found") {
       {{{"apiVersion", "apps/v1"}, {"kind", "StatefulSet"}, {"spec", {{"template", tmpl}}}}, "/spec/template/spec"},
       {{{"apiVersion", "apps/v1"}, {"kind", "DaemonSet"}, {"spec", {{"template", tmpl}}}}, "/spec/template/spec"},
       {{{"apiVersion", "batch/v1"}, {"kind", "Job"}, {"spec", {{"template", tmpl}}}}, "/spec/template/spec"},
-      {{{"apiVersion", "v1"}, {"kind", "ReplicationController"}, {"spec", {{"template", tmpl}}}}, "/spec/template/spec"},
+      {{{"apiVersion", "v1"}, {"kind", "ReplicationController"}, {"spec", {{"template", tmpl}}}},
+       "/spec/template/spec"},
       {{{"apiVersion", "batch/v1"}, {"kind", "CronJob"}, {"spec", {{"jobTemplate", {{"spec", {{"template", tmpl}}}}}}}},
        "/spec/jobTemplate/spec/template/spec"},
       {{{"apiVersion", "v1"}, {"kind", "PodTemplate"}, {"template", tmpl}}, "/template/spec"},
@@ -315,9 +323,10 @@ TEST_CASE("config: disable a rule, change a severity") {
   pod_spec(d)["hostNetwork"] = true;
   pod_spec(d).erase("automountServiceAccountToken");
   loki::EngineOptions opts;
-  opts.config = loki::Config::parse("rules:\n  host-network:\n    enabled: false\n  service-account-token:\n"
-                                    "    severity: error\n",
-                                    "cfg.yaml");
+  opts.config = loki::Config::parse(
+      "rules:\n  host-network:\n    enabled: false\n  service-account-token:\n"
+      "    severity: error\n",
+      "cfg.yaml");
   CHECK(rule_findings(d, "host-network", opts).empty());
   auto f = rule_findings(d, "service-account-token", opts);
   REQUIRE(f.size() == 1);

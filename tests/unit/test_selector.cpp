@@ -3,8 +3,8 @@
 #include <doctest/doctest.h>
 #include <loki/selector.hpp>
 
-using loki::LabelSelector;
 using loki::Labels;
+using loki::LabelSelector;
 using nlohmann::json;
 
 TEST_CASE("kubectl selector syntax") {
