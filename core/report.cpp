@@ -100,6 +100,21 @@ json summary_json(const std::vector<Finding>& findings, const ReportSummary& sum
           {"suppressed", c.suppressed}, {"total", findings.size()}};
 }
 
+// Writes text, indenting every line after the first.
+void write_indented(std::ostream& out, const std::string& text, const std::string& indent) {
+  std::size_t pos = 0;
+  while (true) {
+    auto nl = text.find('\n', pos);
+    if (nl == std::string::npos) {
+      out.write(text.data() + pos, static_cast<std::streamsize>(text.size() - pos));
+      return;
+    }
+    out.write(text.data() + pos, static_cast<std::streamsize>(nl + 1 - pos));
+    out << indent;
+    pos = nl + 1;
+  }
+}
+
 // Writes `items` as a JSON array member without building one big document:
 // peak memory stays at one finding's JSON, not the whole report's.
 template <class Fn>
@@ -110,12 +125,8 @@ void stream_array(std::ostream& out, const std::vector<Finding>& items, const st
   }
   out << "[\n";
   for (std::size_t i = 0; i < items.size(); ++i) {
-    std::string text = to(items[i]).dump(2);
     out << indent << "  ";
-    for (char c : text) {
-      out << c;
-      if (c == '\n') out << indent << "  ";
-    }
+    write_indented(out, to(items[i]).dump(2), indent + "  ");
     out << (i + 1 < items.size() ? ",\n" : "\n");
   }
   out << indent << "]";
@@ -284,10 +295,7 @@ void write_report(std::ostream& out, Format format, const std::vector<Finding>& 
       stream_array(out, findings, "  ", [](const Finding& f) { return to_json(f); });
       std::string sum = summary_json(findings, summary).dump(2);
       out << ",\n  \"summary\": ";
-      for (char c : sum) {
-        out << c;
-        if (c == '\n') out << "  ";
-      }
+      write_indented(out, sum, "  ");
       out << "\n}\n";
       break;
     }

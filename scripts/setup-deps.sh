@@ -7,7 +7,7 @@ set -euo pipefail
 PKGS=(
   build-essential cmake ninja-build pkg-config git
   libboost1.81-dev libssl-dev openssl
-  nlohmann-json3-dev libyaml-cpp-dev libspdlog-dev libfmt-dev
+  nlohmann-json3-dev libyaml-dev libyaml-cpp-dev libspdlog-dev libfmt-dev
   doctest-dev libcli11-dev
   clang-format curl ca-certificates
   python3 python3-yaml python3-jsonschema

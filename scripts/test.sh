@@ -4,5 +4,6 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 "$ROOT/scripts/build.sh"
+"$ROOT/scripts/setup-test-tools.sh"
 cd "$ROOT"
 ctest --test-dir "${BUILD_DIR:-$ROOT/build}" --output-on-failure --timeout 3600 "$@"

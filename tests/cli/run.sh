@@ -80,8 +80,9 @@ done
   && ok "--output writes the report" || bad "--output differs from stdout"
 
 # SARIF: structure validated by an independent SARIF 2.1.0 model, when available
-if python3 -c 'import sarif_pydantic' 2>/dev/null; then
-  python3 - "$TMP/out.sarif" <<'PY' && ok "SARIF validates (sarif_pydantic)" || bad "SARIF does not validate"
+VPY=${LOKI_TOOLS_CACHE:-$HOME/.cache/loki-guard}/venv/bin/python
+if [ -x "$VPY" ] && "$VPY" -c 'import sarif_pydantic' 2>/dev/null; then
+  "$VPY" - "$TMP/out.sarif" <<'PY' && ok "SARIF validates (sarif_pydantic)" || bad "SARIF does not validate"
 import json, sys
 from sarif_pydantic import Sarif
 doc = json.load(open(sys.argv[1]))
@@ -89,7 +90,7 @@ Sarif.model_validate(doc)
 assert all(r["locations"][0]["physicalLocation"]["region"]["startLine"] >= 1 for r in doc["runs"][0]["results"])
 PY
 else
-  echo "skip SARIF model validation (python package sarif_pydantic not installed)"
+  echo "skip SARIF model validation (run scripts/setup-test-tools.sh to install sarif_pydantic)"
 fi
 # JUnit: well-formed XML with unique test cases
 python3 - "$TMP/out.junit" <<'PY' && ok "JUnit well-formed, unique cases" || bad "JUnit invalid"
