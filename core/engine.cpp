@@ -1,4 +1,5 @@
 #include <loki/engine.hpp>
+#include <loki/ignore.hpp>
 #include <loki/podspec.hpp>
 #include <loki/rules.hpp>
 
@@ -25,35 +26,6 @@ Finding finding_from_load_error(const LoadError& e, const EngineOptions& opts) {
 }
 
 namespace {
-
-struct Ignore {
-  std::string rule;
-  std::string reason;
-  std::string field;
-};
-
-// ignore.loki-guard.io/<rule> annotations on the object and its pod template.
-std::vector<Ignore> ignores_of(const Object& o, const std::optional<PodTemplate>& pod) {
-  std::vector<Ignore> out;
-  auto collect = [&](const json* md, const std::string& md_path) {
-    if (!md || !md->is_object()) return;
-    auto ann = md->find("annotations");
-    if (ann == md->end() || !ann->is_object()) return;
-    for (auto it = ann->begin(); it != ann->end(); ++it) {
-      const std::string& k = it.key();
-      if (k.rfind(ignore_annotation_prefix, 0) != 0) continue;
-      std::string rule = k.substr(ignore_annotation_prefix.size());
-      std::string reason = it->is_string() ? it->get<std::string>() : std::string();
-      std::string field = md_path + "/annotations/";
-      for (char c : k) field += c == '/' ? std::string("~1") : c == '~' ? std::string("~0") : std::string(1, c);
-      out.push_back({rule, reason, field});
-    }
-  };
-  auto md = o.json.find("metadata");
-  collect(md == o.json.end() ? nullptr : &*md, "/metadata");
-  if (pod && pod->metadata && pod->metadata_path != "/metadata") collect(pod->metadata, pod->metadata_path);
-  return out;
-}
 
 bool blank(const std::string& s) {
   return s.find_first_not_of(" \t\r\n") == std::string::npos;
@@ -109,7 +81,7 @@ std::vector<Finding> check_object(const Object& object, const EngineOptions& opt
 
   // Ignores: honoured only with a reason, and only for rules that exist, so
   // a typo or a bare opt-out does not silently switch a check off.
-  auto ignores = ignores_of(object, pod);
+  auto ignores = ignore_annotations(object, pod);
   for (const auto& ig : ignores) {
     if (!find_rule(ig.rule)) {
       add(rule_id::invalid_ignore, Severity::warning, ig.field, std::nullopt,
@@ -121,14 +93,7 @@ std::vector<Finding> check_object(const Object& object, const EngineOptions& opt
           "give the reason as the value: ignore.loki-guard.io/" + ig.rule + ": \"why this is safe here\"");
     }
   }
-  for (auto& f : findings) {
-    for (const auto& ig : ignores) {
-      if (ig.rule == f.rule && !blank(ig.reason) && f.rule != rule_id::invalid_ignore) {
-        f.suppressed = true;
-        f.suppression_reason = ig.reason;
-      }
-    }
-  }
+  for (auto& f : findings) apply_ignores(f, ignores);
   return findings;
 }
 

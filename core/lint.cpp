@@ -1,4 +1,5 @@
 #include <loki/lint.hpp>
+#include <loki/network_checks.hpp>
 #include <loki/podspec.hpp>
 #include <loki/rules.hpp>
 
@@ -13,10 +14,12 @@ void LintSession::add_text(std::string_view text, const std::string& name) {
   std::mutex mu;
   std::atomic<std::size_t> objects{0}, pods{0};
   std::size_t documents_with_content = 0;
+  netpol::Inventory inventory;  // this input's share of the network inventory
   for_each_document(
       text, name,
       [&](std::size_t index, DocumentResult&& doc) {
         std::vector<Finding> found;
+        netpol::Inventory doc_inventory;
         for (const auto& e : doc.errors) found.push_back(finding_from_load_error(e, opts_));
         for (const auto& o : doc.objects) {
           ++objects;
@@ -24,8 +27,11 @@ void LintSession::add_text(std::string_view text, const std::string& name) {
           if (pod && is_loki_pod(opts_.config, pod->metadata ? labels_of(*pod->metadata) : Labels{})) ++pods;
           auto f = check_object(o, opts_);
           found.insert(found.end(), std::make_move_iterator(f.begin()), std::make_move_iterator(f.end()));
+          // Keep only the compact network record (a few labels, ports, lines), not the object.
+          doc_inventory.add(o, opts_.config, opts_.default_namespace);
         }
         std::lock_guard lk(mu);
+        inventory.merge(std::move(doc_inventory));
         if (!doc.objects.empty() || !doc.errors.empty()) ++documents_with_content;
         if (per_doc.size() <= index) per_doc.resize(index + 1);
         per_doc[index] = std::move(found);
@@ -46,6 +52,13 @@ void LintSession::add_text(std::string_view text, const std::string& name) {
   summary_.objects += objects;
   summary_.pods_checked += pods;
   per_input_.push_back(std::move(all));
+  inventory_.merge(std::move(inventory));
+}
+
+const netpol::Inventory& LintSession::inventory() {
+  std::lock_guard lk(mu_);
+  inventory_.sort();
+  return inventory_;
 }
 
 LintResult LintSession::finish() {
@@ -54,6 +67,10 @@ LintResult LintSession::finish() {
   for (auto& v : per_input_)
     r.findings.insert(r.findings.end(), std::make_move_iterator(v.begin()), std::make_move_iterator(v.end()));
   per_input_.clear();
+  // The network pass: cross-object, over everything the inputs contained.
+  inventory_.sort();
+  auto net = check_network(inventory_, opts_.config);
+  r.findings.insert(r.findings.end(), std::make_move_iterator(net.begin()), std::make_move_iterator(net.end()));
   // Drop findings for rules the config switched off (e.g. invalid-manifest).
   std::erase_if(r.findings, [&](const Finding& f) { return !opts_.config.rule_enabled(f.rule); });
   sort_findings(r.findings);

@@ -85,7 +85,8 @@ void write_text(std::ostream& out, const std::vector<Finding>& findings, const R
     out << "\n";
   }
   Counts c = count(findings);
-  out << plural(summary.files, "file") << ", " << plural(summary.objects, "object") << ", " << summary.pods_checked
+  if (summary.files) out << plural(summary.files, "file") << ", ";
+  out << plural(summary.objects, "object") << ", " << summary.pods_checked
       << " loki-mode pod template" << (summary.pods_checked == 1 ? "" : "s")
       << " checked: " << plural(c.errors, "error") << ", " << plural(c.warnings, "warning");
   if (c.infos) out << ", " << c.infos << " info";

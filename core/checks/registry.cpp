@@ -7,6 +7,11 @@ namespace checks {
 extern const Rule rule_host_network, rule_host_pid, rule_host_ipc, rule_host_port, rule_privileged, rule_run_as_root,
     rule_writable_root_fs, rule_missing_seccomp, rule_privilege_escalation, rule_capabilities,
     rule_service_account_token;
+// Network rules (core/netpol/checks/): RuleScope::network, run by the network
+// pass (loki::check_network) from the lint session, not per object.
+extern const Rule rule_egress_unrestricted, rule_egress_shadowed, rule_deny_egress_is_ingress_only,
+    rule_egress_rules_ignored, rule_policy_selects_nothing, rule_egress_to_any, rule_metadata_endpoint_reachable,
+    rule_host_network_bypasses_policy, rule_dns_blocked, rule_egress_policy_mismatch;
 }  // namespace checks
 
 const std::vector<Rule>& all_rules() {
@@ -22,6 +27,16 @@ const std::vector<Rule>& all_rules() {
       checks::rule_privilege_escalation,
       checks::rule_capabilities,
       checks::rule_service_account_token,
+      checks::rule_egress_unrestricted,
+      checks::rule_egress_shadowed,
+      checks::rule_host_network_bypasses_policy,
+      checks::rule_egress_to_any,
+      checks::rule_metadata_endpoint_reachable,
+      checks::rule_egress_policy_mismatch,
+      checks::rule_dns_blocked,
+      checks::rule_policy_selects_nothing,
+      checks::rule_deny_egress_is_ingress_only,
+      checks::rule_egress_rules_ignored,
       {rule_id::invalid_manifest, Severity::error, RuleScope::manifest,
        "The manifest cannot be read as a valid Kubernetes object (syntax error, wrong type, missing field, "
        "unknown apiVersion).",

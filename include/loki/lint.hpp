@@ -3,6 +3,7 @@
 #pragma once
 
 #include <loki/engine.hpp>
+#include <loki/netpol.hpp>
 #include <loki/report.hpp>
 
 #include <mutex>
@@ -25,8 +26,12 @@ class LintSession {
   // findings call the file). Thread-safe with respect to itself.
   void add_text(std::string_view text, const std::string& name);
 
-  // Finishes the run: cross-object analysis, sorting, summary.
+  // Finishes the run: cross-object analysis (the network pass), sorting, summary.
   LintResult finish();
+
+  // What the network pass sees: policies, namespaces and a compact record of
+  // every pod template added so far (sorted by file and line).
+  const netpol::Inventory& inventory();
 
   const EngineOptions& options() const { return opts_; }
 
@@ -35,6 +40,7 @@ class LintSession {
   LoadOptions load_;
   std::mutex mu_;
   std::vector<std::vector<Finding>> per_input_;
+  netpol::Inventory inventory_;
   ReportSummary summary_;
 };
 

@@ -35,7 +35,7 @@ mkdir -p "$bindir" "$prefix/logs"
 # Serialise concurrent runs (e.g. parallel ctest invocations) on one cache.
 exec 9>"$prefix/.lock"
 if command -v flock >/dev/null; then
-  flock 9 || die "cannot lock $prefix/.lock"
+  flock -w 3600 9 || die "another build-tools.sh held $prefix/.lock for an hour; giving up"
 fi
 
 go_version="$("$GO" env GOVERSION)"

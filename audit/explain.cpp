@@ -1,0 +1,188 @@
+#include "explain.hpp"
+
+#include <loki/config.hpp>
+#include <loki/lint.hpp>
+#include <loki/netpol.hpp>
+
+#include <algorithm>
+#include <cctype>
+#include <iostream>
+
+namespace loki_audit {
+
+namespace {
+
+std::string lower(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// kubectl's names and short names for the workload kinds.
+std::string canonical_kind(const std::string& k) {
+  static const std::pair<const char*, const char*> aliases[] = {
+      {"po", "pod"},           {"pods", "pod"},
+      {"deploy", "deployment"}, {"deployments", "deployment"},
+      {"rs", "replicaset"},    {"replicasets", "replicaset"},
+      {"sts", "statefulset"},  {"statefulsets", "statefulset"},
+      {"ds", "daemonset"},     {"daemonsets", "daemonset"},
+      {"jobs", "job"},         {"cj", "cronjob"},
+      {"cronjobs", "cronjob"}, {"rc", "replicationcontroller"},
+      {"podtemplates", "podtemplate"}};
+  std::string l = lower(k);
+  for (auto [a, c] : aliases)
+    if (l == a) return c;
+  return l;
+}
+
+// Finds the workload KIND/NAME; `ns` empty = any namespace, if unique.
+const loki::netpol::PodInfo* find_workload(const loki::netpol::Inventory& inv, const std::string& target,
+                                           const std::string& ns, std::string& error) {
+  auto slash = target.find('/');
+  if (slash == std::string::npos || slash == 0 || slash + 1 == target.size()) {
+    error = "expected KIND/NAME (e.g. deployment/loki-agent), got \"" + target + "\"";
+    return nullptr;
+  }
+  std::string kind = canonical_kind(target.substr(0, slash));
+  std::string name = target.substr(slash + 1);
+  std::vector<const loki::netpol::PodInfo*> found;
+  for (const auto& p : inv.pods)
+    if (lower(p.ref.kind) == kind && p.ref.name == name && (ns.empty() || p.ns == ns)) found.push_back(&p);
+  if (found.empty()) {
+    error = "no " + target + (ns.empty() ? std::string() : " in namespace " + ns) + " among the pod templates of the input";
+    return nullptr;
+  }
+  if (found.size() > 1) {
+    error = target + " exists in several namespaces (";
+    for (std::size_t i = 0; i < found.size(); ++i) error += (i ? ", " : "") + found[i]->ns;
+    error += "): pick one with -n";
+    return nullptr;
+  }
+  return found.front();
+}
+
+std::optional<loki::netpol::ExplainTarget> parse_to(const std::string& text, const loki::netpol::Inventory& inv,
+                                                    const loki::netpol::PodInfo& from, std::string& error) {
+  using namespace loki::netpol;
+  ExplainTarget t;
+  t.text = text;
+  std::string s = text;
+  if (auto slash = s.rfind('/'); slash != std::string::npos && s.find(':', slash) == std::string::npos) {
+    auto proto = parse_protocol(s.substr(slash + 1));
+    if (!proto) {
+      error = "--to " + text + ": protocol must be TCP, UDP or SCTP";
+      return std::nullopt;
+    }
+    t.protocol = *proto;
+    s.resize(slash);
+  }
+  std::string host, port;
+  if (!s.empty() && s[0] == '[') {
+    auto close = s.find(']');
+    if (close == std::string::npos || close + 1 >= s.size() || s[close + 1] != ':') {
+      error = "--to " + text + ": expected [IPv6]:PORT";
+      return std::nullopt;
+    }
+    host = s.substr(1, close - 1);
+    port = s.substr(close + 2);
+  } else {
+    auto colon = s.rfind(':');
+    if (colon == std::string::npos) {
+      error = "--to " + text + ": expected HOST_OR_IP:PORT[/PROTO]";
+      return std::nullopt;
+    }
+    host = s.substr(0, colon);
+    port = s.substr(colon + 1);
+  }
+  try {
+    std::size_t used = 0;
+    t.port = std::stoi(port, &used);
+    if (used != port.size() || t.port < 1 || t.port > 65535) throw std::out_of_range("port");
+  } catch (const std::exception&) {
+    error = "--to " + text + ": port must be a number from 1 to 65535";
+    return std::nullopt;
+  }
+  if (host.find('/') != std::string::npos) {
+    // Another workload of the input: the same namespace first.
+    std::string err;
+    const PodInfo* p = find_workload(inv, host, from.ns, err);
+    if (!p) p = find_workload(inv, host, "", err);
+    if (!p) {
+      error = "--to " + text + ": " + err;
+      return std::nullopt;
+    }
+    t.dest = Destination::to_pod(*p);
+  } else if (auto ip = IpAddress::parse(host)) {
+    t.dest = Destination::address(*ip);
+  } else if (!host.empty()) {
+    t.dest = Destination::hostname(host);
+  } else {
+    error = "--to " + text + ": missing host";
+    return std::nullopt;
+  }
+  return t;
+}
+
+}  // namespace
+
+CLI::App* add_explain_command(CLI::App& app, ExplainOptions& o) {
+  auto* cmd = app.add_subcommand(
+      "explain",
+      "Explain a workload's network isolation: the policies of its namespace and whether (or why not) they select "
+      "it, isolation per direction, its allowed egress, and with --to the verdict for one destination. Exit codes: "
+      "0 (with --to: allowed), 1 (with --to: denied), 2 usage error.");
+  cmd->add_option("workload", o.target, "KIND/NAME, e.g. deployment/loki-agent")->required();
+  cmd->add_option("paths", o.paths, "Files, directories or - (stdin)")->required();
+  cmd->add_option("-n,--namespace", o.ns,
+                  "Namespace of the workload (default: wherever the name is unique); also the namespace of objects "
+                  "that set none when given");
+  cmd->add_option("--to", o.to,
+                  "Destination: HOST_OR_IP:PORT[/PROTO] ([IPv6]:PORT), or KIND/NAME:PORT for another workload of the "
+                  "input; protocol defaults to TCP");
+  cmd->add_option("--config", o.config_path, "Policy config file (selector, AI hosts)");
+  cmd->add_option("-l,--selector", o.selector, "Which pods are loki-mode pods (kubectl label-selector syntax)");
+  cmd->add_flag("--all-pods", o.all_pods, "Treat every pod as a loki-mode pod");
+  cmd->add_option("--threads", o.threads, "Parser threads (0: one per core)");
+  return cmd;
+}
+
+int run_explain(const ExplainOptions& o) {
+  loki::EngineOptions eo;
+  if (!o.config_path.empty()) eo.config = loki::Config::load(o.config_path);
+  if (!o.selector.empty()) {
+    eo.config.selector = loki::LabelSelector::parse(o.selector);
+    eo.config.selector_text = o.selector;
+  }
+  if (o.all_pods) eo.config.all_pods = true;
+  eo.default_namespace = o.ns.empty() ? o.default_ns : o.ns;
+  loki::InputFiles inputs = loki::expand_inputs(o.paths);
+  for (const auto& note : inputs.skipped) std::cerr << "loki-audit: " << note << "\n";
+  loki::LoadOptions lo;
+  lo.threads = o.threads;
+  loki::LintSession session(eo, lo);
+  for (const auto& file : inputs.files) {
+    std::string text = loki::read_input(file);
+    session.add_text(text, file == "-" ? "<stdin>" : file);
+  }
+  const loki::netpol::Inventory& inv = session.inventory();
+  std::string error;
+  const loki::netpol::PodInfo* pod = find_workload(inv, o.target, o.ns, error);
+  if (!pod) {
+    std::cerr << "loki-audit: explain: " << error << "\n";
+    return 2;
+  }
+  std::optional<loki::netpol::ExplainTarget> to;
+  if (!o.to.empty()) {
+    to = parse_to(o.to, inv, *pod, error);
+    if (!to) {
+      std::cerr << "loki-audit: explain: " << error << "\n";
+      return 2;
+    }
+  }
+  loki::netpol::Analyzer analyzer(inv);
+  std::cout << loki::netpol::explain(analyzer, *pod, to);
+  std::cout.flush();
+  if (to) return analyzer.allows(analyzer.analyze(*pod), to->dest, to->port, to->protocol).allowed ? 0 : 1;
+  return 0;
+}
+
+}  // namespace loki_audit

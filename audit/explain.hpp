@@ -1,0 +1,30 @@
+// loki-audit explain KIND/NAME [-n NS] [--to HOST_OR_IP:PORT[/PROTO]] FILES...
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <string>
+#include <vector>
+
+namespace loki_audit {
+
+struct ExplainOptions {
+  std::string target;  // KIND/NAME
+  std::string ns;      // empty: wherever the name is unique
+  std::string to;      // HOST_OR_IP:PORT[/PROTO], [IPv6]:PORT, or KIND/NAME:PORT
+  std::string config_path;
+  std::string selector;
+  bool all_pods = false;
+  std::string default_ns = "default";
+  unsigned threads = 0;
+  std::vector<std::string> paths;
+};
+
+CLI::App* add_explain_command(CLI::App& app, ExplainOptions& o);
+
+// Prints the explanation to stdout. Exit codes: 0 (with --to: allowed), 1 (with
+// --to: denied), 2 usage error (workload not found, bad --to). Other errors
+// are thrown (std::exception) for main's handler.
+int run_explain(const ExplainOptions& o);
+
+}  // namespace loki_audit

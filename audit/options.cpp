@@ -1,0 +1,77 @@
+#include "options.hpp"
+
+#include <unistd.h>
+#include <loki/config.hpp>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+
+namespace loki::audit {
+
+void add_common(CLI::App& cmd, CommonOptions& o) {
+  cmd.add_option("-f,--format", o.format, "Output format: text, json, sarif, junit")
+      ->check(CLI::IsMember({"text", "json", "sarif", "junit"}))
+      ->capture_default_str();
+  cmd.add_option("-o,--output", o.output, "Write the report to FILE instead of stdout");
+  cmd.add_option("--fail-on", o.fail_on,
+                 "Exit 1 when a finding at or above this severity remains: error, warning, info, none")
+      ->check(CLI::IsMember({"error", "warning", "info", "none"}))
+      ->capture_default_str();
+  cmd.add_option("--config", o.config_path, "Policy config file (selector, rules: enabled/severity)");
+  cmd.add_option("-l,--selector", o.selector,
+                 "Which pods are loki-mode pods (kubectl label-selector syntax; default from config, else "
+                 "app=loki-mode)");
+  cmd.add_flag("--all-pods", o.all_pods, "Check every pod spec, not only loki-mode pods");
+  cmd.add_option("--color", o.color, "Colour text output: auto, always, never")
+      ->check(CLI::IsMember({"auto", "always", "never"}))
+      ->capture_default_str();
+  cmd.add_option("--threads", o.threads, "Parser threads (0: one per core)");
+}
+
+EngineOptions engine_options(const CommonOptions& o) {
+  EngineOptions eo;
+  if (!o.config_path.empty()) eo.config = Config::load(o.config_path);
+  if (!o.selector.empty()) {
+    eo.config.selector = LabelSelector::parse(o.selector);
+    eo.config.selector_text = o.selector;
+  }
+  if (o.all_pods) eo.config.all_pods = true;
+  if (!o.ns.empty()) eo.default_namespace = o.ns;
+  return eo;
+}
+
+int emit_report(const CommonOptions& o, const std::vector<Finding>& findings, const ReportSummary& summary) {
+  ReportOptions ropts;
+  bool tty = o.output.empty() && ::isatty(STDOUT_FILENO) && !std::getenv("NO_COLOR");
+  ropts.color = o.color == "always" || (o.color == "auto" && tty);
+  auto format = *parse_format(o.format);
+  if (o.output.empty()) {
+    write_report(std::cout, format, findings, summary, ropts);
+    std::cout.flush();
+    if (!std::cout) {
+      std::cerr << "loki-audit: error writing to stdout\n";
+      return kExitUsage;
+    }
+  } else {
+    std::ofstream out(o.output, std::ios::binary | std::ios::trunc);
+    if (!out) {
+      std::cerr << "loki-audit: cannot write " << o.output << ": " << std::strerror(errno) << "\n";
+      return kExitUsage;
+    }
+    write_report(out, format, findings, summary, ropts);
+    out.close();
+    if (!out) {
+      std::cerr << "loki-audit: error writing " << o.output << "\n";
+      return kExitUsage;
+    }
+  }
+  if (o.fail_on == "none") return kExitOk;
+  auto threshold = *parse_severity(o.fail_on);
+  for (const auto& f : findings)
+    if (!f.suppressed && f.severity >= threshold) return kExitFindings;
+  return kExitOk;
+}
+
+}  // namespace loki::audit

@@ -1,0 +1,40 @@
+// Options and reporting shared by loki-audit's commands (lint, the cluster
+// audit, explain), so every command has the same flags and exit codes.
+#pragma once
+
+#include <loki/engine.hpp>
+#include <loki/report.hpp>
+
+#include <CLI/CLI.hpp>
+#include <string>
+#include <vector>
+
+namespace loki::audit {
+
+constexpr int kExitOk = 0;
+constexpr int kExitFindings = 1;
+constexpr int kExitUsage = 2;
+
+struct CommonOptions {
+  std::string format = "text";
+  std::string output;
+  std::string fail_on = "error";
+  std::string config_path;
+  std::string selector;
+  bool all_pods = false;
+  std::string ns;  // lint: namespace for objects without one; cluster: the namespace to audit
+  std::string color = "auto";
+  unsigned threads = 0;
+};
+
+// Adds --format, --output, --fail-on, --config, --selector, --all-pods,
+// --color, --threads (not --namespace: its meaning differs per command).
+void add_common(CLI::App& cmd, CommonOptions& o);
+
+// Config file, then flags on top.
+EngineOptions engine_options(const CommonOptions& o);
+
+// Writes the report; returns the exit code (0, 1, or 2 on an output error).
+int emit_report(const CommonOptions& o, const std::vector<Finding>& findings, const ReportSummary& summary);
+
+}  // namespace loki::audit

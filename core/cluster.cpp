@@ -1,0 +1,182 @@
+#include <loki/cluster.hpp>
+#include <loki/podspec.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <set>
+#include <unordered_map>
+
+namespace loki {
+
+using nlohmann::json;
+
+namespace {
+
+const ResourceType* workload_types[] = {
+    &resources::deployments, &resources::replicasets, &resources::statefulsets,          &resources::daemonsets,
+    &resources::jobs,        &resources::cronjobs,    &resources::replicationcontrollers};
+
+std::string str(const json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+const json& meta(const json& o) {
+  static const json empty = json::object();
+  auto it = o.find("metadata");
+  return it != o.end() && it->is_object() ? *it : empty;
+}
+
+}  // namespace
+
+std::string api_path_of(const json& o) {
+  std::string av = str(o, "apiVersion");
+  std::string kind = str(o, "kind");
+  std::string plural = kind;
+  std::transform(plural.begin(), plural.end(), plural.begin(), [](unsigned char c) { return std::tolower(c); });
+  plural += plural.ends_with("s") ? "es" : "s";
+  if (plural.ends_with("ys")) plural = plural.substr(0, plural.size() - 2) + "ies";
+  std::string p = av.find('/') == std::string::npos ? "/api/" + av : "/apis/" + av;
+  std::string ns = str(meta(o), "namespace");
+  if (!ns.empty()) p += "/namespaces/" + ns;
+  return p + "/" + plural + "/" + str(meta(o), "name");
+}
+
+ClusterSnapshot walk_cluster(KubeClient& client, const WalkOptions& opts) {
+  auto t0 = std::chrono::steady_clock::now();
+  ClusterSnapshot s;
+  s.context = client.config().context;
+  s.server = client.config().server;
+  const std::string ns = opts.all_namespaces ? std::string() : opts.ns;
+  if (!ns.empty()) client.require_namespace(ns);  // a clear "namespace not found"
+  auto take = [&](const ResourceType& rt, std::vector<json>& into) {
+    ListResult r = client.list(rt, rt.namespaced ? ns : std::string(), opts.chunk_size);
+    s.pages += r.pages;
+    for (auto& i : r.items) into.push_back(std::move(i));
+  };
+  take(resources::pods, s.pods);
+  take(resources::networkpolicies, s.networkpolicies);
+  for (const ResourceType* rt : workload_types) take(*rt, s.workloads);
+  // Namespace labels matter for namespaceSelector; a namespace-scoped user
+  // may not list namespaces: fall back to the one namespace, then to its name.
+  try {
+    take(resources::namespaces, s.namespaces);
+  } catch (const KubeError& e) {
+    if (e.status != 403 || ns.empty()) throw;
+    try {
+      json one = client.get("/api/v1/namespaces/" + ns);
+      one["apiVersion"] = "v1";
+      one["kind"] = "Namespace";
+      s.namespaces.push_back(std::move(one));
+    } catch (const KubeError& e2) {
+      if (e2.status != 403) throw;
+      s.namespaces.push_back({{"apiVersion", "v1"},
+                              {"kind", "Namespace"},
+                              {"metadata", {{"name", ns}, {"labels", {{"kubernetes.io/metadata.name", ns}}}}}});
+      s.notes.push_back("cannot read namespace " + ns +
+                        " (forbidden): namespaceSelector terms are matched on its name label only");
+    }
+  }
+  s.cilium_served = client.serves(resources::ciliumnetworkpolicies);
+  if (s.cilium_served) take(resources::ciliumnetworkpolicies, s.ciliumnetworkpolicies);
+  s.api_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  s.requests = client.stats().requests;
+  return s;
+}
+
+AuditResult audit_snapshot(const ClusterSnapshot& snap, const EngineOptions& opts) {
+  AuditResult out;
+  // Index workloads by uid to follow ownerReferences to the top.
+  std::unordered_map<std::string, const json*> by_uid;
+  for (const auto& w : snap.workloads) by_uid[str(meta(w), "uid")] = &w;
+  auto controller_of = [&](const json& o) -> const json* {
+    auto refs = meta(o).find("ownerReferences");
+    if (refs == meta(o).end() || !refs->is_array()) return nullptr;
+    for (const auto& r : *refs) {
+      if (!r.is_object() || !r.value("controller", false)) continue;
+      auto it = by_uid.find(r.value("uid", ""));
+      if (it != by_uid.end()) return it->second;
+    }
+    return nullptr;
+  };
+  auto top_of = [&](const json& o) -> const json* {
+    const json* cur = controller_of(o);
+    for (int depth = 0; cur && depth < 8; ++depth) {
+      const json* up = controller_of(*cur);
+      if (!up) break;
+      cur = up;
+    }
+    return cur;
+  };
+
+  auto to_object = [](const json& j) {
+    Object o;
+    o.json = j;
+    o.file = api_path_of(j);
+    o.line = 0;
+    return o;
+  };
+
+  // Pod findings grouped per top-level workload: (owner, rule, container,
+  // message) -> finding with the pods it applies to.
+  struct Group {
+    Finding finding;
+    std::vector<std::string> pods;
+  };
+  std::map<std::string, Group> groups;
+  std::vector<std::string> order;
+  std::set<std::string> owners_with_pods;
+  for (const auto& pod : snap.pods) {
+    ++out.objects;
+    const json* owner = top_of(pod);
+    Object o = to_object(pod);
+    auto pt = find_pod_template(pod);
+    if (pt && is_loki_pod(opts.config, pt->metadata ? labels_of(*pt->metadata) : Labels{})) ++out.pods_checked;
+    auto found = check_object(o, opts);
+    const std::string pod_name = str(meta(pod), "name");
+    ObjectRef owner_ref = owner ? to_object(*owner).ref() : o.ref();
+    std::string owner_file = owner ? api_path_of(*owner) : o.file;
+    if (owner) owners_with_pods.insert(str(meta(*owner), "uid"));
+    for (auto& f : found) {
+      // invalid-manifest cannot happen for live objects in practice; keep
+      // every finding, but group on the owner.
+      std::string key = owner_ref.display() + "\x1f" + f.rule + "\x1f" + f.container.value_or("") + "\x1f" + f.message;
+      auto [it, fresh] = groups.try_emplace(key);
+      if (fresh) {
+        f.object = owner_ref;
+        f.file = owner_file;
+        it->second.finding = std::move(f);
+        order.push_back(key);
+      }
+      it->second.pods.push_back(pod_name);
+    }
+  }
+  for (const auto& key : order) {
+    Group& g = groups[key];
+    std::sort(g.pods.begin(), g.pods.end());
+    std::string names;
+    for (std::size_t i = 0; i < g.pods.size() && i < 10; ++i) names += (i ? ", " : "") + g.pods[i];
+    if (g.pods.size() > 10) names += ", ... (" + std::to_string(g.pods.size()) + " pods)";
+    if (!(g.pods.size() == 1 && g.finding.object.kind == "Pod" && g.finding.object.name == g.pods[0]))
+      g.finding.message += " [pods: " + names + "]";
+    out.findings.push_back(std::move(g.finding));
+  }
+  // Top-level workloads with no live pods: check their templates, so a
+  // scaled-to-zero or not-yet-scheduled workload is not a blind spot.
+  for (const auto& w : snap.workloads) {
+    ++out.objects;
+    if (controller_of(w)) continue;  // not top-level
+    if (owners_with_pods.count(str(meta(w), "uid"))) continue;
+    Object o = to_object(w);
+    auto pt = find_pod_template(w);
+    if (pt && is_loki_pod(opts.config, pt->metadata ? labels_of(*pt->metadata) : Labels{})) ++out.pods_checked;
+    for (auto& f : check_object(o, opts)) {
+      f.message += " [no live pods: checked the pod template]";
+      out.findings.push_back(std::move(f));
+    }
+  }
+  out.objects += snap.networkpolicies.size() + snap.ciliumnetworkpolicies.size() + snap.namespaces.size();
+  return out;
+}
+
+}  // namespace loki

@@ -1,0 +1,181 @@
+#include "exec_credential.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <nlohmann/json.hpp>
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <vector>
+
+extern char** environ;
+
+namespace loki {
+
+using nlohmann::json;
+
+std::optional<std::chrono::system_clock::time_point> parse_rfc3339(const std::string& s) {
+  std::tm tm{};
+  int y, mo, d, h, mi, sec;
+  char rest[64] = {0};
+  if (std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%63s", &y, &mo, &d, &h, &mi, &sec, rest) < 6) return std::nullopt;
+  tm.tm_year = y - 1900;
+  tm.tm_mon = mo - 1;
+  tm.tm_mday = d;
+  tm.tm_hour = h;
+  tm.tm_min = mi;
+  tm.tm_sec = sec;
+  std::time_t t = timegm(&tm);
+  std::string r = rest;
+  if (!r.empty() && r[0] == '.') {  // fractional seconds: ignored
+    std::size_t i = 1;
+    while (i < r.size() && std::isdigit(static_cast<unsigned char>(r[i]))) ++i;
+    r = r.substr(i);
+  }
+  if (!r.empty() && (r[0] == '+' || r[0] == '-')) {
+    int oh = 0, om = 0;
+    if (std::sscanf(r.c_str() + 1, "%2d:%2d", &oh, &om) != 2) return std::nullopt;
+    int off = (oh * 3600 + om * 60) * (r[0] == '+' ? 1 : -1);
+    t -= off;
+  } else if (r != "Z" && r != "z") {
+    return std::nullopt;
+  }
+  return std::chrono::system_clock::from_time_t(t);
+}
+
+namespace {
+std::string b64encode(const std::string& in) {
+  static const char* chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  int val = 0, bits = -6;
+  for (unsigned char c : in) {
+    val = (val << 8) + c;
+    bits += 8;
+    while (bits >= 0) {
+      out.push_back(chars[(val >> bits) & 0x3F]);
+      bits -= 6;
+    }
+  }
+  if (bits > -6) out.push_back(chars[((val << 8) >> (bits + 8)) & 0x3F]);
+  while (out.size() % 4) out.push_back('=');
+  return out;
+}
+}  // namespace
+
+ExecCredential parse_exec_credential(const std::string& text, const std::string& expected_api_version,
+                                     const std::string& command) {
+  auto j = json::parse(text, nullptr, false);
+  const std::string who = "exec plugin \"" + command + "\"";
+  if (!j.is_object()) throw KubeError(who + " printed something that is not an ExecCredential JSON document");
+  if (j.value("kind", "") != "ExecCredential")
+    throw KubeError(who + " printed kind \"" + j.value("kind", "") + "\", expected ExecCredential");
+  if (j.value("apiVersion", "") != expected_api_version)
+    throw KubeError(who + " answered with apiVersion \"" + j.value("apiVersion", "") +
+                    "\" but the kubeconfig asks for \"" + expected_api_version + "\"");
+  auto st = j.find("status");
+  if (st == j.end() || !st->is_object()) throw KubeError(who + " printed an ExecCredential without status");
+  ExecCredential c;
+  c.token = st->value("token", "");
+  c.client_cert_pem = st->value("clientCertificateData", "");
+  c.client_key_pem = st->value("clientKeyData", "");
+  if (c.token.empty() && c.client_cert_pem.empty())
+    throw KubeError(who + " returned neither a token nor a client certificate");
+  if (auto exp = st->value("expirationTimestamp", ""); !exp.empty()) {
+    c.expiration = parse_rfc3339(exp);
+    if (!c.expiration) throw KubeError(who + " returned an invalid expirationTimestamp \"" + exp + "\"");
+  }
+  return c;
+}
+
+ExecCredential run_exec_plugin(const ExecConfig& exec, const ClusterConfig& cluster) {
+  json info = {{"apiVersion", exec.apiVersion}, {"kind", "ExecCredential"}, {"spec", {{"interactive", false}}}};
+  if (exec.provideClusterInfo) {
+    json c = {{"server", cluster.server}};
+    if (!cluster.ca_pem.empty()) c["certificate-authority-data"] = b64encode(cluster.ca_pem);
+    if (!cluster.tls_server_name.empty()) c["tls-server-name"] = cluster.tls_server_name;
+    if (cluster.insecure_skip_tls_verify) c["insecure-skip-tls-verify"] = true;
+    info["spec"]["cluster"] = c;
+  }
+  std::vector<std::string> env_store;
+  for (char** e = environ; e && *e; ++e) {
+    std::string kv = *e;
+    if (kv.rfind("KUBERNETES_EXEC_INFO=", 0) == 0) continue;
+    bool overridden = false;
+    for (auto& [k, v] : exec.env) overridden |= kv.rfind(k + "=", 0) == 0;
+    if (!overridden) env_store.push_back(kv);
+  }
+  for (auto& [k, v] : exec.env) env_store.push_back(k + "=" + v);
+  env_store.push_back("KUBERNETES_EXEC_INFO=" + info.dump());
+  std::vector<char*> envp;
+  for (auto& s : env_store) envp.push_back(s.data());
+  envp.push_back(nullptr);
+  std::vector<std::string> argv_store{exec.command};
+  argv_store.insert(argv_store.end(), exec.args.begin(), exec.args.end());
+  std::vector<char*> argv;
+  for (auto& s : argv_store) argv.push_back(s.data());
+  argv.push_back(nullptr);
+
+  int out[2];
+  if (::pipe(out) != 0) throw KubeError(std::string("exec plugin: pipe: ") + std::strerror(errno));
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+  posix_spawn_file_actions_addclose(&fa, out[0]);
+  posix_spawn_file_actions_addclose(&fa, out[1]);
+  pid_t pid = 0;
+  int rc = posix_spawnp(&pid, exec.command.c_str(), &fa, nullptr, argv.data(), envp.data());
+  posix_spawn_file_actions_destroy(&fa);
+  ::close(out[1]);
+  if (rc != 0) {
+    ::close(out[0]);
+    std::string msg = "exec plugin \"" + exec.command + "\" for user \"" + cluster.user_name +
+                      "\" could not be run: " + std::strerror(rc);
+    if (rc == ENOENT && !exec.installHint.empty()) msg += "\n" + exec.installHint;
+    throw KubeError(msg);
+  }
+  std::string output;
+  char buf[4096];
+  // Bounded: a plugin that hangs for a minute or prints megabytes is broken.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  bool timed_out = false;
+  while (true) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      timed_out = true;
+      break;
+    }
+    pollfd pfd{out[0], POLLIN, 0};
+    int pr = ::poll(&pfd, 1, static_cast<int>(left.count()));
+    if (pr < 0 && errno == EINTR) continue;
+    if (pr <= 0) {
+      timed_out = pr == 0;
+      break;
+    }
+    ssize_t n = ::read(out[0], buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    output.append(buf, static_cast<std::size_t>(n));
+    if (output.size() > 1024 * 1024) break;
+  }
+  ::close(out[0]);
+  if (timed_out) ::kill(pid, SIGKILL);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (timed_out) throw KubeError("exec plugin \"" + exec.command + "\" did not finish within 60 s");
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    std::string msg = "exec plugin \"" + exec.command + "\" failed (exit " +
+                      std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : -1) + ")";
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 127 && !exec.installHint.empty()) msg += "\n" + exec.installHint;
+    throw KubeError(msg);
+  }
+  ExecCredential c = parse_exec_credential(output, exec.apiVersion, exec.command);
+  return c;  // clientCertificateData is PEM text, not base64 (unlike kubeconfig *-data)
+}
+
+}  // namespace loki

@@ -1,0 +1,217 @@
+// egress-policy-mismatch (error): the agent's own promise, in its container
+// env, is not what the cluster delivers.
+// - LOKI_NETWORK_EGRESS_POLICY=none, but egress is not isolated or allows more
+//   than DNS;
+// - ai-only, but egress reaches more than DNS and TCP 443 to the allowed hosts
+//   (Config::ai_hosts plus LOKI_ALLOWED_HOSTS): only FQDN rules
+//   (CiliumNetworkPolicy toFQDNs) can express that, so any IP- or pod-based
+//   grant beyond DNS breaks it, and `to: []` on 443 breaks it the most;
+// - LOKI_BLOCK_METADATA_ENDPOINT=true, but the metadata endpoint is reachable;
+// - an invalid value in any of the three variables.
+// Values (Loki Mode's network-security guide): LOKI_NETWORK_EGRESS_POLICY
+// unrestricted (default) | ai-only | none; LOKI_BLOCK_METADATA_ENDPOINT
+// true | false (default); LOKI_ALLOWED_HOSTS comma-separated host names. The
+// application does not enforce them yet, so the cluster must: error.
+#include "net_check.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+namespace loki::checks {
+extern const Rule rule_egress_policy_mismatch{
+    "egress-policy-mismatch", Severity::error, RuleScope::network,
+    "The agent's LOKI_NETWORK_EGRESS_POLICY / LOKI_BLOCK_METADATA_ENDPOINT promise is not what the cluster's "
+    "policies deliver, or one of the LOKI_* network variables has an invalid value.",
+    "Make the policies deliver the promise (default-deny egress, DNS, and for ai-only a CiliumNetworkPolicy with "
+    "toFQDNs for the AI API hosts), or correct the variable.",
+    nullptr};
+}  // namespace loki::checks
+
+namespace loki::netpol::checks {
+
+namespace {
+
+bool valid_hostname(std::string_view h) {
+  if (h.empty() || h.size() > 253) return false;
+  std::size_t start = 0;
+  while (start <= h.size()) {
+    auto dot = h.find('.', start);
+    std::string_view label = h.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
+    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-') return false;
+    for (char c : label)
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-') return false;
+    if (dot == std::string_view::npos) break;
+    start = dot + 1;
+  }
+  return true;
+}
+
+std::string trim_lower(std::string_view s) {
+  auto b = s.find_first_not_of(" \t");
+  auto e = s.find_last_not_of(" \t");
+  if (b == std::string_view::npos) return {};
+  std::string out(s.substr(b, e - b + 1));
+  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::string describe(const Grant& g) {
+  return g.policy->display() + " egress[" + std::to_string(g.rule) + "]: to " + g.peer->to_string() + " on " +
+         g.port->to_string();
+}
+
+std::string list_grants(const std::vector<const Grant*>& gs) {
+  std::string s;
+  for (std::size_t i = 0; i < gs.size() && i < 3; ++i) s += (i ? "; " : "") + describe(*gs[i]);
+  if (gs.size() > 3) s += "; and " + std::to_string(gs.size() - 3) + " more";
+  return s;
+}
+
+std::string cilium_yaml(const PodInfo& pod, const std::vector<std::string>& hosts) {
+  std::string y = "apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata:\n  name: " + pod.ref.name +
+                  "-ai-only\n  namespace: " + pod.ns + "\nspec:\n  endpointSelector:\n    matchLabels:";
+  if (pod.labels.empty()) y += " {}";
+  for (const auto& [k, v] : pod.labels) y += "\n      " + k + ": " + v;
+  y += "\n  egress:\n"
+       "  - toEndpoints:\n"
+       "    - matchLabels:\n"
+       "        k8s:io.kubernetes.pod.namespace: kube-system\n"
+       "        k8s-app: kube-dns\n"
+       "    toPorts:\n"
+       "    - ports:\n"
+       "      - {port: \"53\", protocol: ANY}\n"
+       "      rules:\n"
+       "        dns:\n"
+       "        - matchPattern: \"*\"\n"
+       "  - toFQDNs:";
+  for (const auto& h : hosts) y += "\n    - matchName: " + h;
+  y += "\n    toPorts:\n    - ports:\n      - {port: \"443\", protocol: TCP}";
+  return y;
+}
+
+bool fqdn_allowed(const Peer& peer, const std::vector<std::string>& hosts) {
+  if (peer.kind != Peer::Kind::fqdn) return false;
+  for (const auto& h : hosts)
+    if (peer.fqdn == h) return true;  // matchName, or a pattern written exactly as an allowed entry
+  return false;
+}
+
+bool is_tcp_443(const PortSpec& p) {
+  return p.protocol == Protocol::TCP && p.name.empty() && p.port == 443 && (p.end_port == 0 || p.end_port == 443);
+}
+
+}  // namespace
+
+void egress_policy_mismatch(const NetContext& ctx, NetOut& out) {
+  for (const auto& pod : ctx.inventory.pods) {
+    if (!pod.loki) continue;
+    const PodNetwork& net = ctx.net_of(pod);
+    auto emit = [&](const EnvSetting& env, std::string msg, std::string fix) {
+      out.push_back({"egress-policy-mismatch", &pod, nullptr, env.field, env.line, env.container, std::move(msg),
+                     std::move(fix)});
+    };
+    const EnvSetting& ep = pod.egress_policy;
+    const EnvSetting& bm = pod.block_metadata;
+    const EnvSetting& ah = pod.allowed_hosts;
+    bool ep_known = ep.present && ep.literal;
+    if (ep_known && ep.value != "unrestricted" && ep.value != "ai-only" && ep.value != "none") {
+      emit(ep, "LOKI_NETWORK_EGRESS_POLICY=\"" + ep.value + "\" is not a valid value (unrestricted, ai-only, none)",
+           "set LOKI_NETWORK_EGRESS_POLICY to unrestricted, ai-only or none");
+      ep_known = false;
+    }
+    bool bm_true = false;
+    if (bm.present && bm.literal) {
+      if (bm.value == "true")
+        bm_true = true;
+      else if (bm.value != "false")
+        emit(bm, "LOKI_BLOCK_METADATA_ENDPOINT=\"" + bm.value + "\" is not a valid value (true, false)",
+             "set LOKI_BLOCK_METADATA_ENDPOINT to \"true\" or \"false\"");
+    }
+    std::vector<std::string> hosts;
+    for (const auto& h : ctx.ai_hosts_default) hosts.push_back(trim_lower(h));
+    if (ah.present && ah.literal) {
+      std::string bad;
+      std::string_view v = ah.value;
+      while (true) {
+        auto comma = v.find(',');
+        std::string h = trim_lower(v.substr(0, comma));
+        if (!h.empty()) {
+          if (valid_hostname(h))
+            hosts.push_back(h);
+          else
+            bad += (bad.empty() ? "\"" : ", \"") + h + "\"";
+        }
+        if (comma == std::string_view::npos) break;
+        v = v.substr(comma + 1);
+      }
+      if (!bad.empty())
+        emit(ah, "LOKI_ALLOWED_HOSTS has invalid host name(s): " + bad,
+             "list DNS names separated by commas, e.g. LOKI_ALLOWED_HOSTS=api.example.com,files.example.com");
+    }
+    std::sort(hosts.begin(), hosts.end());
+    hosts.erase(std::unique(hosts.begin(), hosts.end()), hosts.end());
+
+    const std::string not_isolated =
+        !net.policies_apply ? "the pod uses hostNetwork, so no NetworkPolicy applies to it"
+                            : "its egress is not isolated (no policy with Egress selects it), so it can reach anything";
+    if (ep_known && ep.value == "none") {
+      if (!net.egress_isolated) {
+        emit(ep, "LOKI_NETWORK_EGRESS_POLICY=none promises no egress, but " + not_isolated,
+             "deny egress by default (allow only DNS, or nothing):\n" + default_deny_yaml(pod.ns));
+      } else {
+        std::vector<const Grant*> beyond;
+        for (const auto& g : net.egress)
+          if (!is_dns_port(*g.port)) beyond.push_back(&g);
+        if (!beyond.empty())
+          emit(ep, "LOKI_NETWORK_EGRESS_POLICY=none promises no egress, but policies allow more than DNS: " +
+                       list_grants(beyond),
+               "remove those egress rules (or stop selecting the pod with them)");
+      }
+    }
+    if (ep_known && ep.value == "ai-only") {
+      std::string host_list;
+      for (std::size_t i = 0; i < hosts.size(); ++i) host_list += (i ? ", " : "") + hosts[i];
+      std::string cilium = "NetworkPolicy alone cannot express ai-only; with Cilium, deny egress by default and "
+                           "allow DNS and the AI API hosts by name:\n" +
+                           cilium_yaml(pod, hosts);
+      if (!net.egress_isolated) {
+        emit(ep, "LOKI_NETWORK_EGRESS_POLICY=ai-only promises DNS and TCP 443 to " + host_list + " only, but " +
+                     not_isolated,
+             cilium);
+      } else {
+        std::vector<const Grant*> beyond;
+        bool anywhere_443 = false, from_k8s = false;
+        for (const auto& g : net.egress) {
+          if (is_dns_port(*g.port)) continue;
+          if (fqdn_allowed(*g.peer, hosts) && is_tcp_443(*g.port)) continue;
+          beyond.push_back(&g);
+          anywhere_443 |= g.peer->reaches_anywhere() && g.port->covers_number(443, Protocol::TCP);
+          from_k8s |= !g.policy->is_cilium();
+        }
+        if (!beyond.empty()) {
+          std::string msg = "LOKI_NETWORK_EGRESS_POLICY=ai-only promises DNS and TCP 443 to " + host_list +
+                            " only, but the pod's egress reaches more: " + list_grants(beyond);
+          if (anywhere_443) msg += ". It reaches anything on 443 (see egress-to-any), not only the AI APIs";
+          if (from_k8s)
+            msg += ". Kubernetes NetworkPolicy alone cannot express ai-only: it has no host names, only IPs and pods";
+          emit(ep, msg, cilium + "\nand remove the rules listed above");
+        }
+      }
+    }
+    if (bm_true) {
+      for (const auto& addr : metadata_addresses()) {
+        Verdict v = ctx.analyzer.allows(net, Destination::address(addr), 80, Protocol::TCP);
+        if (!v.allowed) continue;
+        std::string cidr = addr.to_string() + (addr.v6 ? "/128" : "/32");
+        emit(bm,
+             "LOKI_BLOCK_METADATA_ENDPOINT=true, but the cluster lets the pod reach " + addr.to_string() +
+                 " on TCP 80: " + (v.by && v.by->policy ? describe(*v.by) : not_isolated) +
+                 " (the variable is not enforced by the application yet)",
+             "deny it in the policies: add `except: [" + cidr + "]` to the ipBlock that covers it, or narrow the rule");
+        break;
+      }
+    }
+  }
+}
+
+}  // namespace loki::netpol::checks

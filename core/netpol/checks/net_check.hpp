@@ -1,0 +1,76 @@
+// What the network rules in this folder share: the analysed inventory, and
+// the raw finding each rule reports (core/netpol/network_checks.cpp fills in
+// object, file, severity and ignores).
+#pragma once
+
+#include <loki/config.hpp>
+#include <loki/netpol.hpp>
+#include <loki/rules.hpp>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace loki::netpol::checks {
+
+struct NetContext {
+  const Analyzer& analyzer;
+  const Config& config;
+  const Inventory& inventory;
+  const std::vector<PodNetwork>& nets;                          // one per inventory.pods entry
+  const std::vector<std::vector<const PodInfo*>>& selected_by;  // per inventory.policies entry
+  const std::vector<std::string>& ai_hosts_default;             // config.ai_hosts
+
+  std::size_t index_of(const Policy& p) const { return static_cast<std::size_t>(&p - inventory.policies.data()); }
+  const PodNetwork& net_of(const PodInfo& p) const { return nets[static_cast<std::size_t>(&p - inventory.pods.data())]; }
+};
+
+struct NetFinding {
+  std::string_view rule;
+  const PodInfo* pod = nullptr;    // the finding is about this workload...
+  const Policy* policy = nullptr;  // ...or this policy
+  std::string field;
+  int line = 0;
+  std::optional<std::string> container;
+  std::string message;
+  std::string remediation;
+};
+
+using NetOut = std::vector<NetFinding>;
+using NetCheckFn = void (*)(const NetContext&, NetOut&);
+
+// ---- helpers shared by the rules ----------------------------------------------
+
+// "spec.template.metadata.labels" from "/spec/template/metadata/labels".
+std::string dotted(std::string_view pointer);
+// "NetworkPolicy a, NetworkPolicy b" (at most `max`, then "and N more").
+std::string names_of(const std::vector<const Policy*>& policies, std::size_t max = 4);
+std::string names_of(const std::vector<const PodInfo*>& pods, std::size_t max = 4);
+// "TCP/443, UDP/53" or "every port".
+std::string ports_text(const std::vector<PortSpec>& ports);
+// A port spec that only carries DNS (53, or the kube-dns port names).
+bool is_dns_port(const PortSpec& p);
+// The cloud metadata endpoints (IPv4 and AWS's IPv6 one).
+const std::vector<IpAddress>& metadata_addresses();
+// The egress-isolating policies of the pod's namespace (and clusterwide) that do not select it.
+std::vector<const Policy*> missing_egress_policies(const NetContext& ctx, const PodInfo& pod);
+// Whether egress-shadowed describes this pod (see egress_shadowed.cpp).
+bool is_shadowed(const NetContext& ctx, const PodInfo& pod);
+// Whether host-network-bypasses-policy describes this pod.
+bool host_network_selected(const NetContext& ctx, const PodInfo& pod);
+
+// The egress-isolating policy that comes closest to selecting the pod, why it
+// does not ("deny-all-egress selects role=backend; llm-api has no label
+// role"), and the fix (the label to add, or the selector to change).
+struct NearMiss {
+  const Policy* policy = nullptr;
+  std::string why;
+  std::string fix;
+  std::vector<const Policy*> others;  // further egress policies that miss the pod
+};
+std::optional<NearMiss> nearest_miss(const NetContext& ctx, const PodInfo& pod);
+
+// A default-deny egress NetworkPolicy plus DNS for the namespace, as YAML.
+std::string default_deny_yaml(const std::string& ns);
+
+}  // namespace loki::netpol::checks

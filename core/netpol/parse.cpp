@@ -1,0 +1,451 @@
+// Kubernetes objects to the compact network model: NetworkPolicy (with the
+// API's defaulting), Namespaces, and pod templates.
+#include <loki/engine.hpp>
+#include <loki/netpol.hpp>
+#include <loki/podspec.hpp>
+#include <loki/rules.hpp>
+
+#include "internal.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <tuple>
+
+namespace loki::netpol {
+
+using nlohmann::json;
+using detail::ptr;
+
+// ---- small types -----------------------------------------------------------------
+
+std::string_view to_string(Protocol p) {
+  switch (p) {
+    case Protocol::TCP:
+      return "TCP";
+    case Protocol::UDP:
+      return "UDP";
+    case Protocol::SCTP:
+      return "SCTP";
+  }
+  return "TCP";
+}
+
+std::optional<Protocol> parse_protocol(std::string_view s) {
+  std::string u;
+  for (char c : s) u += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  if (u == "TCP") return Protocol::TCP;
+  if (u == "UDP") return Protocol::UDP;
+  if (u == "SCTP") return Protocol::SCTP;
+  return std::nullopt;
+}
+
+bool PortSpec::covers_number(int p, Protocol proto) const {
+  if (!covers_protocol(proto) || !name.empty()) return false;
+  if (port == 0) return true;
+  return end_port > 0 ? p >= port && p <= end_port : p == port;
+}
+
+std::string PortSpec::to_string() const {
+  std::string s = protocol ? std::string(netpol::to_string(*protocol)) : std::string("any");
+  s += '/';
+  if (!name.empty())
+    s += name;
+  else if (port == 0)
+    s += '*';
+  else if (end_port > 0)
+    s += std::to_string(port) + "-" + std::to_string(end_port);
+  else
+    s += std::to_string(port);
+  return s;
+}
+
+bool Peer::reaches_anywhere() const {
+  switch (kind) {
+    case Kind::any:
+      return true;
+    case Kind::ip_block:
+      return cidr.everything();
+    case Kind::entity:
+      return entity == "world" || entity == "all";
+    case Kind::fqdn:
+      return fqdn_pattern && fqdn == "*";
+    case Kind::pods:
+      return false;
+  }
+  return false;
+}
+
+std::string Peer::to_string() const {
+  switch (kind) {
+    case Kind::any:
+      return "any destination";
+    case Kind::pods: {
+      std::string s = pod_selector.empty() ? "all pods" : "pods [" + pod_selector.to_string() + "]";
+      if (!namespace_selector)
+        s += " in the policy's namespace";
+      else if (namespace_selector->empty())
+        s += " in all namespaces";
+      else
+        s += " in namespaces [" + namespace_selector->to_string() + "]";
+      return s;
+    }
+    case Kind::ip_block: {
+      std::string s = "ipBlock " + cidr.to_string();
+      for (std::size_t i = 0; i < except.size(); ++i) s += (i ? ", " : " except ") + except[i].to_string();
+      return s;
+    }
+    case Kind::fqdn:
+      return (fqdn_pattern ? "FQDN pattern " : "FQDN ") + fqdn;
+    case Kind::entity:
+      return "entity " + entity;
+  }
+  return "?";
+}
+
+std::string Policy::display() const {
+  std::string s = ref.display();
+  if (spec_index >= 0) s += " (specs[" + std::to_string(spec_index) + "])";
+  return s;
+}
+
+std::string PodInfo::labels_text() const {
+  if (labels.empty()) return "<none>";
+  std::string s;
+  for (const auto& [k, v] : labels) s += (s.empty() ? "" : ",") + k + "=" + v;
+  return s;
+}
+
+std::string Destination::to_string() const {
+  switch (kind) {
+    case Kind::ip:
+      return ip.to_string();
+    case Kind::pod:
+      return pod ? pod->ref.display() : std::string("<pod>");
+    case Kind::host:
+      return host;
+  }
+  return "?";
+}
+
+// ---- namespaces --------------------------------------------------------------------
+
+void NamespaceSet::add(const std::string& name, Labels labels) {
+  labels.insert_or_assign(std::string(namespace_name_label), name);
+  ns_.insert_or_assign(name, std::move(labels));
+}
+
+void NamespaceSet::merge(NamespaceSet&& other) {
+  for (auto& [name, labels] : other.ns_) ns_.insert_or_assign(name, std::move(labels));
+}
+
+const Labels& NamespaceSet::labels_of(const std::string& name) const {
+  if (auto it = ns_.find(name); it != ns_.end()) return it->second;
+  auto it = unknown_.find(name);
+  if (it == unknown_.end()) it = unknown_.emplace(name, Labels{{std::string(namespace_name_label), name}}).first;
+  return it->second;
+}
+
+// ---- policies ------------------------------------------------------------------------
+
+namespace detail {
+
+bool contains_ci(std::string_view h, std::string_view n) {
+  auto it = std::search(h.begin(), h.end(), n.begin(), n.end(), [](char a, char b) {
+    return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
+  });
+  return it != h.end();
+}
+
+Policy policy_base(const Object& o, const std::string& default_namespace) {
+  Policy p;
+  p.ref = o.ref(default_namespace);
+  p.file = o.file;
+  p.line = o.line;
+  p.ns = p.ref.ns;
+  p.spec_line = o.line_of("/spec");
+  for (auto& ig : ignore_annotations(o, std::nullopt))
+    if (ig.honoured()) p.ignores.push_back(std::move(ig));
+  p.mentions_egress = contains_ci(p.ref.name, "egress");
+  if (auto md = o.json.find("metadata"); md != o.json.end() && md->is_object()) {
+    if (auto ann = md->find("annotations"); ann != md->end() && ann->is_object()) {
+      for (auto it = ann->begin(); it != ann->end(); ++it) {
+        if (it.key().rfind(ignore_annotation_prefix, 0) == 0) continue;
+        if (contains_ci(it.key(), "egress") || (it->is_string() && contains_ci(it->get<std::string>(), "egress")))
+          p.mentions_egress = true;
+      }
+    }
+  }
+  return p;
+}
+
+}  // namespace detail
+
+namespace {
+
+const json* member(const json& j, const char* key) {
+  if (!j.is_object()) return nullptr;
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return nullptr;
+  return &*it;
+}
+
+// A Kubernetes NetworkPolicyPort.
+std::optional<PortSpec> k8s_port(const json& p, Policy& pol, const std::string& where) {
+  if (!p.is_object()) {
+    pol.notes.push_back(where + ": not a mapping, ignored");
+    return std::nullopt;
+  }
+  PortSpec s;
+  s.protocol = Protocol::TCP;
+  if (const json* proto = member(p, "protocol")) {
+    auto pr = proto->is_string() ? parse_protocol(proto->get<std::string>()) : std::nullopt;
+    if (!pr) {
+      pol.notes.push_back(where + ".protocol: unsupported value " + proto->dump() + ", port ignored");
+      return std::nullopt;
+    }
+    s.protocol = *pr;
+  }
+  if (const json* port = member(p, "port")) {
+    if (port->is_number_integer()) {
+      s.port = port->get<int>();
+    } else if (port->is_string()) {
+      const auto& v = port->get_ref<const std::string&>();
+      bool digits = !v.empty() && std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; });
+      if (digits && v.size() <= 5)
+        s.port = std::stoi(v);
+      else
+        s.name = v;
+    }
+    if (s.name.empty() && (s.port < 1 || s.port > 65535)) {
+      pol.notes.push_back(where + ".port: out of range, port ignored");
+      return std::nullopt;
+    }
+  }
+  if (const json* end = member(p, "endPort"); end && end->is_number_integer() && s.port > 0 && s.name.empty()) {
+    int e = end->get<int>();
+    if (e >= s.port && e <= 65535) s.end_port = e == s.port ? 0 : e;
+  }
+  return s;
+}
+
+std::optional<Peer> k8s_peer(const json& j, Policy& pol, const std::string& where) {
+  if (!j.is_object()) {
+    pol.notes.push_back(where + ": not a mapping, ignored");
+    return std::nullopt;
+  }
+  Peer peer;
+  if (const json* ib = member(j, "ipBlock")) {
+    peer.kind = Peer::Kind::ip_block;
+    const json* c = member(*ib, "cidr");
+    auto cidr = c && c->is_string() ? Cidr::parse(c->get<std::string>()) : std::nullopt;
+    if (!cidr) {
+      pol.notes.push_back(where + ".ipBlock.cidr: not a CIDR, peer ignored");
+      return std::nullopt;
+    }
+    peer.cidr = *cidr;
+    if (const json* ex = member(*ib, "except"); ex && ex->is_array()) {
+      for (const auto& e : *ex) {
+        auto ec = e.is_string() ? Cidr::parse(e.get<std::string>()) : std::nullopt;
+        if (ec)
+          peer.except.push_back(*ec);
+        else
+          pol.notes.push_back(where + ".ipBlock.except: " + e.dump() + " is not a CIDR, ignored");
+      }
+    }
+    return peer;
+  }
+  const json* ps = member(j, "podSelector");
+  const json* ns = member(j, "namespaceSelector");
+  if (!ps && !ns) {
+    pol.notes.push_back(where + ": a peer needs podSelector, namespaceSelector or ipBlock; ignored");
+    return std::nullopt;
+  }
+  peer.kind = Peer::Kind::pods;
+  try {
+    if (ps) peer.pod_selector = LabelSelector::from_json(*ps, where + ".podSelector");
+    if (ns) peer.namespace_selector = LabelSelector::from_json(*ns, where + ".namespaceSelector");
+  } catch (const SelectorError& e) {
+    pol.notes.push_back(std::string(e.what()) + "; peer ignored");
+    return std::nullopt;
+  }
+  return peer;
+}
+
+std::vector<Policy> parse_k8s(const Object& o, const std::string& default_namespace) {
+  const json* spec = member(o.json, "spec");
+  if (!spec || !spec->is_object()) return {};
+  Policy p = detail::policy_base(o, default_namespace);
+  p.flavor = Policy::Flavor::kubernetes;
+  p.selector_field = "/spec/podSelector";
+  p.selector_line = o.line_of(p.selector_field);
+  try {
+    // podSelector is a struct in the API: missing means empty, every pod.
+    if (const json* ps = member(*spec, "podSelector")) p.pod_selector = LabelSelector::from_json(*ps, "spec.podSelector");
+  } catch (const SelectorError&) {
+    return {};  // invalid-manifest reports it; a policy the API rejects selects nothing
+  }
+  const json* ingress = member(*spec, "ingress");
+  const json* egress = member(*spec, "egress");
+  p.has_ingress_rules = ingress && ingress->is_array() && !ingress->empty();
+  p.written_egress_rules = egress && egress->is_array() ? egress->size() : 0;
+  p.has_egress_rules = p.written_egress_rules > 0;
+  p.egress_line = o.line_of("/spec/egress");
+  const json* types = member(*spec, "policyTypes");
+  if (types && types->is_array() && !types->empty()) {
+    p.policy_types_set = true;
+    p.policy_types_line = o.line_of("/spec/policyTypes");
+    for (const auto& t : *types) {
+      if (t == "Ingress") p.ingress = true;
+      if (t == "Egress") p.egress = true;
+    }
+  } else {
+    // SetDefaults_NetworkPolicy: Ingress always; Egress when there are egress rules.
+    p.ingress = true;
+    p.egress = p.has_egress_rules;
+  }
+  if (p.egress && egress && egress->is_array()) {
+    for (std::size_t i = 0; i < egress->size(); ++i) {
+      const json& r = (*egress)[i];
+      EgressRule rule;
+      rule.field = ptr("/spec/egress", i);
+      rule.line = o.line_of(rule.field);
+      std::string where = "spec.egress[" + std::to_string(i) + "]";
+      const json* to = member(r, "to");
+      if (!to || !to->is_array() || to->empty()) {
+        rule.to_missing = true;
+        rule.to.push_back(Peer{});
+      } else {
+        for (std::size_t k = 0; k < to->size(); ++k)
+          if (auto peer = k8s_peer((*to)[k], p, where + ".to[" + std::to_string(k) + "]")) rule.to.push_back(*peer);
+      }
+      const json* ports = member(r, "ports");
+      if (!ports || !ports->is_array() || ports->empty()) {
+        rule.ports.push_back(PortSpec::all());
+      } else {
+        for (std::size_t k = 0; k < ports->size(); ++k)
+          if (auto ps = k8s_port((*ports)[k], p, where + ".ports[" + std::to_string(k) + "]"))
+            rule.ports.push_back(*ps);
+      }
+      p.egress_rules.push_back(std::move(rule));
+    }
+  }
+  return {std::move(p)};
+}
+
+// Finds the first container env entry named `name`.
+void find_env(const std::vector<ContainerRef>& containers, std::string_view name, EnvSetting& out, const Object& o) {
+  for (const auto& c : containers) {
+    auto env = c.json->find("env");
+    if (env == c.json->end() || !env->is_array()) continue;
+    for (std::size_t i = 0; i < env->size(); ++i) {
+      const json& e = (*env)[i];
+      if (!e.is_object()) continue;
+      auto n = e.find("name");
+      if (n == e.end() || !n->is_string() || *n != name) continue;
+      out.present = true;
+      out.container = c.name;
+      out.field = ptr(ptr(c.path, "env"), i);
+      out.line = o.line_of(out.field);
+      if (auto v = e.find("value"); v != e.end() && v->is_string()) {
+        out.value = v->get<std::string>();
+      } else if (e.contains("valueFrom")) {
+        out.literal = false;
+      } else if (v != e.end() && !v->is_null()) {
+        out.value = v->dump();  // a number or boolean the API would reject; keep it for the message
+      }
+      return;
+    }
+  }
+}
+
+}  // namespace
+
+bool is_policy_kind(std::string_view kind) {
+  return kind == "NetworkPolicy" || kind == "CiliumNetworkPolicy" || kind == "CiliumClusterwideNetworkPolicy";
+}
+
+std::vector<Policy> parse_policies(const Object& o, const std::string& default_namespace) {
+  const json* kind = member(o.json, "kind");
+  if (!kind || !kind->is_string()) return {};
+  const auto& k = kind->get_ref<const std::string&>();
+  if (k == "NetworkPolicy") return parse_k8s(o, default_namespace);
+  if (k == "CiliumNetworkPolicy" || k == "CiliumClusterwideNetworkPolicy") return detail::parse_cilium(o, default_namespace);
+  return {};
+}
+
+std::optional<PodInfo> parse_pod(const Object& o, const Config& config, const std::string& default_namespace) {
+  auto pod = find_pod_template(o.json);
+  if (!pod) return std::nullopt;
+  PodInfo info;
+  info.ref = o.ref(default_namespace);
+  info.file = o.file;
+  info.line = o.line;
+  info.ns = info.ref.ns;
+  if (pod->metadata) info.labels = labels_of(*pod->metadata);
+  info.labels_field = pod->metadata_path + "/labels";
+  info.labels_line = o.line_of(pod->metadata ? info.labels_field : pod->spec_path);
+  if (auto hn = pod->spec->find("hostNetwork"); hn != pod->spec->end() && hn->is_boolean() && hn->get<bool>()) {
+    info.host_network = true;
+    info.host_network_field = pod->spec_path + "/hostNetwork";
+    info.host_network_line = o.line_of(info.host_network_field);
+  }
+  auto containers = containers_of(*pod);
+  for (const auto& c : containers) {
+    if (c.kind == ContainerKind::ephemeral) continue;  // ephemeral containers declare no ports
+    auto ports = c.json->find("ports");
+    if (ports == c.json->end() || !ports->is_array()) continue;
+    for (const auto& p : *ports) {
+      if (!p.is_object()) continue;
+      auto name = p.find("name");
+      auto num = p.find("containerPort");
+      if (name == p.end() || !name->is_string() || num == p.end() || !num->is_number_integer()) continue;
+      NamedPort np{name->get<std::string>(), Protocol::TCP, num->get<int>()};
+      if (auto pr = p.find("protocol"); pr != p.end() && pr->is_string())
+        np.protocol = parse_protocol(pr->get<std::string>()).value_or(Protocol::TCP);
+      info.ports.push_back(std::move(np));
+    }
+  }
+  find_env(containers, "LOKI_NETWORK_EGRESS_POLICY", info.egress_policy, o);
+  find_env(containers, "LOKI_ALLOWED_HOSTS", info.allowed_hosts, o);
+  find_env(containers, "LOKI_BLOCK_METADATA_ENDPOINT", info.block_metadata, o);
+  // A loki-mode pod under the config, or a pod that declares Loki Mode's
+  // egress promise: its own LOKI_NETWORK_EGRESS_POLICY says it is an agent.
+  info.loki = is_loki_pod(config, info.labels) || (info.egress_policy.present && info.egress_policy.literal &&
+                                                   !info.egress_policy.value.empty());
+  for (auto& ig : ignore_annotations(o, pod))
+    if (ig.honoured()) info.ignores.push_back(std::move(ig));
+  return info;
+}
+
+void Inventory::add(const Object& o, const Config& config, const std::string& default_namespace) {
+  const json* kind = member(o.json, "kind");
+  if (!kind || !kind->is_string()) return;
+  const auto& k = kind->get_ref<const std::string&>();
+  if (is_policy_kind(k)) {
+    for (auto& p : parse_policies(o, default_namespace)) policies.push_back(std::move(p));
+    return;
+  }
+  if (k == "Namespace") {
+    const json* md = member(o.json, "metadata");
+    const json* name = md ? member(*md, "name") : nullptr;
+    if (name && name->is_string()) namespaces.add(name->get<std::string>(), labels_of(*md));
+    return;
+  }
+  if (auto pod = parse_pod(o, config, default_namespace)) pods.push_back(std::move(*pod));
+}
+
+void Inventory::merge(Inventory&& other) {
+  for (auto& p : other.policies) policies.push_back(std::move(p));
+  for (auto& p : other.pods) pods.push_back(std::move(p));
+  namespaces.merge(std::move(other.namespaces));
+}
+
+void Inventory::sort() {
+  std::stable_sort(policies.begin(), policies.end(), [](const Policy& a, const Policy& b) {
+    return std::tie(a.file, a.line, a.spec_index) < std::tie(b.file, b.line, b.spec_index);
+  });
+  std::stable_sort(pods.begin(), pods.end(),
+                   [](const PodInfo& a, const PodInfo& b) { return std::tie(a.file, a.line) < std::tie(b.file, b.line); });
+}
+
+}  // namespace loki::netpol

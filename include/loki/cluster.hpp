@@ -1,0 +1,52 @@
+// The live-cluster audit: read what is running (as kubectl would), then run
+// the same engine as the linter over it.
+#pragma once
+
+#include <loki/engine.hpp>
+#include <loki/kube_client.hpp>
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace loki {
+
+struct ClusterSnapshot {
+  std::string context;
+  std::string server;
+  std::vector<nlohmann::json> pods;
+  std::vector<nlohmann::json> workloads;  // Deployments, ReplicaSets, StatefulSets, DaemonSets, Jobs, CronJobs, RCs
+  std::vector<nlohmann::json> networkpolicies;
+  std::vector<nlohmann::json> ciliumnetworkpolicies;
+  std::vector<nlohmann::json> namespaces;
+  bool cilium_served = false;
+  std::vector<std::string> notes;  // things the user should know (e.g. namespaces not listable)
+  double api_seconds = 0;
+  std::size_t requests = 0;
+  std::size_t pages = 0;
+};
+
+struct WalkOptions {
+  std::string ns;  // empty with all_namespaces
+  bool all_namespaces = false;
+  std::size_t chunk_size = 500;
+};
+
+// Lists everything the audit needs (I/O). Throws KubeError.
+ClusterSnapshot walk_cluster(KubeClient& client, const WalkOptions& opts);
+
+// The API path of an object, used as its "file" in findings.
+std::string api_path_of(const nlohmann::json& object);
+
+// Pure: findings for a snapshot. Pod findings are reported once per owning
+// top-level workload (ownerReferences: Pod -> ReplicaSet -> Deployment,
+// Pod -> Job -> CronJob), naming the affected pods; workloads without live
+// pods are checked through their pod template.
+struct AuditResult {
+  std::vector<Finding> findings;
+  std::size_t objects = 0;
+  std::size_t pods_checked = 0;
+};
+AuditResult audit_snapshot(const ClusterSnapshot& snap, const EngineOptions& opts);
+
+}  // namespace loki

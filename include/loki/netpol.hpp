@@ -1,0 +1,338 @@
+// The NetworkPolicy engine: which policies select a pod, whether it is
+// isolated per direction, what its egress may reach, and why. Semantics of
+// networking.k8s.io/v1 NetworkPolicy
+// (https://kubernetes.io/docs/concepts/services-networking/network-policies/),
+// plus CiliumNetworkPolicy / CiliumClusterwideNetworkPolicy (cilium.io/v2)
+// egress, which take part in isolation the same way (Cilium enforces both
+// kinds; what a pod may reach is the union of every selecting policy).
+// Pure functions, no I/O.
+#pragma once
+
+#include <loki/config.hpp>
+#include <loki/finding.hpp>
+#include <loki/ignore.hpp>
+#include <loki/manifest.hpp>
+#include <loki/selector.hpp>
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+namespace loki::netpol {
+
+// ---- addresses ---------------------------------------------------------------
+
+enum class Protocol : std::uint8_t { TCP, UDP, SCTP };
+std::string_view to_string(Protocol p);
+// "TCP" / "UDP" / "SCTP" (case-insensitive); nullopt otherwise.
+std::optional<Protocol> parse_protocol(std::string_view s);
+
+struct IpAddress {
+  bool v6 = false;
+  std::array<std::uint8_t, 16> bytes{};  // IPv4 in the first 4 bytes
+
+  // Dotted IPv4 or RFC 4291 IPv6 (with ::, and a trailing dotted quad).
+  static std::optional<IpAddress> parse(std::string_view s);
+  std::string to_string() const;
+  bool operator==(const IpAddress&) const = default;
+};
+
+struct Cidr {
+  IpAddress base;  // host bits cleared
+  int prefix = 0;
+
+  // "10.0.0.0/24", "fd00::/8"; a bare address is a /32 or /128. The API
+  // requires the prefix; host bits set are accepted and cleared.
+  static std::optional<Cidr> parse(std::string_view s);
+  bool contains(const IpAddress& ip) const;
+  bool contains(const Cidr& other) const;  // other is a subset of this
+  bool everything() const { return prefix == 0; }
+  std::string to_string() const;
+};
+
+// ---- the parsed model --------------------------------------------------------
+
+// One `ports` entry. No port and no name: every port of the protocol.
+// protocol nullopt: any protocol (Cilium's ANY; never for Kubernetes, where it
+// defaults to TCP).
+struct PortSpec {
+  std::optional<Protocol> protocol = Protocol::TCP;
+  int port = 0;      // 0: every port
+  int end_port = 0;  // 0: just `port`; else the inclusive range port..end_port
+  std::string name;  // a named port, resolved against the destination pod
+
+  static PortSpec all() { return PortSpec{std::nullopt, 0, 0, {}}; }
+  bool all_ports() const { return port == 0 && name.empty(); }
+  bool covers_protocol(Protocol p) const { return !protocol || *protocol == p; }
+  // Whether this numeric spec covers `p` on `protocol` (named ports: false).
+  bool covers_number(int p, Protocol proto) const;
+  std::string to_string() const;  // "TCP/443", "TCP/32000-32768", "UDP/*", "TCP/serve-80", "any/*"
+};
+
+// One destination selector of an egress rule.
+struct Peer {
+  enum class Kind : std::uint8_t {
+    any,       // every destination (missing/empty `to`, Cilium rule without L3 part)
+    pods,      // pods selected by namespace and pod selectors
+    ip_block,  // cidr minus except
+    fqdn,      // Cilium toFQDNs
+    entity,    // Cilium toEntities (world, cluster, host, ...)
+  };
+  Kind kind = Kind::any;
+  // pods: nullopt = the policy's own namespace (for a clusterwide policy:
+  // every namespace). pod_selector empty = every pod.
+  std::optional<LabelSelector> namespace_selector;
+  LabelSelector pod_selector;
+  // ip_block
+  Cidr cidr;
+  std::vector<Cidr> except;
+  // fqdn: a matchName (exact) or a matchPattern (`*` = within one DNS label;
+  // a lone `*` = every name).
+  std::string fqdn;
+  bool fqdn_pattern = false;
+  // entity: world, all, cluster, host, remote-node, kube-apiserver, ...
+  std::string entity;
+
+  // Whether this peer alone reaches every destination: `to` empty,
+  // 0.0.0.0/0 or ::/0 (even with excepts), entity world/all, fqdn pattern "*".
+  bool reaches_anywhere() const;
+  std::string to_string() const;  // readable, for tables and messages
+};
+
+struct EgressRule {
+  std::vector<Peer> to;         // never empty after parsing: [any] for missing/empty `to`
+  std::vector<PortSpec> ports;  // never empty after parsing: [all] for missing/empty `ports`
+  bool to_missing = false;      // `to` absent or [] (for messages)
+  std::string field;            // JSON pointer of the rule, relative to the object
+  int line = 0;
+};
+
+struct Policy {
+  enum class Flavor : std::uint8_t { kubernetes, cilium, cilium_clusterwide };
+  Flavor flavor = Flavor::kubernetes;
+  ObjectRef ref;
+  std::string file;
+  int line = 0;
+  std::string ns;  // empty for CiliumClusterwideNetworkPolicy
+  int spec_index = -1;  // Cilium `specs[i]`; -1 for `spec`
+  LabelSelector pod_selector;  // podSelector / endpointSelector
+
+  // Cilium clusterwide: the namespace part of endpointSelector
+  // (k8s:io.kubernetes.pod.namespace, ...); nullopt: every namespace.
+  std::optional<LabelSelector> namespace_selector;
+
+  // Effective policy types (after the API's defaulting): whether the policy
+  // has a say in the direction. Cilium: an ingress/egress (or *Deny) section.
+  bool ingress = false;
+  bool egress = false;
+  // Whether selecting the pod puts it in default deny for egress (Cilium's
+  // enableDefaultDeny.egress: false adds allows without isolating).
+  bool egress_default_deny = true;
+  bool policy_types_set = false;  // spec.policyTypes given (Kubernetes)
+  bool has_ingress_rules = false;
+  bool has_egress_rules = false;  // `egress` has at least one rule (whether or not it applies)
+  std::vector<EgressRule> egress_rules;  // only the rules that apply (egress true)
+  std::size_t written_egress_rules = 0;  // `egress` entries written, applied or not
+
+  // Lines for findings.
+  std::string selector_field;  // "/spec/podSelector"
+  int selector_line = 0;
+  int policy_types_line = 0;
+  int spec_line = 0;
+  int egress_line = 0;
+  bool mentions_egress = false;  // name or an annotation mentions "egress"
+  std::vector<IgnoreAnnotation> ignores;  // the honoured ones
+  std::vector<std::string> notes;  // parts of the policy the engine does not model
+
+  bool is_cilium() const { return flavor != Flavor::kubernetes; }
+  std::string display() const;  // "NetworkPolicy models/deny-all-egress"
+};
+
+struct NamedPort {
+  std::string name;
+  Protocol protocol = Protocol::TCP;
+  int port = 0;
+};
+
+// A LOKI_* variable of the agent's environment, as written.
+struct EnvSetting {
+  bool present = false;
+  bool literal = true;  // false for valueFrom (value unknown)
+  std::string value;
+  std::string container;
+  std::string field;  // JSON pointer of the env entry
+  int line = 0;
+};
+
+// What the network pass needs of a pod template, and nothing more.
+struct PodInfo {
+  ObjectRef ref;  // the workload
+  std::string file;
+  int line = 0;
+  std::string ns;
+  Labels labels;
+  bool host_network = false;
+  bool loki = false;  // a loki-mode pod under the config
+  std::vector<NamedPort> ports;  // containers' named ports
+  std::optional<IpAddress> ip;   // when known (live pods)
+  EnvSetting egress_policy;      // LOKI_NETWORK_EGRESS_POLICY
+  EnvSetting allowed_hosts;      // LOKI_ALLOWED_HOSTS
+  EnvSetting block_metadata;     // LOKI_BLOCK_METADATA_ENDPOINT
+  std::string labels_field;      // pointer of the template's labels
+  int labels_line = 0;
+  std::string host_network_field;
+  int host_network_line = 0;
+  std::vector<IgnoreAnnotation> ignores;  // the honoured ones
+
+  std::string labels_text() const;  // "app=llm-api,role=x" or "<none>"
+};
+
+// Namespaces by name with their labels; `kubernetes.io/metadata.name` is
+// always present, also for namespaces the set does not know.
+class NamespaceSet {
+ public:
+  void add(const std::string& name, Labels labels);
+  const Labels& labels_of(const std::string& name) const;
+  bool known(const std::string& name) const { return ns_.count(name) != 0; }
+  void merge(NamespaceSet&& other);  // other's definitions win
+  std::size_t size() const { return ns_.size(); }
+
+ private:
+  std::map<std::string, Labels, std::less<>> ns_;
+  mutable std::map<std::string, Labels, std::less<>> unknown_;
+};
+
+inline constexpr std::string_view namespace_name_label = "kubernetes.io/metadata.name";
+
+bool is_policy_kind(std::string_view kind);  // NetworkPolicy, CiliumNetworkPolicy, CiliumClusterwideNetworkPolicy
+
+// Parses a NetworkPolicy / CiliumNetworkPolicy / CiliumClusterwideNetworkPolicy
+// (several for a Cilium `specs` list). Tolerant: parts that cannot be read are
+// left out and noted (invalid input is reported by validation); an invalid
+// pod selector drops the policy. The apiVersion is not checked (validation
+// reports a wrong one; the intent is still analysed).
+std::vector<Policy> parse_policies(const Object& object, const std::string& default_namespace);
+
+// The compact pod record of a workload object; nullopt when it has no pod template.
+std::optional<PodInfo> parse_pod(const Object& object, const Config& config, const std::string& default_namespace);
+
+// Everything the network pass looks at.
+struct Inventory {
+  std::vector<Policy> policies;
+  std::vector<PodInfo> pods;
+  NamespaceSet namespaces;
+
+  // Adds whatever the object contributes (policy, namespace, pod template).
+  void add(const Object& object, const Config& config, const std::string& default_namespace);
+  // Moves another inventory's records in.
+  void merge(Inventory&& other);
+  // Sorts records by file and line, for deterministic output.
+  void sort();
+};
+
+// ---- analysis ------------------------------------------------------------------
+
+// One allowed (peer, ports) pair of a selecting policy's egress rule.
+struct Grant {
+  const Policy* policy = nullptr;  // nullptr: not isolated, everything allowed
+  std::size_t rule = 0;            // index into policy->egress_rules
+  const Peer* peer = nullptr;
+  const PortSpec* port = nullptr;
+};
+
+struct PodNetwork {
+  const PodInfo* pod = nullptr;
+  bool policies_apply = true;  // false for hostNetwork pods
+  std::vector<const Policy*> ingress_policies;  // selecting, with Ingress
+  std::vector<const Policy*> egress_policies;   // selecting, with Egress
+  std::vector<const Policy*> selecting;         // selecting, any direction
+  bool ingress_isolated = false;
+  bool egress_isolated = false;
+  // Normalized allowed egress: every (peer x port) of every rule of every
+  // egress policy; one grant of everything when egress is not isolated.
+  std::vector<Grant> egress;
+};
+
+struct Destination {
+  enum class Kind : std::uint8_t { ip, pod, host };
+  Kind kind = Kind::ip;
+  IpAddress ip;                  // ip; pod when pod->ip is known
+  const PodInfo* pod = nullptr;  // pod
+  std::string host;              // host: a DNS name
+
+  static Destination address(IpAddress a) { return {Kind::ip, a, nullptr, {}}; }
+  static Destination to_pod(const PodInfo& p) { return {Kind::pod, p.ip.value_or(IpAddress{}), &p, {}}; }
+  static Destination hostname(std::string h) { return {Kind::host, {}, nullptr, std::move(h)}; }
+  std::string to_string() const;
+};
+
+struct Verdict {
+  bool allowed = false;
+  std::optional<Grant> by;  // the first grant that allows it
+  std::string reason;       // why (allowed or not), one line
+};
+
+// Answers questions about one inventory. Indexes policies by namespace and
+// caches selector matches, so a pass over every pod stays roughly linear.
+class Analyzer {
+ public:
+  explicit Analyzer(const Inventory& inv);
+
+  const Inventory& inventory() const { return inv_; }
+  // Policies of the namespace, then the clusterwide ones.
+  std::vector<const Policy*> policies_for(const std::string& ns) const;
+  // Pods of a namespace in the inventory.
+  const std::vector<const PodInfo*>& pods_in(const std::string& ns) const;
+
+  bool selects(const Policy& policy, const PodInfo& pod) const;
+  PodNetwork analyze(const PodInfo& pod) const;
+  Verdict allows(const PodNetwork& net, const Destination& dest, int port, Protocol protocol) const;
+
+  bool peer_matches(const Policy& policy, const Peer& peer, const Destination& dest) const;
+  bool port_matches(const PortSpec& spec, const Destination& dest, int port, Protocol protocol) const;
+  // Whether the port spec can carry `port`/`protocol` to some destination
+  // (named ports: by the pods the peer selects, else the kube-dns names
+  // "dns"/"dns-tcp" for port 53).
+  bool grant_covers_port(const Grant& g, int port, Protocol protocol) const;
+  // Pods a peer selects (pods peers only).
+  std::vector<const PodInfo*> pods_of_peer(const Policy& policy, const Peer& peer) const;
+
+ private:
+  bool namespace_matches(const Policy& policy, const Peer& peer, const std::string& ns) const;
+
+  const Inventory& inv_;
+  std::unordered_map<std::string, std::vector<const Policy*>> by_ns_;
+  std::vector<const Policy*> clusterwide_;
+  std::unordered_map<std::string, std::vector<const PodInfo*>> pods_by_ns_;
+};
+
+// Whether a DNS name matches a Cilium matchPattern (`*` within one label;
+// "*" alone matches every name). Case-insensitive; trailing dots ignored.
+bool fqdn_pattern_matches(std::string_view pattern, std::string_view name);
+
+// Why a selector does not select a set of labels, one clause per failing
+// requirement: "has no label role", "has role=frontend, not backend". Empty
+// when it selects them. `subject` names the labelled thing ("llm-api").
+std::vector<std::string> selector_misses(const LabelSelector& sel, const Labels& labels, std::string_view subject);
+
+// ---- explain -------------------------------------------------------------------
+
+struct ExplainTarget {
+  Destination dest;
+  int port = 0;
+  Protocol protocol = Protocol::TCP;
+  std::string text;  // as the user wrote it
+};
+
+// The readable explanation `loki-audit explain` prints: labels, every policy
+// of the namespace and whether (or why not) it selects the pod, isolation per
+// direction, the allowed egress as a table, and the verdict for `to`.
+std::string explain(const Analyzer& analyzer, const PodInfo& pod, const std::optional<ExplainTarget>& to);
+
+}  // namespace loki::netpol

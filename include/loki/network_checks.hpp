@@ -1,0 +1,20 @@
+// The network pass: NetworkPolicy / CiliumNetworkPolicy findings over an
+// inventory of policies, namespaces and pod templates (a manifest set in
+// lint, live objects in the cluster audit). Pure functions, no I/O.
+#pragma once
+
+#include <loki/config.hpp>
+#include <loki/finding.hpp>
+#include <loki/netpol.hpp>
+
+#include <vector>
+
+namespace loki {
+
+// Runs every network rule the config enables. Findings name the workload (pod
+// findings) or the policy (policy findings), with file, line and field; rule
+// severities come from the config; ignore annotations on that object are
+// honoured. Unsorted.
+std::vector<Finding> check_network(const netpol::Inventory& inventory, const Config& config);
+
+}  // namespace loki

@@ -1,0 +1,243 @@
+#!/usr/bin/env bash
+# loki-audit against the real kube-apiserver of tests/cluster/up: pagination,
+# ownerReferences grouping, RBAC errors, exec credential plugins, KUBECONFIG
+# merging, a wrong CA, in-cluster config, and the fourth seed's shadowed egress.
+# Objects are created with kubectl apply, exactly as users do.
+set -uo pipefail
+AUDIT=${1:?usage: test_audit.sh path/to/loki-audit}
+: "${KUBECONFIG:?run through tests/cluster/with-cluster-env}"
+: "${KUBECTL:?}"
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+NS=lg-audit-$$
+pass=0
+fail=0
+ok() { pass=$((pass + 1)); echo "ok   $1"; }
+bad() { fail=$((fail + 1)); echo "FAIL $1"; [ $# -gt 1 ] && printf '%s\n' "$2" | sed 's/^/     /' | head -30; }
+k() { "$KUBECTL" "$@"; }
+run() {  # name want_exit cmd...  (stdout in $TMP/out, stderr in $TMP/err)
+  local name=$1 want=$2
+  shift 2
+  "$@" >"$TMP/out" 2>"$TMP/err"
+  local got=$?
+  if [ "$got" = "$want" ]; then ok "$name (exit $got)"; else bad "$name: exit $got, want $want" "$(cat "$TMP/err" "$TMP/out")"; fi
+}
+has() {  # name file pattern
+  if grep -qE -- "$3" "$2"; then ok "$1"; else bad "$1: no /$3/ in $2" "$(cat "$2")"; fi
+}
+cleanup_ns() { k delete namespace "$@" --wait=false >/dev/null 2>&1 || true; }
+trap 'cleanup_ns $NS ${NS}-models; rm -rf "$TMP"' EXIT
+
+# ---- a namespace with 55 agent pods and a bare hostNetwork pod --------------
+k create namespace "$NS" >/dev/null
+cat >"$TMP/agents.yaml" <<EOF
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: agents
+  namespace: $NS
+spec:
+  replicas: 55
+  selector:
+    matchLabels: {app: loki-mode, fleet: a}
+  template:
+    metadata:
+      labels: {app: loki-mode, fleet: a}
+    spec:
+      containers:
+      - name: agent
+        image: loki:1
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: bare-hostnet
+  namespace: $NS
+  labels: {app: loki-mode}
+spec:
+  hostNetwork: true
+  automountServiceAccountToken: false
+  securityContext: {runAsNonRoot: true, runAsUser: 1000, seccompProfile: {type: RuntimeDefault}}
+  containers:
+  - name: agent
+    image: loki:1
+    securityContext: {allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: {drop: [ALL]}}
+EOF
+k apply -f "$TMP/agents.yaml" >/dev/null
+for i in $(seq 1 120); do
+  n=$(k get pods -n "$NS" -l fleet=a --no-headers 2>/dev/null | wc -l)
+  [ "$n" -ge 55 ] && break
+  sleep 0.5
+done
+[ "$n" -ge 55 ] && ok "controller-manager created $n pods" || bad "only $n pods were created"
+
+run "audit with --chunk-size 7 finds problems" 1 "$AUDIT" --namespace "$NS" --chunk-size 7 --timing -f json
+cp "$TMP/out" "$TMP/audit.json"
+has "paginated: 55+ pods in pages of 7" "$TMP/err" "pages"
+python3 - "$TMP/audit.json" "$TMP/err" <<'PY' && ok "findings grouped once per Deployment, naming its pods" || bad "grouping" "$(head -c 3000 "$TMP/audit.json")"
+import json, re, sys
+f = json.load(open(sys.argv[1]))["findings"]
+err = open(sys.argv[2]).read()
+pages = int(re.search(r"(\d+) pages", err).group(1))
+assert pages >= 9, f"expected >= 9 pages with --chunk-size 7, got {pages}"
+wr = [x for x in f if x["rule"] == "writable-root-fs"]
+deps = [x for x in wr if x["object"]["kind"] == "Deployment" and x["object"]["name"] == "agents"]
+assert len(deps) == 1, wr
+assert "55 pods" in deps[0]["message"], deps[0]["message"]
+assert deps[0]["file"].endswith("/namespaces/" + deps[0]["object"]["namespace"] + "/deployments/agents")
+assert not [x for x in f if x["object"]["kind"] in ("ReplicaSet",)], "pods must be reported on the Deployment"
+hn = [x for x in f if x["rule"] == "host-network"]
+assert len(hn) == 1 and hn[0]["object"] == {"apiVersion": "v1", "kind": "Pod", "namespace": hn[0]["object"]["namespace"], "name": "bare-hostnet"}, hn
+PY
+run "--all-pods and -A work" 1 "$AUDIT" -A --all-pods -f json
+python3 -c "import json,sys; d=json.load(open('$TMP/out')); assert d['summary']['objects'] > 55" && ok "-A sees the cluster" || bad "-A"
+
+# ---- usage and connection errors ------------------------------------------------
+run "unknown namespace" 2 "$AUDIT" --namespace does-not-exist-$$
+has "unknown namespace message" "$TMP/err" "namespace \"does-not-exist-$$\" not found"
+sed "s#server: .*#server: https://127.0.0.1:1#" "$KUBECONFIG" >"$TMP/refused.kubeconfig"
+run "connection refused" 2 "$AUDIT" --kubeconfig "$TMP/refused.kubeconfig" -n "$NS"
+has "connection refused message" "$TMP/err" "cannot connect to the API server at https://127.0.0.1:1"
+run "missing kubeconfig" 2 "$AUDIT" --kubeconfig "$TMP/nope" -n "$NS"
+has "missing kubeconfig message" "$TMP/err" "no such file"
+run "unknown context" 2 "$AUDIT" --context nope -n "$NS"
+has "unknown context message" "$TMP/err" "context \"nope\" not found"
+
+# ---- a wrong CA is reported as such ----------------------------------------------
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$TMP/other.key" -out "$TMP/other.crt" -days 1 -subj /CN=other-ca 2>/dev/null
+SERVER=$(k config view --minify -o jsonpath='{.clusters[0].cluster.server}')
+cat >"$TMP/wrongca.kubeconfig" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+- name: c
+  cluster: {server: $SERVER, certificate-authority: other.crt}
+users:
+- name: u
+  user: {token: $ADMIN_TOKEN}
+contexts:
+- name: ctx
+  context: {cluster: c, user: u}
+current-context: ctx
+EOF
+run "wrong CA" 2 "$AUDIT" --kubeconfig "$TMP/wrongca.kubeconfig" -n "$NS"
+has "wrong CA message names the CA file" "$TMP/err" "unknown authority.*other.crt"
+sed "s#certificate-authority: other.crt#certificate-authority: $LOKI_CLUSTER_CA, tls-server-name: wrong.example.com#" "$TMP/wrongca.kubeconfig" >"$TMP/name.kubeconfig"
+run "certificate name mismatch" 2 "$AUDIT" --kubeconfig "$TMP/name.kubeconfig" -n "$NS"
+has "name mismatch message" "$TMP/err" "not valid for \"wrong.example.com\""
+
+# ---- 401 and 403 -----------------------------------------------------------------
+sed "s#token: $ADMIN_TOKEN#token: not-a-valid-token#; s#other.crt#$LOKI_CLUSTER_CA#" "$TMP/wrongca.kubeconfig" >"$TMP/badtoken.kubeconfig"
+run "rejected token" 2 "$AUDIT" --kubeconfig "$TMP/badtoken.kubeconfig" -n "$NS"
+has "401 message names the user" "$TMP/err" "rejected the credentials of user \"u\""
+# The restricted user may read pods and workloads, not NetworkPolicies.
+cat >"$TMP/rbac.yaml" <<EOF
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: audit-partial, namespace: $NS}
+rules:
+- apiGroups: [""]
+  resources: [pods, namespaces]
+  verbs: [get, list]
+- apiGroups: [apps, batch]
+  resources: ["*"]
+  verbs: [get, list]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: audit-partial, namespace: $NS}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: audit-partial}
+subjects:
+- {apiGroup: rbac.authorization.k8s.io, kind: User, name: restricted}
+EOF
+k apply -f "$TMP/rbac.yaml" >/dev/null
+run "restricted user without list on networkpolicies" 2 "$AUDIT" --kubeconfig "$LOKI_RESTRICTED_KUBECONFIG" -n "$NS"
+has "403 names the verb and resource" "$TMP/err" "forbidden \(403\).*networkpolicies"
+has "403 shows the RBAC rule that would allow it" "$TMP/err" 'apiGroups: \["networking.k8s.io"\]'
+
+# ---- exec credential plugin ----------------------------------------------------
+cat >"$TMP/plugin.sh" <<EOF
+#!/bin/sh
+# Proves KUBERNETES_EXEC_INFO arrives, then prints an ExecCredential.
+echo "\$KUBERNETES_EXEC_INFO" > "$TMP/exec-info.json"
+echo "\$PLUGIN_GREETING" > "$TMP/exec-env.txt"
+cat <<JSON
+{"apiVersion": "client.authentication.k8s.io/v1", "kind": "ExecCredential",
+ "status": {"token": "$ADMIN_TOKEN", "expirationTimestamp": "2099-01-01T00:00:00Z"}}
+JSON
+EOF
+chmod +x "$TMP/plugin.sh"
+cat >"$TMP/exec.kubeconfig" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+- name: c
+  cluster: {server: $SERVER, certificate-authority: $LOKI_CLUSTER_CA}
+users:
+- name: via-plugin
+  user:
+    exec:
+      apiVersion: client.authentication.k8s.io/v1
+      command: ./plugin.sh
+      env: [{name: PLUGIN_GREETING, value: hello}]
+      interactiveMode: Never
+      provideClusterInfo: true
+contexts:
+- name: ctx
+  context: {cluster: c, user: via-plugin, namespace: $NS}
+current-context: ctx
+EOF
+run "exec plugin authenticates (context namespace used)" 1 "$AUDIT" --kubeconfig "$TMP/exec.kubeconfig" -f json
+has "KUBERNETES_EXEC_INFO passed to the plugin" "$TMP/exec-info.json" '"kind":"ExecCredential".*"server"'
+has "plugin env passed" "$TMP/exec-env.txt" "hello"
+sed 's#command: ./plugin.sh#command: gke-gcloud-auth-plugin-missing\n      installHint: "Install it with: gcloud components install gke-gcloud-auth-plugin"#' "$TMP/exec.kubeconfig" >"$TMP/missing.kubeconfig"
+run "missing exec plugin" 2 "$AUDIT" --kubeconfig "$TMP/missing.kubeconfig"
+has "installHint shown" "$TMP/err" "gcloud components install"
+cat >"$TMP/gcp.kubeconfig" <<EOF
+apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: $SERVER}}]
+users: [{name: g, user: {auth-provider: {name: gcp}}}]
+contexts: [{name: ctx, context: {cluster: c, user: g}}]
+current-context: ctx
+EOF
+run "legacy auth-provider gcp" 2 "$AUDIT" --kubeconfig "$TMP/gcp.kubeconfig"
+has "gcp message points at gke-gcloud-auth-plugin" "$TMP/err" "gke-gcloud-auth-plugin"
+
+# ---- KUBECONFIG with two files merges as kubectl does ---------------------------
+mkdir -p "$TMP/a" "$TMP/b"
+cp "$LOKI_CLUSTER_CA" "$TMP/b/ca.crt"
+cat >"$TMP/a/config" <<EOF
+apiVersion: v1
+kind: Config
+users: [{name: admin-token, user: {token: $ADMIN_TOKEN}}]
+contexts: [{name: merged, context: {cluster: from-b, user: admin-token, namespace: $NS}}]
+current-context: merged
+EOF
+cat >"$TMP/b/config" <<EOF
+apiVersion: v1
+kind: Config
+clusters: [{name: from-b, cluster: {server: $SERVER, certificate-authority: ca.crt}}]
+users: [{name: admin-token, user: {token: wrong-token-second-file-loses}}]
+contexts: [{name: other, context: {cluster: from-b, user: admin-token}}]
+current-context: other
+EOF
+run "KUBECONFIG=a:b merges (first file wins, relative CA path from b)" 1 env KUBECONFIG="$TMP/a/config:$TMP/b/config" "$AUDIT" -f json
+python3 -c "import json; d=json.load(open('$TMP/out')); assert any(f['object']['name']=='agents' for f in d['findings'])" \
+  && ok "merged context audited the right namespace" || bad "merged context"
+run "kubectl agrees on the merged context" 0 env KUBECONFIG="$TMP/a/config:$TMP/b/config" "$KUBECTL" config current-context
+has "kubectl current-context" "$TMP/out" "^merged$"
+
+# ---- in-cluster config -------------------------------------------------------------
+mkdir -p "$TMP/sa"
+cp "$LOKI_CLUSTER_CA" "$TMP/sa/ca.crt"
+printf '%s' "$ADMIN_TOKEN" >"$TMP/sa/token"
+printf '%s' "$NS" >"$TMP/sa/namespace"
+HOSTPORT=${SERVER#https://}
+run "in-cluster config (service account token and CA)" 1 env -u KUBECONFIG HOME="$TMP" LOKI_INCLUSTER_DIR="$TMP/sa" \
+  KUBERNETES_SERVICE_HOST="${HOSTPORT%:*}" KUBERNETES_SERVICE_PORT="${HOSTPORT##*:}" "$AUDIT" -f json
+has "in-cluster audit used the pod's namespace" "$TMP/out" "\"namespace\": \"$NS\""
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
