@@ -109,6 +109,8 @@ Intent intent_of(const std::string& path) {
   return in;
 }
 
+const json& metadata_of(const json& obj);
+
 std::string status_message(const std::string& body) {
   auto j = json::parse(body, nullptr, false);
   if (j.is_object()) {
@@ -344,8 +346,11 @@ struct KubeClient::Impl {
     if (ec) throw beast::system_error(ec);
   }
 
+  // header: up to the end of the headers; some: whatever arrives (streamed
+  // watch bodies); all: the whole message.
+  enum class ReadMode { header, some, all };
   template <class Parser>
-  boost::system::error_code read_some(Parser& p, bool header_only, Clock::time_point deadline,
+  boost::system::error_code read_some(Parser& p, ReadMode mode, Clock::time_point deadline,
                                       const std::atomic<bool>* stop, bool& timed_out) {
     bool done = false;
     boost::system::error_code ec;
@@ -354,13 +359,17 @@ struct KubeClient::Impl {
       done = true;
     };
     if (tls) {
-      if (header_only)
+      if (mode == ReadMode::header)
         http::async_read_header(*tls, buffer, p, handler);
+      else if (mode == ReadMode::some)
+        http::async_read_some(*tls, buffer, p, handler);
       else
         http::async_read(*tls, buffer, p, handler);
     } else {
-      if (header_only)
+      if (mode == ReadMode::header)
         http::async_read_header(*plain, buffer, p, handler);
+      else if (mode == ReadMode::some)
+        http::async_read_some(*plain, buffer, p, handler);
       else
         http::async_read(*plain, buffer, p, handler);
     }
@@ -419,7 +428,7 @@ struct KubeClient::Impl {
         http::response_parser<http::string_body> p;
         p.body_limit(512ull * 1024 * 1024);
         bool timed_out = false;
-        auto ec = read_some(p, false, deadline, nullptr, timed_out);
+        auto ec = read_some(p, ReadMode::all, deadline, nullptr, timed_out);
         if (timed_out) {
           drop_connection();
           throw KubeError("timed out waiting for the API server at " + where() + " (GET " + path + ")");
@@ -489,7 +498,7 @@ ListResult KubeClient::list(const ResourceType& rt, const std::string& ns, std::
         out.items.push_back(std::move(item));
       }
     }
-    const json& md = page.value("metadata", json::object());
+    const json& md = metadata_of(page);
     out.resourceVersion = md.value("resourceVersion", "");
     cont = md.value("continue", "");
     if (cont.empty()) break;
@@ -539,7 +548,7 @@ void KubeClient::watch(const ResourceType& rt, const std::string& ns, const std:
     http::response_parser<http::buffer_body> p;
     p.body_limit(boost::none);
     bool timed_out = false;
-    auto ec = im.read_some(p, true, deadline, stop, timed_out);
+    auto ec = im.read_some(p, Impl::ReadMode::header, deadline, stop, timed_out);
     if (timed_out) {
       im.drop_connection();
       return;
@@ -553,7 +562,7 @@ void KubeClient::watch(const ResourceType& rt, const std::string& ns, const std:
       while (!p.is_done()) {
         p.get().body().data = chunk;
         p.get().body().size = sizeof chunk;
-        ec = im.read_some(p, false, deadline, stop, timed_out);
+        ec = im.read_some(p, Impl::ReadMode::some, deadline, stop, timed_out);
         body.append(chunk, sizeof chunk - p.get().body().size);
         if (ec && ec != http::error::need_buffer) break;
         if (timed_out || body.size() > 65536) break;
@@ -566,7 +575,7 @@ void KubeClient::watch(const ResourceType& rt, const std::string& ns, const std:
     while (!p.is_done()) {
       p.get().body().data = chunk;
       p.get().body().size = sizeof chunk;
-      ec = im.read_some(p, false, deadline, stop, timed_out);
+      ec = im.read_some(p, Impl::ReadMode::some, deadline, stop, timed_out);
       pending.append(chunk, sizeof chunk - p.get().body().size);
       for (std::size_t nl; (nl = pending.find('\n')) != std::string::npos;) {
         std::string line = pending.substr(0, nl);
@@ -634,8 +643,14 @@ std::string Reflector::last_error() const {
 }
 
 namespace {
+const json& metadata_of(const json& obj) {
+  static const json empty = json::object();
+  if (!obj.is_object()) return empty;
+  auto it = obj.find("metadata");
+  return it != obj.end() && it->is_object() ? *it : empty;
+}
 std::string key_of(const json& obj) {
-  const json& md = obj.value("metadata", json::object());
+  const json& md = metadata_of(obj);
   return md.value("namespace", "") + "/" + md.value("name", "");
 }
 }  // namespace
@@ -649,7 +664,10 @@ void Reflector::run() {
     try {
       ListResult lr = client.list(rt_, ns_, 500);
       auto store = std::make_shared<Store>();
-      for (auto& item : lr.items) (*store)[key_of(item)] = std::move(item);
+      for (auto& item : lr.items) {
+        std::string key = key_of(item);  // before the move: json's operator= takes its argument by value
+        (*store)[key] = std::move(item);
+      }
       {
         std::lock_guard lk(mu_);
         store_ = store;
@@ -668,8 +686,8 @@ void Reflector::run() {
         client.watch(
             rt_, ns_, rv,
             [&](WatchEvent&& ev) {
-              const json& md = ev.object.value("metadata", json::object());
-              if (auto v = md.value("resourceVersion", ""); !v.empty()) rv = v;
+              if (!ev.object.is_object()) return !stop_.load();  // nothing to apply
+              if (auto v = metadata_of(ev.object).value("resourceVersion", ""); !v.empty()) rv = v;
               if (ev.type == "BOOKMARK") {
                 std::lock_guard lk(mu_);
                 last_event_ = Clock::now();
@@ -694,13 +712,15 @@ void Reflector::run() {
         std::lock_guard lk(mu_);
         last_event_ = Clock::now();
       }
-    } catch (const KubeError& e) {
+    } catch (const std::exception& e) {
+      // Never let an exception end the thread: the cache must keep trying.
       healthy_ = false;
+      const auto* ke = dynamic_cast<const KubeError*>(&e);
       {
         std::lock_guard lk(mu_);
         last_error_ = e.what();
       }
-      if (e.status == 410) continue;  // too old: re-list at once
+      if (ke && ke->status == 410) continue;  // too old: re-list at once
       auto jitter = std::chrono::milliseconds(std::uniform_int_distribution<int>(0, 250)(rng));
       auto until = Clock::now() + backoff + jitter;
       while (!stop_ && Clock::now() < until) std::this_thread::sleep_for(std::chrono::milliseconds(50));
