@@ -1,5 +1,8 @@
 #include "explain.hpp"
 
+#include <loki/cluster.hpp>
+#include <loki/kube_client.hpp>
+
 #include <loki/config.hpp>
 #include <loki/lint.hpp>
 #include <loki/netpol.hpp>
@@ -19,15 +22,21 @@ std::string lower(std::string s) {
 
 // kubectl's names and short names for the workload kinds.
 std::string canonical_kind(const std::string& k) {
-  static const std::pair<const char*, const char*> aliases[] = {
-      {"po", "pod"},           {"pods", "pod"},
-      {"deploy", "deployment"}, {"deployments", "deployment"},
-      {"rs", "replicaset"},    {"replicasets", "replicaset"},
-      {"sts", "statefulset"},  {"statefulsets", "statefulset"},
-      {"ds", "daemonset"},     {"daemonsets", "daemonset"},
-      {"jobs", "job"},         {"cj", "cronjob"},
-      {"cronjobs", "cronjob"}, {"rc", "replicationcontroller"},
-      {"podtemplates", "podtemplate"}};
+  static const std::pair<const char*, const char*> aliases[] = {{"po", "pod"},
+                                                                {"pods", "pod"},
+                                                                {"deploy", "deployment"},
+                                                                {"deployments", "deployment"},
+                                                                {"rs", "replicaset"},
+                                                                {"replicasets", "replicaset"},
+                                                                {"sts", "statefulset"},
+                                                                {"statefulsets", "statefulset"},
+                                                                {"ds", "daemonset"},
+                                                                {"daemonsets", "daemonset"},
+                                                                {"jobs", "job"},
+                                                                {"cj", "cronjob"},
+                                                                {"cronjobs", "cronjob"},
+                                                                {"rc", "replicationcontroller"},
+                                                                {"podtemplates", "podtemplate"}};
   std::string l = lower(k);
   for (auto [a, c] : aliases)
     if (l == a) return c;
@@ -48,7 +57,8 @@ const loki::netpol::PodInfo* find_workload(const loki::netpol::Inventory& inv, c
   for (const auto& p : inv.pods)
     if (lower(p.ref.kind) == kind && p.ref.name == name && (ns.empty() || p.ns == ns)) found.push_back(&p);
   if (found.empty()) {
-    error = "no " + target + (ns.empty() ? std::string() : " in namespace " + ns) + " among the pod templates of the input";
+    error =
+        "no " + target + (ns.empty() ? std::string() : " in namespace " + ns) + " among the pod templates of the input";
     return nullptr;
   }
   if (found.size() > 1) {
@@ -131,7 +141,10 @@ CLI::App* add_explain_command(CLI::App& app, ExplainOptions& o) {
       "it, isolation per direction, its allowed egress, and with --to the verdict for one destination. Exit codes: "
       "0 (with --to: allowed), 1 (with --to: denied), 2 usage error.");
   cmd->add_option("workload", o.target, "KIND/NAME, e.g. deployment/loki-agent")->required();
-  cmd->add_option("paths", o.paths, "Files, directories or - (stdin)")->required();
+  cmd->add_option("paths", o.paths, "Files, directories or - (stdin); none: the live cluster");
+  cmd->add_option("--kubeconfig", o.kubeconfig,
+                  "Kubeconfig (cluster mode; else $KUBECONFIG, ~/.kube/config, in-cluster)");
+  cmd->add_option("--context", o.context, "Kubeconfig context (cluster mode)");
   cmd->add_option("-n,--namespace", o.ns,
                   "Namespace of the workload (default: wherever the name is unique); also the namespace of objects "
                   "that set none when given");
@@ -154,16 +167,42 @@ int run_explain(const ExplainOptions& o) {
   }
   if (o.all_pods) eo.config.all_pods = true;
   eo.default_namespace = o.ns.empty() ? o.default_ns : o.ns;
-  loki::InputFiles inputs = loki::expand_inputs(o.paths);
-  for (const auto& note : inputs.skipped) std::cerr << "loki-audit: " << note << "\n";
-  loki::LoadOptions lo;
-  lo.threads = o.threads;
-  loki::LintSession session(eo, lo);
-  for (const auto& file : inputs.files) {
-    std::string text = loki::read_input(file);
-    session.add_text(text, file == "-" ? "<stdin>" : file);
+  std::optional<loki::LintSession> session;
+  loki::netpol::Inventory live;
+  const loki::netpol::Inventory* invp = &live;
+  if (o.paths.empty()) {
+    // The live cluster: the namespace's workloads (what users name), its pods,
+    // policies and the namespaces (for namespaceSelector).
+    loki::ClusterConfig cfg = loki::load_cluster_config({o.kubeconfig, o.context});
+    loki::WalkOptions wo;
+    wo.ns = !o.ns.empty() ? o.ns : !cfg.default_namespace.empty() ? cfg.default_namespace : "default";
+    eo.default_namespace = wo.ns;
+    loki::KubeClient client(cfg);
+    loki::ClusterSnapshot snap = loki::walk_cluster(client, wo);
+    for (const auto& n : snap.notes) std::cerr << "loki-audit: note: " << n << "\n";
+    for (const auto* list :
+         {&snap.workloads, &snap.pods, &snap.networkpolicies, &snap.ciliumnetworkpolicies, &snap.namespaces}) {
+      for (const auto& j : *list) {
+        loki::Object obj;
+        obj.json = j;
+        obj.file = loki::api_path_of(j);
+        live.add(obj, eo.config, wo.ns);
+      }
+    }
+    live.sort();
+  } else {
+    loki::InputFiles inputs = loki::expand_inputs(o.paths);
+    for (const auto& note : inputs.skipped) std::cerr << "loki-audit: " << note << "\n";
+    loki::LoadOptions lo;
+    lo.threads = o.threads;
+    session.emplace(eo, lo);
+    for (const auto& file : inputs.files) {
+      std::string text = loki::read_input(file);
+      session->add_text(text, file == "-" ? "<stdin>" : file);
+    }
+    invp = &session->inventory();
   }
-  const loki::netpol::Inventory& inv = session.inventory();
+  const loki::netpol::Inventory& inv = *invp;
   std::string error;
   const loki::netpol::PodInfo* pod = find_workload(inv, o.target, o.ns, error);
   if (!pod) {

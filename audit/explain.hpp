@@ -1,4 +1,5 @@
-// loki-audit explain KIND/NAME [-n NS] [--to HOST_OR_IP:PORT[/PROTO]] FILES...
+// loki-audit explain KIND/NAME [-n NS] [--to HOST_OR_IP:PORT[/PROTO]] [FILES...]
+// (no files: the live cluster, with --kubeconfig/--context as kubectl)
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -17,7 +18,9 @@ struct ExplainOptions {
   bool all_pods = false;
   std::string default_ns = "default";
   unsigned threads = 0;
-  std::vector<std::string> paths;
+  std::vector<std::string> paths;  // empty: the live cluster
+  std::string kubeconfig;
+  std::string context;
 };
 
 CLI::App* add_explain_command(CLI::App& app, ExplainOptions& o);

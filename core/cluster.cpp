@@ -1,4 +1,6 @@
 #include <loki/cluster.hpp>
+#include <loki/netpol.hpp>
+#include <loki/network_checks.hpp>
 #include <loki/podspec.hpp>
 
 #include <algorithm>
@@ -126,30 +128,47 @@ AuditResult audit_snapshot(const ClusterSnapshot& snap, const EngineOptions& opt
   std::map<std::string, Group> groups;
   std::vector<std::string> order;
   std::set<std::string> owners_with_pods;
+  // Pods by namespace/name, to put network findings on their owners too.
+  std::unordered_map<std::string, const json*> pod_by_key;
+  auto group_on_owner = [&](Finding f, const json& pod) {
+    const json* owner = top_of(pod);
+    const std::string pod_name = str(meta(pod), "name");
+    ObjectRef owner_ref = owner ? to_object(*owner).ref() : to_object(pod).ref();
+    std::string owner_file = owner ? api_path_of(*owner) : api_path_of(pod);
+    std::string key = owner_ref.display() + "\x1f" + f.rule + "\x1f" + f.container.value_or("") + "\x1f" + f.message;
+    auto [it, fresh] = groups.try_emplace(key);
+    if (fresh) {
+      f.object = owner_ref;
+      f.file = owner_file;
+      it->second.finding = std::move(f);
+      order.push_back(key);
+    }
+    it->second.pods.push_back(pod_name);
+  };
+  netpol::Inventory inventory;
   for (const auto& pod : snap.pods) {
     ++out.objects;
     const json* owner = top_of(pod);
+    if (owner) owners_with_pods.insert(str(meta(*owner), "uid"));
     Object o = to_object(pod);
+    pod_by_key[str(meta(pod), "namespace") + "/" + str(meta(pod), "name")] = &pod;
     auto pt = find_pod_template(pod);
     if (pt && is_loki_pod(opts.config, pt->metadata ? labels_of(*pt->metadata) : Labels{})) ++out.pods_checked;
-    auto found = check_object(o, opts);
-    const std::string pod_name = str(meta(pod), "name");
-    ObjectRef owner_ref = owner ? to_object(*owner).ref() : o.ref();
-    std::string owner_file = owner ? api_path_of(*owner) : o.file;
-    if (owner) owners_with_pods.insert(str(meta(*owner), "uid"));
-    for (auto& f : found) {
-      // invalid-manifest cannot happen for live objects in practice; keep
-      // every finding, but group on the owner.
-      std::string key = owner_ref.display() + "\x1f" + f.rule + "\x1f" + f.container.value_or("") + "\x1f" + f.message;
-      auto [it, fresh] = groups.try_emplace(key);
-      if (fresh) {
-        f.object = owner_ref;
-        f.file = owner_file;
-        it->second.finding = std::move(f);
-        order.push_back(key);
-      }
-      it->second.pods.push_back(pod_name);
-    }
+    for (auto& f : check_object(o, opts)) group_on_owner(std::move(f), pod);
+    inventory.add(o, opts.config, opts.default_namespace);
+  }
+  for (const auto* list : {&snap.networkpolicies, &snap.ciliumnetworkpolicies, &snap.namespaces})
+    for (const auto& j : *list) inventory.add(to_object(j), opts.config, opts.default_namespace);
+  inventory.sort();
+  // The network pass on live pods: pod findings go to their owners, policy
+  // findings (policy-selects-nothing means no live pod matches) stay put.
+  std::vector<Finding> policy_findings;
+  for (auto& f : check_network(inventory, opts.config)) {
+    auto it = f.object.kind == "Pod" ? pod_by_key.find(f.object.ns + "/" + f.object.name) : pod_by_key.end();
+    if (it != pod_by_key.end())
+      group_on_owner(std::move(f), *it->second);
+    else
+      policy_findings.push_back(std::move(f));
   }
   for (const auto& key : order) {
     Group& g = groups[key];
@@ -175,6 +194,7 @@ AuditResult audit_snapshot(const ClusterSnapshot& snap, const EngineOptions& opt
       out.findings.push_back(std::move(f));
     }
   }
+  for (auto& f : policy_findings) out.findings.push_back(std::move(f));
   out.objects += snap.networkpolicies.size() + snap.ciliumnetworkpolicies.size() + snap.namespaces.size();
   return out;
 }

@@ -16,6 +16,63 @@ Severity Config::severity_of(std::string_view id, Severity fallback) const {
   return (it != rules.end() && it->second.severity) ? *it->second.severity : fallback;
 }
 
+std::string_view to_string(Action a) {
+  switch (a) {
+    case Action::deny:
+      return "deny";
+    case Action::warn:
+      return "warn";
+    case Action::patch:
+      return "patch";
+    case Action::off:
+      return "off";
+  }
+  return "deny";
+}
+std::optional<Action> parse_action(std::string_view s) {
+  if (s == "deny") return Action::deny;
+  if (s == "warn") return Action::warn;
+  if (s == "patch") return Action::patch;
+  if (s == "off") return Action::off;
+  return std::nullopt;
+}
+std::string_view to_string(Mode m) {
+  switch (m) {
+    case Mode::enforce:
+      return "enforce";
+    case Mode::warn:
+      return "warn";
+    case Mode::dry_run:
+      return "dry-run";
+  }
+  return "enforce";
+}
+std::optional<Mode> parse_mode(std::string_view s) {
+  if (s == "enforce") return Mode::enforce;
+  if (s == "warn") return Mode::warn;
+  if (s == "dry-run") return Mode::dry_run;
+  return std::nullopt;
+}
+
+Action Config::action_of(std::string_view id) const {
+  auto it = rules.find(id);
+  if (it != rules.end()) {
+    if (!it->second.enabled) return Action::off;
+    if (it->second.action) return *it->second.action;
+  }
+  // What the mutating webhook can fill in safely is patched; what it must
+  // never touch (host namespaces and ports, privileged) is refused; other
+  // warnings stay warnings.
+  static const std::string_view patchable[] = {"missing-seccomp",          "run-as-root",
+                                               "writable-root-fs",         "privilege-escalation",
+                                               "capabilities-not-dropped", "service-account-token"};
+  for (auto p : patchable)
+    if (p == id) return Action::patch;
+  const Rule* r = find_rule(id);
+  if (!r) return Action::deny;
+  return severity_of(id, r->severity) == Severity::error ? Action::deny : Action::warn;
+}
+
 namespace {
 
 [[noreturn]] void fail(const std::string& name, const YAML::Node& n, const std::string& msg) {
@@ -79,15 +136,63 @@ Config Config::parse(const std::string& text, const std::string& name) {
             if (!sev) fail(name, f.second, "rules." + id + ".severity: must be error, warning or info");
             s.severity = sev;
           } else if (fk == "action") {
-            // Read by loki-webhook; validated there.
+            auto a = parse_action(scalar(name, f.second, "rules." + id + ".action"));
+            if (!a) fail(name, f.second, "rules." + id + ".action: must be deny, warn, patch or off");
+            s.action = a;
           } else {
             fail(name, f.first, "rules." + id + ": unknown setting \"" + fk + "\"");
           }
         }
         cfg.rules[id] = s;
       }
+    } else if (key == "mode") {
+      auto m = parse_mode(scalar(name, v, "mode"));
+      if (!m) fail(name, v, "mode: must be enforce, warn or dry-run");
+      cfg.mode = *m;
+    } else if (key == "exemptNamespaces") {
+      if (!v.IsSequence()) fail(name, v, "exemptNamespaces: expected a list of namespace names");
+      cfg.exempt_namespaces.clear();
+      for (auto n : v) cfg.exempt_namespaces.push_back(scalar(name, n, "exemptNamespaces[]"));
+    } else if (key == "requireEgressIsolation") {
+      cfg.require_egress_isolation = boolean(name, v, "requireEgressIsolation");
+    } else if (key == "cacheUnavailable") {
+      cfg.cache_unavailable = scalar(name, v, "cacheUnavailable");
+      if (cfg.cache_unavailable != "deny" && cfg.cache_unavailable != "allow")
+        fail(name, v, "cacheUnavailable: must be deny (fail closed) or allow (fail open)");
+    } else if (key == "networkPolicyChanges") {
+      auto a = parse_action(scalar(name, v, "networkPolicyChanges"));
+      if (!a || *a == Action::patch) fail(name, v, "networkPolicyChanges: must be deny, warn or off");
+      cfg.network_policy_changes = *a;
+    } else if (key == "mutation") {
+      if (!v.IsMap()) fail(name, v, "mutation: expected a mapping");
+      for (auto f : v) {
+        const std::string fk = f.first.as<std::string>();
+        if (fk == "runAsUser" || fk == "runAsGroup") {
+          long long n = 0;
+          if (!f.second.IsScalar() || !YAML::convert<long long>::decode(f.second, n) || n <= 0)
+            fail(name, f.second, "mutation." + fk + ": expected a positive integer");
+          (fk == "runAsUser" ? cfg.mutation.run_as_user : cfg.mutation.run_as_group) = n;
+        } else if (fk == "tmpSizeLimit") {
+          cfg.mutation.tmp_size_limit = scalar(name, f.second, "mutation.tmpSizeLimit");
+        } else if (fk == "workloads") {
+          cfg.mutation.workloads = boolean(name, f.second, "mutation.workloads");
+        } else {
+          fail(name, f.first, "mutation: unknown setting \"" + fk + "\"");
+        }
+      }
+    } else if (key == "repairLabels") {
+      if (!v.IsMap()) fail(name, v, "repairLabels: expected a mapping of label key to value");
+      for (auto l : v) {
+        std::string k = l.first.as<std::string>(), val = scalar(name, l.second, "repairLabels." + k);
+        if (auto e = validate_label_key(k); !e.empty()) fail(name, l.first, "repairLabels: " + e);
+        if (auto e = validate_label_value(val); !e.empty()) fail(name, l.second, "repairLabels: " + e);
+        cfg.repair_labels[k] = val;
+      }
     } else {
-      fail(name, kv.first, "unknown setting \"" + key + "\" (known: selector, allPods, aiHosts, rules)");
+      fail(name, kv.first,
+           "unknown setting \"" + key +
+               "\" (known: selector, allPods, aiHosts, rules, mode, exemptNamespaces, requireEgressIsolation, "
+               "cacheUnavailable, networkPolicyChanges, mutation, repairLabels)");
     }
   }
   return cfg;

@@ -9,7 +9,7 @@ PKGS=(
   libboost1.81-dev libssl-dev openssl
   nlohmann-json3-dev libyaml-dev libyaml-cpp-dev libspdlog-dev libfmt-dev
   doctest-dev libcli11-dev
-  clang-format curl ca-certificates
+  clang-format curl ca-certificates bc time
   python3 python3-yaml python3-jsonschema
 )
 

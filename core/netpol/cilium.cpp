@@ -26,8 +26,8 @@
 
 namespace loki::netpol {
 
-using nlohmann::json;
 using detail::ptr;
+using nlohmann::json;
 
 namespace {
 
@@ -114,7 +114,9 @@ std::vector<PortSpec> cilium_ports(const json* to_ports, Policy& pol, const std:
   if (!non_empty_list(to_ports)) return {PortSpec::all()};
   for (std::size_t i = 0; i < to_ports->size(); ++i) {
     const json& pr = (*to_ports)[i];
-    if (member(pr, "rules")) pol.notes.push_back(where + ".toPorts[" + std::to_string(i) + "].rules: L7 rules are not modelled");
+    if (member(pr, "rules"))
+      pol.notes.push_back(where + ".toPorts[" + std::to_string(i) +
+                          "].rules: L7 rules are not modelled (they only narrow the L4 allowance shown)");
     const json* ports = member(pr, "ports");
     if (!non_empty_list(ports)) {
       out.push_back(PortSpec::all());
@@ -210,7 +212,8 @@ EgressRule cilium_rule(const json& r, Policy& pol, bool clusterwide, const std::
         pol.notes.push_back(where + ".toCIDRSet: entry without cidr (cidrGroupRef?) is not modelled");
         continue;
       }
-      if (auto p = cidr_peer(c->get<std::string>(), member(s, "except"), pol, where + ".toCIDRSet")) rule.to.push_back(*p);
+      if (auto p = cidr_peer(c->get<std::string>(), member(s, "except"), pol, where + ".toCIDRSet"))
+        rule.to.push_back(*p);
     }
   }
   if (const json* ents = member(r, "toEntities"); non_empty_list(ents)) {
@@ -305,8 +308,8 @@ std::vector<Policy> parse_cilium(const Object& o, const std::string& default_nam
     if (non_empty_list(egress)) {
       for (std::size_t i = 0; i < egress->size(); ++i) {
         std::string field = ptr(base + "/egress", i);
-        EgressRule r = cilium_rule((*egress)[i], p, clusterwide, field,
-                                   base.substr(1) + ".egress[" + std::to_string(i) + "]");
+        EgressRule r =
+            cilium_rule((*egress)[i], p, clusterwide, field, base.substr(1) + ".egress[" + std::to_string(i) + "]");
         r.line = o.line_of(field);
         p.egress_rules.push_back(std::move(r));
       }

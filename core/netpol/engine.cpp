@@ -5,6 +5,7 @@
 // hostNetwork pods are outside NetworkPolicy altogether.
 #include <loki/netpol.hpp>
 
+#include <algorithm>
 #include <cctype>
 
 namespace loki::netpol {
@@ -16,7 +17,14 @@ Analyzer::Analyzer(const Inventory& inv) : inv_(inv) {
     else
       by_ns_[p.ns].push_back(&p);
   }
-  for (const auto& pod : inv.pods) pods_by_ns_[pod.ns].push_back(&pod);
+  for (const auto& pod : inv.pods) {
+    pods_by_ns_[pod.ns].push_back(&pod);
+    for (const auto& np : pod.ports) {
+      auto& v = named_ports_[np.name];
+      if (std::find(v.begin(), v.end(), std::pair{np.protocol, np.port}) == v.end())
+        v.push_back({np.protocol, np.port});
+    }
+  }
 }
 
 std::vector<const Policy*> Analyzer::policies_for(const std::string& ns) const {
@@ -73,8 +81,7 @@ PodNetwork Analyzer::analyze(const PodInfo& pod) const {
 }
 
 bool Analyzer::namespace_matches(const Policy& policy, const Peer& peer, const std::string& ns) const {
-  if (!peer.namespace_selector)
-    return policy.flavor == Policy::Flavor::cilium_clusterwide ? true : ns == policy.ns;
+  if (!peer.namespace_selector) return policy.flavor == Policy::Flavor::cilium_clusterwide ? true : ns == policy.ns;
   return peer.namespace_selector->matches(inv_.namespaces.labels_of(ns));
 }
 
@@ -133,9 +140,10 @@ bool Analyzer::port_matches(const PortSpec& spec, const Destination& dest, int p
   return false;
 }
 
-std::vector<const PodInfo*> Analyzer::pods_of_peer(const Policy& policy, const Peer& peer) const {
-  std::vector<const PodInfo*> out;
-  if (peer.kind != Peer::Kind::pods) return out;
+const std::vector<const PodInfo*>& Analyzer::pods_of_peer(const Policy& policy, const Peer& peer) const {
+  auto [it, fresh] = peer_pods_.try_emplace(&peer);
+  std::vector<const PodInfo*>& out = it->second;
+  if (!fresh || peer.kind != Peer::Kind::pods) return out;
   for (const auto& [ns, pods] : pods_by_ns_) {
     if (!namespace_matches(policy, peer, ns)) continue;
     for (const PodInfo* p : pods)
@@ -149,12 +157,16 @@ bool Analyzer::grant_covers_port(const Grant& g, int port, Protocol protocol) co
   const PortSpec& s = *g.port;
   if (!s.covers_protocol(protocol)) return false;
   if (s.name.empty()) return s.covers_number(port, protocol);
-  for (const PodInfo* p : pods_of_peer(*g.policy, *g.peer))
-    for (const auto& np : p->ports)
-      if (np.name == s.name && np.protocol == protocol && np.port == port) return true;
   // kube-dns / CoreDNS name their ports dns (UDP 53) and dns-tcp (TCP 53).
   if (port == 53 && protocol == Protocol::UDP && s.name == "dns") return true;
   if (port == 53 && protocol == Protocol::TCP && s.name == "dns-tcp") return true;
+  auto known = named_ports_.find(s.name);
+  if (known == named_ports_.end() ||
+      std::find(known->second.begin(), known->second.end(), std::pair{protocol, port}) == known->second.end())
+    return false;  // no pod at all maps this name to this port
+  for (const PodInfo* p : pods_of_peer(*g.policy, *g.peer))
+    for (const auto& np : p->ports)
+      if (np.name == s.name && np.protocol == protocol && np.port == port) return true;
   return false;
 }
 

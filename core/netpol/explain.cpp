@@ -65,7 +65,8 @@ std::string explain(const Analyzer& an, const PodInfo& pod, const std::optional<
   out << "  hostNetwork: " << (pod.host_network ? "true (NetworkPolicy does not apply to this pod)" : "false") << "\n";
   if (!pod.ports.empty()) {
     std::vector<std::string> ps;
-    for (const auto& p : pod.ports) ps.push_back(p.name + "=" + std::string(to_string(p.protocol)) + "/" + std::to_string(p.port));
+    for (const auto& p : pod.ports)
+      ps.push_back(p.name + "=" + std::string(to_string(p.protocol)) + "/" + std::to_string(p.port));
     out << "  named ports: " << join(ps, ", ") << "\n";
   }
   for (const EnvSetting* e : {&pod.egress_policy, &pod.allowed_hosts, &pod.block_metadata}) {
@@ -128,9 +129,10 @@ std::string explain(const Analyzer& an, const PodInfo& pod, const std::optional<
         const auto& rule = p->egress_rules[r];
         std::vector<std::string> peers, ports;
         for (const auto& peer : rule.to) peers.push_back(peer.to_string());
-        for (const auto& port : rule.ports) ports.push_back(port.all_ports() && !port.protocol ? "every port" : port.to_string());
-        rows.push_back({p->display(), "egress[" + std::to_string(r) + "]", peers.empty() ? "nothing" : join(peers, " | "),
-                        join(ports, ", ")});
+        for (const auto& port : rule.ports)
+          ports.push_back(port.all_ports() && !port.protocol ? "every port" : port.to_string());
+        rows.push_back({p->display(), "egress[" + std::to_string(r) + "]",
+                        peers.empty() ? "nothing" : join(peers, " | "), join(ports, ", ")});
       }
       if (p->egress_rules.empty()) rows.push_back({p->display(), "-", "nothing (no egress rules)", "-"});
     }
@@ -153,7 +155,9 @@ std::string explain(const Analyzer& an, const PodInfo& pod, const std::optional<
             for (const auto& peer : rule.to) peers.push_back(peer.to_string());
             why = to->dest.to_string() + " is not " + (peers.empty() ? std::string("anything") : join(peers, " or "));
             if (to->dest.kind == Destination::Kind::host)
-              why += " (NetworkPolicy matches addresses and pods; a host name is only matched by FQDN rules or a /0 block)";
+              why +=
+                  " (NetworkPolicy matches addresses and pods; a host name is only matched by FQDN rules or a /0 "
+                  "block)";
           } else {
             std::vector<std::string> ports;
             for (const auto& port : rule.ports) ports.push_back(port.to_string());

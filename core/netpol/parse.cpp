@@ -13,8 +13,8 @@
 
 namespace loki::netpol {
 
-using nlohmann::json;
 using detail::ptr;
+using nlohmann::json;
 
 // ---- small types -----------------------------------------------------------------
 
@@ -280,7 +280,8 @@ std::vector<Policy> parse_k8s(const Object& o, const std::string& default_namesp
   p.selector_line = o.line_of(p.selector_field);
   try {
     // podSelector is a struct in the API: missing means empty, every pod.
-    if (const json* ps = member(*spec, "podSelector")) p.pod_selector = LabelSelector::from_json(*ps, "spec.podSelector");
+    if (const json* ps = member(*spec, "podSelector"))
+      p.pod_selector = LabelSelector::from_json(*ps, "spec.podSelector");
   } catch (const SelectorError&) {
     return {};  // invalid-manifest reports it; a policy the API rejects selects nothing
   }
@@ -369,7 +370,8 @@ std::vector<Policy> parse_policies(const Object& o, const std::string& default_n
   if (!kind || !kind->is_string()) return {};
   const auto& k = kind->get_ref<const std::string&>();
   if (k == "NetworkPolicy") return parse_k8s(o, default_namespace);
-  if (k == "CiliumNetworkPolicy" || k == "CiliumClusterwideNetworkPolicy") return detail::parse_cilium(o, default_namespace);
+  if (k == "CiliumNetworkPolicy" || k == "CiliumClusterwideNetworkPolicy")
+    return detail::parse_cilium(o, default_namespace);
   return {};
 }
 
@@ -410,8 +412,8 @@ std::optional<PodInfo> parse_pod(const Object& o, const Config& config, const st
   find_env(containers, "LOKI_BLOCK_METADATA_ENDPOINT", info.block_metadata, o);
   // A loki-mode pod under the config, or a pod that declares Loki Mode's
   // egress promise: its own LOKI_NETWORK_EGRESS_POLICY says it is an agent.
-  info.loki = is_loki_pod(config, info.labels) || (info.egress_policy.present && info.egress_policy.literal &&
-                                                   !info.egress_policy.value.empty());
+  info.loki = is_loki_pod(config, info.labels) ||
+              (info.egress_policy.present && info.egress_policy.literal && !info.egress_policy.value.empty());
   for (auto& ig : ignore_annotations(o, pod))
     if (ig.honoured()) info.ignores.push_back(std::move(ig));
   return info;
@@ -444,8 +446,9 @@ void Inventory::sort() {
   std::stable_sort(policies.begin(), policies.end(), [](const Policy& a, const Policy& b) {
     return std::tie(a.file, a.line, a.spec_index) < std::tie(b.file, b.line, b.spec_index);
   });
-  std::stable_sort(pods.begin(), pods.end(),
-                   [](const PodInfo& a, const PodInfo& b) { return std::tie(a.file, a.line) < std::tie(b.file, b.line); });
+  std::stable_sort(pods.begin(), pods.end(), [](const PodInfo& a, const PodInfo& b) {
+    return std::tie(a.file, a.line) < std::tie(b.file, b.line);
+  });
 }
 
 }  // namespace loki::netpol

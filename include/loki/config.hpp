@@ -6,14 +6,35 @@
 
 #include <map>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 namespace loki {
 
+// What loki-webhook does about a rule's finding.
+enum class Action { deny, warn, patch, off };
+std::string_view to_string(Action a);
+std::optional<Action> parse_action(std::string_view s);
+
+// enforce: deny as configured; warn: every deny becomes a warning; dry-run:
+// everything is allowed and only logged.
+enum class Mode { enforce, warn, dry_run };
+std::string_view to_string(Mode m);
+std::optional<Mode> parse_mode(std::string_view s);
+
 struct RuleSettings {
   bool enabled = true;
   std::optional<Severity> severity;  // overrides the rule's default
+  std::optional<Action> action;      // webhook; overrides the rule's default action
+};
+
+// Defaults for the mutating webhook.
+struct MutationSettings {
+  long long run_as_user = 1000;
+  long long run_as_group = 1000;
+  std::string tmp_size_limit = "256Mi";
+  bool workloads = false;  // patch workload templates too (GitOps tools then see drift)
 };
 
 struct Config {
@@ -24,7 +45,26 @@ struct Config {
   // AI API hosts an `ai-only` agent may reach (LOKI_ALLOWED_HOSTS extends it).
   std::vector<std::string> ai_hosts = {"api.anthropic.com", "api.openai.com", "generativelanguage.googleapis.com"};
 
+  // ---- loki-webhook ----
+  Mode mode = Mode::enforce;
+  std::vector<std::string> exempt_namespaces = {"kube-system"};
+  // Refuse loki-mode pods whose egress is not isolated even when they make
+  // no promise in LOKI_NETWORK_EGRESS_POLICY (namespace label
+  // loki-guard.io/require-egress-isolation overrides it per namespace).
+  bool require_egress_isolation = false;
+  // When the NetworkPolicy cache is not synced or is stale: "deny" (fail
+  // closed) or "allow" decisions that depend on it.
+  std::string cache_unavailable = "deny";
+  // NetworkPolicy changes that would leave loki-mode pods egress-open.
+  Action network_policy_changes = Action::deny;
+  MutationSettings mutation;
+  // Labels the mutating webhook adds to loki-mode pods (label repair, so the
+  // namespace's deny-all-egress policy selects them); empty: off.
+  std::map<std::string, std::string> repair_labels;
+
   bool rule_enabled(std::string_view id) const;
+  // The webhook's action for a rule: the config's, else the rule's default.
+  Action action_of(std::string_view id) const;
   Severity severity_of(std::string_view id, Severity fallback) const;
 
   // Loads and validates a config file; errors name the file, line and field

@@ -119,8 +119,8 @@ struct Policy {
   ObjectRef ref;
   std::string file;
   int line = 0;
-  std::string ns;  // empty for CiliumClusterwideNetworkPolicy
-  int spec_index = -1;  // Cilium `specs[i]`; -1 for `spec`
+  std::string ns;              // empty for CiliumClusterwideNetworkPolicy
+  int spec_index = -1;         // Cilium `specs[i]`; -1 for `spec`
   LabelSelector pod_selector;  // podSelector / endpointSelector
 
   // Cilium clusterwide: the namespace part of endpointSelector
@@ -136,7 +136,7 @@ struct Policy {
   bool egress_default_deny = true;
   bool policy_types_set = false;  // spec.policyTypes given (Kubernetes)
   bool has_ingress_rules = false;
-  bool has_egress_rules = false;  // `egress` has at least one rule (whether or not it applies)
+  bool has_egress_rules = false;         // `egress` has at least one rule (whether or not it applies)
   std::vector<EgressRule> egress_rules;  // only the rules that apply (egress true)
   std::size_t written_egress_rules = 0;  // `egress` entries written, applied or not
 
@@ -146,9 +146,9 @@ struct Policy {
   int policy_types_line = 0;
   int spec_line = 0;
   int egress_line = 0;
-  bool mentions_egress = false;  // name or an annotation mentions "egress"
+  bool mentions_egress = false;           // name or an annotation mentions "egress"
   std::vector<IgnoreAnnotation> ignores;  // the honoured ones
-  std::vector<std::string> notes;  // parts of the policy the engine does not model
+  std::vector<std::string> notes;         // parts of the policy the engine does not model
 
   bool is_cilium() const { return flavor != Flavor::kubernetes; }
   std::string display() const;  // "NetworkPolicy models/deny-all-egress"
@@ -178,7 +178,7 @@ struct PodInfo {
   std::string ns;
   Labels labels;
   bool host_network = false;
-  bool loki = false;  // a loki-mode pod under the config
+  bool loki = false;             // a loki-mode pod under the config
   std::vector<NamedPort> ports;  // containers' named ports
   std::optional<IpAddress> ip;   // when known (live pods)
   EnvSetting egress_policy;      // LOKI_NETWORK_EGRESS_POLICY
@@ -248,7 +248,7 @@ struct Grant {
 
 struct PodNetwork {
   const PodInfo* pod = nullptr;
-  bool policies_apply = true;  // false for hostNetwork pods
+  bool policies_apply = true;                   // false for hostNetwork pods
   std::vector<const Policy*> ingress_policies;  // selecting, with Ingress
   std::vector<const Policy*> egress_policies;   // selecting, with Egress
   std::vector<const Policy*> selecting;         // selecting, any direction
@@ -278,8 +278,9 @@ struct Verdict {
   std::string reason;       // why (allowed or not), one line
 };
 
-// Answers questions about one inventory. Indexes policies by namespace and
-// caches selector matches, so a pass over every pod stays roughly linear.
+// Answers questions about one inventory. Indexes policies and pods by
+// namespace and caches the pods each peer selects, so a pass over every pod
+// stays roughly linear. Not thread-safe (the cache); one per thread.
 class Analyzer {
  public:
   explicit Analyzer(const Inventory& inv);
@@ -300,8 +301,8 @@ class Analyzer {
   // (named ports: by the pods the peer selects, else the kube-dns names
   // "dns"/"dns-tcp" for port 53).
   bool grant_covers_port(const Grant& g, int port, Protocol protocol) const;
-  // Pods a peer selects (pods peers only).
-  std::vector<const PodInfo*> pods_of_peer(const Policy& policy, const Peer& peer) const;
+  // Pods a peer selects (pods peers only); cached.
+  const std::vector<const PodInfo*>& pods_of_peer(const Policy& policy, const Peer& peer) const;
 
  private:
   bool namespace_matches(const Policy& policy, const Peer& peer, const std::string& ns) const;
@@ -310,6 +311,10 @@ class Analyzer {
   std::unordered_map<std::string, std::vector<const Policy*>> by_ns_;
   std::vector<const Policy*> clusterwide_;
   std::unordered_map<std::string, std::vector<const PodInfo*>> pods_by_ns_;
+  mutable std::unordered_map<const Peer*, std::vector<const PodInfo*>> peer_pods_;
+  // Every (name, protocol, port) a pod of the inventory declares: most named
+  // ports are answered without looking at the pods a peer selects.
+  std::unordered_map<std::string, std::vector<std::pair<Protocol, int>>> named_ports_;
 };
 
 // Whether a DNS name matches a Cilium matchPattern (`*` within one label;

@@ -30,7 +30,7 @@ pid_of() {
   exe="${exe% (deleted)}"
   [[ "$(basename "$exe")" == "$comp" ]] || return 0
   # And it must be ours: its command line mentions this state dir.
-  tr '\0' '\n' < "/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$LOKI_CLUSTER_DIR" || return 0
+  tr '\0' '\n' < "/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$LOKI_CLUSTER_DIR/" || return 0
   printf '%s\n' "$pid"
 }
 

@@ -239,5 +239,32 @@ run "in-cluster config (service account token and CA)" 1 env -u KUBECONFIG HOME=
   KUBERNETES_SERVICE_HOST="${HOSTPORT%:*}" KUBERNETES_SERVICE_PORT="${HOSTPORT##*:}" "$AUDIT" -f json
 has "in-cluster audit used the pod's namespace" "$TMP/out" "\"namespace\": \"$NS\""
 
+# ---- the fourth seed end to end: egress shadowed by a label mismatch -------------
+MNS=${NS}-models
+sed "s/name: models$/name: $MNS/; s/namespace: models$/namespace: $MNS/" "$ROOT/manifests/examples/broken/shadowed-egress.yaml" >"$TMP/seed4.yaml"
+k apply -f "$TMP/seed4.yaml" >/dev/null || bad "kubectl apply of the seed" "$(k apply -f "$TMP/seed4.yaml" 2>&1)"
+for i in $(seq 1 60); do
+  [ "$(k get pods -n "$MNS" -l app=llm-api --no-headers 2>/dev/null | wc -l)" -ge 1 ] && break
+  sleep 0.5
+done
+run "seed 4: shadowed egress found on the live pods" 1 "$AUDIT" --namespace "$MNS" --all-pods -f json
+python3 - "$TMP/out" <<'PY' && ok "egress-shadowed names the policy and the missing label, on the Deployment" || bad "egress-shadowed" "$(cat "$TMP/out")"
+import json, sys
+f = json.load(open(sys.argv[1]))["findings"]
+sh = [x for x in f if x["rule"] == "egress-shadowed"]
+assert len(sh) == 1, sh
+m = sh[0]["message"]
+assert "deny-all-egress" in m and "role" in m, m
+assert sh[0]["object"]["kind"] == "Deployment" and sh[0]["object"]["name"] == "llm-api", sh[0]["object"]
+PY
+run "explain against the cluster: the shadowed pod reaches the internet" 0 "$AUDIT" explain deployment/llm-api -n "$MNS" --to 1.1.1.1:443
+has "explain names the near miss" "$TMP/out" "role"
+k label pods -n "$MNS" -l app=llm-api role=backend >/dev/null
+POD=$(k get pods -n "$MNS" -l app=llm-api -o jsonpath='{.items[0].metadata.name}')
+run "explain against the cluster: the labelled pod is isolated" 1 "$AUDIT" explain "pod/$POD" -n "$MNS" --to 1.1.1.1:443
+run "seed 4: with the label the finding is gone" 0 "$AUDIT" --namespace "$MNS" --all-pods -f json --fail-on none
+python3 -c "import json,sys; f=json.load(open('$TMP/out'))['findings']; sys.exit(1 if [x for x in f if x['rule'] in ('egress-shadowed','egress-unrestricted')] else 0)" \
+  && ok "no egress finding after labelling" || bad "egress finding remains" "$(cat "$TMP/out")"
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -7,24 +7,29 @@
 
 namespace loki::checks {
 extern const Rule rule_deny_egress_is_ingress_only{
-    "deny-egress-is-ingress-only", Severity::warning, RuleScope::network,
+    "deny-egress-is-ingress-only",
+    Severity::warning,
+    RuleScope::network,
     "A policy meant to deny egress (no rules; its name or an annotation mentions egress) has no policyTypes, so it "
     "defaulted to [Ingress]: it denies ingress instead and leaves egress open.",
-    "Add `policyTypes: [Egress]` (or [Ingress, Egress] to deny both).", nullptr};
+    "Add `policyTypes: [Egress]` (or [Ingress, Egress] to deny both).",
+    nullptr};
 }  // namespace loki::checks
 
 namespace loki::netpol::checks {
 
 void deny_egress_is_ingress_only(const NetContext& ctx, NetOut& out) {
   for (const auto& p : ctx.inventory.policies) {
-    if (p.is_cilium() || p.policy_types_set || p.has_egress_rules || p.has_ingress_rules || !p.mentions_egress) continue;
+    if (p.is_cilium() || p.policy_types_set || p.has_egress_rules || p.has_ingress_rules || !p.mentions_egress)
+      continue;
     std::string selected = ctx.selected_by[ctx.index_of(p)].empty()
                                ? std::string()
                                : " (" + names_of(ctx.selected_by[ctx.index_of(p)]) + ")";
     out.push_back({"deny-egress-is-ingress-only", nullptr, &p, "/spec", p.spec_line, std::nullopt,
-                   p.ref.name + " looks meant to deny egress, but it has no policyTypes and no rules, so the API "
-                                "server defaults it to policyTypes: [Ingress]: it denies all ingress to the pods it "
-                                "selects" +
+                   p.ref.name +
+                       " looks meant to deny egress, but it has no policyTypes and no rules, so the API "
+                       "server defaults it to policyTypes: [Ingress]: it denies all ingress to the pods it "
+                       "selects" +
                        selected + " and leaves their egress open",
                    "add `policyTypes: [Egress]` to spec (or `[Ingress, Egress]` to deny both directions)"});
   }

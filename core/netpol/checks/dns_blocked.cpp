@@ -6,10 +6,13 @@
 
 namespace loki::checks {
 extern const Rule rule_dns_blocked{
-    "dns-blocked", Severity::warning, RuleScope::network,
+    "dns-blocked",
+    Severity::warning,
+    RuleScope::network,
     "The loki-mode pod is egress-isolated without DNS (UDP and TCP 53) allowed, while its "
     "LOKI_NETWORK_EGRESS_POLICY is not `none`: it cannot resolve the AI API hosts.",
-    "Allow UDP and TCP 53 to kube-dns (namespace kube-system, k8s-app: kube-dns).", nullptr};
+    "Allow UDP and TCP 53 to kube-dns (namespace kube-system, k8s-app: kube-dns).",
+    nullptr};
 }  // namespace loki::checks
 
 namespace loki::netpol::checks {

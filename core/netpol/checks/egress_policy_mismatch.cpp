@@ -19,7 +19,9 @@
 
 namespace loki::checks {
 extern const Rule rule_egress_policy_mismatch{
-    "egress-policy-mismatch", Severity::error, RuleScope::network,
+    "egress-policy-mismatch",
+    Severity::error,
+    RuleScope::network,
     "The agent's LOKI_NETWORK_EGRESS_POLICY / LOKI_BLOCK_METADATA_ENDPOINT promise is not what the cluster's "
     "policies deliver, or one of the LOKI_* network variables has an invalid value.",
     "Make the policies deliver the promise (default-deny egress, DNS, and for ai-only a CiliumNetworkPolicy with "
@@ -163,20 +165,23 @@ void egress_policy_mismatch(const NetContext& ctx, NetOut& out) {
         for (const auto& g : net.egress)
           if (!is_dns_port(*g.port)) beyond.push_back(&g);
         if (!beyond.empty())
-          emit(ep, "LOKI_NETWORK_EGRESS_POLICY=none promises no egress, but policies allow more than DNS: " +
-                       list_grants(beyond),
+          emit(ep,
+               "LOKI_NETWORK_EGRESS_POLICY=none promises no egress, but policies allow more than DNS: " +
+                   list_grants(beyond),
                "remove those egress rules (or stop selecting the pod with them)");
       }
     }
     if (ep_known && ep.value == "ai-only") {
       std::string host_list;
       for (std::size_t i = 0; i < hosts.size(); ++i) host_list += (i ? ", " : "") + hosts[i];
-      std::string cilium = "NetworkPolicy alone cannot express ai-only; with Cilium, deny egress by default and "
-                           "allow DNS and the AI API hosts by name:\n" +
-                           cilium_yaml(pod, hosts);
+      std::string cilium =
+          "NetworkPolicy alone cannot express ai-only; with Cilium, deny egress by default and "
+          "allow DNS and the AI API hosts by name:\n" +
+          cilium_yaml(pod, hosts);
       if (!net.egress_isolated) {
-        emit(ep, "LOKI_NETWORK_EGRESS_POLICY=ai-only promises DNS and TCP 443 to " + host_list + " only, but " +
-                     not_isolated,
+        emit(ep,
+             "LOKI_NETWORK_EGRESS_POLICY=ai-only promises DNS and TCP 443 to " + host_list + " only, but " +
+                 not_isolated,
              cilium);
       } else {
         std::vector<const Grant*> beyond;

@@ -5,10 +5,13 @@
 
 namespace loki::checks {
 extern const Rule rule_egress_rules_ignored{
-    "egress-rules-ignored", Severity::warning, RuleScope::network,
+    "egress-rules-ignored",
+    Severity::warning,
+    RuleScope::network,
     "The policy has egress rules but its policyTypes lacks Egress, so the rules are ignored (and the policy does not "
     "isolate egress).",
-    "Add Egress to policyTypes, or delete the egress rules.", nullptr};
+    "Add Egress to policyTypes, or delete the egress rules.",
+    nullptr};
 }  // namespace loki::checks
 
 namespace loki::netpol::checks {

@@ -9,11 +9,14 @@
 
 namespace loki::checks {
 extern const Rule rule_egress_shadowed{
-    "egress-shadowed", Severity::error, RuleScope::network,
+    "egress-shadowed",
+    Severity::error,
+    RuleScope::network,
     "A loki-mode pod is selected only by ingress-only policies while an egress-isolating policy of its namespace "
     "misses it (its podSelector does not match the pod's labels): egress is wide open although the namespace "
     "looks locked down.",
-    "Add the label the egress policy selects to the pod template, or widen that policy's podSelector.", nullptr};
+    "Add the label the egress policy selects to the pod template, or widen that policy's podSelector.",
+    nullptr};
 }  // namespace loki::checks
 
 namespace loki::netpol::checks {
@@ -84,9 +87,10 @@ std::optional<NearMiss> nearest_miss(const NetContext& ctx, const PodInfo& pod) 
   std::string fix;
   for (std::size_t i = 0; i < fixes.size(); ++i) fix += (i ? " and " : "") + fixes[i];
   std::string selector_field = p.is_cilium() ? "endpointSelector" : "podSelector";
-  nm.fix = (fix.empty() ? std::string("fix the selector") : fix + " in " + where) + ", or change the " +
-           selector_field + " of " + p.display() + " (now " + p.pod_selector.to_string() + ") so it also selects " +
-           pod.labels_text() + (p.ns.empty() ? std::string() : " (`" + selector_field + ": {}` selects every pod of namespace " + p.ns + ")");
+  nm.fix =
+      (fix.empty() ? std::string("fix the selector") : fix + " in " + where) + ", or change the " + selector_field +
+      " of " + p.display() + " (now " + p.pod_selector.to_string() + ") so it also selects " + pod.labels_text() +
+      (p.ns.empty() ? std::string() : " (`" + selector_field + ": {}` selects every pod of namespace " + p.ns + ")");
   return nm;
 }
 

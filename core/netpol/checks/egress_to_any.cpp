@@ -9,10 +9,13 @@
 
 namespace loki::checks {
 extern const Rule rule_egress_to_any{
-    "egress-to-any", Severity::error, RuleScope::network,
+    "egress-to-any",
+    Severity::error,
+    RuleScope::network,
     "An egress rule that applies to loki-mode pods reaches every destination (empty `to`, 0.0.0.0/0, ::/0, "
     "toEntities world) on some or all ports: `to: []` on 443 is anywhere on 443, not only the AI APIs.",
-    "Narrow the rule's destinations: kube-dns for DNS; toFQDNs (CiliumNetworkPolicy) for the AI API hosts.", nullptr};
+    "Narrow the rule's destinations: kube-dns for DNS; toFQDNs (CiliumNetworkPolicy) for the AI API hosts.",
+    nullptr};
 }  // namespace loki::checks
 
 namespace loki::netpol::checks {
@@ -49,20 +52,22 @@ void egress_to_any(const NetContext& ctx, NetOut& out) {
       bool dns_only = true;
       for (const auto& port : rule.ports) dns_only &= is_dns_port(port);
       std::string ports = ports_text(rule.ports);
-      std::string msg = "egress[" + std::to_string(i) + "] of " + p.ref.name + " allows " + describe_any(*anyp, rule, p) +
-                        " on " + ports + ": ";
+      std::string msg = "egress[" + std::to_string(i) + "] of " + p.ref.name + " allows " +
+                        describe_any(*anyp, rule, p) + " on " + ports + ": ";
       std::string fix;
       if (dns_only) {
         msg += "any DNS server anywhere, which is an exfiltration channel (DNS tunnelling), not just cluster DNS";
-        fix = "allow DNS to kube-dns only: `to: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: "
-              "kube-system}}, podSelector: {matchLabels: {k8s-app: kube-dns}}}]`";
+        fix =
+            "allow DNS to kube-dns only: `to: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: "
+            "kube-system}}, podSelector: {matchLabels: {k8s-app: kube-dns}}}]`";
       } else if (ports == "every port") {
         msg += "every destination on every port, so the policy restricts nothing";
         fix = "replace the rule with the destinations the agent needs";
       } else {
         msg += "that is anywhere on the internet on " + ports + ", not only the AI APIs";
-        fix = "NetworkPolicy cannot name hosts: allow the AI API hosts with a CiliumNetworkPolicy toFQDNs rule "
-              "(matchName: api.anthropic.com ...) and drop this rule, or narrow `to` to the CIDRs the agent needs";
+        fix =
+            "NetworkPolicy cannot name hosts: allow the AI API hosts with a CiliumNetworkPolicy toFQDNs rule "
+            "(matchName: api.anthropic.com ...) and drop this rule, or narrow `to` to the CIDRs the agent needs";
       }
       if (anyp->kind == Peer::Kind::ip_block && !anyp->except.empty())
         msg += " (the except list removes only " + std::to_string(anyp->except.size()) + " block(s))";

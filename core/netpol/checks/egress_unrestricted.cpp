@@ -7,7 +7,9 @@
 
 namespace loki::checks {
 extern const Rule rule_egress_unrestricted{
-    "egress-unrestricted", Severity::error, RuleScope::network,
+    "egress-unrestricted",
+    Severity::error,
+    RuleScope::network,
     "No NetworkPolicy (or CiliumNetworkPolicy) with Egress selects the loki-mode pod, so its egress is unrestricted: "
     "the internet, the cloud metadata endpoint and every in-cluster service.",
     "Add a default-deny egress policy for the namespace (podSelector: {}, policyTypes: [Egress]) and allow only "
@@ -27,8 +29,9 @@ void egress_unrestricted(const NetContext& ctx, NetOut& out) {
     if (hn_rule && host_network_selected(ctx, pod)) continue;
     if (shadow_rule && is_shadowed(ctx, pod)) continue;
     NetFinding f{"egress-unrestricted", &pod, nullptr, pod.labels_field, pod.labels_line, std::nullopt, {}, {}};
-    const std::string anything = "it can reach anything (the internet, the cloud metadata endpoint, every service "
-                                 "of the cluster)";
+    const std::string anything =
+        "it can reach anything (the internet, the cloud metadata endpoint, every service "
+        "of the cluster)";
     if (pod.host_network) {
       f.field = pod.host_network_field;
       f.line = pod.host_network_line;
@@ -53,8 +56,8 @@ void egress_unrestricted(const NetContext& ctx, NetOut& out) {
       f.message += ". " + nm->policy->display() + " isolates egress in this namespace but misses it: " + nm->why;
       f.remediation = nm->fix;
     } else {
-      f.remediation = "deny egress by default in namespace " + pod.ns + " and allow only DNS and what the agent needs:\n" +
-                      default_deny_yaml(pod.ns);
+      f.remediation = "deny egress by default in namespace " + pod.ns +
+                      " and allow only DNS and what the agent needs:\n" + default_deny_yaml(pod.ns);
     }
     out.push_back(std::move(f));
   }

@@ -8,10 +8,13 @@
 
 namespace loki::checks {
 extern const Rule rule_host_network_bypasses_policy{
-    "host-network-bypasses-policy", Severity::error, RuleScope::network,
+    "host-network-bypasses-policy",
+    Severity::error,
+    RuleScope::network,
     "Policies select a hostNetwork pod, but NetworkPolicy does not apply to pods on the node's network: every "
     "restriction they express is bypassed.",
-    "Remove `hostNetwork: true` from the pod; expose it through a Service instead.", nullptr};
+    "Remove `hostNetwork: true` from the pod; expose it through a Service instead.",
+    nullptr};
 }  // namespace loki::checks
 
 namespace loki::netpol::checks {
@@ -24,8 +27,8 @@ void host_network_bypasses_policy(const NetContext& ctx, NetOut& out) {
                    std::nullopt,
                    "the pod uses hostNetwork: true, so the policies that select it (" + names_of(net.selecting) +
                        ") do not apply: its ingress and egress are unrestricted",
-                   "remove `hostNetwork: true` from " + dotted(pod.host_network_field.substr(
-                                                            0, pod.host_network_field.rfind('/'))) +
+                   "remove `hostNetwork: true` from " +
+                       dotted(pod.host_network_field.substr(0, pod.host_network_field.rfind('/'))) +
                        " so the pod joins the pod network and the policies take effect"});
   }
 }

@@ -22,7 +22,9 @@ struct NetContext {
   const std::vector<std::string>& ai_hosts_default;             // config.ai_hosts
 
   std::size_t index_of(const Policy& p) const { return static_cast<std::size_t>(&p - inventory.policies.data()); }
-  const PodNetwork& net_of(const PodInfo& p) const { return nets[static_cast<std::size_t>(&p - inventory.pods.data())]; }
+  const PodNetwork& net_of(const PodInfo& p) const {
+    return nets[static_cast<std::size_t>(&p - inventory.pods.data())];
+  }
 };
 
 struct NetFinding {

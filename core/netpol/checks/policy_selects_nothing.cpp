@@ -10,10 +10,13 @@
 
 namespace loki::checks {
 extern const Rule rule_policy_selects_nothing{
-    "policy-selects-nothing", Severity::warning, RuleScope::network,
+    "policy-selects-nothing",
+    Severity::warning,
+    RuleScope::network,
     "The policy's podSelector matches no pod of its namespace in the input: a label typo, or a policy for "
     "workloads that are not there.",
-    "Fix the podSelector (or the pods' labels) so the policy selects the pods it was written for.", nullptr};
+    "Fix the podSelector (or the pods' labels) so the policy selects the pods it was written for.",
+    nullptr};
 }  // namespace loki::checks
 
 namespace loki::netpol::checks {

@@ -1,0 +1,382 @@
+#include "admission.hpp"
+
+#include <loki/engine.hpp>
+#include <loki/network_checks.hpp>
+#include <loki/podspec.hpp>
+#include <loki/rules.hpp>
+
+#include "mutate.hpp"
+
+#include <algorithm>
+#include <set>
+
+namespace loki::webhook {
+
+using nlohmann::json;
+
+namespace {
+
+std::string str(const json& j, const char* key) {
+  if (!j.is_object()) return {};
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+std::string base64(const std::string& in) {
+  static const char* chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  out.reserve((in.size() + 2) / 3 * 4);
+  std::size_t i = 0;
+  for (; i + 2 < in.size(); i += 3) {
+    unsigned v = (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8) |
+                 static_cast<unsigned char>(in[i + 2]);
+    out += chars[(v >> 18) & 63];
+    out += chars[(v >> 12) & 63];
+    out += chars[(v >> 6) & 63];
+    out += chars[v & 63];
+  }
+  if (i < in.size()) {
+    unsigned v = static_cast<unsigned char>(in[i]) << 16;
+    if (i + 1 < in.size()) v |= static_cast<unsigned char>(in[i + 1]) << 8;
+    out += chars[(v >> 18) & 63];
+    out += chars[(v >> 12) & 63];
+    out += i + 1 < in.size() ? chars[(v >> 6) & 63] : '=';
+    out += '=';
+  }
+  return out;
+}
+
+// Warnings are shown by kubectl one per line; the API server truncates long
+// ones, so keep each to a readable length.
+std::string warning_text(const std::string& s) {
+  constexpr std::size_t kMax = 250;
+  std::string one_line = s;
+  std::replace(one_line.begin(), one_line.end(), '\n', ' ');
+  if (one_line.size() <= kMax) return one_line;
+  return one_line.substr(0, kMax - 3) + "...";
+}
+
+struct Context {
+  const json* review = nullptr;
+  const json* request = nullptr;
+  Decision d;
+  json response;
+};
+
+Context begin(const json& review) {
+  Context c;
+  c.review = &review;
+  c.request = &request_of(review);
+  const json& req = *c.request;
+  c.d.uid = str(req, "uid");
+  c.d.kind = str(req.value("kind", json::object()), "kind");
+  c.d.ns = str(req, "namespace");
+  c.d.operation = str(req, "operation");
+  c.d.user = str(req.value("userInfo", json::object()), "username");
+  c.d.name = str(req, "name");
+  if (c.d.name.empty()) {
+    const json& obj = req.contains("object") ? req["object"] : json();
+    const json& md = obj.is_object() ? obj.value("metadata", json::object()) : json::object();
+    c.d.name = str(md, "name");
+    if (c.d.name.empty() && !str(md, "generateName").empty()) c.d.name = str(md, "generateName") + "*";
+  }
+  c.response = {{"uid", c.d.uid}, {"allowed", true}};
+  c.d.decision = "allow";
+  return c;
+}
+
+Decision finish(Context& c) {
+  c.d.review = {{"apiVersion", str(*c.review, "apiVersion")}, {"kind", "AdmissionReview"}, {"response", c.response}};
+  return std::move(c.d);
+}
+
+Mode effective_mode(const Config& config, const ClusterView& cluster, const std::string& ns) {
+  if (cluster.namespace_labels && !ns.empty()) {
+    Labels l = cluster.namespace_labels(ns);
+    if (auto it = l.find(std::string(mode_label)); it != l.end())
+      if (auto m = parse_mode(it->second)) return *m;
+  }
+  return config.mode;
+}
+
+bool requires_isolation(const Config& config, const ClusterView& cluster, const std::string& ns) {
+  if (cluster.namespace_labels && !ns.empty()) {
+    Labels l = cluster.namespace_labels(ns);
+    if (auto it = l.find(std::string(require_isolation_label)); it != l.end()) return it->second == "true";
+  }
+  return config.require_egress_isolation;
+}
+
+bool exempt(const Config& config, const std::string& ns) {
+  return std::find(config.exempt_namespaces.begin(), config.exempt_namespaces.end(), ns) !=
+         config.exempt_namespaces.end();
+}
+
+// The break-glass reason on the object or its pod template, if any.
+std::string break_glass(const json& object, const std::optional<PodTemplate>& pod) {
+  auto from = [](const json* md) -> std::string {
+    if (!md || !md->is_object()) return {};
+    auto ann = md->find("annotations");
+    if (ann == md->end() || !ann->is_object()) return {};
+    std::string reason = str(*ann, std::string(break_glass_annotation).c_str());
+    return reason.find_first_not_of(" \t\n") == std::string::npos ? std::string() : reason;
+  };
+  auto md = object.find("metadata");
+  std::string r = from(md == object.end() ? nullptr : &*md);
+  if (r.empty() && pod) r = from(pod->metadata);
+  return r;
+}
+
+std::string describe(const Finding& f) {
+  std::string s = "[" + f.rule + "] ";
+  if (f.container && f.message.find(*f.container) == std::string::npos) s += "container " + *f.container + ": ";
+  return s + f.message;
+}
+
+// Findings of the network pass about this pod object.
+std::vector<Finding> network_findings(const Object& o, const Config& config, const ClusterView& cluster,
+                                      const std::string& ns) {
+  netpol::Inventory inv;
+  if (cluster.fill) cluster.fill(ns, inv);
+  inv.add(o, config, ns);
+  ObjectRef me = o.ref(ns);
+  std::vector<Finding> out;
+  for (auto& f : check_network(inv, config))
+    if (f.object.kind == me.kind && f.object.name == me.name && f.object.ns == me.ns) out.push_back(std::move(f));
+  return out;
+}
+
+bool egress_open(const Finding& f) {
+  return f.rule == "egress-unrestricted" || f.rule == "egress-shadowed";
+}
+
+void deny(Context& c, const std::string& message) {
+  c.response["allowed"] = false;
+  c.response["status"] = {{"code", 403}, {"reason", "Forbidden"}, {"message", message}};
+}
+
+// Applies mode and actions: violations deny (or warn, or only log).
+void settle(Context& c, Mode mode, const std::vector<std::pair<Finding, Action>>& judged, const std::string& subject) {
+  std::vector<const Finding*> violations;
+  json warnings = json::array();
+  for (const auto& [f, action] : judged) {
+    c.d.findings.push_back(f);
+    if (action == Action::off) continue;
+    c.d.rules.push_back(f.rule);
+    if (action == Action::deny)
+      violations.push_back(&f);
+    else
+      warnings.push_back(warning_text(describe(f)));
+  }
+  if (!violations.empty()) {
+    if (mode == Mode::enforce) {
+      std::string msg = "loki-guard denied " + subject + ": " + std::to_string(violations.size()) + " violation" +
+                        (violations.size() == 1 ? "" : "s") + "\n";
+      for (const Finding* f : violations) msg += describe(*f) + "\n  fix: " + f->remediation + "\n";
+      deny(c, msg);
+      c.d.decision = "deny";
+    } else {
+      for (const Finding* f : violations) warnings.push_back(warning_text("(would deny) " + describe(*f)));
+      c.d.decision = mode == Mode::warn ? "warn" : "dry-run-deny";
+    }
+  } else if (!warnings.empty()) {
+    c.d.decision = "warn";
+  }
+  if (mode == Mode::dry_run) warnings = json::array();  // dry-run: log only
+  if (!warnings.empty()) c.response["warnings"] = warnings;
+}
+
+void validate_pod_like(Context& c, const json& object, const Config& config, const ClusterView& cluster) {
+  const std::string& ns = c.d.ns;
+  Object o;
+  o.json = object;
+  o.file = "admission";
+  auto pod = find_pod_template(object);
+  if (!pod) return;
+  Labels labels = pod->metadata ? labels_of(*pod->metadata) : Labels{};
+  if (!is_loki_pod(config, labels)) {
+    c.d.decision = "skip";
+    return;
+  }
+  if (std::string reason = break_glass(object, pod); !reason.empty()) {
+    c.d.decision = "break-glass";
+    c.d.patch_summary = "break-glass: " + reason;
+    c.response["warnings"] = json::array({warning_text("loki-guard: admitted by break-glass annotation: " + reason)});
+    return;
+  }
+  EngineOptions eo;
+  eo.config = config;
+  eo.default_namespace = ns;
+  const bool ephemeral = str(*c.request, "subResource") == "ephemeralcontainers";
+  const bool is_pod = c.d.kind == "Pod";
+  std::vector<std::pair<Finding, Action>> judged;
+  for (auto& f : check_object(o, eo)) {
+    // The API server validates schemas; our manifest checks are for files.
+    if (f.rule == rule_id::invalid_manifest || f.suppressed) continue;
+    if (ephemeral && f.field.rfind(pod->spec_path + "/ephemeralContainers", 0) != 0) continue;
+    Action a = config.action_of(f.rule);
+    if (a == Action::patch) {
+      // The mutating webhook fills these in on Pod creation; still present
+      // here means it is not installed or the field was set explicitly.
+      if (!is_pod && !config.mutation.workloads) {
+        a = Action::warn;
+        f.message += " (its pods will be patched at creation)";
+      } else {
+        a = Action::deny;
+      }
+    }
+    judged.emplace_back(std::move(f), a);
+  }
+  if (!ephemeral && c.d.operation != "DELETE") {
+    auto info = netpol::parse_pod(o, config, ns);
+    std::string promise = info && info->egress_policy.present ? info->egress_policy.value : "";
+    bool must_isolate = requires_isolation(config, cluster, ns) || promise == "none" || promise == "ai-only";
+    if (!cluster.available) {
+      if (must_isolate) {
+        Finding f;
+        f.rule = "egress-unrestricted";
+        f.severity = Severity::error;
+        f.object = o.ref(ns);
+        f.message = "NetworkPolicy state is unknown (" + cluster.unavailable_reason + "); " +
+                    (config.cache_unavailable == "deny" ? "refusing (cacheUnavailable: deny, fail closed)"
+                                                        : "admitting (cacheUnavailable: allow, fail open)");
+        f.remediation = "retry when the webhook's policy cache has synced (GET /readyz)";
+        judged.emplace_back(std::move(f), config.cache_unavailable == "deny" ? Action::deny : Action::warn);
+      }
+    } else {
+      for (auto& f : network_findings(o, config, cluster, ns)) {
+        if (f.suppressed) continue;
+        Action a = config.action_of(f.rule);
+        if (egress_open(f) && a == Action::deny && !must_isolate) a = Action::warn;
+        judged.emplace_back(std::move(f), a);
+      }
+    }
+  }
+  settle(c, effective_mode(config, cluster, ns), judged, c.d.kind + " " + ns + "/" + c.d.name);
+}
+
+// A NetworkPolicy change that leaves running loki-mode pods egress-open.
+void validate_policy_change(Context& c, const Config& config, const ClusterView& cluster) {
+  if (config.network_policy_changes == Action::off) return;
+  const std::string& ns = c.d.ns;
+  if (!cluster.available || !cluster.pods) return;  // nothing to compare against
+  const json& req = *c.request;
+  auto open_pods = [&](bool after) {
+    netpol::Inventory inv;
+    if (cluster.fill) cluster.fill(ns, inv);
+    if (after) {
+      std::erase_if(inv.policies, [&](const netpol::Policy& p) {
+        return !p.is_cilium() == (c.d.kind == "NetworkPolicy") && p.ns == ns && p.ref.name == c.d.name;
+      });
+      if (c.d.operation != "DELETE" && req.contains("object") && req["object"].is_object()) {
+        Object o;
+        o.json = req["object"];
+        o.file = "admission";
+        inv.add(o, config, ns);
+      }
+    }
+    for (const auto& p : cluster.pods(ns)) {
+      Object o;
+      o.json = p;
+      o.file = "live";
+      inv.add(o, config, ns);
+    }
+    std::set<std::string> open;
+    for (const auto& f : check_network(inv, config))
+      if (egress_open(f) && f.object.kind == "Pod") open.insert(f.object.name);
+    return open;
+  };
+  std::set<std::string> before = open_pods(false), after = open_pods(true);
+  std::vector<std::string> newly;
+  for (const auto& p : after)
+    if (!before.count(p)) newly.push_back(p);
+  if (newly.empty()) return;
+  std::string list;
+  for (std::size_t i = 0; i < newly.size() && i < 10; ++i) list += (i ? ", " : "") + newly[i];
+  if (newly.size() > 10) list += ", ... (" + std::to_string(newly.size()) + " pods)";
+  Finding f;
+  f.rule = "egress-unrestricted";
+  f.severity = Severity::error;
+  f.object = {"networking.k8s.io/v1", c.d.kind, ns, c.d.name};
+  f.message = "this " + c.d.operation + " would leave running loki-mode pods with unrestricted egress: " + list;
+  f.remediation = "keep a policy with policyTypes: [Egress] that selects these pods, or move them first";
+  settle(c, effective_mode(config, cluster, ns), {{f, config.network_policy_changes}},
+         c.d.kind + " " + ns + "/" + c.d.name);
+}
+
+}  // namespace
+
+const json& request_of(const json& review) {
+  if (!review.is_object()) throw BadReview("body is not a JSON object");
+  std::string av = str(review, "apiVersion");
+  if (av != "admission.k8s.io/v1" && av != "admission.k8s.io/v1beta1")
+    throw BadReview("apiVersion \"" + av + "\" is not admission.k8s.io/v1");
+  if (str(review, "kind") != "AdmissionReview") throw BadReview("kind is not AdmissionReview");
+  auto req = review.find("request");
+  if (req == review.end() || !req->is_object()) throw BadReview("request is missing");
+  if (str(*req, "uid").empty()) throw BadReview("request.uid is missing");
+  auto kind = req->find("kind");
+  if (kind == req->end() || !kind->is_object() || str(*kind, "kind").empty())
+    throw BadReview("request.kind is missing");
+  if (str(*req, "operation").empty()) throw BadReview("request.operation is missing");
+  if (auto o = req->find("object"); o != req->end() && !o->is_null() && !o->is_object())
+    throw BadReview("request.object is not an object");
+  return *req;
+}
+
+Decision validate(const json& review, const Config& config, const ClusterView& cluster) {
+  Context c = begin(review);
+  if (exempt(config, c.d.ns)) {
+    c.d.decision = "skip";
+    return finish(c);
+  }
+  const json& req = *c.request;
+  const std::string& op = c.d.operation;
+  if (c.d.kind == "NetworkPolicy" || c.d.kind == "CiliumNetworkPolicy") {
+    validate_policy_change(c, config, cluster);
+  } else if (is_workload_kind(c.d.kind) && op != "DELETE" && op != "CONNECT") {
+    auto o = req.find("object");
+    if (o != req.end() && o->is_object()) validate_pod_like(c, *o, config, cluster);
+  } else {
+    c.d.decision = "skip";
+  }
+  return finish(c);
+}
+
+Decision mutate(const json& review, const Config& config, const ClusterView& cluster) {
+  Context c = begin(review);
+  const json& req = *c.request;
+  const bool workload = c.d.kind != "Pod" && is_workload_kind(c.d.kind);
+  // Pod specs are immutable after creation: patch on CREATE only. Templates
+  // only when configured (GitOps tools would otherwise see drift).
+  bool applicable = (c.d.kind == "Pod" && c.d.operation == "CREATE" && str(req, "subResource").empty()) ||
+                    (workload && config.mutation.workloads && (c.d.operation == "CREATE" || c.d.operation == "UPDATE"));
+  auto obj = req.find("object");
+  if (!applicable || exempt(config, c.d.ns) || obj == req.end() || !obj->is_object()) {
+    c.d.decision = "skip";
+    return finish(c);
+  }
+  auto pod = find_pod_template(*obj);
+  if (!pod || !is_loki_pod(config, pod->metadata ? labels_of(*pod->metadata) : Labels{}) ||
+      !break_glass(*obj, pod).empty()) {
+    c.d.decision = "skip";
+    return finish(c);
+  }
+  auto paths = pod_template_paths(c.d.kind);
+  MutationResult m = mutate_pod(*obj, paths->spec, paths->metadata, config);
+  for (const auto& ch : m.changes) c.d.patch_summary += (c.d.patch_summary.empty() ? "" : ",") + ch;
+  if (m.patch.empty()) {
+    c.d.decision = "allow";
+    return finish(c);
+  }
+  if (effective_mode(config, cluster, c.d.ns) == Mode::dry_run) {
+    c.d.decision = "dry-run-patch";
+    return finish(c);
+  }
+  c.d.decision = "patch";
+  c.response["patchType"] = "JSONPatch";
+  c.response["patch"] = base64(m.patch.dump());
+  return finish(c);
+}
+
+}  // namespace loki::webhook

@@ -1,0 +1,62 @@
+// AdmissionReview (admission.k8s.io/v1) in, AdmissionReview out: the
+// validating and mutating decisions of loki-webhook. Pure functions of the
+// review, the config and a view of the cluster's NetworkPolicies.
+// https://kubernetes.io/docs/reference/access-authn-authz/extensible-admission-controllers/
+#pragma once
+
+#include <loki/config.hpp>
+#include <loki/finding.hpp>
+#include <loki/netpol.hpp>
+
+#include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace loki::webhook {
+
+// A malformed review: answered with HTTP 400.
+struct BadReview : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// What the webhook knows of the cluster's network state (from the policy
+// cache). `available` false: not synced or stale; decisions that depend on it
+// follow Config::cache_unavailable.
+struct ClusterView {
+  bool available = true;
+  std::string unavailable_reason;
+  // Policies and namespaces, for an inventory around one pod.
+  std::function<void(const std::string& ns, netpol::Inventory& into)> fill;
+  // Live loki-mode-relevant pods of a namespace (for NetworkPolicy changes).
+  std::function<std::vector<nlohmann::json>(const std::string& ns)> pods;
+  // Labels of a namespace (overrides: loki-guard.io/mode, require-egress-isolation).
+  std::function<Labels(const std::string& ns)> namespace_labels;
+};
+
+struct Decision {
+  nlohmann::json review;  // the AdmissionReview to send back
+  // For the log line and metrics.
+  std::string uid, kind, ns, name, operation, user;
+  std::string decision;  // allow, deny, warn, patch, skip, dry-run-deny
+  std::vector<std::string> rules;
+  std::string patch_summary;
+  std::vector<Finding> findings;
+};
+
+// Namespace labels that override the config per namespace.
+inline constexpr std::string_view mode_label = "loki-guard.io/mode";
+inline constexpr std::string_view require_isolation_label = "loki-guard.io/require-egress-isolation";
+// Break-glass: an object with this annotation and a non-empty reason is
+// admitted whatever it does; the decision is logged with the reason.
+inline constexpr std::string_view break_glass_annotation = "loki-guard.io/break-glass";
+
+Decision validate(const nlohmann::json& review, const Config& config, const ClusterView& cluster);
+Decision mutate(const nlohmann::json& review, const Config& config, const ClusterView& cluster);
+
+// Parses and checks the envelope; throws BadReview.
+const nlohmann::json& request_of(const nlohmann::json& review);
+
+}  // namespace loki::webhook

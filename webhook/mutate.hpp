@@ -1,0 +1,29 @@
+// The mutating half: fill in what is safe to fill in on a loki-mode pod, as
+// a JSON Patch (RFC 6902) computed with nlohmann::json::diff.
+#pragma once
+
+#include <loki/config.hpp>
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace loki::webhook {
+
+inline constexpr std::string_view patched_annotation = "loki-guard.io/patched";
+
+struct MutationResult {
+  nlohmann::json patched;            // the object after the changes
+  nlohmann::json patch;              // JSON Patch operations (empty array: nothing to do)
+  std::vector<std::string> changes;  // what was filled in, for the log and the annotation
+};
+
+// Mutates a Pod (or, with `pod_spec_path`, the pod template of a workload).
+// Never touches hostNetwork, hostPort, privileged, explicit runAsUser: 0,
+// explicit Unconfined or added capabilities: those are refused by validation,
+// not silently changed. Idempotent: mutating the result again yields an
+// empty patch.
+MutationResult mutate_pod(const nlohmann::json& object, const std::string& spec_path, const std::string& meta_path,
+                          const Config& config);
+
+}  // namespace loki::webhook
