@@ -153,7 +153,7 @@ AuditResult audit_snapshot(const ClusterSnapshot& snap, const EngineOptions& opt
     Object o = to_object(pod);
     pod_by_key[str(meta(pod), "namespace") + "/" + str(meta(pod), "name")] = &pod;
     auto pt = find_pod_template(pod);
-    if (pt && is_loki_pod(opts.config, pt->metadata ? labels_of(*pt->metadata) : Labels{})) ++out.pods_checked;
+    if (pt && is_agent_pod(opts.config, *pt)) ++out.pods_checked;
     for (auto& f : check_object(o, opts)) group_on_owner(std::move(f), pod);
     inventory.add(o, opts.config, opts.default_namespace);
   }
@@ -188,7 +188,7 @@ AuditResult audit_snapshot(const ClusterSnapshot& snap, const EngineOptions& opt
     if (owners_with_pods.count(str(meta(w), "uid"))) continue;
     Object o = to_object(w);
     auto pt = find_pod_template(w);
-    if (pt && is_loki_pod(opts.config, pt->metadata ? labels_of(*pt->metadata) : Labels{})) ++out.pods_checked;
+    if (pt && is_agent_pod(opts.config, *pt)) ++out.pods_checked;
     for (auto& f : check_object(o, opts)) {
       f.message += " [no live pods: checked the pod template]";
       out.findings.push_back(std::move(f));

@@ -11,6 +11,21 @@ bool is_loki_pod(const Config& config, const Labels& pod_labels) {
   return config.all_pods || config.selector.matches(pod_labels);
 }
 
+bool is_agent_pod(const Config& config, const PodTemplate& pod) {
+  if (is_loki_pod(config, pod.metadata ? labels_of(*pod.metadata) : Labels{})) return true;
+  PodTemplate p = pod;
+  for (const auto& c : containers_of(p)) {
+    auto env = c.json->find("env");
+    if (env == c.json->end() || !env->is_array()) continue;
+    for (const auto& e : *env) {
+      if (!e.is_object() || e.value("name", json()) != "LOKI_NETWORK_EGRESS_POLICY") continue;
+      auto v = e.find("value");
+      if (v != e.end() && v->is_string() && !v->get_ref<const std::string&>().empty()) return true;
+    }
+  }
+  return false;
+}
+
 Finding finding_from_load_error(const LoadError& e, const EngineOptions& opts) {
   Finding f;
   f.rule = std::string(rule_id::invalid_manifest);
@@ -63,8 +78,7 @@ std::vector<Finding> check_object(const Object& object, const EngineOptions& opt
 
   auto pod = find_pod_template(object.json);
   if (pod) {
-    Labels labels = pod->metadata ? labels_of(*pod->metadata) : Labels{};
-    if (is_loki_pod(cfg, labels)) {
+    if (is_agent_pod(cfg, *pod)) {
       auto containers = containers_of(*pod);
       PodContext ctx{object, *pod, containers};
       std::vector<RawFinding> raw;

@@ -24,7 +24,7 @@ void LintSession::add_text(std::string_view text, const std::string& name) {
         for (const auto& o : doc.objects) {
           ++objects;
           auto pod = find_pod_template(o.json);
-          if (pod && is_loki_pod(opts_.config, pod->metadata ? labels_of(*pod->metadata) : Labels{})) ++pods;
+          if (pod && is_agent_pod(opts_.config, *pod)) ++pods;
           auto f = check_object(o, opts_);
           found.insert(found.end(), std::make_move_iterator(f.begin()), std::make_move_iterator(f.end()));
           // Keep only the compact network record (a few labels, ports, lines), not the object.

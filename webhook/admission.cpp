@@ -193,8 +193,7 @@ void validate_pod_like(Context& c, const json& object, const Config& config, con
   o.file = "admission";
   auto pod = find_pod_template(object);
   if (!pod) return;
-  Labels labels = pod->metadata ? labels_of(*pod->metadata) : Labels{};
-  if (!is_loki_pod(config, labels)) {
+  if (!is_agent_pod(config, *pod)) {
     c.d.decision = "skip";
     return;
   }
@@ -357,8 +356,7 @@ Decision mutate(const json& review, const Config& config, const ClusterView& clu
     return finish(c);
   }
   auto pod = find_pod_template(*obj);
-  if (!pod || !is_loki_pod(config, pod->metadata ? labels_of(*pod->metadata) : Labels{}) ||
-      !break_glass(*obj, pod).empty()) {
+  if (!pod || !is_agent_pod(config, *pod) || !break_glass(*obj, pod).empty()) {
     c.d.decision = "skip";
     return finish(c);
   }

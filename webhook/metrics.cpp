@@ -39,6 +39,11 @@ void append_double(std::string& out, double v) {
     out += "NaN";
   } else if (std::isinf(v)) {
     out += v > 0 ? "+Inf" : "-Inf";
+  } else if (std::trunc(v) == v && std::fabs(v) < 1e15) {
+    // Whole numbers as integers: "1795449600", not "1.7954496e+09".
+    char buf[32];
+    auto r = std::to_chars(buf, buf + sizeof buf, static_cast<long long>(v));
+    out.append(buf, r.ptr);
   } else {
     char buf[64];
     auto r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::general);

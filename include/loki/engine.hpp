@@ -4,6 +4,7 @@
 #include <loki/config.hpp>
 #include <loki/finding.hpp>
 #include <loki/manifest.hpp>
+#include <loki/podspec.hpp>
 
 #include <vector>
 
@@ -16,6 +17,11 @@ struct EngineOptions {
 
 // Whether a pod template is a loki-mode pod under the config.
 bool is_loki_pod(const Config& config, const Labels& pod_labels);
+
+// Whether a pod template is an agent: a loki-mode pod under the config, or a
+// pod that declares Loki Mode's egress promise (a literal, non-empty
+// LOKI_NETWORK_EGRESS_POLICY in a container's env) and so says it is one.
+bool is_agent_pod(const Config& config, const PodTemplate& pod);
 
 // Checks one object: manifest validity, then the pod rules when it carries a
 // loki-mode pod template. Applies rule settings and ignore annotations.

@@ -2,21 +2,22 @@
 // Clients are Beast (every operation has a deadline: a broken server fails a test, never hangs it), plus
 // openssl s_client and curl where an independent TLS stack is the point.
 
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
-#include <mutex>
-#include <thread>
-#include <vector>
-
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include <doctest/doctest.h>
 #include <openssl/bn.h>
@@ -35,6 +36,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 
+#include "metrics.hpp"
 #include "server.hpp"
 
 namespace loki::webhook::testutil {
@@ -393,6 +395,19 @@ TEST_SUITE("webhook-server") {
     CHECK(st.total_connections == 1);  // six requests, one connection
     CHECK(st.active_connections == 1);
     CHECK(st.requests == 6);
+    {
+      metrics::Registry registry;
+      f.server->register_metrics(registry);
+      const std::string text = registry.render();
+      CHECK(text.find("# TYPE loki_webhook_connections_active gauge\nloki_webhook_connections_active 1\n") !=
+            std::string::npos);
+      CHECK(text.find("loki_webhook_connections_total 1\n") != std::string::npos);
+      CHECK(text.find("loki_webhook_certificate_reloads_total{result=\"failure\"} 0\n") != std::string::npos);
+      CHECK(text.find("loki_webhook_certificate_expiry_timestamp_seconds " +
+                      std::to_string(f.server->certificate_not_after()) + "\n") != std::string::npos);
+      Server::unregister_metrics(registry);
+      CHECK(registry.render().empty());
+    }
 
     // TLS 1.2 with each of the ECDHE + AEAD suites an ECDSA certificate can use.
     for (const char* cipher :
@@ -702,7 +717,8 @@ TEST_SUITE("webhook-server") {
       CHECK(idle > 0.7);
       CHECK(idle < 2.5);
     }
-    CHECK(f.server->stats().timeouts >= 4);
+    // (the server counts a timeout just after closing the socket: the client may see the close first)
+    CHECK(wait_until([&] { return f.server->stats().timeouts >= 4; }, 2s));
     CHECK(wait_until([&] { return f.server->stats().active_connections == 0; }, 2s));
     // Still serving.
     Client c;

@@ -25,6 +25,8 @@ TEST_SUITE("webhook-metrics") {
     r.set("special", {{"v", "nan"}}, std::nan(""));
     r.set("special", {{"v", "inf"}}, INFINITY);
     r.set("special", {{"v", "ninf"}}, -INFINITY);
+    r.set("timestamp_seconds", {}, 1795449600);
+    r.set("small", {}, 1e-7);
 
     const std::string expected =
         "# TYPE a_gauge gauge\n"
@@ -35,10 +37,14 @@ TEST_SUITE("webhook-metrics") {
         "loki_webhook_requests_total{decision=\"deny\",endpoint=\"/validate\"} 1\n"
         "# TYPE loki_webhook_up gauge\n"
         "loki_webhook_up 1\n"
+        "# TYPE small gauge\n"
+        "small 1e-07\n"
         "# TYPE special gauge\n"
         "special{v=\"inf\"} +Inf\n"
         "special{v=\"nan\"} NaN\n"
         "special{v=\"ninf\"} -Inf\n"
+        "# TYPE timestamp_seconds gauge\n"
+        "timestamp_seconds 1795449600\n"
         "# HELP weird Help with a \\\\ backslash\\nand a newline.\n"
         "# TYPE weird counter\n"
         "weird{path=\"C:\\\\dir \\\"quoted\\\"\\nnext\"} 1\n";

@@ -1,0 +1,236 @@
+#!/usr/bin/env bash
+# loki-webhook end to end: the real kube-apiserver of tests/cluster/up calls
+# the webhook over TLS (url: https://127.0.0.1:PORT, our CA as caBundle), and
+# objects are created with kubectl apply exactly as users do.
+set -uo pipefail
+WEBHOOK=${1:?usage: e2e.sh path/to/loki-webhook}
+: "${KUBECONFIG:?run through tests/cluster/with-cluster-env}"
+: "${KUBECTL:?}"
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+TMP=$(mktemp -d)
+NS=lg-hook-$$
+pass=0
+fail=0
+ok() { pass=$((pass + 1)); echo "ok   $1"; }
+bad() { fail=$((fail + 1)); echo "FAIL $1"; [ $# -gt 1 ] && printf '%s\n' "$2" | sed 's/^/     /' | head -30; }
+k() { "$KUBECTL" "$@"; }
+WPID=
+stop_webhook() { [ -n "$WPID" ] && kill "$WPID" 2>/dev/null && wait "$WPID" 2>/dev/null; WPID=; }
+cleanup() {
+  stop_webhook
+  k delete validatingwebhookconfiguration loki-guard-e2e-$$ >/dev/null 2>&1
+  k delete mutatingwebhookconfiguration loki-guard-e2e-$$ >/dev/null 2>&1
+  k delete namespace "$NS" --wait=false >/dev/null 2>&1
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+# Serving certificate for 127.0.0.1, signed by the test cluster's CA.
+PKI=$LOKI_CLUSTER_DIR/pki
+openssl req -newkey rsa:2048 -nodes -keyout "$TMP/tls.key" -out "$TMP/tls.csr" -subj /CN=loki-webhook 2>/dev/null
+printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n' >"$TMP/ext"
+openssl x509 -req -in "$TMP/tls.csr" -CA "$PKI/ca.crt" -CAkey "$PKI/ca.key" -CAcreateserial -days 1 \
+  -extfile "$TMP/ext" -out "$TMP/tls.crt" 2>/dev/null
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+cat >"$TMP/config.yaml" <<EOF
+selector: app=loki-mode
+exemptNamespaces: [kube-system]
+EOF
+start_webhook() {
+  "$WEBHOOK" --listen "127.0.0.1:$PORT" --tls-cert "$TMP/tls.crt" --tls-key "$TMP/tls.key" \
+    --config "$TMP/config.yaml" --kubeconfig "$KUBECONFIG" >>"$TMP/webhook.log" 2>&1 &
+  WPID=$!
+  for i in $(seq 1 100); do
+    curl -sf --cacert "$PKI/ca.crt" "https://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  return 1
+}
+start_webhook && ok "webhook ready (policy cache synced)" || bad "webhook not ready" "$(tail -20 "$TMP/webhook.log")"
+
+k create namespace "$NS" >/dev/null
+k label namespace "$NS" loki-guard.io/enforce=true >/dev/null
+CA_B64=$(base64 -w0 <"$PKI/ca.crt")
+register() {  # failurePolicy
+  cat <<EOF | k apply -f - >/dev/null
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingWebhookConfiguration
+metadata: {name: loki-guard-e2e-$$}
+webhooks:
+- name: validate.loki-guard.io
+  admissionReviewVersions: [v1]
+  sideEffects: None
+  failurePolicy: $1
+  matchPolicy: Equivalent
+  timeoutSeconds: 5
+  namespaceSelector: {matchLabels: {loki-guard.io/enforce: "true"}}
+  clientConfig: {url: "https://127.0.0.1:$PORT/validate", caBundle: $CA_B64}
+  rules:
+  - {apiGroups: [""], apiVersions: [v1], operations: [CREATE, UPDATE], resources: [pods, pods/ephemeralcontainers]}
+  - {apiGroups: [apps], apiVersions: [v1], operations: [CREATE, UPDATE], resources: [deployments, replicasets, statefulsets, daemonsets]}
+  - {apiGroups: [batch], apiVersions: [v1], operations: [CREATE, UPDATE], resources: [jobs, cronjobs]}
+  - {apiGroups: [networking.k8s.io], apiVersions: [v1], operations: [CREATE, UPDATE, DELETE], resources: [networkpolicies]}
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: MutatingWebhookConfiguration
+metadata: {name: loki-guard-e2e-$$}
+webhooks:
+- name: mutate.loki-guard.io
+  admissionReviewVersions: [v1]
+  sideEffects: None
+  failurePolicy: $1
+  matchPolicy: Equivalent
+  reinvocationPolicy: IfNeeded
+  timeoutSeconds: 5
+  namespaceSelector: {matchLabels: {loki-guard.io/enforce: "true"}}
+  clientConfig: {url: "https://127.0.0.1:$PORT/mutate", caBundle: $CA_B64}
+  rules:
+  - {apiGroups: [""], apiVersions: [v1], operations: [CREATE], resources: [pods]}
+EOF
+}
+register Fail
+sleep 1  # webhook configurations take effect asynchronously in the API server
+
+apply() {  # name want(ok|deny) yaml-file [pattern]
+  k apply -f "$3" >"$TMP/apply.out" 2>&1
+  local rc=$?
+  if [ "$2" = ok ] && [ $rc -eq 0 ]; then ok "$1"
+  elif [ "$2" = deny ] && [ $rc -ne 0 ] && grep -qE -- "${4:-loki-guard denied}" "$TMP/apply.out"; then ok "$1"
+  else bad "$1 (kubectl exit $rc)" "$(cat "$TMP/apply.out")"; fi
+}
+
+cat >"$TMP/hostnet.yaml" <<EOF
+apiVersion: v1
+kind: Pod
+metadata: {name: hostnet, namespace: $NS, labels: {app: loki-mode}}
+spec:
+  hostNetwork: true
+  containers: [{name: agent, image: loki:1}]
+EOF
+apply "a hostNetwork pod is refused with our message" deny "$TMP/hostnet.yaml" "host-network.*NetworkPolicy does not apply"
+
+cat >"$TMP/deny-all.yaml" <<EOF
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: deny-all-egress, namespace: $NS}
+spec:
+  podSelector: {}
+  policyTypes: [Egress]
+  egress:
+  - to: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: kube-system}}}]
+    ports: [{protocol: UDP, port: 53}, {protocol: TCP, port: 53}]
+EOF
+apply "a deny-all-egress policy is admitted" ok "$TMP/deny-all.yaml"
+
+cat >"$TMP/plain.yaml" <<EOF
+apiVersion: v1
+kind: Pod
+metadata: {name: plain, namespace: $NS, labels: {app: loki-mode}}
+spec:
+  containers: [{name: agent, image: loki:1, env: [{name: API_TOKEN, value: s3cr3t-value-do-not-log}]}]
+EOF
+apply "an under-hardened pod is admitted (patched)" ok "$TMP/plain.yaml"
+k get pod plain -n "$NS" -o json >"$TMP/plain.json"
+python3 - "$TMP/plain.json" <<'PY' && ok "kubectl get shows the patched fields" || bad "patched fields" "$(head -c 2000 "$TMP/plain.json")"
+import json, sys
+p = json.load(open(sys.argv[1]))
+s = p["spec"]; sc = s["securityContext"]; c = s["containers"][0]
+assert sc["seccompProfile"]["type"] == "RuntimeDefault" and sc["runAsNonRoot"] is True and sc["runAsUser"] == 1000
+assert s["automountServiceAccountToken"] is False
+assert c["securityContext"]["readOnlyRootFilesystem"] is True and c["securityContext"]["allowPrivilegeEscalation"] is False
+assert c["securityContext"]["capabilities"]["drop"] == ["ALL"]
+assert {"name": "loki-tmp", "mountPath": "/tmp"} in c["volumeMounts"]
+assert any(v["name"] == "loki-tmp" and v["emptyDir"]["medium"] == "Memory" for v in s["volumes"])
+assert "seccompProfile" in p["metadata"]["annotations"]["loki-guard.io/patched"]
+PY
+
+cat >"$TMP/sidecar.yaml" <<EOF
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: sidecar, namespace: $NS}
+spec:
+  selector: {matchLabels: {app: loki-mode}}
+  template:
+    metadata: {labels: {app: loki-mode}}
+    spec:
+      containers:
+      - {name: agent, image: loki:1}
+      - name: metrics
+        image: metrics:1
+        ports: [{containerPort: 1080, hostPort: 1080}]
+EOF
+apply "a Deployment with a hostPort sidecar is refused at kubectl apply" deny "$TMP/sidecar.yaml" "hostPort 1080"
+
+# The fourth seed: deny-all-egress selects role=backend, the pod has app=llm-api only.
+k delete networkpolicy deny-all-egress -n "$NS" >/dev/null 2>&1 && bad "deleting the policy that isolates a running agent was allowed" \
+  || ok "deleting the policy that isolates a running agent is refused"
+cat >"$TMP/seed4-policies.yaml" <<EOF
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: backend-deny-egress, namespace: $NS}
+spec:
+  podSelector: {matchLabels: {role: backend}}
+  policyTypes: [Egress]
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: allow-to-orchestrator, namespace: $NS}
+spec:
+  podSelector: {matchLabels: {app: llm-api}}
+  policyTypes: [Ingress]
+  ingress: [{from: [{podSelector: {matchLabels: {app: orchestrator}}}]}]
+EOF
+k apply -f "$TMP/seed4-policies.yaml" >/dev/null
+# Scope the namespace-wide policy away from llm-api so only the seed's pair applies to it.
+cat >"$TMP/deny-all-narrow.yaml" <<EOF
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: deny-all-egress, namespace: $NS}
+spec:
+  podSelector: {matchLabels: {app: loki-mode}}
+  policyTypes: [Egress]
+  egress:
+  - to: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: kube-system}}}]
+    ports: [{protocol: UDP, port: 53}, {protocol: TCP, port: 53}]
+EOF
+k apply -f "$TMP/deny-all-narrow.yaml" >/dev/null
+sleep 1  # the watch delivers the policies to the webhook's cache
+seed4_pod() {  # labels
+  cat <<EOF
+apiVersion: v1
+kind: Pod
+metadata: {name: llm-api, namespace: $NS, labels: {$1}}
+spec:
+  automountServiceAccountToken: false
+  securityContext: {runAsNonRoot: true, runAsUser: 1000, seccompProfile: {type: RuntimeDefault}}
+  containers:
+  - name: model
+    image: llm-api:3
+    env: [{name: LOKI_NETWORK_EGRESS_POLICY, value: none}]
+    securityContext: {allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: {drop: [ALL]}}
+EOF
+}
+seed4_pod "app: llm-api" >"$TMP/seed4-bad.yaml"
+apply "the shadowed-egress pod is refused with the near miss" deny "$TMP/seed4-bad.yaml" "backend-deny-egress selects role=backend.*has no label role"
+seed4_pod "app: llm-api, role: backend" >"$TMP/seed4-good.yaml"
+apply "with the label fixed it is admitted" ok "$TMP/seed4-good.yaml"
+
+# Secrets and env values never reach the log.
+grep -q "s3cr3t-value-do-not-log" "$TMP/webhook.log" && bad "an env value was logged" || ok "no env value in the log"
+grep -q '"decision":"deny"' "$TMP/webhook.log" && grep -q '"uid":' "$TMP/webhook.log" && ok "one JSON log line per decision" \
+  || bad "decision log lines" "$(tail -5 "$TMP/webhook.log")"
+curl -sf --cacert "$PKI/ca.crt" "https://127.0.0.1:$PORT/metrics" >"$TMP/metrics.txt"
+grep -q 'loki_webhook_requests_total{decision="deny",endpoint="/validate",kind="Pod"}' "$TMP/metrics.txt" \
+  && grep -q 'loki_webhook_policy_cache_synced 1' "$TMP/metrics.txt" && ok "metrics count decisions and cache state" \
+  || bad "metrics" "$(grep loki_webhook "$TMP/metrics.txt" | head -20)"
+
+# With the webhook down: failurePolicy Fail refuses, Ignore admits.
+stop_webhook
+sed "s/name: plain/name: while-down/" "$TMP/plain.yaml" >"$TMP/down.yaml"
+apply "webhook down + failurePolicy Fail: refused" deny "$TMP/down.yaml" "failed calling webhook"
+register Ignore
+sleep 1
+apply "webhook down + failurePolicy Ignore: admitted" ok "$TMP/down.yaml"
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]

@@ -1,0 +1,270 @@
+// loki-webhook: the validating and mutating admission webhook for loki-mode
+// pods. Endpoints: POST /validate, POST /mutate (AdmissionReview v1),
+// GET /healthz, GET /readyz (ready once the policy cache has synced),
+// GET /metrics (Prometheus).
+#include <loki/config.hpp>
+#include <loki/kubeconfig.hpp>
+
+#include "admission.hpp"
+#include "metrics.hpp"
+#include "policy_cache.hpp"
+#include "server.hpp"
+
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <CLI/CLI.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <iostream>
+#include <mutex>
+#include <thread>
+
+using nlohmann::json;
+using namespace loki::webhook;
+
+namespace {
+
+// One log line is one JSON object: the pattern supplies time and level, the
+// message supplies the rest as `"key":value,...` (never object bodies).
+std::string fields(const json& j) {
+  std::string s = j.dump();
+  return s.size() >= 2 ? s.substr(1, s.size() - 2) : std::string();
+}
+
+// Rejects JSON nested deeper than any AdmissionReview before the (recursive)
+// parser sees it: a 100k-level body must be a 400, not a stack overflow.
+bool too_deep(const std::string& body, int limit) {
+  int depth = 0;
+  bool in_string = false, escaped = false;
+  for (char c : body) {
+    if (in_string) {
+      if (escaped)
+        escaped = false;
+      else if (c == '\\')
+        escaped = true;
+      else if (c == '"')
+        in_string = false;
+      continue;
+    }
+    if (c == '"')
+      in_string = true;
+    else if (c == '{' || c == '[') {
+      if (++depth > limit) return true;
+    } else if (c == '}' || c == ']')
+      --depth;
+  }
+  return false;
+}
+
+class ConfigHolder {
+ public:
+  explicit ConfigHolder(std::string path) : path_(std::move(path)) {
+    cfg_ = std::make_shared<loki::Config>(path_.empty() ? loki::Config{} : loki::Config::load(path_));
+    stamp_ = stamp();
+  }
+  std::shared_ptr<const loki::Config> get() const {
+    std::lock_guard lk(mu_);
+    return cfg_;
+  }
+  // Reloads when forced or when the file changed; a bad file keeps the old config.
+  void maybe_reload(bool force) {
+    if (path_.empty()) return;
+    auto s = stamp();
+    if (!force && s == stamp_) return;
+    stamp_ = s;
+    try {
+      auto next = std::make_shared<loki::Config>(loki::Config::load(path_));
+      std::lock_guard lk(mu_);
+      cfg_ = std::move(next);
+      spdlog::info(R"("msg":"config reloaded","file":{})", json(path_).dump());
+    } catch (const std::exception& e) {
+      spdlog::error(R"("msg":"config reload failed; keeping the previous config","error":{})", json(e.what()).dump());
+    }
+  }
+
+ private:
+  std::pair<long long, long long> stamp() const {
+    struct stat st {};
+    if (::stat(path_.c_str(), &st) != 0) return {0, 0};
+    return {st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec, static_cast<long long>(st.st_ino)};
+  }
+  std::string path_;
+  mutable std::mutex mu_;
+  std::shared_ptr<const loki::Config> cfg_;
+  std::pair<long long, long long> stamp_;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "loki-webhook: validating and mutating admission webhook for AI coding-agent (loki-mode) pods.\n"
+      "Endpoints: POST /validate, POST /mutate (AdmissionReview v1), GET /healthz, GET /readyz, GET /metrics."};
+  ServerOptions so;
+  std::string config_path, kubeconfig, context, log_level = "info";
+  bool without_cluster = false;
+  unsigned read_timeout = 10, idle_timeout = 60, grace = 25;
+  app.add_option("--listen", so.listen, "HOST:PORT to serve HTTPS on (:PORT = every interface)")->capture_default_str();
+  app.add_option("--tls-cert", so.tls_cert, "Serving certificate (PEM); reloaded when the file changes")->required();
+  app.add_option("--tls-key", so.tls_key, "Serving key (PEM); reloaded with the certificate")->required();
+  app.add_option("--config", config_path, "Policy config (YAML); reloaded on change and on SIGHUP");
+  app.add_option("--kubeconfig", kubeconfig, "Kubeconfig for the policy cache (default: in-cluster, as kubectl)");
+  app.add_option("--context", context, "Kubeconfig context");
+  app.add_flag("--without-cluster", without_cluster,
+               "Do not watch the cluster: no NetworkPolicy awareness (decisions that need it follow "
+               "cacheUnavailable)");
+  app.add_option("--threads", so.threads, "Server threads")->check(CLI::Range(1, 64))->capture_default_str();
+  app.add_option("--max-connections", so.max_connections, "Open connections at most")->capture_default_str();
+  app.add_option("--read-timeout", read_timeout, "Seconds to read a request")->capture_default_str();
+  app.add_option("--idle-timeout", idle_timeout, "Seconds a keep-alive connection may idle")->capture_default_str();
+  app.add_option("--shutdown-grace", grace, "Seconds to finish in-flight reviews on SIGTERM")->capture_default_str();
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
+      ->capture_default_str();
+  app.set_version_flag("--version", std::string("loki-webhook ") + LOKI_VERSION);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  so.read_timeout = std::chrono::seconds(read_timeout);
+  so.idle_timeout = std::chrono::seconds(idle_timeout);
+  so.shutdown_grace = std::chrono::seconds(grace);
+
+  spdlog::set_pattern(R"({"time":"%Y-%m-%dT%H:%M:%S.%fZ","level":"%l",%v})", spdlog::pattern_time_type::utc);
+  spdlog::set_level(spdlog::level::from_str(log_level));
+
+  // Signals are handled on one thread with sigwait, never in a handler.
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGTERM);
+  sigaddset(&sigs, SIGINT);
+  sigaddset(&sigs, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+
+  try {
+    ConfigHolder config(config_path);
+    metrics::Registry registry;
+    registry.describe("loki_webhook_requests_total", "Admission reviews by endpoint, kind and decision.");
+    registry.describe("loki_webhook_findings_total", "Findings in admission reviews by rule.");
+    registry.describe("loki_webhook_request_duration_seconds", "Time to decide one review.");
+    registry.describe("loki_webhook_policy_cache_age_seconds",
+                      "Seconds since the policy cache last heard from the API server.");
+    registry.describe("loki_webhook_policy_cache_policies", "NetworkPolicies (and Cilium policies) in the cache.");
+    registry.describe("loki_webhook_policy_cache_synced", "1 when the policy cache is synced and watching.");
+
+    std::unique_ptr<PolicyCache> cache;
+    if (!without_cluster) {
+      loki::ClusterConfig cc = loki::load_cluster_config({kubeconfig, context});
+      cache = std::make_unique<PolicyCache>(cc, config.get()->network_policy_changes != loki::Action::off);
+      cache->start();
+      registry.gauge_callback("loki_webhook_policy_cache_age_seconds", {}, [&] { return cache->age_seconds(); });
+      registry.gauge_callback("loki_webhook_policy_cache_policies", {}, [&] { return double(cache->policies()); });
+      registry.gauge_callback("loki_webhook_policy_cache_synced", {}, [&] { return cache->healthy() ? 1.0 : 0.0; });
+      spdlog::info(R"("msg":"watching the cluster","server":{},"context":{})", json(cc.server).dump(),
+                   json(cc.context).dump());
+    }
+    auto view_for = [&](const loki::Config& cfg) {
+      if (cache) return cache->view(cfg);
+      ClusterView v;
+      v.available = false;
+      v.unavailable_reason = "running --without-cluster";
+      return v;
+    };
+
+    auto review = [&](const HttpRequest& req, bool validating) -> HttpResponse {
+      auto t0 = std::chrono::steady_clock::now();
+      const char* endpoint = validating ? "/validate" : "/mutate";
+      auto bad = [&](const std::string& why) {
+        registry.inc("loki_webhook_requests_total", {{"endpoint", endpoint}, {"kind", ""}, {"decision", "error"}});
+        spdlog::warn(R"("msg":"bad request","endpoint":{},"remote":{},"error":{})", json(endpoint).dump(),
+                     json(req.remote).dump(), json(why).dump());
+        return HttpResponse{400, "application/json", json{{"error", why}}.dump()};
+      };
+      if (req.method != "POST") return HttpResponse{405, "application/json", R"({"error":"use POST"})"};
+      if (too_deep(req.body, 256)) return bad("JSON nested deeper than 256 levels");
+      json body = json::parse(req.body, nullptr, false);
+      if (body.is_discarded()) return bad("body is not valid JSON");
+      auto cfg = config.get();
+      Decision d;
+      try {
+        ClusterView view = view_for(*cfg);
+        d = validating ? validate(body, *cfg, view) : mutate(body, *cfg, view);
+      } catch (const BadReview& e) {
+        return bad(e.what());
+      }
+      double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      registry.inc("loki_webhook_requests_total", {{"endpoint", endpoint}, {"kind", d.kind}, {"decision", d.decision}});
+      registry.observe("loki_webhook_request_duration_seconds", {{"endpoint", endpoint}}, secs);
+      for (const auto& r : d.rules) registry.inc("loki_webhook_findings_total", {{"rule", r}});
+      if (d.decision != "skip" || spdlog::should_log(spdlog::level::debug)) {
+        json line = {{"msg", "admission decision"},
+                     {"endpoint", endpoint},
+                     {"uid", d.uid},
+                     {"kind", d.kind},
+                     {"namespace", d.ns},
+                     {"name", d.name},
+                     {"operation", d.operation},
+                     {"user", d.user},
+                     {"decision", d.decision},
+                     {"rules", d.rules},
+                     {"patch", d.patch_summary},
+                     {"latency_ms", secs * 1000}};
+        if (d.decision == "skip")
+          spdlog::debug(fields(line));
+        else
+          spdlog::info(fields(line));
+      }
+      return HttpResponse{200, "application/json", d.review.dump()};
+    };
+
+    Handler handler = [&](const HttpRequest& req) -> HttpResponse {
+      std::string path = req.target.substr(0, req.target.find('?'));
+      if (path == "/validate") return review(req, true);
+      if (path == "/mutate") return review(req, false);
+      if (path == "/healthz") return {200, "text/plain", "ok\n"};
+      if (path == "/readyz") {
+        if (!cache) return {200, "text/plain", "ok (without cluster)\n"};
+        if (cache->synced()) return {200, "text/plain", cache->healthy() ? "ok\n" : "ok (" + cache->status() + ")\n"};
+        return {503, "text/plain", cache->status() + "\n"};
+      }
+      if (path == "/metrics") return {200, metrics::kContentType, registry.render()};
+      return {404, "application/json", R"({"error":"not found"})"};
+    };
+
+    Server server(so, handler);
+    server.register_metrics(registry);
+    spdlog::info(R"("msg":"serving","listen":{},"port":{},"threads":{})", json(so.listen).dump(), server.port(),
+                 so.threads);
+    std::cout.flush();
+
+    std::atomic<bool> stopping{false};
+    std::thread signals([&] {
+      while (!stopping) {
+        timespec ts{1, 0};
+        int sig = sigtimedwait(&sigs, nullptr, &ts);
+        if (sig == SIGHUP) {
+          config.maybe_reload(true);
+          server.reload_certificates();
+        } else if (sig == SIGTERM || sig == SIGINT) {
+          spdlog::info(R"("msg":"shutting down: finishing in-flight reviews","signal":{})", sig);
+          server.shutdown();
+          return;
+        } else {
+          config.maybe_reload(false);  // file changed (ConfigMap update)
+        }
+      }
+    });
+    server.run();
+    stopping = true;
+    signals.join();
+    if (cache) cache->stop();
+    spdlog::info(R"("msg":"stopped")");
+    return 0;
+  } catch (const std::exception& e) {
+    spdlog::critical(R"("msg":"cannot start","error":{})", json(e.what()).dump());
+    return 1;
+  }
+}
