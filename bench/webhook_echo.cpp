@@ -41,6 +41,9 @@ int main(int argc, char** argv) {
   loki::webhook::metrics::Registry registry;
   auto& latency = registry.histogram("loki_webhook_request_duration_seconds", {{"endpoint", "echo"}});
   auto& requests = registry.counter("loki_webhook_requests_total", {{"endpoint", "echo"}});
+  registry.describe("loki_webhook_server_request_duration_seconds",
+                    "Server-side time per request: first byte read to response written.");
+  if (!no_metrics) opts.request_duration = &registry.histogram("loki_webhook_server_request_duration_seconds");
   try {
     loki::webhook::Server server(opts, [&](const loki::webhook::HttpRequest& req) {
       if (req.method == "GET" && req.target == "/metrics")

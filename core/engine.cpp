@@ -69,12 +69,13 @@ std::vector<Finding> check_object(const Object& object, const EngineOptions& opt
     findings.push_back(std::move(f));
   };
 
-  for (auto& e : validate_object(object)) {
-    Finding f = finding_from_load_error(e, opts);
-    if (!cfg.rule_enabled(f.rule)) continue;
-    f.object = ref;
-    findings.push_back(std::move(f));
-  }
+  if (opts.validate)
+    for (auto& e : validate_object(object)) {
+      Finding f = finding_from_load_error(e, opts);
+      if (!cfg.rule_enabled(f.rule)) continue;
+      f.object = ref;
+      findings.push_back(std::move(f));
+    }
 
   auto pod = find_pod_template(object.json);
   if (pod) {

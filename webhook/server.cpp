@@ -206,6 +206,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (buffer_.size() == 0) {
       wait_for_request();
     } else {
+      request_start_ = std::chrono::steady_clock::now();
       read_header();  // pipelined bytes already buffered
     }
   }
@@ -225,6 +226,7 @@ class Session : public std::enable_shared_from_this<Session> {
         }
         return self->close_now();
       }
+      self->request_start_ = std::chrono::steady_clock::now();
       self->read_header();
     });
   }
@@ -328,6 +330,8 @@ class Session : public std::enable_shared_from_this<Session> {
         if (ec == beast::error::timeout) ++self->srv_.timeouts;
         return self->close_now();
       }
+      if (auto* h = self->srv_.opts.request_duration)
+        h->observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - self->request_start_).count());
       self->res_ = {};
       if (self->close_after_) return self->close_tls();
       self->start_read();
@@ -398,6 +402,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string remote_;
   State state_ = State::detecting;
   bool first_request_ = true;
+  std::chrono::steady_clock::time_point request_start_;
   bool close_after_ = false;
   std::unique_ptr<char[]> scratch_;
   std::size_t drained_ = 0;

@@ -14,7 +14,8 @@ namespace loki::webhook {
 
 namespace metrics {
 class Registry;
-}
+class Histogram;
+}  // namespace metrics
 
 struct HttpRequest {
   std::string method, target;
@@ -44,6 +45,9 @@ struct ServerOptions {
   std::size_t max_connections = 1024;
   std::chrono::seconds cert_poll_interval{2};
   std::chrono::seconds shutdown_grace{25};
+  // Optional: observes, per answered request, the seconds from its first byte being read to its response
+  // being written (parse + handler + write: the server's own share of the latency). Must outlive the Server.
+  metrics::Histogram* request_duration = nullptr;
 };
 
 class Server {

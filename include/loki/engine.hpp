@@ -13,6 +13,7 @@ namespace loki {
 struct EngineOptions {
   Config config;
   std::string default_namespace = "default";
+  bool validate = true;  // structural checks (invalid-manifest); off where the API server has validated
 };
 
 // Whether a pod template is a loki-mode pod under the config.

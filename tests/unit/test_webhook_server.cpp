@@ -14,6 +14,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <numeric>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -372,6 +373,8 @@ const bool kLogLevelSet = [] {
 TEST_SUITE("webhook-server") {
   TEST_CASE("keep-alive requests over TLS 1.3 and TLS 1.2") {
     Fixture f;
+    metrics::Histogram server_time(metrics::latency_buckets());
+    f.opts.request_duration = &server_time;
     f.start();
     Client c;
     REQUIRE_FALSE(c.connect(f.port()));
@@ -395,6 +398,13 @@ TEST_SUITE("webhook-server") {
     CHECK(st.total_connections == 1);  // six requests, one connection
     CHECK(st.active_connections == 1);
     CHECK(st.requests == 6);
+    CHECK(wait_until(
+        [&] {
+          auto counts = server_time.bucket_counts();
+          return std::accumulate(counts.begin(), counts.end(), std::uint64_t{0}) == 6;
+        },
+        2s));
+    CHECK(server_time.sum() > 0);
     {
       metrics::Registry registry;
       f.server->register_metrics(registry);
@@ -584,7 +594,7 @@ TEST_SUITE("webhook-server") {
     CHECK(f.largest_body.load() == cap);
   }
 
-  TEST_CASE("header limit answers 431; malformed request 400; other methods 405") {
+  TEST_CASE("header limit answers 431, malformed request 400, other methods 405") {
     Fixture f;
     f.opts.max_header = 2048;
     f.start();
