@@ -112,6 +112,8 @@ class Conn : public std::enable_shared_from_this<Conn> {
     beast::get_lowest_layer(*stream_).expires_after(std::chrono::seconds(10));
     beast::get_lowest_layer(*stream_).async_connect(eps_, [self = shared_from_this()](error_code ec, auto) {
       if (ec) return self->fail("connect", ec);
+      error_code ignored;
+      beast::get_lowest_layer(*self->stream_).socket().set_option(tcp::no_delay(true), ignored);
       self->stream_->async_handshake(ssl::stream_base::client, [self](error_code ec) {
         if (ec) return self->fail("handshake", ec);
         self->next();

@@ -1,5 +1,6 @@
 #include "admission.hpp"
 
+#include <loki/base64.hpp>
 #include <loki/engine.hpp>
 #include <loki/network_checks.hpp>
 #include <loki/podspec.hpp>
@@ -20,30 +21,6 @@ std::string str(const json& j, const char* key) {
   if (!j.is_object()) return {};
   auto it = j.find(key);
   return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-
-std::string base64(const std::string& in) {
-  static const char* chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  out.reserve((in.size() + 2) / 3 * 4);
-  std::size_t i = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    unsigned v = (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8) |
-                 static_cast<unsigned char>(in[i + 2]);
-    out += chars[(v >> 18) & 63];
-    out += chars[(v >> 12) & 63];
-    out += chars[(v >> 6) & 63];
-    out += chars[v & 63];
-  }
-  if (i < in.size()) {
-    unsigned v = static_cast<unsigned char>(in[i]) << 16;
-    if (i + 1 < in.size()) v |= static_cast<unsigned char>(in[i + 1]) << 8;
-    out += chars[(v >> 18) & 63];
-    out += chars[(v >> 12) & 63];
-    out += i + 1 < in.size() ? chars[(v >> 6) & 63] : '=';
-    out += '=';
-  }
-  return out;
 }
 
 // Warnings are shown by kubectl one per line; the API server truncates long
@@ -386,7 +363,7 @@ Decision mutate(const json& review, const Config& config, const ClusterView& clu
   }
   c.d.decision = "patch";
   c.response["patchType"] = "JSONPatch";
-  c.response["patch"] = base64(m.patch.dump());
+  c.response["patch"] = base64_encode(m.patch.dump());
   return finish(c);
 }
 

@@ -536,6 +536,8 @@ void Server::Impl::on_accept(error_code ec, tcp::socket socket) {
   }
   ++active;
   ++total;
+  error_code ignored;
+  socket.set_option(tcp::no_delay(true), ignored);  // request/response: no Nagle delay on small writes
   auto s = std::make_shared<Session>(*this, std::move(socket), tls.current());
   {
     std::lock_guard lk(sessions_mu);

@@ -1,5 +1,7 @@
 #include "exec_credential.hpp"
 
+#include <loki/base64.hpp>
+
 #include <fcntl.h>
 #include <poll.h>
 #include <spawn.h>
@@ -47,25 +49,6 @@ std::optional<std::chrono::system_clock::time_point> parse_rfc3339(const std::st
   return std::chrono::system_clock::from_time_t(t);
 }
 
-namespace {
-std::string b64encode(const std::string& in) {
-  static const char* chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  int val = 0, bits = -6;
-  for (unsigned char c : in) {
-    val = (val << 8) + c;
-    bits += 8;
-    while (bits >= 0) {
-      out.push_back(chars[(val >> bits) & 0x3F]);
-      bits -= 6;
-    }
-  }
-  if (bits > -6) out.push_back(chars[((val << 8) >> (bits + 8)) & 0x3F]);
-  while (out.size() % 4) out.push_back('=');
-  return out;
-}
-}  // namespace
-
 ExecCredential parse_exec_credential(const std::string& text, const std::string& expected_api_version,
                                      const std::string& command) {
   auto j = json::parse(text, nullptr, false);
@@ -95,7 +78,7 @@ ExecCredential run_exec_plugin(const ExecConfig& exec, const ClusterConfig& clus
   json info = {{"apiVersion", exec.apiVersion}, {"kind", "ExecCredential"}, {"spec", {{"interactive", false}}}};
   if (exec.provideClusterInfo) {
     json c = {{"server", cluster.server}};
-    if (!cluster.ca_pem.empty()) c["certificate-authority-data"] = b64encode(cluster.ca_pem);
+    if (!cluster.ca_pem.empty()) c["certificate-authority-data"] = base64_encode(cluster.ca_pem);
     if (!cluster.tls_server_name.empty()) c["tls-server-name"] = cluster.tls_server_name;
     if (cluster.insecure_skip_tls_verify) c["insecure-skip-tls-verify"] = true;
     info["spec"]["cluster"] = c;

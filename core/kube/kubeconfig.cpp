@@ -1,3 +1,4 @@
+#include <loki/base64.hpp>
 #include <loki/kubeconfig.hpp>
 #include <loki/manifest.hpp>
 
@@ -30,21 +31,9 @@ std::string read_file_or_throw(const std::string& path, const std::string& what)
 }
 
 std::string b64decode(const std::string& in, const std::string& what) {
-  static const std::string chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  int val = 0, bits = -8;
-  for (unsigned char c : in) {
-    if (std::isspace(c) || c == '=') continue;
-    auto pos = chars.find(static_cast<char>(c));
-    if (pos == std::string::npos) throw KubeError(what + ": not valid base64");
-    val = (val << 6) + static_cast<int>(pos);
-    bits += 6;
-    if (bits >= 0) {
-      out.push_back(static_cast<char>((val >> bits) & 0xFF));
-      bits -= 8;
-    }
-  }
-  return out;
+  auto out = base64_decode(in);
+  if (!out) throw KubeError(what + ": not valid base64");
+  return *out;
 }
 
 struct FileEntries {
