@@ -72,8 +72,11 @@ def workload(rng, i, ns):
     body += "        ports:\n        - name: http\n          containerPort: 8080\n"
     if profile > 0.95:
         body += "          hostPort: 8080\n"
-    body += "        env:\n        - name: LOKI_NETWORK_EGRESS_POLICY\n"
-    body += f"          value: {rng.choice(['none', 'ai-only', 'unrestricted'])}\n"
+    if agent:  # Loki Mode's own variables: only agents carry them
+        body += "        env:\n        - name: LOKI_NETWORK_EGRESS_POLICY\n"
+        body += f"          value: {rng.choice(['none', 'ai-only', 'unrestricted'])}\n"
+    else:
+        body += "        env:\n        - name: LOG_LEVEL\n          value: info\n"
     body += "        resources:\n          requests:\n            cpu: 100m\n            memory: 256Mi\n"
     if hardened or profile < 0.8:
         body += CONTAINER_SC
