@@ -105,7 +105,7 @@ int main(int argc, char** argv) {
   ServerOptions so;
   std::string config_path, kubeconfig, context, log_level = "info";
   bool without_cluster = false;
-  unsigned read_timeout = 10, idle_timeout = 60, grace = 25;
+  unsigned read_timeout = 10, idle_timeout = 120, grace = 25;  // idle > Go clients' 90 s
   app.add_option("--listen", so.listen, "HOST:PORT to serve HTTPS on (:PORT = every interface)")->capture_default_str();
   app.add_option("--tls-cert", so.tls_cert, "Serving certificate (PEM); reloaded when the file changes")->required();
   app.add_option("--tls-key", so.tls_key, "Serving key (PEM); reloaded with the certificate")->required();
