@@ -224,8 +224,17 @@ grep -q 'loki_webhook_requests_total{decision="deny",endpoint="/validate",kind="
   && grep -q 'loki_webhook_policy_cache_synced 1' "$TMP/metrics.txt" && ok "metrics count decisions and cache state" \
   || bad "metrics" "$(grep loki_webhook "$TMP/metrics.txt" | head -20)"
 
+# SIGTERM: in-flight reviews finish, the process exits 0 within the grace period.
+t0=$(date +%s%N)
+kill -TERM "$WPID"
+wait "$WPID"
+rc=$?
+WPID=
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+[ "$rc" = 0 ] && grep -q '"msg":"stopped"' "$TMP/webhook.log" && ok "SIGTERM: clean exit in ${ms} ms" \
+  || bad "SIGTERM exit $rc" "$(tail -5 "$TMP/webhook.log")"
+
 # With the webhook down: failurePolicy Fail refuses, Ignore admits.
-stop_webhook
 sed "s/name: plain/name: while-down/" "$TMP/plain.yaml" >"$TMP/down.yaml"
 apply "webhook down + failurePolicy Fail: refused" deny "$TMP/down.yaml" "failed calling webhook"
 register Ignore
