@@ -28,15 +28,17 @@ std::string review_body(bool hardened) {
       "volumes": [{"name": "workspace", "emptyDir": {}}]})");
   if (hardened) {
     spec["automountServiceAccountToken"] = false;
-    spec["securityContext"] = {{"runAsNonRoot", true}, {"runAsUser", 1000}, {"seccompProfile", {{"type", "RuntimeDefault"}}}};
-    spec["containers"][0]["securityContext"] = {{"allowPrivilegeEscalation", false},
-                                                {"readOnlyRootFilesystem", true},
-                                                {"capabilities", {{"drop", {"ALL"}}}}};
+    spec["securityContext"] = {
+        {"runAsNonRoot", true}, {"runAsUser", 1000}, {"seccompProfile", {{"type", "RuntimeDefault"}}}};
+    spec["containers"][0]["securityContext"] = {
+        {"allowPrivilegeEscalation", false}, {"readOnlyRootFilesystem", true}, {"capabilities", {{"drop", {"ALL"}}}}};
   }
   json pod = {{"apiVersion", "v1"},
               {"kind", "Pod"},
-              {"metadata", {{"name", "agent-7d9f"}, {"namespace", "loki"},
-                            {"labels", {{"app", "loki-mode"}, {"role", "agent"}, {"pod-template-hash", "7d9f"}}}}},
+              {"metadata",
+               {{"name", "agent-7d9f"},
+                {"namespace", "loki"},
+                {"labels", {{"app", "loki-mode"}, {"role", "agent"}, {"pod-template-hash", "7d9f"}}}}},
               {"spec", spec}};
   json r = {{"apiVersion", "admission.k8s.io/v1"},
             {"kind", "AdmissionReview"},
@@ -121,8 +123,10 @@ int main(int argc, char** argv) {
     auto d = loki::webhook::mutate(b, cfg, view);
     std::string out = d.review.dump();
   });
-  std::printf("| handler (%d reviews, %zu-byte pod review, 21 policies in the namespace) | p50 us | p99 us | p99.9 us | mean us | p99 / floor p99 |\n",
-              n, hardened.size(), policies.size());
+  std::printf(
+      "| handler (%d reviews, %zu-byte pod review, 21 policies in the namespace) | p50 us | p99 us | p99.9 us | mean "
+      "us | p99 / floor p99 |\n",
+      n, hardened.size(), policies.size());
   std::printf("|---|---:|---:|---:|---:|---:|\n");
   auto row = [&](const char* name, const Stats& s) {
     std::printf("| %s | %.1f | %.1f | %.1f | %.1f | %.1fx |\n", name, s.p50, s.p99, s.p999, s.mean, s.p99 / floor.p99);

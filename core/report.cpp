@@ -86,9 +86,9 @@ void write_text(std::ostream& out, const std::vector<Finding>& findings, const R
   }
   Counts c = count(findings);
   if (summary.files) out << plural(summary.files, "file") << ", ";
-  out << plural(summary.objects, "object") << ", " << summary.pods_checked
-      << " loki-mode pod template" << (summary.pods_checked == 1 ? "" : "s")
-      << " checked: " << plural(c.errors, "error") << ", " << plural(c.warnings, "warning");
+  out << plural(summary.objects, "object") << ", " << summary.pods_checked << " loki-mode pod template"
+      << (summary.pods_checked == 1 ? "" : "s") << " checked: " << plural(c.errors, "error") << ", "
+      << plural(c.warnings, "warning");
   if (c.infos) out << ", " << c.infos << " info";
   if (c.suppressed) out << " (" << c.suppressed << " suppressed by ignore annotations)";
   out << "\n";
