@@ -124,7 +124,7 @@ int main(int argc, char** argv) {
     std::string out = d.review.dump();
   });
   std::printf(
-      "| handler (%d reviews, %zu-byte pod review, 21 policies in the namespace) | p50 us | p99 us | p99.9 us | mean "
+      "| handler (%d reviews, %zu-byte pod review, %zu policies in the namespace) | p50 us | p99 us | p99.9 us | mean "
       "us | p99 / floor p99 |\n",
       n, hardened.size(), policies.size());
   std::printf("|---|---:|---:|---:|---:|---:|\n");
