@@ -87,7 +87,7 @@ TEST_CASE("list: pagination with limit/continue returns every object once") {
   kubectl("delete namespace " + ns + " --wait=false");
 }
 
-TEST_CASE("watch: events after the list's resourceVersion; 410 for a bad one") {
+TEST_CASE("watch: events after the list's resourceVersion, 410 for a bad one") {
   const std::string ns = unique("lg-watch");
   REQUIRE(kubectl("create namespace " + ns) == 0);
   loki::KubeClient c(admin());

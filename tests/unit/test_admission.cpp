@@ -128,7 +128,7 @@ TEST_CASE("the response uses the request's AdmissionReview version") {
   CHECK(response(d)["warnings"][0].get<std::string>().find("[egress-unrestricted]") == 0);
 }
 
-TEST_CASE("mutate fills in what is safe; the patched pod passes; a second pass is empty") {
+TEST_CASE("mutate fills in what is safe, the patched pod passes, a second pass is empty") {
   loki::Config cfg;
   json original = pod(bare_spec());
   auto before = validate(review(original), cfg, no_cluster());

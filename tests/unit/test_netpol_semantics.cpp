@@ -407,7 +407,7 @@ spec:
   CHECK_FALSE(allows_ip(an, net, "8.8.8.8", 80));
 }
 
-TEST_CASE("docs: protocol defaults to TCP; SCTP and UDP are distinct") {
+TEST_CASE("docs: protocol defaults to TCP, SCTP and UDP are distinct") {
   auto inv = load(R"(
 apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
@@ -750,7 +750,7 @@ spec:
   CHECK_FALSE(allows_ip(an, net, "169.254.169.254", 80));
 }
 
-TEST_CASE("Cilium: `- {}` isolates and allows nothing; enableDefaultDeny.egress: false does not isolate") {
+TEST_CASE("Cilium: `- {}` isolates and allows nothing, enableDefaultDeny.egress: false does not isolate") {
   auto inv = load(R"(
 apiVersion: cilium.io/v2
 kind: CiliumNetworkPolicy
