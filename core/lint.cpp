@@ -7,6 +7,20 @@
 
 namespace loki {
 
+namespace {
+// Moves every finding into `into`, reserving once and freeing each source as
+// it goes, so peak memory holds the findings once, not twice.
+void append_all(std::vector<Finding>& into, std::vector<std::vector<Finding>>& parts) {
+  std::size_t total = into.size();
+  for (const auto& p : parts) total += p.size();
+  into.reserve(total);
+  for (auto& p : parts) {
+    into.insert(into.end(), std::make_move_iterator(p.begin()), std::make_move_iterator(p.end()));
+    std::vector<Finding>().swap(p);
+  }
+}
+}  // namespace
+
 LintSession::LintSession(EngineOptions opts, LoadOptions load) : opts_(std::move(opts)), load_(load) {}
 
 void LintSession::add_text(std::string_view text, const std::string& name) {
@@ -38,7 +52,7 @@ void LintSession::add_text(std::string_view text, const std::string& name) {
       },
       load_);
   std::vector<Finding> all;
-  for (auto& d : per_doc) all.insert(all.end(), std::make_move_iterator(d.begin()), std::make_move_iterator(d.end()));
+  append_all(all, per_doc);
   if (documents_with_content == 0) {
     // An empty file is almost always a mistake (a failed render, a truncated write).
     LoadError e;
@@ -64,13 +78,12 @@ const netpol::Inventory& LintSession::inventory() {
 LintResult LintSession::finish() {
   LintResult r;
   std::lock_guard lk(mu_);
-  for (auto& v : per_input_)
-    r.findings.insert(r.findings.end(), std::make_move_iterator(v.begin()), std::make_move_iterator(v.end()));
-  per_input_.clear();
   // The network pass: cross-object, over everything the inputs contained.
   inventory_.sort();
-  auto net = check_network(inventory_, opts_.config);
-  r.findings.insert(r.findings.end(), std::make_move_iterator(net.begin()), std::make_move_iterator(net.end()));
+  per_input_.push_back(check_network(inventory_, opts_.config));
+  inventory_ = netpol::Inventory{};  // done with it: free the per-pod records before gathering findings
+  append_all(r.findings, per_input_);
+  per_input_.clear();
   // Drop findings for rules the config switched off (e.g. invalid-manifest).
   std::erase_if(r.findings, [&](const Finding& f) { return !opts_.config.rule_enabled(f.rule); });
   sort_findings(r.findings);

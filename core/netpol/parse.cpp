@@ -437,8 +437,16 @@ void Inventory::add(const Object& o, const Config& config, const std::string& de
 }
 
 void Inventory::merge(Inventory&& other) {
-  for (auto& p : other.policies) policies.push_back(std::move(p));
-  for (auto& p : other.pods) pods.push_back(std::move(p));
+  // Take the other's storage whole when this one is empty: no doubling copies
+  // of large pod lists (the lint session merges per document, then per file).
+  if (policies.empty())
+    policies = std::move(other.policies);
+  else
+    for (auto& p : other.policies) policies.push_back(std::move(p));
+  if (pods.empty())
+    pods = std::move(other.pods);
+  else
+    for (auto& p : other.pods) pods.push_back(std::move(p));
   namespaces.merge(std::move(other.namespaces));
 }
 

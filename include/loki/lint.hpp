@@ -27,6 +27,7 @@ class LintSession {
   void add_text(std::string_view text, const std::string& name);
 
   // Finishes the run: cross-object analysis (the network pass), sorting, summary.
+  // Releases the inventory (call inventory() before finish()).
   LintResult finish();
 
   // What the network pass sees: policies, namespaces and a compact record of
