@@ -1,4 +1,5 @@
 #include <loki/cluster.hpp>
+#include <loki/json_access.hpp>
 #include <loki/netpol.hpp>
 #include <loki/network_checks.hpp>
 #include <loki/podspec.hpp>
@@ -19,29 +20,26 @@ const ResourceType* workload_types[] = {
     &resources::deployments, &resources::replicasets, &resources::statefulsets,          &resources::daemonsets,
     &resources::jobs,        &resources::cronjobs,    &resources::replicationcontrollers};
 
-std::string str(const json& j, const char* key) {
-  auto it = j.find(key);
-  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
 const json& meta(const json& o) {
-  static const json empty = json::object();
-  auto it = o.find("metadata");
-  return it != o.end() && it->is_object() ? *it : empty;
+  return mapping_field(o, "metadata");
 }
 
 }  // namespace
 
 std::string api_path_of(const json& o) {
-  std::string av = str(o, "apiVersion");
-  std::string kind = str(o, "kind");
-  std::string plural = kind;
+  const std::string kind = string_field(o, "kind");
+  const std::string ns = string_field(meta(o), "namespace");
+  const std::string name = string_field(meta(o), "name");
+  // Every object of a snapshot was listed through one of these types.
+  if (const ResourceType* rt = resource_for_kind(kind)) return rt->collection_path(ns) + "/" + name;
+  const std::string av = string_field(o, "apiVersion");
+  std::string plural = kind;  // another kind: the API's usual lower-case plural
   std::transform(plural.begin(), plural.end(), plural.begin(), [](unsigned char c) { return std::tolower(c); });
   plural += plural.ends_with("s") ? "es" : "s";
   if (plural.ends_with("ys")) plural = plural.substr(0, plural.size() - 2) + "ies";
   std::string p = av.find('/') == std::string::npos ? "/api/" + av : "/apis/" + av;
-  std::string ns = str(meta(o), "namespace");
   if (!ns.empty()) p += "/namespaces/" + ns;
-  return p + "/" + plural + "/" + str(meta(o), "name");
+  return p + "/" + plural + "/" + name;
 }
 
 ClusterSnapshot walk_cluster(KubeClient& client, const WalkOptions& opts) {
@@ -90,7 +88,7 @@ AuditResult audit_snapshot(const ClusterSnapshot& snap, const EngineOptions& opt
   AuditResult out;
   // Index workloads by uid to follow ownerReferences to the top.
   std::unordered_map<std::string, const json*> by_uid;
-  for (const auto& w : snap.workloads) by_uid[str(meta(w), "uid")] = &w;
+  for (const auto& w : snap.workloads) by_uid[string_field(meta(w), "uid")] = &w;
   auto controller_of = [&](const json& o) -> const json* {
     auto refs = meta(o).find("ownerReferences");
     if (refs == meta(o).end() || !refs->is_array()) return nullptr;
@@ -132,7 +130,7 @@ AuditResult audit_snapshot(const ClusterSnapshot& snap, const EngineOptions& opt
   std::unordered_map<std::string, const json*> pod_by_key;
   auto group_on_owner = [&](Finding f, const json& pod) {
     const json* owner = top_of(pod);
-    const std::string pod_name = str(meta(pod), "name");
+    const std::string pod_name = string_field(meta(pod), "name");
     ObjectRef owner_ref = owner ? to_object(*owner).ref() : to_object(pod).ref();
     std::string owner_file = owner ? api_path_of(*owner) : api_path_of(pod);
     std::string key = owner_ref.display() + "\x1f" + f.rule + "\x1f" + f.container.value_or("") + "\x1f" + f.message;
@@ -149,9 +147,9 @@ AuditResult audit_snapshot(const ClusterSnapshot& snap, const EngineOptions& opt
   for (const auto& pod : snap.pods) {
     ++out.objects;
     const json* owner = top_of(pod);
-    if (owner) owners_with_pods.insert(str(meta(*owner), "uid"));
+    if (owner) owners_with_pods.insert(string_field(meta(*owner), "uid"));
     Object o = to_object(pod);
-    pod_by_key[str(meta(pod), "namespace") + "/" + str(meta(pod), "name")] = &pod;
+    pod_by_key[string_field(meta(pod), "namespace") + "/" + string_field(meta(pod), "name")] = &pod;
     auto pt = find_pod_template(pod);
     if (pt && is_agent_pod(opts.config, *pt)) ++out.pods_checked;
     for (auto& f : check_object(o, opts)) group_on_owner(std::move(f), pod);
@@ -185,7 +183,7 @@ AuditResult audit_snapshot(const ClusterSnapshot& snap, const EngineOptions& opt
   for (const auto& w : snap.workloads) {
     ++out.objects;
     if (controller_of(w)) continue;  // not top-level
-    if (owners_with_pods.count(str(meta(w), "uid"))) continue;
+    if (owners_with_pods.count(string_field(meta(w), "uid"))) continue;
     Object o = to_object(w);
     auto pt = find_pod_template(w);
     if (pt && is_agent_pod(opts.config, *pt)) ++out.pods_checked;

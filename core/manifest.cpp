@@ -1,3 +1,4 @@
+#include <loki/json_access.hpp>
 #include <loki/manifest.hpp>
 
 #include "yaml_json.hpp"
@@ -38,21 +39,17 @@ int Object::line_of(std::string_view pointer) const {
 
 ObjectRef Object::ref(const std::string& default_namespace) const {
   ObjectRef r;
-  auto str = [](const nlohmann::json& j, const char* k) -> std::string {
-    auto it = j.find(k);
-    return (it != j.end() && it->is_string()) ? it->get<std::string>() : std::string();
-  };
   if (!json.is_object()) return r;
-  r.apiVersion = str(json, "apiVersion");
-  r.kind = str(json, "kind");
+  r.apiVersion = string_field(json, "apiVersion");
+  r.kind = string_field(json, "kind");
   auto md = json.find("metadata");
   if (md != json.end() && md->is_object()) {
-    r.name = str(*md, "name");
+    r.name = string_field(*md, "name");
     if (r.name.empty()) {
-      std::string gen = str(*md, "generateName");
+      std::string gen = string_field(*md, "generateName");
       if (!gen.empty()) r.name = gen + "*";
     }
-    r.ns = str(*md, "namespace");
+    r.ns = string_field(*md, "namespace");
   }
   if (r.ns.empty()) r.ns = default_namespace;
   return r;

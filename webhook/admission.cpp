@@ -2,6 +2,7 @@
 
 #include <loki/base64.hpp>
 #include <loki/engine.hpp>
+#include <loki/json_access.hpp>
 #include <loki/network_checks.hpp>
 #include <loki/podspec.hpp>
 #include <loki/rules.hpp>
@@ -16,12 +17,6 @@ namespace loki::webhook {
 using nlohmann::json;
 
 namespace {
-
-std::string str(const json& j, const char* key) {
-  if (!j.is_object()) return {};
-  auto it = j.find(key);
-  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
 
 // Warnings are shown by kubectl one per line; the API server truncates long
 // ones, so keep each to a readable length.
@@ -50,18 +45,19 @@ Context begin(const json& review) {
     auto it = req.find(k);
     return it == req.end() ? kNull : *it;
   };
-  c.d.uid = str(req, "uid");
-  c.d.kind = str(field("kind"), "kind");
-  c.d.ns = str(req, "namespace");
-  c.d.operation = str(req, "operation");
-  c.d.user = str(field("userInfo"), "username");
-  c.d.name = str(req, "name");
+  c.d.uid = string_field(req, "uid");
+  c.d.kind = string_field(field("kind"), "kind");
+  c.d.ns = string_field(req, "namespace");
+  c.d.operation = string_field(req, "operation");
+  c.d.user = string_field(field("userInfo"), "username");
+  c.d.name = string_field(req, "name");
   if (c.d.name.empty()) {
     const json& obj = field("object");
     auto md = obj.is_object() ? obj.find("metadata") : obj.end();
     if (obj.is_object() && md != obj.end()) {
-      c.d.name = str(*md, "name");
-      if (c.d.name.empty() && !str(*md, "generateName").empty()) c.d.name = str(*md, "generateName") + "*";
+      c.d.name = string_field(*md, "name");
+      if (c.d.name.empty() && !string_field(*md, "generateName").empty())
+        c.d.name = string_field(*md, "generateName") + "*";
     }
   }
   c.response = {{"uid", c.d.uid}, {"allowed", true}};
@@ -70,7 +66,8 @@ Context begin(const json& review) {
 }
 
 Decision finish(Context& c) {
-  c.d.review = {{"apiVersion", str(*c.review, "apiVersion")}, {"kind", "AdmissionReview"}, {"response", c.response}};
+  c.d.review = {
+      {"apiVersion", string_field(*c.review, "apiVersion")}, {"kind", "AdmissionReview"}, {"response", c.response}};
   return std::move(c.d);
 }
 
@@ -102,7 +99,7 @@ std::string break_glass(const json& object, const std::optional<PodTemplate>& po
     if (!md || !md->is_object()) return {};
     auto ann = md->find("annotations");
     if (ann == md->end() || !ann->is_object()) return {};
-    std::string reason = str(*ann, std::string(break_glass_annotation).c_str());
+    std::string reason = string_field(*ann, std::string(break_glass_annotation).c_str());
     return reason.find_first_not_of(" \t\n") == std::string::npos ? std::string() : reason;
   };
   auto md = object.find("metadata");
@@ -196,7 +193,7 @@ void validate_pod_like(Context& c, const json& object, const Config& config, con
   eo.config = config;
   eo.default_namespace = ns;
   eo.validate = false;  // the API server validates schemas; manifest checks are for files
-  const bool ephemeral = str(*c.request, "subResource") == "ephemeralcontainers";
+  const bool ephemeral = string_field(*c.request, "subResource") == "ephemeralcontainers";
   const bool is_pod = c.d.kind == "Pod";
   std::vector<std::pair<Finding, Action>> judged;
   for (auto& f : check_object(o, eo)) {
@@ -297,17 +294,17 @@ void validate_policy_change(Context& c, const Config& config, const ClusterView&
 
 const json& request_of(const json& review) {
   if (!review.is_object()) throw BadReview("body is not a JSON object");
-  std::string av = str(review, "apiVersion");
+  std::string av = string_field(review, "apiVersion");
   if (av != "admission.k8s.io/v1" && av != "admission.k8s.io/v1beta1")
     throw BadReview("apiVersion \"" + av + "\" is not admission.k8s.io/v1");
-  if (str(review, "kind") != "AdmissionReview") throw BadReview("kind is not AdmissionReview");
+  if (string_field(review, "kind") != "AdmissionReview") throw BadReview("kind is not AdmissionReview");
   auto req = review.find("request");
   if (req == review.end() || !req->is_object()) throw BadReview("request is missing");
-  if (str(*req, "uid").empty()) throw BadReview("request.uid is missing");
+  if (string_field(*req, "uid").empty()) throw BadReview("request.uid is missing");
   auto kind = req->find("kind");
-  if (kind == req->end() || !kind->is_object() || str(*kind, "kind").empty())
+  if (kind == req->end() || !kind->is_object() || string_field(*kind, "kind").empty())
     throw BadReview("request.kind is missing");
-  if (str(*req, "operation").empty()) throw BadReview("request.operation is missing");
+  if (string_field(*req, "operation").empty()) throw BadReview("request.operation is missing");
   if (auto o = req->find("object"); o != req->end() && !o->is_null() && !o->is_object())
     throw BadReview("request.object is not an object");
   return *req;
@@ -338,7 +335,7 @@ Decision mutate(const json& review, const Config& config, const ClusterView& clu
   const bool workload = c.d.kind != "Pod" && is_workload_kind(c.d.kind);
   // Pod specs are immutable after creation: patch on CREATE only. Templates
   // only when configured (GitOps tools would otherwise see drift).
-  bool applicable = (c.d.kind == "Pod" && c.d.operation == "CREATE" && str(req, "subResource").empty()) ||
+  bool applicable = (c.d.kind == "Pod" && c.d.operation == "CREATE" && string_field(req, "subResource").empty()) ||
                     (workload && config.mutation.workloads && (c.d.operation == "CREATE" || c.d.operation == "UPDATE"));
   auto obj = req.find("object");
   if (!applicable || exempt(config, c.d.ns) || obj == req.end() || !obj->is_object()) {

@@ -1,3 +1,4 @@
+#include <loki/json_access.hpp>
 #include <loki/kube_client.hpp>
 #include <loki/manifest.hpp>
 
@@ -47,6 +48,23 @@ const ResourceType cronjobs{"batch", "v1", "cronjobs", "CronJob", true};
 const ResourceType replicationcontrollers{"", "v1", "replicationcontrollers", "ReplicationController", true};
 const ResourceType ciliumnetworkpolicies{"cilium.io", "v2", "ciliumnetworkpolicies", "CiliumNetworkPolicy", true};
 }  // namespace resources
+
+const ResourceType* resource_for_kind(std::string_view kind) {
+  static const ResourceType* const all[] = {&resources::pods,
+                                            &resources::namespaces,
+                                            &resources::networkpolicies,
+                                            &resources::deployments,
+                                            &resources::replicasets,
+                                            &resources::statefulsets,
+                                            &resources::daemonsets,
+                                            &resources::jobs,
+                                            &resources::cronjobs,
+                                            &resources::replicationcontrollers,
+                                            &resources::ciliumnetworkpolicies};
+  for (const ResourceType* rt : all)
+    if (rt->kind == kind) return rt;
+  return nullptr;
+}
 
 namespace {
 
@@ -108,8 +126,6 @@ Intent intent_of(const std::string& path) {
   }
   return in;
 }
-
-const json& metadata_of(const json& obj);
 
 std::string status_message(const std::string& body) {
   auto j = json::parse(body, nullptr, false);
@@ -498,7 +514,7 @@ ListResult KubeClient::list(const ResourceType& rt, const std::string& ns, std::
         out.items.push_back(std::move(item));
       }
     }
-    const json& md = metadata_of(page);
+    const json& md = mapping_field(page, "metadata");
     out.resourceVersion = md.value("resourceVersion", "");
     cont = md.value("continue", "");
     if (cont.empty()) break;
@@ -643,14 +659,8 @@ std::string Reflector::last_error() const {
 }
 
 namespace {
-const json& metadata_of(const json& obj) {
-  static const json empty = json::object();
-  if (!obj.is_object()) return empty;
-  auto it = obj.find("metadata");
-  return it != obj.end() && it->is_object() ? *it : empty;
-}
 std::string key_of(const json& obj) {
-  const json& md = metadata_of(obj);
+  const json& md = mapping_field(obj, "metadata");
   return md.value("namespace", "") + "/" + md.value("name", "");
 }
 }  // namespace
@@ -687,7 +697,7 @@ void Reflector::run() {
             rt_, ns_, rv,
             [&](WatchEvent&& ev) {
               if (!ev.object.is_object()) return !stop_.load();  // nothing to apply
-              if (auto v = metadata_of(ev.object).value("resourceVersion", ""); !v.empty()) rv = v;
+              if (auto v = mapping_field(ev.object, "metadata").value("resourceVersion", ""); !v.empty()) rv = v;
               if (ev.type == "BOOKMARK") {
                 std::lock_guard lk(mu_);
                 last_event_ = Clock::now();

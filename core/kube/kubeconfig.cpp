@@ -1,4 +1,5 @@
 #include <loki/base64.hpp>
+#include <loki/json_access.hpp>
 #include <loki/kubeconfig.hpp>
 #include <loki/manifest.hpp>
 
@@ -45,11 +46,6 @@ struct FileEntries {
   json contexts = json::object();
 };
 
-std::string get_str(const json& j, const char* key) {
-  auto it = j.find(key);
-  return (it != j.end() && it->is_string()) ? it->get<std::string>() : std::string();
-}
-
 FileEntries parse_kubeconfig_file(const std::string& path) {
   FileEntries f;
   f.path = path;
@@ -63,13 +59,13 @@ FileEntries parse_kubeconfig_file(const std::string& path) {
   if (docs.empty() || docs[0].value.is_null()) return f;  // an empty kubeconfig is valid
   const json& root = docs[0].value;
   if (!root.is_object()) throw KubeError("kubeconfig " + path + ": not a kubeconfig (expected a mapping)");
-  f.current_context = get_str(root, "current-context");
+  f.current_context = string_field(root, "current-context");
   auto collect = [&](const char* list, const char* inner, json& into) {
     auto it = root.find(list);
     if (it == root.end() || it->is_null()) return;
     if (!it->is_array()) throw KubeError("kubeconfig " + path + ": field " + list + ": expected a list");
     for (const auto& e : *it) {
-      std::string name = e.is_object() ? get_str(e, "name") : "";
+      std::string name = e.is_object() ? string_field(e, "name") : "";
       if (name.empty()) throw KubeError("kubeconfig " + path + ": an entry in " + list + " has no name");
       auto body = e.find(inner);
       if (!into.contains(name)) into[name] = (body != e.end() && body->is_object()) ? *body : json::object();
@@ -92,7 +88,7 @@ FileEntries parse_kubeconfig_file(const std::string& path) {
     resolve(u, "tokenFile");
     if (auto ex = u.find("exec"); ex != u.end() && ex->is_object()) {
       // A command with a slash is a path relative to the kubeconfig (client-go).
-      std::string cmd = get_str(*ex, "command");
+      std::string cmd = string_field(*ex, "command");
       if (cmd.find('/') != std::string::npos && fs::path(cmd).is_relative())
         (*ex)["command"] = (fs::path(f.dir) / cmd).lexically_normal().string();
     }
@@ -205,23 +201,23 @@ ClusterConfig load_cluster_config(const KubeConfigOptions& opts) {
   if (!merged.contexts.contains(cfg.context))
     throw KubeError("context \"" + cfg.context + "\" not found in kubeconfig " + sources);
   const json& ctx = merged.contexts[cfg.context];
-  cfg.cluster_name = get_str(ctx, "cluster");
-  cfg.user_name = get_str(ctx, "user");
-  cfg.default_namespace = get_str(ctx, "namespace");
+  cfg.cluster_name = string_field(ctx, "cluster");
+  cfg.user_name = string_field(ctx, "user");
+  cfg.default_namespace = string_field(ctx, "namespace");
   if (!merged.clusters.contains(cfg.cluster_name))
     throw KubeError("context \"" + cfg.context + "\" names cluster \"" + cfg.cluster_name + "\", which kubeconfig " +
                     sources + " does not define");
   const json& cl = merged.clusters[cfg.cluster_name];
-  cfg.server = get_str(cl, "server");
+  cfg.server = string_field(cl, "server");
   if (cfg.server.empty()) throw KubeError("cluster \"" + cfg.cluster_name + "\" in " + sources + " has no server");
   parse_server_url(cfg.server, cfg);
-  cfg.tls_server_name = get_str(cl, "tls-server-name");
+  cfg.tls_server_name = string_field(cl, "tls-server-name");
   if (auto it = cl.find("insecure-skip-tls-verify"); it != cl.end() && it->is_boolean())
     cfg.insecure_skip_tls_verify = it->get<bool>();
-  if (auto data = get_str(cl, "certificate-authority-data"); !data.empty()) {
+  if (auto data = string_field(cl, "certificate-authority-data"); !data.empty()) {
     cfg.ca_pem = b64decode(data, "cluster \"" + cfg.cluster_name + "\" certificate-authority-data");
     cfg.ca_source = "certificate-authority-data of cluster \"" + cfg.cluster_name + "\"";
-  } else if (auto file = get_str(cl, "certificate-authority"); !file.empty()) {
+  } else if (auto file = string_field(cl, "certificate-authority"); !file.empty()) {
     cfg.ca_pem = read_file_or_throw(file, "cluster \"" + cfg.cluster_name + "\" certificate-authority");
     cfg.ca_source = file;
   }
@@ -233,7 +229,7 @@ ClusterConfig load_cluster_config(const KubeConfigOptions& opts) {
     const json& u = merged.users[cfg.user_name];
     const std::string who = "user \"" + cfg.user_name + "\"";
     if (auto ap = u.find("auth-provider"); ap != u.end() && ap->is_object()) {
-      std::string name = get_str(*ap, "name");
+      std::string name = string_field(*ap, "name");
       if (name == "gcp")
         throw KubeError(who +
                         " uses the removed `auth-provider: gcp`; install gke-gcloud-auth-plugin and run "
@@ -246,23 +242,23 @@ ClusterConfig load_cluster_config(const KubeConfigOptions& opts) {
       throw KubeError(who + " uses `auth-provider: " + name +
                       "`, which was removed from Kubernetes clients; use an exec credential plugin instead");
     }
-    cfg.token = get_str(u, "token");
-    cfg.token_file = get_str(u, "tokenFile");
-    if (auto d = get_str(u, "client-certificate-data"); !d.empty())
+    cfg.token = string_field(u, "token");
+    cfg.token_file = string_field(u, "tokenFile");
+    if (auto d = string_field(u, "client-certificate-data"); !d.empty())
       cfg.client_cert_pem = b64decode(d, who + " client-certificate-data");
-    else if (auto f = get_str(u, "client-certificate"); !f.empty())
+    else if (auto f = string_field(u, "client-certificate"); !f.empty())
       cfg.client_cert_pem = read_file_or_throw(f, who + " client-certificate");
-    if (auto d = get_str(u, "client-key-data"); !d.empty())
+    if (auto d = string_field(u, "client-key-data"); !d.empty())
       cfg.client_key_pem = b64decode(d, who + " client-key-data");
-    else if (auto f = get_str(u, "client-key"); !f.empty())
+    else if (auto f = string_field(u, "client-key"); !f.empty())
       cfg.client_key_pem = read_file_or_throw(f, who + " client-key");
     if (cfg.client_cert_pem.empty() != cfg.client_key_pem.empty())
       throw KubeError(who + " has a client certificate without a key (or a key without a certificate)");
     if (auto ex = u.find("exec"); ex != u.end() && ex->is_object()) {
       ExecConfig e;
-      e.apiVersion = get_str(*ex, "apiVersion");
-      e.command = get_str(*ex, "command");
-      e.installHint = get_str(*ex, "installHint");
+      e.apiVersion = string_field(*ex, "apiVersion");
+      e.command = string_field(*ex, "command");
+      e.installHint = string_field(*ex, "installHint");
       if (e.command.empty()) throw KubeError(who + ": exec plugin has no command");
       if (e.apiVersion != "client.authentication.k8s.io/v1" && e.apiVersion != "client.authentication.k8s.io/v1beta1")
         throw KubeError(who + ": exec plugin apiVersion \"" + e.apiVersion +
@@ -272,12 +268,12 @@ ClusterConfig load_cluster_config(const KubeConfigOptions& opts) {
           if (v.is_string()) e.args.push_back(v.get<std::string>());
       if (auto en = ex->find("env"); en != ex->end() && en->is_array())
         for (auto& v : *en)
-          if (v.is_object()) e.env.emplace_back(get_str(v, "name"), get_str(v, "value"));
+          if (v.is_object()) e.env.emplace_back(string_field(v, "name"), string_field(v, "value"));
       if (auto pci = ex->find("provideClusterInfo"); pci != ex->end() && pci->is_boolean())
         e.provideClusterInfo = pci->get<bool>();
       cfg.exec = std::move(e);
     }
-    if (!get_str(u, "username").empty())
+    if (!string_field(u, "username").empty())
       throw KubeError(who +
                       " uses basic auth (username/password), which loki-audit does not support; use a token "
                       "or client certificate");

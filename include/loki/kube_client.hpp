@@ -36,6 +36,9 @@ extern const ResourceType pods, namespaces, networkpolicies, deployments, replic
     cronjobs, replicationcontrollers, ciliumnetworkpolicies;
 }
 
+// The resource type of a kind among the ones above; nullptr for others.
+const ResourceType* resource_for_kind(std::string_view kind);
+
 struct ListResult {
   std::vector<nlohmann::json> items;  // each with apiVersion and kind filled in
   std::string resourceVersion;
