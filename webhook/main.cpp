@@ -153,6 +153,7 @@ int main(int argc, char** argv) {
     registry.describe("loki_webhook_policy_cache_age_seconds",
                       "Seconds since the policy cache last heard from the API server.");
     registry.describe("loki_webhook_policy_cache_policies", "NetworkPolicies (and Cilium policies) in the cache.");
+    registry.describe("loki_webhook_policy_cache_pods", "Pods in the cache (for NetworkPolicy change checks).");
     registry.describe("loki_webhook_policy_cache_synced", "1 when the policy cache is synced and watching.");
 
     std::unique_ptr<PolicyCache> cache;
@@ -162,6 +163,7 @@ int main(int argc, char** argv) {
       cache->start();
       registry.gauge_callback("loki_webhook_policy_cache_age_seconds", {}, [&] { return cache->age_seconds(); });
       registry.gauge_callback("loki_webhook_policy_cache_policies", {}, [&] { return double(cache->policies()); });
+      registry.gauge_callback("loki_webhook_policy_cache_pods", {}, [&] { return double(cache->pods()); });
       registry.gauge_callback("loki_webhook_policy_cache_synced", {}, [&] { return cache->healthy() ? 1.0 : 0.0; });
       spdlog::info(R"("msg":"watching the cluster","server":{},"context":{})", json(cc.server).dump(),
                    json(cc.context).dump());

@@ -91,6 +91,19 @@ EOF
 register Fail
 sleep 1  # webhook configurations take effect asynchronously in the API server
 
+# The webhook decides on what its watches have delivered, a moment after
+# kubectl returns: wait until a server-side dry run (which calls the webhook,
+# sideEffects: None) is refused, then do the real thing.
+until_refused() {  # pattern kubectl-args...
+  local pattern=$1
+  shift
+  for i in $(seq 1 75); do
+    if ! k "$@" --dry-run=server >"$TMP/dry.out" 2>&1 && grep -qE -- "$pattern" "$TMP/dry.out"; then return 0; fi
+    sleep 0.2
+  done
+  return 0  # the real request below reports the failure
+}
+
 apply() {  # name want(ok|deny) yaml-file [pattern]
   k apply -f "$3" >"$TMP/apply.out" 2>&1
   local rc=$?
@@ -162,8 +175,12 @@ EOF
 apply "a Deployment with a hostPort sidecar is refused at kubectl apply" deny "$TMP/sidecar.yaml" "hostPort 1080"
 
 # The fourth seed: deny-all-egress selects role=backend, the pod has app=llm-api only.
-k delete networkpolicy deny-all-egress -n "$NS" >/dev/null 2>&1 && bad "deleting the policy that isolates a running agent was allowed" \
-  || ok "deleting the policy that isolates a running agent is refused"
+until_refused "loki-guard denied" delete networkpolicy deny-all-egress -n "$NS"
+if k delete networkpolicy deny-all-egress -n "$NS" >/dev/null 2>&1; then
+  bad "deleting the policy that isolates a running agent was allowed"
+else
+  ok "deleting the policy that isolates a running agent is refused"
+fi
 cat >"$TMP/seed4-policies.yaml" <<EOF
 apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
@@ -194,7 +211,6 @@ spec:
     ports: [{protocol: UDP, port: 53}, {protocol: TCP, port: 53}]
 EOF
 k apply -f "$TMP/deny-all-narrow.yaml" >/dev/null
-sleep 1  # the watch delivers the policies to the webhook's cache
 seed4_pod() {  # labels
   cat <<EOF
 apiVersion: v1
@@ -211,12 +227,13 @@ spec:
 EOF
 }
 seed4_pod "app: llm-api" >"$TMP/seed4-bad.yaml"
+until_refused "backend-deny-egress selects role=backend" apply -f "$TMP/seed4-bad.yaml"
 apply "the shadowed-egress pod is refused with the near miss" deny "$TMP/seed4-bad.yaml" "backend-deny-egress selects role=backend.*has no label role"
 seed4_pod "app: llm-api, role: backend" >"$TMP/seed4-good.yaml"
 apply "with the label fixed it is admitted" ok "$TMP/seed4-good.yaml"
 
 # Secrets and env values never reach the log.
-grep -q "s3cr3t-value-do-not-log" "$TMP/webhook.log" && bad "an env value was logged" || ok "no env value in the log"
+if grep -q "s3cr3t-value-do-not-log" "$TMP/webhook.log"; then bad "an env value was logged"; else ok "no env value in the log"; fi
 grep -q '"decision":"deny"' "$TMP/webhook.log" && grep -q '"uid":' "$TMP/webhook.log" && ok "one JSON log line per decision" \
   || bad "decision log lines" "$(tail -5 "$TMP/webhook.log")"
 curl -sf --cacert "$PKI/ca.crt" "https://127.0.0.1:$PORT/metrics" >"$TMP/metrics.txt"
