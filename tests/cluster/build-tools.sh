@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the real Kubernetes control-plane programs used by the cluster tests:
 #   kube-apiserver, kube-controller-manager, kubectl  (k8s.io/kubernetes/cmd/...)
+#   helm                                              (helm.sh/helm/v3/cmd/helm)
 #   etcd                                              (go.etcd.io/etcd/server/v3)
 # from the Go modules pinned in tests/cluster/tools*/go.mod, into
 #   ${LOKI_TOOLS_CACHE:-$HOME/.cache/loki-guard}/k8s-<version>/bin/
@@ -89,12 +90,23 @@ build_one() { # name moddir package ldflags
 
 k8s_mod="$here/tools"
 etcd_mod="$here/tools-etcd"
+helm_mod="$here/tools-helm"
 k8s_ld="$(k8s_ldflags)"
 
 build_one etcd                    "$etcd_mod" go.etcd.io/etcd/server/v3                      "-s -w"
 build_one kube-apiserver          "$k8s_mod"  k8s.io/kubernetes/cmd/kube-apiserver           "$k8s_ld"
 build_one kube-controller-manager "$k8s_mod"  k8s.io/kubernetes/cmd/kube-controller-manager  "$k8s_ld"
 build_one kubectl                 "$k8s_mod"  k8s.io/kubernetes/cmd/kubectl                  "$k8s_ld"
+# helm for the chart tests (tests/chart/), pinned in tools-helm/go.mod.
+helm_ver="$(awk '$1=="require" && $2=="helm.sh/helm/v3"{print $3}' "$helm_mod/go.mod")"
+# As helm's Makefile does: the default Kubernetes version of `helm template`
+# and `helm lint` is the client-go minor helm is built with.
+helm_k8s_minor="$(awk '$1=="k8s.io/client-go"{split($2,v,"."); print v[2]; exit}' "$helm_mod/go.mod")"
+helm_ld="-s -w -X helm.sh/helm/v3/internal/version.version=${helm_ver}"
+for pkg in helm.sh/helm/v3/pkg/lint/rules helm.sh/helm/v3/pkg/chartutil; do
+  helm_ld+=" -X $pkg.k8sVersionMajor=1 -X $pkg.k8sVersionMinor=${helm_k8s_minor}"
+done
+build_one helm                    "$helm_mod" helm.sh/helm/v3/cmd/helm "$helm_ld"
 
 if (( built_any )); then
   log "build times recorded in $prefix/logs/build-times.txt"

@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# charts/loki-guard offline: helm lint and helm template for every values file
+# in charts/loki-guard/ci/, the rendered webhook passing loki-audit's own
+# checks, bad values refused with a clear message, the README values table and
+# manifests/install/ in sync with the chart.
+#
+#   tests/chart/template.sh build/bin/loki-audit [path/to/helm]
+set -uo pipefail
+AUDIT=${1:?usage: template.sh path/to/loki-audit [helm]}
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source=../lib.sh
+source "$ROOT/tests/lib.sh"
+HELM=${2:-${HELM:-$(command -v helm || true)}}
+[ -x "$HELM" ] || { echo "no helm (tests/cluster/build-tools.sh builds it)"; exit 1; }
+CHART=$ROOT/charts/loki-guard
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+
+check "helm lint --strict (defaults)" "$HELM" lint --strict "$CHART"
+for values in "$CHART"/ci/*-values.yaml; do
+  name=$(basename "$values" -values.yaml)
+  check "helm lint --strict ($name)" "$HELM" lint --strict "$CHART" -f "$values"
+  if ! "$HELM" template lg "$CHART" -n loki-guard -f "$values" >"$TMP/$name.yaml" 2>"$TMP/$name.err"; then
+    bad "helm template ($name)" "$(cat "$TMP/$name.err")"
+    continue
+  fi
+  ok "helm template ($name)"
+  # The webhook's own pod and NetworkPolicy meet every rule (--all-pods: checked
+  # as strictly as an agent); suppressed findings must carry a reason.
+  "$AUDIT" lint --all-pods -f json "$TMP/$name.yaml" >"$TMP/$name.json"
+  rc=$?
+  check "loki-audit lint --all-pods: no findings ($name, exit $rc)" python3 - "$TMP/$name.json" "$rc" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+open_ = [f for f in d["findings"] if not f.get("suppressed")]
+assert sys.argv[2] == "0" and not open_, json.dumps(open_, indent=1)[:3000]
+PY
+done
+
+# Shapes that differ per mode.
+kinds() { grep -E '^kind: ' "$TMP/$1.yaml" | sort | uniq -c | awk '{printf "%s%s ", $1, $3}'; }
+[ "$(kinds selfsigned)" = "1ClusterRole 1ClusterRoleBinding 1ConfigMap 1Deployment 1MutatingWebhookConfiguration 1NetworkPolicy 1PodDisruptionBudget 2Secret 1Service 1ServiceAccount 1ValidatingWebhookConfiguration " ] &&
+  ok "selfSigned renders the CA and serving Secrets" || bad "selfSigned kinds" "$(kinds selfsigned)"
+grep -q "kind: Issuer" "$TMP/certmanager.yaml" && bad "certManager with issuerRef must not create Issuers" ||
+  ok "certManager with issuerRef uses it (no Issuer chain)"
+grep -q "name: corp-ca" "$TMP/certmanager.yaml" && [ "$(grep -c 'cert-manager.io/inject-ca-from' "$TMP/certmanager.yaml")" = 2 ] &&
+  ! grep -q caBundle "$TMP/certmanager.yaml" && ok "certManager: inject-ca-from on both configurations, no caBundle" ||
+  bad "certManager rendering" "$(grep -n 'inject-ca\|caBundle\|corp-ca' "$TMP/certmanager.yaml")"
+grep -q "caBundle: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCg==" "$TMP/existingsecret.yaml" &&
+  grep -q "secretName: loki-guard-tls" "$TMP/existingsecret.yaml" && ! grep -q "^kind: Secret" "$TMP/existingsecret.yaml" &&
+  ok "existingSecret: mounts the given Secret, caBundle from values" || bad "existingSecret rendering"
+check "url mode: every clientConfig is the URL; selector and settings reach the config" python3 - "$TMP/url.yaml" <<'PY'
+import sys, yaml
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+hooks = [w for d in docs if d["kind"].endswith("WebhookConfiguration") for w in d["webhooks"]]
+assert len(hooks) == 5, [w["name"] for w in hooks]  # + workloads.mutate (mutation.workloads)
+for w in hooks:
+    assert "service" not in w["clientConfig"] and w["clientConfig"]["url"].startswith("https://127.0.0.1:9443/"), w
+    assert w["failurePolicy"] == "Ignore"
+cm = next(d for d in docs if d["kind"] == "ConfigMap")
+cfg = yaml.safe_load(cm["data"]["policy.yaml"])
+assert cfg["selector"] == "app=loki-mode,tier in (agent,sandbox),!legacy", cfg["selector"]
+assert cfg["mode"] == "warn" and cfg["requireEgressIsolation"] is True
+assert cfg["exemptNamespaces"] == ["loki-guard", "kube-system"], cfg
+assert cfg["mutation"] == {"runAsUser": 2000, "workloads": True}
+pods = hooks[0]
+assert pods["objectSelector"]["matchExpressions"][0] == {"key": "tier", "operator": "In", "values": ["agent", "sandbox"]}
+np = next(d for d in docs if d["kind"] == "NetworkPolicy")
+assert np["spec"]["egress"][0]["to"] == [{"ipBlock": {"cidr": "10.0.0.1/32"}}], np["spec"]["egress"]
+assert "annotations" not in np["metadata"], "no suppression when the API server CIDRs are known"
+PY
+# The rendered policy config is one loki-webhook accepts (same parser as --config).
+python3 -c 'import sys,yaml; [print(d["data"]["policy.yaml"]) for d in yaml.safe_load_all(open(sys.argv[1])) if d and d["kind"]=="ConfigMap"]' \
+  "$TMP/url.yaml" >"$TMP/policy.yaml"
+check "the rendered policy config is valid (loki-audit lint --config)" "$AUDIT" lint --config "$TMP/policy.yaml" "$ROOT/manifests/examples/hardened"
+
+# Bad values fail at install time and say where and why.
+refused() {  # name pattern helm-args...
+  local name=$1 pattern=$2 out
+  shift 2
+  if out=$("$HELM" template lg "$CHART" "$@" 2>&1); then bad "$name: accepted" "$(head -5 <<<"$out")"
+  elif grep -qF -- "$pattern" <<<"$out"; then ok "$name"
+  else bad "$name: unclear error" "$out"; fi
+}
+refused "failurePolicy must be Fail or Ignore" "at '/webhook/failurePolicy': value must be one of 'Fail', 'Ignore'" \
+  --set webhook.failurePolicy=Sometimes
+refused "timeoutSeconds at most 30 (the API server's limit)" "at '/webhook/timeoutSeconds': maximum: got 60, want 30" \
+  --set webhook.timeoutSeconds=60
+refused "a misspelt key is refused" "additional properties 'webhok' not allowed" --set webhok.port=9443
+refused "an unknown certificate mode" "at '/certificates/mode': value must be one of" --set certificates.mode=vault
+refused "existingSecret needs a name and a caBundle" "at '/certificates/existingSecret/name': minLength" \
+  --set certificates.mode=existingSecret
+refused "selector operators are the Kubernetes ones" "value must be one of 'In', 'NotIn', 'Exists', 'DoesNotExist'" \
+  --set 'policy.agentSelector.matchExpressions[0].key=a' --set 'policy.agentSelector.matchExpressions[0].operator=Equals'
+refused "policy.mode is enforce, warn or dry-run" "at '/policy/mode'" --set policy.mode=audit
+refused "webhook.url must be https without a path" "at '/webhook/url'" --set webhook.url=http://example.com/validate
+refused "the image digest is a sha256" "at '/image/digest'" --set image.digest=latest
+refused "ipSANs are IP addresses" "at '/certificates/ipSANs/0'" --set 'certificates.ipSANs={localhost}'
+refused "privileged webhook ports are refused" "at '/webhook/port'" --set webhook.port=443
+
+check "the chart README's values table matches values.yaml" python3 "$ROOT/tests/chart/values_table.py" "$CHART" --check
+HELM=$HELM "$ROOT/scripts/render-install.sh" "$TMP/install.yaml" >/dev/null 2>&1
+check "manifests/install/loki-guard.yaml is what the chart renders (scripts/render-install.sh)" \
+  diff -u "$ROOT/manifests/install/loki-guard.yaml" "$TMP/install.yaml"
+"$AUDIT" lint --all-pods "$ROOT/manifests/install/" >"$TMP/install.lint" 2>&1 &&
+  ok "manifests/install passes loki-audit lint --all-pods" || bad "manifests/install lint" "$(cat "$TMP/install.lint")"
+
+summary
