@@ -36,6 +36,14 @@ FIX=tests/fixtures/lint
 # Exit codes
 expect_exit "hardened example is clean" 0 "$BIN" lint --color never $EX/hardened
 expect_exit "broken examples fail" 1 "$BIN" lint --color never $EX/broken
+# manifests/examples/README.md lists the rule ids each example produces.
+while IFS='|' read -r _ file _ rules _; do
+  file=$(tr -d ' `' <<<"$file")
+  want=$(grep -o '`[a-z-]*`' <<<"$rules" | tr -d '`' | sort | tr '\n' ' ')
+  got=$("$BIN" lint -f json "$EX/$file" | python3 -c 'import json,sys; print(" ".join(sorted({f["rule"] for f in json.load(sys.stdin)["findings"]})))')
+  [ "$(echo $want)" = "$(echo $got)" ] && ok "examples README: $file finds ${want:-nothing}" ||
+    bad "examples README: $file" "README: $want"$'\n'"lint:   $got"
+done < <(grep -E '^\| `(hardened|broken)/' $EX/README.md)
 expect_exit "--fail-on none" 0 "$BIN" lint --fail-on none $EX/broken
 expect_exit "missing path is a usage error" 2 "$BIN" lint /no/such/file.yaml
 grep -q "no such file or directory" "$TMP/err" && ok "missing path message" || bad "missing path message" "$(cat "$TMP/err")"
