@@ -15,7 +15,9 @@
 #include "cluster_cmd.hpp"
 #include "options.hpp"
 
+#include <algorithm>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -24,7 +26,7 @@ namespace {
 
 using namespace loki::audit;
 
-int run_lint(CommonOptions o, const std::vector<std::string>& paths) {
+int run_lint(CommonOptions o, const std::vector<std::string>& paths, bool verbose) {
   if (o.ns.empty()) o.ns = "default";
   loki::EngineOptions eo = engine_options(o);
   loki::InputFiles inputs = loki::expand_inputs(paths);
@@ -37,6 +39,9 @@ int run_lint(CommonOptions o, const std::vector<std::string>& paths) {
     session.add_text(text, file == "-" ? "<stdin>" : file);
   }
   loki::LintResult r = session.finish();
+  if (verbose)
+    for (const auto& s : r.skipped)
+      std::cerr << "loki-audit: " << s.file << ":" << s.line << ": skipped, " << s.reason << "\n";
   return emit_report(o, r.findings, r.summary);
 }
 
@@ -58,14 +63,32 @@ int run_rules(const std::string& format) {
   return kExitOk;
 }
 
+// Installed as kubectl-loki_audit (a symlink), loki-audit is the kubectl plugin
+// `kubectl loki-audit`: same behaviour, only the help names it that way.
+std::string program_name(const char* argv0) {
+  std::string base = argv0 ? std::filesystem::path(argv0).filename().string() : "";
+  if (base.starts_with("kubectl-")) {
+    std::string cmd = base.substr(8);
+    std::replace(cmd.begin(), cmd.end(), '_', '-');  // kubectl maps `kubectl a-b` to kubectl-a_b
+    return "kubectl " + cmd;
+  }
+  return "loki-audit";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  const std::string prog = program_name(argc > 0 ? argv[0] : nullptr);
   CLI::App app{
       "loki-audit: checks that AI coding-agent (loki-mode) pods are locked down.\n"
-      "  loki-audit --namespace NS | -A     audit the live cluster (kubeconfig as kubectl)\n"
-      "  loki-audit lint FILE|DIR|-          lint manifests before deploy\n"
-      "Exit codes: 0 clean, 1 findings at or above --fail-on, 2 usage or I/O error."};
+      "  " +
+          prog +
+          " --namespace NS | -A     audit the live cluster (kubeconfig as kubectl)\n"
+          "  " +
+          prog +
+          " lint FILE|DIR|-          lint manifests before deploy\n"
+          "Exit codes: 0 clean, 1 findings at or above --fail-on, 2 usage or I/O error.",
+      prog};
   app.set_version_flag("--version", std::string("loki-audit ") + LOKI_VERSION);
   app.require_subcommand(0, 1);
 
@@ -83,6 +106,10 @@ int main(int argc, char** argv) {
   add_common(*lint, lint_opts);
   lint->add_option("-n,--namespace", lint_opts.ns, "Namespace for objects that do not set one (default: default)");
   lint->add_option("paths", paths, "Files, directories or - (stdin)")->required();
+  bool lint_verbose = false;
+  lint->add_flag("-v,--verbose", lint_verbose,
+                 "List the documents skipped as not Kubernetes objects (other YAML: CI workflows, Helm values, ...) "
+                 "on stderr");
 
   std::string rules_format = "text";
   auto* rules = app.add_subcommand("rules", "List the rules with their ids, severities and remediations");
@@ -98,7 +125,7 @@ int main(int argc, char** argv) {
     return code == 0 ? kExitOk : kExitUsage;
   }
   try {
-    if (*lint) return run_lint(lint_opts, paths);
+    if (*lint) return run_lint(lint_opts, paths, lint_verbose);
     if (*rules) return run_rules(rules_format);
     if (*explain) return loki_audit::run_explain(explain_opts);
     return run_cluster_audit(cluster_common, cluster_opts);

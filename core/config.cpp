@@ -77,7 +77,7 @@ namespace {
 
 [[noreturn]] void fail(const std::string& name, const YAML::Node& n, const std::string& msg) {
   std::string where = name;
-  if (n.IsDefined() && n.Mark().line >= 0) where += ":" + std::to_string(n.Mark().line + 1);
+  if (n.IsDefined() && n.Mark().line >= 0) where.append(":").append(std::to_string(n.Mark().line + 1));
   throw ConfigError(where + ": " + msg);
 }
 

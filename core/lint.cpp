@@ -3,7 +3,9 @@
 #include <loki/podspec.hpp>
 #include <loki/rules.hpp>
 
+#include <algorithm>
 #include <atomic>
+#include <tuple>
 
 namespace loki {
 
@@ -28,6 +30,7 @@ void LintSession::add_text(std::string_view text, const std::string& name) {
   std::mutex mu;
   std::atomic<std::size_t> objects{0}, pods{0};
   std::size_t documents_with_content = 0;
+  std::vector<SkippedDocument> skipped;
   netpol::Inventory inventory;  // this input's share of the network inventory
   for_each_document(
       text, name,
@@ -46,7 +49,9 @@ void LintSession::add_text(std::string_view text, const std::string& name) {
         }
         std::lock_guard lk(mu);
         inventory.merge(std::move(doc_inventory));
-        if (!doc.objects.empty() || !doc.errors.empty()) ++documents_with_content;
+        if (!doc.objects.empty() || !doc.errors.empty() || !doc.skipped.empty()) ++documents_with_content;
+        skipped.insert(skipped.end(), std::make_move_iterator(doc.skipped.begin()),
+                       std::make_move_iterator(doc.skipped.end()));
         if (per_doc.size() <= index) per_doc.resize(index + 1);
         per_doc[index] = std::move(found);
       },
@@ -54,7 +59,8 @@ void LintSession::add_text(std::string_view text, const std::string& name) {
   std::vector<Finding> all;
   append_all(all, per_doc);
   if (documents_with_content == 0) {
-    // An empty file is almost always a mistake (a failed render, a truncated write).
+    // An empty file is almost always a mistake (a failed render, a truncated
+    // write). A file of other YAML (documents skipped) is not empty.
     LoadError e;
     e.file = name;
     e.line = 1;
@@ -65,7 +71,9 @@ void LintSession::add_text(std::string_view text, const std::string& name) {
   summary_.files += 1;
   summary_.objects += objects;
   summary_.pods_checked += pods;
+  summary_.documents_skipped += skipped.size();
   per_input_.push_back(std::move(all));
+  skipped_.insert(skipped_.end(), std::make_move_iterator(skipped.begin()), std::make_move_iterator(skipped.end()));
   inventory_.merge(std::move(inventory));
 }
 
@@ -88,6 +96,11 @@ LintResult LintSession::finish() {
   std::erase_if(r.findings, [&](const Finding& f) { return !opts_.config.rule_enabled(f.rule); });
   sort_findings(r.findings);
   r.summary = summary_;
+  r.skipped = std::move(skipped_);
+  skipped_.clear();
+  std::stable_sort(r.skipped.begin(), r.skipped.end(), [](const SkippedDocument& a, const SkippedDocument& b) {
+    return std::tie(a.file, a.line) < std::tie(b.file, b.line);
+  });
   return r;
 }
 

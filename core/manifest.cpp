@@ -11,6 +11,7 @@
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -159,10 +160,49 @@ std::string type_name(const json& j) {
   }
 }
 
+// The type metadata that makes a mapping a Kubernetes document (as kube-linter and kubectl decide).
+bool has_type_meta(const json& v) {
+  return v.is_object() && (v.contains("apiVersion") || v.contains("kind"));
+}
+
+// For a document that is not a mapping or does not parse, the text is the only
+// clue: one that never names apiVersion or kind is some other YAML or JSON
+// (a JSON-with-comments tsconfig.json, say), not a broken manifest.
+bool mentions_type_meta(std::string_view text) {
+  return text.find("apiVersion") != std::string_view::npos || text.find("kind") != std::string_view::npos;
+}
+
+// Configuration files of Kubernetes tools written in the object style but read
+// by the tool, never sent to the API server (so they have no metadata.name):
+// kubeconfig, kustomization.yaml, component configs (*.config.k8s.io:
+// KubeletConfiguration, EncryptionConfiguration, ...), kubeadm, kind, skaffold
+// and audit policies. Returns what the file is, or "" for an API object.
+std::string tool_config(const json& v) {
+  auto av = v.find("apiVersion");
+  auto kind = v.find("kind");
+  if (av == v.end() || kind == v.end() || !av->is_string() || !kind->is_string()) return "";
+  const auto& a = av->get_ref<const std::string&>();
+  const auto& k = kind->get_ref<const std::string&>();
+  if (a == "v1" && k == "Config") return "a kubeconfig";
+  auto slash = a.find('/');
+  if (slash == std::string::npos) return "";
+  std::string_view group = std::string_view(a).substr(0, slash);
+  if (group == "kustomize.config.k8s.io") return "a kustomize file";
+  if (group.ends_with(".config.k8s.io") || group == "kubeadm.k8s.io" || group == "audit.k8s.io")
+    return "a Kubernetes component configuration file";
+  if (group == "kind.x-k8s.io") return "a kind cluster configuration";
+  if (group == "skaffold") return "a Skaffold configuration";
+  return "";
+}
+
 DocumentResult to_objects(detail::ParsedDocument&& doc, const std::string& file, const std::string& origin,
-                          int origin_line_base) {
+                          int origin_line_base, bool text_mentions_type_meta) {
   DocumentResult r;
   if (doc.value.is_null()) return r;  // an empty document (only comments): kubectl skips it too
+  auto skip = [&](std::string reason) {
+    r.skipped.push_back({file, doc.first_line - origin_line_base, std::move(reason)});
+    return r;
+  };
   std::shared_ptr<const LineIndex> lines = std::move(doc.lines);
   auto make = [&](json&& v, std::string prefix, int first_line) {
     Object o;
@@ -176,6 +216,13 @@ DocumentResult to_objects(detail::ParsedDocument&& doc, const std::string& file,
     return o;
   };
   if (!doc.value.is_object()) {
+    // A list of objects is a mistake worth reporting (kind: List, or ---, was
+    // meant); a list of anything else (an Ansible playbook, a JSON array) and a
+    // scalar that names neither key are other files.
+    bool meant_as_objects = doc.value.is_array() ? std::any_of(doc.value.begin(), doc.value.end(),
+                                                               [](const json& i) { return has_type_meta(i); })
+                                                 : text_mentions_type_meta;
+    if (!meant_as_objects) return skip("not a Kubernetes object (" + type_name(doc.value) + ")");
     LoadError e;
     e.file = file;
     e.line = doc.first_line - origin_line_base;
@@ -184,6 +231,10 @@ DocumentResult to_objects(detail::ParsedDocument&& doc, const std::string& file,
     r.errors.push_back(std::move(e));
     return r;
   }
+  if (!has_type_meta(doc.value)) return skip("not a Kubernetes object (no apiVersion or kind)");
+  if (std::string what = tool_config(doc.value); !what.empty())
+    return skip(what + " (" + doc.value["kind"].get<std::string>() + ", " + doc.value["apiVersion"].get<std::string>() +
+                "), not an API object");
   auto kind = doc.value.find("kind");
   auto items = doc.value.find("items");
   bool is_list = kind != doc.value.end() && kind->is_string() && items != doc.value.end() &&
@@ -274,10 +325,23 @@ DocumentResult parse_chunk(const Chunk& chunk, const std::string& name) {
   std::vector<detail::ParsedDocument> docs;
   std::vector<detail::YamlError> errors;
   detail::parse_yaml(chunk.text, chunk.line_offset, docs, errors);
+  const bool mentions = mentions_type_meta(chunk.text);
   for (auto& d : docs) {
-    DocumentResult r = to_objects(std::move(d), file, origin, base);
+    DocumentResult r = to_objects(std::move(d), file, origin, base, mentions);
     for (auto& o : r.objects) result.objects.push_back(std::move(o));
     for (auto& e : r.errors) result.errors.push_back(std::move(e));
+    for (auto& s : r.skipped) result.skipped.push_back(std::move(s));
+  }
+  // Errors about a document that is not a Kubernetes object are not ours to
+  // report: a duplicate key in a skipped document, or a syntax error in a text
+  // that names neither apiVersion nor kind (kubectl would not take it as a
+  // manifest either; a YAML linter is the tool for those).
+  const bool kubernetes = !result.objects.empty() || !result.errors.empty() || (result.skipped.empty() && mentions);
+  if (!kubernetes) {
+    if (!errors.empty() && result.skipped.empty())
+      result.skipped.push_back({file, errors.front().line - base,
+                                "not a Kubernetes object (not valid YAML, and names no apiVersion or kind)"});
+    return result;
   }
   for (auto& ye : errors) {
     LoadError e;
@@ -343,8 +407,37 @@ std::vector<DocumentResult> parse_manifest_text(std::string_view text, const std
   return out;
 }
 
+namespace {
+
+// The Helm chart a file belongs to: the nearest directory above it with a
+// Chart.yaml (Chart.yaml, values.yaml, templates/, crds/, charts/...). Empty
+// when there is none.
+std::optional<fs::path> helm_chart_of(const std::string& file) {
+  std::error_code ec;
+  fs::path abs = fs::absolute(file, ec).lexically_normal();
+  if (ec) return std::nullopt;
+  for (fs::path dir = abs.parent_path(); !dir.empty(); dir = dir.parent_path()) {
+    if (fs::is_regular_file(dir / "Chart.yaml", ec)) return dir;
+    if (dir == dir.root_path()) break;
+  }
+  return std::nullopt;
+}
+
+// How to name a directory in a note: relative to the working directory when it is below it.
+std::string display_dir(const fs::path& abs) {
+  std::error_code ec;
+  fs::path cwd = fs::current_path(ec);
+  if (ec) return abs.string();
+  fs::path rel = abs.lexically_relative(cwd);
+  if (rel.empty() || *rel.begin() == "..") return abs.string();
+  return rel.string();
+}
+
+}  // namespace
+
 InputFiles expand_inputs(const std::vector<std::string>& paths) {
   InputFiles in;
+  std::vector<std::pair<fs::path, std::size_t>> chart_files;  // chart dir, files of it named (in order)
   auto is_manifest = [](const fs::path& p) {
     auto ext = p.extension().string();
     return ext == ".yaml" || ext == ".yml" || ext == ".json";
@@ -358,6 +451,15 @@ InputFiles expand_inputs(const std::vector<std::string>& paths) {
     auto st = fs::status(p, ec);
     if (ec || !fs::exists(st)) throw std::runtime_error(p + ": no such file or directory");
     if (!fs::is_directory(st)) {
+      if (auto chart = helm_chart_of(p)) {
+        auto it =
+            std::find_if(chart_files.begin(), chart_files.end(), [&](const auto& c) { return c.first == *chart; });
+        if (it == chart_files.end())
+          chart_files.emplace_back(*chart, 1);
+        else
+          ++it->second;
+        continue;
+      }
       in.files.push_back(p);  // named explicitly: read whatever its extension
       continue;
     }
@@ -386,6 +488,11 @@ InputFiles expand_inputs(const std::vector<std::string>& paths) {
           found.clear();
     std::sort(found.begin(), found.end());
     in.files.insert(in.files.end(), found.begin(), found.end());
+  }
+  for (const auto& [chart, count] : chart_files) {
+    std::string dir = display_dir(chart);
+    in.skipped.push_back(dir + ": Helm chart skipped (" + std::to_string(count) + (count == 1 ? " file" : " files") +
+                         " of it named); lint its output with `helm template " + dir + " | loki-audit lint -`");
   }
   return in;
 }

@@ -78,7 +78,7 @@ std::vector<ContainerRef> containers_of(const PodTemplate& pod) {
       if (!c.is_object()) continue;
       ContainerRef ref{&c, pod.spec_path + "/" + field + "/" + std::to_string(i), "", kind};
       auto n = c.find("name");
-      ref.name = (n != c.end() && n->is_string()) ? n->get<std::string>() : "#" + std::to_string(i);
+      ref.name = (n != c.end() && n->is_string()) ? n->get<std::string>() : std::string("#").append(std::to_string(i));
       out.push_back(std::move(ref));
     }
   }

@@ -86,9 +86,12 @@ void write_text(std::ostream& out, const std::vector<Finding>& findings, const R
   }
   Counts c = count(findings);
   if (summary.files) out << plural(summary.files, "file") << ", ";
-  out << plural(summary.objects, "object") << ", " << summary.pods_checked << " loki-mode pod template"
-      << (summary.pods_checked == 1 ? "" : "s") << " checked: " << plural(c.errors, "error") << ", "
-      << plural(c.warnings, "warning");
+  out << plural(summary.objects, "object");
+  if (summary.documents_skipped)
+    out << " (" << plural(summary.documents_skipped, "document") << " skipped: "
+        << (summary.documents_skipped == 1 ? "not a Kubernetes API object" : "not Kubernetes API objects") << ")";
+  out << ", " << summary.pods_checked << " loki-mode pod template" << (summary.pods_checked == 1 ? "" : "s")
+      << " checked: " << plural(c.errors, "error") << ", " << plural(c.warnings, "warning");
   if (c.infos) out << ", " << c.infos << " info";
   if (c.suppressed) out << " (" << c.suppressed << " suppressed by ignore annotations)";
   out << "\n";
@@ -96,9 +99,15 @@ void write_text(std::ostream& out, const std::vector<Finding>& findings, const R
 
 json summary_json(const std::vector<Finding>& findings, const ReportSummary& summary) {
   Counts c = count(findings);
-  return {{"files", summary.files},     {"objects", summary.objects}, {"podsChecked", summary.pods_checked},
-          {"errors", c.errors},         {"warnings", c.warnings},     {"info", c.infos},
-          {"suppressed", c.suppressed}, {"total", findings.size()}};
+  return {{"files", summary.files},
+          {"objects", summary.objects},
+          {"skippedDocuments", summary.documents_skipped},
+          {"podsChecked", summary.pods_checked},
+          {"errors", c.errors},
+          {"warnings", c.warnings},
+          {"info", c.infos},
+          {"suppressed", c.suppressed},
+          {"total", findings.size()}};
 }
 
 // Writes text, indenting every line after the first.

@@ -116,7 +116,7 @@ std::string LabelSelector::to_string() const {
   if (nothing_) return "<none>";
   if (requirements_.empty()) return "<all>";
   std::string s;
-  for (std::size_t i = 0; i < requirements_.size(); ++i) s += (i ? "," : "") + requirements_[i].to_string();
+  for (std::size_t i = 0; i < requirements_.size(); ++i) s.append(i ? "," : "").append(requirements_[i].to_string());
   return s;
 }
 

@@ -11,6 +11,7 @@
 #include "server.hpp"
 
 #include <signal.h>
+#include <spdlog/pattern_formatter.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <CLI/CLI.hpp>
@@ -32,6 +33,23 @@ std::string fields(const json& j) {
   std::string s = j.dump();
   return s.size() >= 2 ? s.substr(1, s.size() - 2) : std::string();
 }
+
+// The payload of a JSON log line: messages of this file are `"key":value`
+// fragments already; plain-text messages (server, TLS, Kubernetes client) are
+// quoted into a "msg" field, so every line stays one valid JSON object.
+class JsonPayload final : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg& m, const std::tm&, spdlog::memory_buf_t& dest) override {
+    std::string_view v(m.payload.data(), m.payload.size());
+    if (!v.empty() && v.front() == '"') {
+      dest.append(v.data(), v.data() + v.size());
+      return;
+    }
+    std::string q = R"("msg":)" + json(std::string(v)).dump(-1, ' ', false, json::error_handler_t::replace);
+    dest.append(q.data(), q.data() + q.size());
+  }
+  std::unique_ptr<custom_flag_formatter> clone() const override { return std::make_unique<JsonPayload>(); }
+};
 
 // Rejects JSON nested deeper than any AdmissionReview before the (recursive)
 // parser sees it: a 100k-level body must be a 400, not a stack overflow.
@@ -133,7 +151,11 @@ int main(int argc, char** argv) {
   so.idle_timeout = std::chrono::seconds(idle_timeout);
   so.shutdown_grace = std::chrono::seconds(grace);
 
-  spdlog::set_pattern(R"({"time":"%Y-%m-%dT%H:%M:%S.%fZ","level":"%l",%v})", spdlog::pattern_time_type::utc);
+  {
+    auto f = std::make_unique<spdlog::pattern_formatter>(spdlog::pattern_time_type::utc);
+    f->add_flag<JsonPayload>('*').set_pattern(R"({"time":"%Y-%m-%dT%H:%M:%S.%fZ","level":"%l",%*})");
+    spdlog::set_formatter(std::move(f));
+  }
   spdlog::set_level(spdlog::level::from_str(log_level));
 
   // Signals are handled on one thread with sigwait, never in a handler.

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <loki/engine.hpp>
+#include <loki/manifest.hpp>
 #include <loki/netpol.hpp>
 #include <loki/report.hpp>
 
@@ -16,6 +17,7 @@ namespace loki {
 struct LintResult {
   std::vector<Finding> findings;  // sorted
   ReportSummary summary;
+  std::vector<SkippedDocument> skipped;  // documents that are not Kubernetes objects, by file and line
 };
 
 class LintSession {
@@ -41,6 +43,7 @@ class LintSession {
   LoadOptions load_;
   std::mutex mu_;
   std::vector<std::vector<Finding>> per_input_;
+  std::vector<SkippedDocument> skipped_;
   netpol::Inventory inventory_;
   ReportSummary summary_;
 };

@@ -55,11 +55,27 @@ struct LoadOptions {
   unsigned threads = 0;  // 0: hardware concurrency
 };
 
-// One document of a file, after parsing: either objects or errors (or both,
-// for a kind: List with a broken item).
+// A document that is not a Kubernetes API object and was left alone: a YAML
+// file of another tool (a CI workflow, a Helm values.yaml, .pre-commit-config.yaml),
+// or a tool's own config in the object style (kubeconfig, Kustomization).
+struct SkippedDocument {
+  std::string file;
+  int line = 0;
+  std::string reason;  // "not a Kubernetes object (no apiVersion or kind)"
+};
+
+// One document of a file, after parsing: objects or errors (or both, for a
+// kind: List with a broken item), or a note that it is not a Kubernetes object.
+//
+// What counts as a Kubernetes document (as kube-linter and kubectl see it): a
+// mapping with an apiVersion or a kind key. A document with neither (a mapping
+// of something else, a list of such mappings, a scalar or a YAML syntax error
+// whose text names neither) is skipped, not reported; one with either key that
+// is broken stays an invalid-manifest error, and so does a list of objects.
 struct DocumentResult {
   std::vector<Object> objects;
   std::vector<LoadError> errors;
+  std::vector<SkippedDocument> skipped;
 };
 
 // Parses a YAML or JSON text (one or many documents). `name` is used in
@@ -75,7 +91,10 @@ void for_each_document(std::string_view text, const std::string& name,
                        const std::function<void(std::size_t, DocumentResult&&)>& fn, const LoadOptions& opts = {});
 
 // Expands files and directories (recursively: .yaml .yml .json, hidden
-// directories skipped, Helm chart directories reported in `skipped`).
+// directories skipped, Helm chart directories reported in `skipped`). A file
+// named explicitly is read whatever its extension, unless it belongs to a Helm
+// chart (a directory above it holds Chart.yaml): templates are not manifests,
+// so it is skipped with a note, as the chart's directory would be.
 // Throws std::runtime_error for a path that does not exist.
 struct InputFiles {
   std::vector<std::string> files;

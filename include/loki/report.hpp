@@ -17,7 +17,8 @@ std::optional<Format> parse_format(std::string_view s);
 struct ReportSummary {
   std::size_t files = 0;
   std::size_t objects = 0;
-  std::size_t pods_checked = 0;  // loki-mode pod templates checked
+  std::size_t pods_checked = 0;       // loki-mode pod templates checked
+  std::size_t documents_skipped = 0;  // documents that are not Kubernetes objects (other YAML in the inputs)
 };
 
 struct ReportOptions {

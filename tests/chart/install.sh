@@ -21,6 +21,10 @@ REL=lg$$
 NS=lg-chart-$$          # release namespace
 APP=lg-agents-$$        # a protected namespace
 PORT=$(free_port)
+# The protected-namespace label value of this run (the chart's default is
+# "true", checked by template.sh): webhooks of other tests running at the same
+# time never see this test's namespaces, nor this one theirs.
+MARK=chart-$$
 WPID=
 stop_webhook() { if [ -n "$WPID" ]; then kill "$WPID" 2>/dev/null; wait "$WPID" 2>/dev/null; WPID=; fi; }
 cleanup() {
@@ -50,9 +54,10 @@ fi
 
 # --- install -----------------------------------------------------------------
 out=$("$HELM" install "$REL" "$ROOT/charts/loki-guard" -n "$NS" --create-namespace \
-  --set webhook.url="https://127.0.0.1:$PORT" --set 'certificates.ipSANs={127.0.0.1}' 2>&1) &&
+  --set webhook.url="https://127.0.0.1:$PORT" --set 'certificates.ipSANs={127.0.0.1}' \
+  --set-string "webhook.namespaceSelector.matchLabels.loki-guard\.io/enforce=$MARK" 2>&1) &&
   ok "helm install" || bad "helm install" "$out"
-grep -q "kubectl label namespace <ns> loki-guard.io/enforce=true" <<<"$out" && ok "NOTES say how to protect a namespace" ||
+grep -q "kubectl label namespace <ns> loki-guard.io/enforce=$MARK" <<<"$out" && ok "NOTES say how to protect a namespace" ||
   bad "NOTES" "$out"
 FULL=$REL-loki-guard
 for obj in deployment/$FULL service/$FULL serviceaccount/$FULL configmap/$FULL secret/$FULL-tls secret/$FULL-ca \
@@ -105,7 +110,7 @@ for w in v["webhooks"] + m["webhooks"]:
     assert w["failurePolicy"] == "Fail" and w["timeoutSeconds"] == 5, w["name"]
     assert w["clientConfig"]["url"].startswith(f"https://127.0.0.1:{port}/"), w["clientConfig"]
     sel = w["namespaceSelector"]
-    assert sel["matchLabels"] == {"loki-guard.io/enforce": "true"}, sel
+    assert sel["matchLabels"] == {"loki-guard.io/enforce": "chart-" + ns.split("-")[-1]}, sel
     assert {"key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": [ns, "kube-system"]} \
         in sel["matchExpressions"], sel
 pods = v["webhooks"][0]
@@ -155,8 +160,8 @@ code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$LOKI_CLUSTER_CA" -H "Au
 [ "$code" = 403 ] && ok "the token itself is refused Secrets (HTTP 403)" || bad "token reading secrets: HTTP $code"
 
 # --- admission through the real API server ----------------------------------
-k create namespace "$APP" >/dev/null && k label namespace "$APP" loki-guard.io/enforce=true >/dev/null
-k label namespace "$NS" loki-guard.io/enforce=true >/dev/null  # the release namespace stays excluded anyway
+k create namespace "$APP" >/dev/null && k label namespace "$APP" loki-guard.io/enforce=$MARK >/dev/null
+k label namespace "$NS" loki-guard.io/enforce=$MARK >/dev/null  # the release namespace stays excluded anyway
 sleep 1  # webhook configurations and namespace labels reach the API server's informers asynchronously
 pod() {  # name namespace labels-json hostNetwork
   printf '{"apiVersion":"v1","kind":"Pod","metadata":{"name":"%s","namespace":"%s","labels":%s},"spec":{"hostNetwork":%s,"containers":[{"name":"agent","image":"loki:1"}]}}' "$@"

@@ -57,6 +57,10 @@ assert len(hooks) == 5, [w["name"] for w in hooks]  # + workloads.mutate (mutati
 for w in hooks:
     assert "service" not in w["clientConfig"] and w["clientConfig"]["url"].startswith("https://127.0.0.1:9443/"), w
     assert w["failurePolicy"] == "Ignore"
+    sel = w["namespaceSelector"]
+    assert sel["matchLabels"] == {"loki-guard.io/enforce": "true"}, sel
+    assert sel["matchExpressions"] == [{"key": "kubernetes.io/metadata.name", "operator": "NotIn",
+                                        "values": ["loki-guard", "kube-system"]}], sel
 cm = next(d for d in docs if d["kind"] == "ConfigMap")
 cfg = yaml.safe_load(cm["data"]["policy.yaml"])
 assert cfg["selector"] == "app=loki-mode,tier in (agent,sandbox),!legacy", cfg["selector"]

@@ -79,6 +79,52 @@ hn = [x for x in f if x["rule"] == "host-network"]
 sys.exit(0 if hn and hn[0]["file"] == "agent/templates/deployment.yaml" and hn[0]["line"] == 14 else 1)
 PY
 
+# YAML that is not Kubernetes (what pre-commit passes along with manifests) is
+# skipped, not invalid-manifest; a document with only apiVersion or only kind
+# is still a broken manifest.
+mkdir -p "$TMP/other/.github/workflows" "$TMP/other/chart/templates"
+printf 'repos:\n  - repo: local\n    hooks: []\n' >"$TMP/other/.pre-commit-config.yaml"
+printf 'name: ci\non: [push]\njobs:\n  b:\n    runs-on: ubuntu-latest\n    steps: [{run: make}]\n' \
+  >"$TMP/other/.github/workflows/ci.yml"
+printf 'replicaCount: 1\nimage: {repository: nginx}\n' >"$TMP/other/values.yaml"
+printf '{\n  // JSON with comments\n  "compilerOptions": {}\n}\n' >"$TMP/other/tsconfig.json"
+printf 'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [a.yaml]\n' \
+  >"$TMP/other/kustomization.yaml"
+printf 'apiVersion: v2\nname: chart\nversion: 0.1.0\n' >"$TMP/other/chart/Chart.yaml"
+printf '{{- if .Values.on }}\napiVersion: v1\nkind: {{ .Values.kind }}\n{{- end }}\n' >"$TMP/other/chart/templates/x.yaml"
+OTHER=("$TMP/other/.pre-commit-config.yaml" "$TMP/other/.github/workflows/ci.yml" "$TMP/other/values.yaml"
+  "$TMP/other/tsconfig.json" "$TMP/other/kustomization.yaml" "$TMP/other/chart/Chart.yaml"
+  "$TMP/other/chart/templates/x.yaml")
+expect_exit "non-Kubernetes YAML is skipped" 0 "$BIN" lint --color never "${OTHER[@]}"
+grep -q "5 documents skipped: not Kubernetes API objects" "$TMP/out" && ok "skipped documents counted in the summary" \
+  || bad "skipped summary" "$(cat "$TMP/out")"
+grep -q "chart: Helm chart skipped (2 files of it named)" "$TMP/err" && ok "files of a Helm chart skipped with a note" \
+  || bad "chart note" "$(cat "$TMP/err")"
+[ "$(grep -c 'skipped,' "$TMP/err")" = 0 ] && ok "skipped documents listed only with -v" || bad "notes without -v"
+expect_exit "-v lists the skipped documents" 0 "$BIN" lint -v "${OTHER[@]}"
+grep -q "values.yaml:1: skipped, not a Kubernetes object (no apiVersion or kind)" "$TMP/err" \
+  && grep -q "kustomization.yaml:1: skipped, a kustomize file (Kustomization" "$TMP/err" \
+  && ok "-v names file, line and reason" || bad "-v notes" "$(cat "$TMP/err")"
+printf 'kind: Deployment\nmetadata: {name: x}\n' >"$TMP/other/kind-only.yaml"
+expect_exit "only kind: still invalid-manifest" 1 "$BIN" lint --color never "$TMP/other/kind-only.yaml" "${OTHER[@]}"
+grep -q "kind-only.yaml:1: error \[invalid-manifest\] field apiVersion: required field is missing" "$TMP/out" \
+  && ok "only kind: names the missing apiVersion" || bad "kind-only message" "$(cat "$TMP/out")"
+printf '' >"$TMP/other/empty.yaml"
+expect_exit "an empty file is still invalid-manifest" 1 "$BIN" lint "$TMP/other/empty.yaml"
+
+# Invoked as the kubectl plugin (kubectl-loki_audit -> loki-audit): same behaviour, named for kubectl in help.
+ln -s "$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")" "$TMP/kubectl-loki_audit"
+"$TMP/kubectl-loki_audit" --help >"$TMP/plugin-help" 2>&1
+grep -q "kubectl loki-audit lint FILE" "$TMP/plugin-help" && ok "plugin help names kubectl loki-audit" \
+  || bad "plugin help" "$(cat "$TMP/plugin-help")"
+"$BIN" --help | grep -q "^  loki-audit lint FILE" && ok "help names loki-audit" || bad "loki-audit help"
+"$BIN" lint -f json $EX/broken >"$TMP/direct.json"
+d=$?
+"$TMP/kubectl-loki_audit" lint -f json $EX/broken >"$TMP/plugin.json"
+p=$?
+[ "$d" = "$p" ] && cmp -s "$TMP/direct.json" "$TMP/plugin.json" && ok "plugin lint == loki-audit lint (exit $p)" \
+  || bad "plugin lint differs (exit $p vs $d)"
+
 # Golden outputs for every format
 for fmt in text json sarif junit; do
   "$BIN" lint --color never -f "$fmt" $FIX/pods.yaml $FIX/invalid.yaml >"$TMP/out.$fmt"

@@ -7,6 +7,11 @@
 
 #include "yaml_json.hpp"
 
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
 using nlohmann::json;
 
 namespace {
@@ -249,11 +254,18 @@ TEST_CASE("bad input becomes invalid-manifest findings naming file, line, object
     REQUIRE(inv.size() == 1);
     CHECK(inv[0]->message.find("no Kubernetes objects") != std::string::npos);
   }
-  SUBCASE("a document that is not a mapping") {
-    auto r = lint("- just\n- a list\n");
+  SUBCASE("a document that is a list of objects, not a mapping") {
+    auto r = lint("- apiVersion: v1\n  kind: ConfigMap\n  metadata: {name: a}\n- kind: Secret\n");
     auto inv = with_rule(r, "invalid-manifest");
     REQUIRE(inv.size() == 1);
-    CHECK(inv[0]->message.find("not a Kubernetes object") != std::string::npos);
+    CHECK(inv[0]->message.find("document is a list, not a Kubernetes object") != std::string::npos);
+    CHECK(r.skipped.empty());
+  }
+  SUBCASE("a scalar document that names apiVersion or kind (a lost colon)") {
+    auto r = lint("apiVersion v1\nkind Pod\n");
+    auto inv = with_rule(r, "invalid-manifest");
+    REQUIRE(inv.size() == 1);
+    CHECK(inv[0]->message.find("document is a string") != std::string::npos);
   }
   SUBCASE("duplicate keys") {
     auto r = lint("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n  name: other\n");
@@ -263,10 +275,120 @@ TEST_CASE("bad input becomes invalid-manifest findings naming file, line, object
     CHECK(inv[0]->message.find("already defined") != std::string::npos);
   }
   SUBCASE("deep nesting is refused, not a stack overflow") {
-    std::string deep = "a: " + std::string(100000, '[') + std::string(100000, ']') + "\n";
-    auto r = lint(deep);
+    std::string deep = std::string(100000, '[') + std::string(100000, ']') + "\n";
+    auto r = lint("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata: " + deep);
     CHECK(!with_rule(r, "invalid-manifest").empty());
+    // The same nesting in a document that is not a manifest is skipped, still without a crash.
+    auto other = lint("a: " + deep);
+    CHECK(other.findings.empty());
+    CHECK(other.skipped.size() == 1);
   }
+}
+
+TEST_CASE("documents that are not Kubernetes objects are skipped, not reported") {
+  auto skipped_only = [](const loki::LintResult& r) {
+    CHECK(r.findings.empty());
+    CHECK(r.summary.objects == 0);
+    CHECK(r.summary.documents_skipped == r.skipped.size());
+    return r.skipped.size();
+  };
+  SUBCASE("a pre-commit config, a GitHub workflow, a Helm values.yaml") {
+    auto pc = lint(
+        "repos:\n  - repo: https://github.com/pre-commit/pre-commit-hooks\n    rev: v5.0.0\n"
+        "    hooks:\n      - id: check-yaml\n",
+        ".pre-commit-config.yaml");
+    CHECK(skipped_only(pc) == 1);
+    CHECK(pc.skipped[0].file == ".pre-commit-config.yaml");
+    CHECK(pc.skipped[0].line == 1);
+    CHECK(pc.skipped[0].reason == "not a Kubernetes object (no apiVersion or kind)");
+    auto wf = lint(
+        "name: ci\non: [push]\njobs:\n  build:\n    runs-on: ubuntu-latest\n"
+        "    steps:\n      - uses: actions/checkout@v4\n");
+    CHECK(skipped_only(wf) == 1);
+    auto values = lint("# Default values\n\nreplicaCount: 1\nimage:\n  repository: nginx\n", "values.yaml");
+    CHECK(skipped_only(values) == 1);
+    CHECK(values.skipped[0].line == 3);  // the document's first node, after the comments
+  }
+  SUBCASE("lists and scalars that name neither key, JSON, JSON with comments") {
+    CHECK(skipped_only(lint("- hosts: all\n  tasks:\n  - name: ping\n    ping: {}\n")) == 1);  // an Ansible play
+    CHECK(skipped_only(lint("[1, 2, 3]\n", "data.json")) == 1);
+    CHECK(skipped_only(lint("just some text\n")) == 1);
+    CHECK(skipped_only(lint("{\"name\": \"pkg\", \"version\": \"1.0.0\"}\n", "package.json")) == 1);
+    auto jsonc = lint("{\n  // comment\n  \"compilerOptions\": {\"strict\": true}\n}\n", "tsconfig.json");
+    CHECK(skipped_only(jsonc) == 1);
+    CHECK(jsonc.skipped[0].reason.find("not valid YAML") != std::string::npos);
+  }
+  SUBCASE("a duplicate key in a document that is not a manifest is not reported") {
+    CHECK(skipped_only(lint("name: ci\nname: again\n")) == 1);
+  }
+  SUBCASE("tool configuration in the object style") {
+    CHECK(skipped_only(lint("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
+                            "resources: [deploy.yaml]\n")) == 1);
+    CHECK(skipped_only(lint("apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n")) == 1);
+    CHECK(skipped_only(lint("apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\n")) == 1);
+    CHECK(skipped_only(lint("kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnodes: [{role: control-plane}]\n")) ==
+          1);
+    auto k = lint("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n");
+    CHECK(k.skipped[0].reason ==
+          "a kustomize file (Kustomization, kustomize.config.k8s.io/v1beta1), not an API object");
+    // A CRD whose group merely resembles one of those is an object like any other.
+    auto flux = lint("apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nspec: {}\n");
+    CHECK(flux.skipped.empty());
+    CHECK(with_rule(flux, "invalid-manifest").size() == 1);  // metadata is missing
+  }
+  SUBCASE("a document with only one of apiVersion and kind is a broken manifest") {
+    auto kind_only = lint("kind: Deployment\nmetadata:\n  name: x\n");
+    auto inv = with_rule(kind_only, "invalid-manifest");
+    REQUIRE(inv.size() == 1);
+    CHECK(inv[0]->message == "field apiVersion: required field is missing");
+    CHECK(kind_only.skipped.empty());
+    auto version_only = lint("apiVersion: v2\nname: chart\nversion: 0.1.0\n");
+    REQUIRE(with_rule(version_only, "invalid-manifest").size() == 2);  // kind and metadata
+    // Present but null still counts as meant to be an object.
+    CHECK(!with_rule(lint("apiVersion:\nkind:\n"), "invalid-manifest").empty());
+  }
+  SUBCASE("a syntax error in a manifest stays an error") {
+    auto r = lint("apiVersion: v1\nkind: Pod\nmetadata: {name: broken\nspec: [\n");
+    CHECK(with_rule(r, "invalid-manifest").size() == 1);
+    CHECK(r.skipped.empty());
+  }
+  SUBCASE("objects and other documents in one file") {
+    auto r = lint(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\n"
+        "some: settings\n---\n"
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: b}\n");
+    CHECK(r.findings.empty());
+    CHECK(r.summary.objects == 2);
+    REQUIRE(r.skipped.size() == 1);
+    CHECK(r.skipped[0].line == 5);
+    CHECK(r.summary.documents_skipped == 1);
+  }
+  SUBCASE("an empty file is still reported: it holds nothing at all") {
+    CHECK(with_rule(lint("---\n# nothing\n---\n"), "invalid-manifest").size() == 1);
+  }
+}
+
+TEST_CASE("expand_inputs: files named inside a Helm chart are skipped with a note") {
+  namespace fs = std::filesystem;
+  fs::path dir = fs::temp_directory_path() / ("loki-chart-test-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir / "charts/agent/templates");
+  fs::create_directories(dir / "deploy");
+  auto write = [](const fs::path& p, const std::string& text) { std::ofstream(p) << text; };
+  write(dir / "charts/agent/Chart.yaml", "apiVersion: v2\nname: agent\nversion: 0.1.0\n");
+  write(dir / "charts/agent/values.yaml", "replicas: 1\n");
+  write(dir / "charts/agent/templates/deployment.yaml", "{{- if .Values.enabled }}\nkind: Deployment\n{{- end }}\n");
+  write(dir / "deploy/agent.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n");
+  auto in = loki::expand_inputs({(dir / "charts/agent/Chart.yaml").string(), (dir / "deploy/agent.yaml").string(),
+                                 (dir / "charts/agent/templates/deployment.yaml").string(),
+                                 (dir / "charts/agent/values.yaml").string()});
+  REQUIRE(in.files.size() == 1);
+  CHECK(in.files[0] == (dir / "deploy/agent.yaml").string());
+  REQUIRE(in.skipped.size() == 1);  // one note per chart
+  CHECK(in.skipped[0].find("Helm chart skipped (3 files of it named)") != std::string::npos);
+  CHECK(in.skipped[0].find("helm template") != std::string::npos);
+  CHECK(in.skipped[0].find((dir / "charts/agent").string()) != std::string::npos);
+  fs::remove_all(dir);
 }
 
 TEST_CASE("expand_inputs: directories recurse, missing paths are usage errors") {

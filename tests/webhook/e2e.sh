@@ -49,7 +49,9 @@ start_webhook() {
 start_webhook && ok "webhook ready (policy cache synced)" || bad "webhook not ready" "$(tail -20 "$TMP/webhook.log")"
 
 k create namespace "$NS" >/dev/null
-k label namespace "$NS" loki-guard.io/enforce=true >/dev/null
+# A label value of this run only: webhooks of tests running at the same time
+# (the chart test registers its own) never see each other's namespaces.
+k label namespace "$NS" loki-guard.io/enforce=e2e-$$ >/dev/null
 CA_B64=$(base64 -w0 <"$PKI/ca.crt")
 register() {  # failurePolicy
   cat <<EOF | k apply -f - >/dev/null
@@ -63,7 +65,7 @@ webhooks:
   failurePolicy: $1
   matchPolicy: Equivalent
   timeoutSeconds: 5
-  namespaceSelector: {matchLabels: {loki-guard.io/enforce: "true"}}
+  namespaceSelector: {matchLabels: {loki-guard.io/enforce: "e2e-$$"}}
   clientConfig: {url: "https://127.0.0.1:$PORT/validate", caBundle: $CA_B64}
   rules:
   - {apiGroups: [""], apiVersions: [v1], operations: [CREATE, UPDATE], resources: [pods, pods/ephemeralcontainers]}
@@ -82,7 +84,7 @@ webhooks:
   matchPolicy: Equivalent
   reinvocationPolicy: IfNeeded
   timeoutSeconds: 5
-  namespaceSelector: {matchLabels: {loki-guard.io/enforce: "true"}}
+  namespaceSelector: {matchLabels: {loki-guard.io/enforce: "e2e-$$"}}
   clientConfig: {url: "https://127.0.0.1:$PORT/mutate", caBundle: $CA_B64}
   rules:
   - {apiGroups: [""], apiVersions: [v1], operations: [CREATE], resources: [pods]}
@@ -250,6 +252,18 @@ WPID=
 ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 [ "$rc" = 0 ] && grep -q '"msg":"stopped"' "$TMP/webhook.log" && ok "SIGTERM: clean exit in ${ms} ms" \
   || bad "SIGTERM exit $rc" "$(tail -5 "$TMP/webhook.log")"
+
+# Every log line (decisions, server, TLS, the Kubernetes client) is one JSON
+# object with time, level and msg or a decision, whatever component wrote it.
+python3 - "$TMP/webhook.log" <<'PY' && ok "every log line is a JSON object" || bad "log lines are not all JSON" "$(head -c 1500 "$TMP/webhook.log")"
+import json, sys
+lines = [l for l in open(sys.argv[1]) if l.strip()]
+assert len(lines) > 5
+for l in lines:
+    d = json.loads(l)
+    assert isinstance(d, dict) and "time" in d and "level" in d and ("msg" in d or "decision" in d), l
+assert any(d.startswith("webhook server: listening") for d in (json.loads(l).get("msg", "") for l in lines))
+PY
 
 # With the webhook down: failurePolicy Fail refuses, Ignore admits.
 sed "s/name: plain/name: while-down/" "$TMP/plain.yaml" >"$TMP/down.yaml"
