@@ -197,8 +197,7 @@ int run_explain(const ExplainOptions& o) {
     lo.threads = o.threads;
     session.emplace(eo, lo);
     for (const auto& file : inputs.files) {
-      std::string text = loki::read_input(file);
-      session->add_text(text, file == "-" ? "<stdin>" : file);
+      session->add_file(file);
     }
     invp = &session->inventory();
   }

@@ -35,8 +35,7 @@ int run_lint(CommonOptions o, const std::vector<std::string>& paths, bool verbos
   lo.threads = o.threads;
   loki::LintSession session(eo, lo);
   for (const auto& file : inputs.files) {
-    std::string text = loki::read_input(file);
-    session.add_text(text, file == "-" ? "<stdin>" : file);
+    session.add_file(file);
   }
   loki::LintResult r = session.finish();
   if (verbose)

@@ -1,5 +1,7 @@
 #include "options.hpp"
 
+#include <loki/finding_store.hpp>
+
 #include <unistd.h>
 #include <loki/config.hpp>
 
@@ -42,7 +44,9 @@ EngineOptions engine_options(const CommonOptions& o) {
   return eo;
 }
 
-int emit_report(const CommonOptions& o, const std::vector<Finding>& findings, const ReportSummary& summary) {
+namespace {
+template <class Findings>
+int emit_any(const CommonOptions& o, const Findings& findings, const ReportSummary& summary) {
   ReportOptions ropts;
   bool tty = o.output.empty() && ::isatty(STDOUT_FILENO) && !std::getenv("NO_COLOR");
   ropts.color = o.color == "always" || (o.color == "auto" && tty);
@@ -72,6 +76,15 @@ int emit_report(const CommonOptions& o, const std::vector<Finding>& findings, co
   for (const auto& f : findings)
     if (!f.suppressed && f.severity >= threshold) return kExitFindings;
   return kExitOk;
+}
+}  // namespace
+
+int emit_report(const CommonOptions& o, const std::vector<Finding>& findings, const ReportSummary& summary) {
+  return emit_any(o, findings, summary);
+}
+
+int emit_report(const CommonOptions& o, const loki::FindingStore& findings, const ReportSummary& summary) {
+  return emit_any(o, findings, summary);
 }
 
 }  // namespace loki::audit

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <loki/engine.hpp>
+#include <loki/finding_store.hpp>
 #include <loki/report.hpp>
 
 #include <CLI/CLI.hpp>
@@ -36,5 +37,6 @@ EngineOptions engine_options(const CommonOptions& o);
 
 // Writes the report; returns the exit code (0, 1, or 2 on an output error).
 int emit_report(const CommonOptions& o, const std::vector<Finding>& findings, const ReportSummary& summary);
+int emit_report(const CommonOptions& o, const FindingStore& findings, const ReportSummary& summary);
 
 }  // namespace loki::audit

@@ -6,7 +6,11 @@
 // --rate R: open loop, R requests/s in total on a fixed schedule; a request's latency is measured from
 // its scheduled start, so a stalled server shows up as latency instead of silently lowering the rate
 // (no coordinated omission). --rate 0: closed loop, each connection sends as fast as it gets answers.
-// Prints throughput and latency percentiles; exit status 1 when any request failed.
+// --expect TEXT: a 2xx response whose body does not contain TEXT counts as a failure ("mismatched"), so a
+// server answering fast but wrongly does not pass for a fast one.
+// Prints throughput (requests completed after the warm-up / measured seconds; at --rate 0 that is the maximum
+// throughput), latency percentiles up to p99.9 and max, the negotiated TLS version and cipher, and the client's
+// own CPU time (to tell a saturated client from a saturated server); exit status 1 when any request failed.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -17,8 +21,11 @@
 #include <mutex>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
+
+#include <sys/resource.h>
 
 #include <CLI/CLI.hpp>
 #include <boost/asio/connect.hpp>
@@ -68,15 +75,15 @@ Url parse_url(const std::string& url) {
 
 struct Shared {
   Url url;
-  std::string body, content_type;
+  std::string body, content_type, expect;
   double rate = 0;  // requests/s, 0 = closed loop
   Clock::time_point start, warm_end, end;
   std::atomic<std::uint64_t> next_slot{0};
-  std::atomic<std::uint64_t> errors{0}, non_2xx{0}, reconnects{0};
+  std::atomic<std::uint64_t> errors{0}, non_2xx{0}, mismatched{0}, reconnects{0}, completed{0};
   std::mutex mu;
   std::vector<double> latencies_us;  // from the scheduled start (== service time at max rate)
   std::vector<double> service_us;    // from the moment the request was written
-  std::string first_error;
+  std::string first_error, tls_version, tls_cipher;
 };
 
 class Conn : public std::enable_shared_from_this<Conn> {
@@ -116,6 +123,13 @@ class Conn : public std::enable_shared_from_this<Conn> {
       beast::get_lowest_layer(*self->stream_).socket().set_option(tcp::no_delay(true), ignored);
       self->stream_->async_handshake(ssl::stream_base::client, [self](error_code ec) {
         if (ec) return self->fail("handshake", ec);
+        {
+          std::lock_guard lk(self->sh_.mu);
+          if (self->sh_.tls_version.empty()) {
+            self->sh_.tls_version = SSL_get_version(self->stream_->native_handle());
+            self->sh_.tls_cipher = SSL_get_cipher_name(self->stream_->native_handle());
+          }
+        }
         self->next();
       });
     });
@@ -167,8 +181,15 @@ class Conn : public std::enable_shared_from_this<Conn> {
           self->lat_.push_back(std::chrono::duration<double, std::micro>(done - self->scheduled_).count());
           self->svc_.push_back(std::chrono::duration<double, std::micro>(done - self->sent_).count());
         }
+        ++self->sh_.completed;
         auto status = self->res_->get().result_int();
-        if (status < 200 || status > 299) ++self->sh_.non_2xx;
+        if (status < 200 || status > 299) {
+          if (self->sh_.non_2xx++ == 0) self->note_first("status " + std::to_string(status));
+        } else if (!self->sh_.expect.empty() &&
+                   std::string_view(self->res_->get().body()).find(self->sh_.expect) == std::string_view::npos) {
+          if (self->sh_.mismatched++ == 0)
+            self->note_first("response without --expect text: " + self->res_->get().body());
+        }
         if (!self->res_->get().keep_alive()) {
           self->res_.reset();
           return self->connect();
@@ -177,6 +198,11 @@ class Conn : public std::enable_shared_from_this<Conn> {
         self->next();
       });
     });
+  }
+
+  void note_first(const std::string& what) {
+    std::lock_guard lk(sh_.mu);
+    if (sh_.first_error.empty()) sh_.first_error = what.substr(0, 300);
   }
 
   void close() {
@@ -203,11 +229,28 @@ double percentile(const std::vector<double>& sorted, double p) {
   return sorted[std::min(idx, sorted.size() - 1)];
 }
 
+std::string json_string(const std::string& s) {
+  std::string out = "\"";
+  for (unsigned char c : s) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", c);
+      out += buf;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out + "\"";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"loki-webhook-load: HTTPS keep-alive load generator"};
-  std::string url, body_file, cacert, content_type = "application/json";
+  std::string url, body_file, cacert, expect, content_type = "application/json";
   double rate = 0, duration = 10, warmup = 1;
   unsigned connections = 4, threads = 1;
   bool insecure = false, json = false;
@@ -221,6 +264,7 @@ int main(int argc, char** argv) {
   app.add_option("--threads", threads, "client I/O threads");
   app.add_flag("--insecure,-k", insecure, "do not verify the server certificate");
   app.add_option("--cacert", cacert, "CA bundle to verify the server certificate with");
+  app.add_option("--expect", expect, "count a 2xx response whose body lacks this text as a failure");
   app.add_flag("--json", json, "print one JSON object instead of text");
   CLI11_PARSE(app, argc, argv);
   if (!insecure && cacert.empty()) {
@@ -230,6 +274,7 @@ int main(int argc, char** argv) {
 
   Shared sh;
   sh.content_type = content_type;
+  sh.expect = expect;
   sh.rate = rate;
   try {
     sh.url = parse_url(url);
@@ -288,16 +333,24 @@ int main(int argc, char** argv) {
   std::sort(svc.begin(), svc.end());
   double measured = std::chrono::duration<double>(std::min(finished, sh.end) - sh.warm_end).count();
   double rps = measured > 0 ? static_cast<double>(lat.size()) / measured : 0;
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  double client_cpu = static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+                      static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+  auto failures = sh.errors.load() + sh.non_2xx.load() + sh.mismatched.load();
   double p50 = percentile(lat, 50), p90 = percentile(lat, 90), p99 = percentile(lat, 99), p999 = percentile(lat, 99.9),
          max = lat.empty() ? 0 : lat.back();
   if (json) {
     std::printf(
-        "{\"requests\":%zu,\"seconds\":%.3f,\"rps\":%.1f,\"errors\":%llu,\"non_2xx\":%llu,\"p50_us\":%.1f,"
-        "\"p90_us\":%.1f,\"p99_us\":%.1f,\"p999_us\":%.1f,\"max_us\":%.1f,\"service_p50_us\":%.1f,"
-        "\"service_p99_us\":%.1f,\"service_p999_us\":%.1f}\n",
+        "{\"requests\":%zu,\"seconds\":%.3f,\"rps\":%.1f,\"errors\":%llu,\"non_2xx\":%llu,\"mismatched\":%llu,"
+        "\"p50_us\":%.1f,\"p90_us\":%.1f,\"p99_us\":%.1f,\"p999_us\":%.1f,\"max_us\":%.1f,\"service_p50_us\":%.1f,"
+        "\"service_p99_us\":%.1f,\"service_p999_us\":%.1f,\"rate\":%.1f,\"connections\":%u,\"client_threads\":%u,"
+        "\"all_requests\":%llu,\"client_cpu_s\":%.3f,\"tls_version\":%s,\"tls_cipher\":%s,\"first_error\":%s}\n",
         lat.size(), measured, rps, static_cast<unsigned long long>(sh.errors.load()),
-        static_cast<unsigned long long>(sh.non_2xx.load()), p50, p90, p99, p999, max, percentile(svc, 50),
-        percentile(svc, 99), percentile(svc, 99.9));
+        static_cast<unsigned long long>(sh.non_2xx.load()), static_cast<unsigned long long>(sh.mismatched.load()), p50,
+        p90, p99, p999, max, percentile(svc, 50), percentile(svc, 99), percentile(svc, 99.9), rate, connections,
+        threads, static_cast<unsigned long long>(sh.completed.load()), client_cpu, json_string(sh.tls_version).c_str(),
+        json_string(sh.tls_cipher).c_str(), json_string(sh.first_error).c_str());
   } else {
     std::printf("url          %s\n", url.c_str());
     std::printf("mode         %s, %u connection(s), %u thread(s), body %zu bytes\n",
@@ -310,9 +363,12 @@ int main(int argc, char** argv) {
     if (rate > 0)
       std::printf("service time p50 %.1f us   p90 %.1f us   p99 %.1f us   p99.9 %.1f us   (write -> response)\n",
                   percentile(svc, 50), percentile(svc, 90), percentile(svc, 99), percentile(svc, 99.9));
-    std::printf("errors       %llu transport, %llu non-2xx\n", static_cast<unsigned long long>(sh.errors.load()),
-                static_cast<unsigned long long>(sh.non_2xx.load()));
+    std::printf("errors       %llu transport, %llu non-2xx, %llu mismatched\n",
+                static_cast<unsigned long long>(sh.errors.load()), static_cast<unsigned long long>(sh.non_2xx.load()),
+                static_cast<unsigned long long>(sh.mismatched.load()));
+    std::printf("tls          %s %s\n", sh.tls_version.c_str(), sh.tls_cipher.c_str());
+    std::printf("client cpu   %.2f s\n", client_cpu);
     if (!sh.first_error.empty()) std::printf("first error  %s\n", sh.first_error.c_str());
   }
-  return sh.errors.load() || sh.non_2xx.load() ? 1 : 0;
+  return failures ? 1 : 0;
 }

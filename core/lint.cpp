@@ -10,28 +10,50 @@
 namespace loki {
 
 namespace {
-// Moves every finding into `into`, reserving once and freeing each source as
-// it goes, so peak memory holds the findings once, not twice.
-void append_all(std::vector<Finding>& into, std::vector<std::vector<Finding>>& parts) {
-  std::size_t total = into.size();
-  for (const auto& p : parts) total += p.size();
-  into.reserve(total);
-  for (auto& p : parts) {
-    into.insert(into.end(), std::make_move_iterator(p.begin()), std::make_move_iterator(p.end()));
-    std::vector<Finding>().swap(p);
-  }
+// Lower bounds of the text a pod template or a finding takes, for reserving.
+constexpr std::size_t kMinBytesPerPod = 256;
+constexpr std::size_t kMinBytesPerFinding = 96;
+// Ties in the sort key keep the order of production: input, then document.
+std::uint64_t order_of(std::uint32_t input, std::size_t document) {
+  return (std::uint64_t{input} << 32) | static_cast<std::uint32_t>(document);
 }
 }  // namespace
 
 LintSession::LintSession(EngineOptions opts, LoadOptions load) : opts_(std::move(opts)), load_(load) {}
 
+void LintSession::add_file(const std::string& path) {
+  InputText in = InputText::open(path);
+  LoadOptions saved = load_;
+  load_.done = [&in](std::string_view part) { in.release(part); };
+  try {
+    add_text(in.text(), path == "-" ? "<stdin>" : path);
+  } catch (...) {
+    load_ = saved;
+    throw;
+  }
+  load_ = saved;
+}
+
 void LintSession::add_text(std::string_view text, const std::string& name) {
-  std::vector<std::vector<Finding>> per_doc;
+  std::uint32_t input;
+  {
+    std::lock_guard lk(mu_);
+    input = inputs_++;
+  }
   std::mutex mu;
   std::atomic<std::size_t> objects{0}, pods{0};
   std::size_t documents_with_content = 0;
   std::vector<SkippedDocument> skipped;
   netpol::Inventory inventory;  // this input's share of the network inventory
+  // Reserve for the most pod templates and findings the text could hold: the
+  // vectors never reallocate (a reallocation holds old and new copies at
+  // once), and pages of the reservation that are never written are never
+  // resident.
+  inventory.pods.reserve(text.size() / kMinBytesPerPod + 16);
+  {
+    std::lock_guard lk(mu_);
+    findings_.reserve(findings_.size() + text.size() / kMinBytesPerFinding + 64);
+  }
   for_each_document(
       text, name,
       [&](std::size_t index, DocumentResult&& doc) {
@@ -52,12 +74,10 @@ void LintSession::add_text(std::string_view text, const std::string& name) {
         if (!doc.objects.empty() || !doc.errors.empty() || !doc.skipped.empty()) ++documents_with_content;
         skipped.insert(skipped.end(), std::make_move_iterator(doc.skipped.begin()),
                        std::make_move_iterator(doc.skipped.end()));
-        if (per_doc.size() <= index) per_doc.resize(index + 1);
-        per_doc[index] = std::move(found);
+        std::lock_guard session(mu_);  // compacted as they come: the findings of a big file never pile up
+        findings_.add(std::move(found), order_of(input, index));
       },
       load_);
-  std::vector<Finding> all;
-  append_all(all, per_doc);
   if (documents_with_content == 0) {
     // An empty file is almost always a mistake (a failed render, a truncated
     // write). A file of other YAML (documents skipped) is not empty.
@@ -65,14 +85,14 @@ void LintSession::add_text(std::string_view text, const std::string& name) {
     e.file = name;
     e.line = 1;
     e.message = "file contains no Kubernetes objects (empty, or only comments)";
-    all.push_back(finding_from_load_error(e, opts_));
+    std::lock_guard lk(mu_);
+    findings_.add(finding_from_load_error(e, opts_), order_of(input, 0));
   }
   std::lock_guard lk(mu_);
   summary_.files += 1;
   summary_.objects += objects;
   summary_.pods_checked += pods;
   summary_.documents_skipped += skipped.size();
-  per_input_.push_back(std::move(all));
   skipped_.insert(skipped_.end(), std::make_move_iterator(skipped.begin()), std::make_move_iterator(skipped.end()));
   inventory_.merge(std::move(inventory));
 }
@@ -88,13 +108,13 @@ LintResult LintSession::finish() {
   std::lock_guard lk(mu_);
   // The network pass: cross-object, over everything the inputs contained.
   inventory_.sort();
-  per_input_.push_back(check_network(inventory_, opts_.config));
-  inventory_ = netpol::Inventory{};  // done with it: free the per-pod records before gathering findings
-  append_all(r.findings, per_input_);
-  per_input_.clear();
+  check_network(inventory_, opts_.config, [&](Finding&& f) { findings_.add(std::move(f), order_of(inputs_, 0)); });
+  inventory_ = netpol::Inventory{};  // done with it: free the per-pod records
   // Drop findings for rules the config switched off (e.g. invalid-manifest).
-  std::erase_if(r.findings, [&](const Finding& f) { return !opts_.config.rule_enabled(f.rule); });
-  sort_findings(r.findings);
+  findings_.keep_if([&](std::string_view rule) { return opts_.config.rule_enabled(rule); });
+  findings_.sort();
+  r.findings = std::move(findings_);
+  findings_ = FindingStore{};
   r.summary = summary_;
   r.skipped = std::move(skipped_);
   skipped_.clear();

@@ -3,6 +3,10 @@
 
 #include "yaml_json.hpp"
 
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
@@ -368,8 +372,12 @@ void for_each_document(std::string_view text, const std::string& name,
   std::vector<Chunk> chunks = split_documents(text);
   unsigned threads = opts.threads ? opts.threads : std::max(1u, std::thread::hardware_concurrency());
   threads = static_cast<unsigned>(std::min<std::size_t>(threads, chunks.size()));
+  auto visit = [&](std::size_t i) {
+    fn(i, parse_chunk(chunks[i], name));
+    if (opts.done) opts.done(chunks[i].text);
+  };
   if (threads <= 1) {
-    for (std::size_t i = 0; i < chunks.size(); ++i) fn(i, parse_chunk(chunks[i], name));
+    for (std::size_t i = 0; i < chunks.size(); ++i) visit(i);
     return;
   }
   std::atomic<std::size_t> next{0};
@@ -378,7 +386,7 @@ void for_each_document(std::string_view text, const std::string& name,
   auto worker = [&] {
     for (std::size_t i; (i = next.fetch_add(1)) < chunks.size();) {
       try {
-        fn(i, parse_chunk(chunks[i], name));
+        visit(i);
       } catch (...) {
         std::lock_guard lk(failure_mu);
         if (!failure) failure = std::current_exception();
@@ -515,6 +523,66 @@ std::string read_input(const std::string& path) {
   }
   if (f.bad()) throw std::runtime_error(path + ": read error");
   return s;
+}
+
+InputText InputText::open(const std::string& path) {
+  InputText in;
+  if (path != "-") {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) throw std::runtime_error(path + ": " + std::strerror(errno));
+    struct stat st {};
+    if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
+      void* m = ::mmap(nullptr, static_cast<std::size_t>(st.st_size), PROT_READ, MAP_PRIVATE, fd, 0);
+      if (m != MAP_FAILED) {
+        ::close(fd);
+        ::madvise(m, static_cast<std::size_t>(st.st_size), MADV_SEQUENTIAL);
+        in.map_ = m;
+        in.map_size_ = static_cast<std::size_t>(st.st_size);
+        in.view_ = std::string_view(static_cast<const char*>(m), in.map_size_);
+        return in;
+      }
+    }
+    ::close(fd);
+  }
+  in.owned_ = read_input(path);
+  in.view_ = in.owned_;
+  return in;
+}
+
+InputText::InputText(InputText&& o) noexcept
+    : owned_(std::move(o.owned_)), map_(o.map_), map_size_(o.map_size_), view_(o.view_) {
+  if (!map_) view_ = owned_;
+  o.map_ = nullptr;
+  o.map_size_ = 0;
+  o.view_ = {};
+}
+
+InputText& InputText::operator=(InputText&& o) noexcept {
+  if (this != &o) {
+    if (map_) ::munmap(map_, map_size_);
+    owned_ = std::move(o.owned_);
+    map_ = o.map_;
+    map_size_ = o.map_size_;
+    view_ = map_ ? o.view_ : std::string_view(owned_);
+    o.map_ = nullptr;
+    o.map_size_ = 0;
+    o.view_ = {};
+  }
+  return *this;
+}
+
+InputText::~InputText() {
+  if (map_) ::munmap(map_, map_size_);
+}
+
+void InputText::release(std::string_view part) const {
+  if (!map_ || part.empty()) return;
+  static const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+  auto begin = reinterpret_cast<std::uintptr_t>(part.data());
+  auto end = begin + part.size();
+  begin = (begin + page - 1) / page * page;  // whole pages inside the part only: neighbours may still be parsing
+  end = end / page * page;
+  if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
 }
 
 }  // namespace loki

@@ -1,3 +1,4 @@
+#include <loki/finding_store.hpp>
 #include <loki/report.hpp>
 #include <loki/rules.hpp>
 
@@ -22,7 +23,10 @@ struct Counts {
   std::size_t errors = 0, warnings = 0, infos = 0, suppressed = 0;
 };
 
-Counts count(const std::vector<Finding>& findings) {
+// The reporters take any sequence of findings with size() and operator[]:
+// a std::vector<Finding>, or a FindingStore that rebuilds each on access.
+template <class Findings>
+Counts count(const Findings& findings) {
   Counts c;
   for (const auto& f : findings) {
     if (f.suppressed) {
@@ -48,27 +52,31 @@ std::string plural(std::size_t n, const char* word) {
   return std::to_string(n) + " " + word + (n == 1 ? "" : "s");
 }
 
-void write_text(std::ostream& out, const std::vector<Finding>& findings, const ReportSummary& summary,
-                const ReportOptions& opts) {
+template <class Findings>
+void write_text(std::ostream& out, const Findings& findings, const ReportSummary& summary, const ReportOptions& opts) {
   auto paint = [&](const char* code, const std::string& s) {
     return opts.color ? std::string("\x1b[") + code + "m" + s + "\x1b[0m" : s;
   };
   // Group by object in the order findings arrive (they are sorted by file, line).
-  std::vector<std::pair<std::string, std::vector<const Finding*>>> groups;
-  std::map<std::string, std::size_t> index;
-  for (const auto& f : findings) {
-    if (f.suppressed) continue;
-    std::string key = f.object.display() + "\x1f" + f.file;
-    auto [it, fresh] = index.emplace(key, groups.size());
-    if (fresh) groups.push_back({key, {}});
-    groups[it->second].second.push_back(&f);
+  std::vector<std::vector<std::size_t>> groups;
+  {
+    std::map<std::string, std::size_t> index;
+    for (std::size_t i = 0; i < findings.size(); ++i) {
+      const auto& f = findings[i];
+      if (f.suppressed) continue;
+      auto [it, fresh] = index.emplace(f.object.display() + "\x1f" + f.file, groups.size());
+      if (fresh) groups.emplace_back();
+      groups[it->second].push_back(i);
+    }
   }
-  for (const auto& [key, list] : groups) {
-    const Finding& first = *list.front();
+  for (const auto& list : groups) {
+    const Finding first = findings[list.front()];
     std::string title = first.object.display();
     if (!first.object.apiVersion.empty()) title += " (" + first.object.apiVersion + ")";
     out << paint("1", title) << "\n";
-    for (const Finding* f : list) {
+    for (std::size_t i : list) {
+      const Finding held = findings[i];
+      const Finding* f = &held;
       const char* colour = f->severity == Severity::error ? "31" : f->severity == Severity::warning ? "33" : "36";
       std::string sev(to_string(f->severity));
       out << "  " << f->file << ":" << f->line << ": " << paint(colour, sev) << " [" << f->rule << "]";
@@ -97,7 +105,8 @@ void write_text(std::ostream& out, const std::vector<Finding>& findings, const R
   out << "\n";
 }
 
-json summary_json(const std::vector<Finding>& findings, const ReportSummary& summary) {
+template <class Findings>
+json summary_json(const Findings& findings, const ReportSummary& summary) {
   Counts c = count(findings);
   return {{"files", summary.files},
           {"objects", summary.objects},
@@ -127,8 +136,8 @@ void write_indented(std::ostream& out, const std::string& text, const std::strin
 
 // Writes `items` as a JSON array member without building one big document:
 // peak memory stays at one finding's JSON, not the whole report's.
-template <class Fn>
-void stream_array(std::ostream& out, const std::vector<Finding>& items, const std::string& indent, Fn&& to) {
+template <class Findings, class Fn>
+void stream_array(std::ostream& out, const Findings& items, const std::string& indent, Fn&& to) {
   if (items.empty()) {
     out << "[]";
     return;
@@ -172,7 +181,8 @@ std::string to_uri(const std::string& path) {
   return out;
 }
 
-void write_sarif(std::ostream& out, const std::vector<Finding>& findings, const ReportOptions& opts) {
+template <class Findings>
+void write_sarif(std::ostream& out, const Findings& findings, const ReportOptions& opts) {
   json rules = json::array();
   std::map<std::string_view, std::size_t> rule_index;
   for (const auto& r : all_rules()) {
@@ -256,8 +266,8 @@ std::string xml_escape(const std::string& s) {
   return out;
 }
 
-void write_junit(std::ostream& out, const std::vector<Finding>& findings, const ReportSummary& summary,
-                 const ReportOptions& opts) {
+template <class Findings>
+void write_junit(std::ostream& out, const Findings& findings, const ReportSummary& summary, const ReportOptions& opts) {
   Counts c = count(findings);
   std::size_t failures = c.errors + c.warnings + c.infos;
   std::size_t tests = findings.empty() ? 1 : findings.size();
@@ -294,8 +304,10 @@ void write_junit(std::ostream& out, const std::vector<Finding>& findings, const 
 
 }  // namespace
 
-void write_report(std::ostream& out, Format format, const std::vector<Finding>& findings, const ReportSummary& summary,
-                  const ReportOptions& opts) {
+namespace {
+template <class Findings>
+void write_any(std::ostream& out, Format format, const Findings& findings, const ReportSummary& summary,
+               const ReportOptions& opts) {
   switch (format) {
     case Format::text:
       write_text(out, findings, summary, opts);
@@ -316,6 +328,18 @@ void write_report(std::ostream& out, Format format, const std::vector<Finding>& 
       write_junit(out, findings, summary, opts);
       break;
   }
+}
+
+}  // namespace
+
+void write_report(std::ostream& out, Format format, const std::vector<Finding>& findings, const ReportSummary& summary,
+                  const ReportOptions& opts) {
+  write_any(out, format, findings, summary, opts);
+}
+
+void write_report(std::ostream& out, Format format, const FindingStore& findings, const ReportSummary& summary,
+                  const ReportOptions& opts) {
+  write_any(out, format, findings, summary, opts);
 }
 
 }  // namespace loki

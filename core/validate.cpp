@@ -147,14 +147,15 @@ class Validator {
   const json* field(const json& parent, const std::string& ptr, const std::string& dotted, const char* key, Type t,
                     bool required = false) {
     auto it = parent.find(key);
-    std::string p = ptr + "/" + key;
-    std::string d = dotted.empty() ? key : dotted + "." + key;
+    // The paths are built only for an error: this runs for every field of
+    // every object, and almost every field is fine.
+    auto dotted_key = [&] { return dotted.empty() ? std::string(key) : dotted + "." + key; };
     if (it == parent.end() || it->is_null()) {
-      if (required) error(ptr, d, "required field is missing");
+      if (required) error(ptr, dotted_key(), "required field is missing");
       return nullptr;
     }
     if (!has_type(*it, t)) {
-      error(p, d, std::string("expected ") + type_word(t) + ", got " + describe_value(*it));
+      error(ptr + "/" + key, dotted_key(), std::string("expected ") + type_word(t) + ", got " + describe_value(*it));
       return nullptr;
     }
     return &*it;
@@ -164,15 +165,15 @@ class Validator {
     const json* m = field(parent, ptr, dotted, key, Type::object);
     if (!m) return;
     for (auto it = m->begin(); it != m->end(); ++it) {
-      std::string p = ptr + "/" + key + "/" + it.key();
-      std::string d = (dotted.empty() ? std::string(key) : dotted + "." + key) + "." + it.key();
+      auto p = [&] { return ptr + "/" + key + "/" + it.key(); };
+      auto d = [&] { return (dotted.empty() ? std::string(key) : dotted + "." + key) + "." + it.key(); };
       if (!it->is_string()) {
-        error(p, d, "expected a string, got " + describe_value(*it) + " (quote it)");
+        error(p(), d(), "expected a string, got " + describe_value(*it) + " (quote it)");
         continue;
       }
       if (labels) {
-        if (auto e = validate_label_key(it.key()); !e.empty()) error(p, d, e);
-        if (auto e = validate_label_value(it->get<std::string>()); !e.empty()) error(p, d, e);
+        if (auto e = validate_label_key(it.key()); !e.empty()) error(p(), d(), e);
+        if (auto e = validate_label_value(it->get_ref<const std::string&>()); !e.empty()) error(p(), d(), e);
       }
     }
   }

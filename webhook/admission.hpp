@@ -53,7 +53,9 @@ inline constexpr std::string_view require_isolation_label = "loki-guard.io/requi
 // admitted whatever it does; the decision is logged with the reason.
 inline constexpr std::string_view break_glass_annotation = "loki-guard.io/break-glass";
 
-Decision validate(const nlohmann::json& review, const Config& config, const ClusterView& cluster);
+// Takes the review by value: the object under review is moved into the
+// checks, not copied (pass std::move(review) when it is not needed after).
+Decision validate(nlohmann::json review, const Config& config, const ClusterView& cluster);
 Decision mutate(const nlohmann::json& review, const Config& config, const ClusterView& cluster);
 
 // Parses and checks the envelope; throws BadReview.

@@ -215,7 +215,7 @@ int main(int argc, char** argv) {
       Decision d;
       try {
         ClusterView view = view_for(*cfg);
-        d = validating ? validate(body, *cfg, view) : mutate(body, *cfg, view);
+        d = validating ? validate(std::move(body), *cfg, view) : mutate(body, *cfg, view);
       } catch (const BadReview& e) {
         return bad(e.what());
       }
@@ -223,7 +223,8 @@ int main(int argc, char** argv) {
       registry.inc("loki_webhook_requests_total", {{"endpoint", endpoint}, {"kind", d.kind}, {"decision", d.decision}});
       registry.observe("loki_webhook_request_duration_seconds", {{"endpoint", endpoint}}, secs);
       for (const auto& r : d.rules) registry.inc("loki_webhook_findings_total", {{"rule", r}});
-      if (d.decision != "skip" || spdlog::should_log(spdlog::level::debug)) {
+      // Built only when it will be written (a skip is debug, a decision info).
+      if (spdlog::should_log(d.decision == "skip" ? spdlog::level::debug : spdlog::level::info)) {
         json line = {{"msg", "admission decision"},
                      {"endpoint", endpoint},
                      {"uid", d.uid},

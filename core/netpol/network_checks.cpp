@@ -1,5 +1,7 @@
 // The network pass: analyse every pod once, then run each network rule.
 #include <loki/network_checks.hpp>
+
+#include <functional>
 #include <loki/rules.hpp>
 
 #include "checks/net_check.hpp"
@@ -90,7 +92,7 @@ bool host_network_selected(const NetContext& ctx, const PodInfo& pod) {
 
 }  // namespace netpol::checks
 
-std::vector<Finding> check_network(const netpol::Inventory& inv, const Config& config) {
+void check_network(const netpol::Inventory& inv, const Config& config, const std::function<void(Finding&&)>& sink) {
   using namespace netpol;
   using namespace netpol::checks;
   struct Entry {
@@ -109,10 +111,9 @@ std::vector<Finding> check_network(const netpol::Inventory& inv, const Config& c
       {&loki::checks::rule_dns_blocked, dns_blocked},
       {&loki::checks::rule_egress_policy_mismatch, egress_policy_mismatch},
   };
-  std::vector<Finding> findings;
   bool any_enabled = false;
   for (const auto& e : entries) any_enabled |= config.rule_enabled(e.rule->id);
-  if (!any_enabled || (inv.policies.empty() && inv.pods.empty())) return findings;
+  if (!any_enabled || (inv.policies.empty() && inv.pods.empty())) return;
 
   Analyzer analyzer(inv);
   std::vector<PodNetwork> nets;
@@ -150,9 +151,14 @@ std::vector<Finding> check_network(const netpol::Inventory& inv, const Config& c
         if (f.line == 0) f.line = r.policy->line;
         apply_ignores(f, r.policy->ignores);
       }
-      findings.push_back(std::move(f));
+      sink(std::move(f));
     }
   }
+}
+
+std::vector<Finding> check_network(const netpol::Inventory& inv, const Config& config) {
+  std::vector<Finding> findings;
+  check_network(inv, config, [&](Finding&& f) { findings.push_back(std::move(f)); });
   return findings;
 }
 

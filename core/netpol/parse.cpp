@@ -342,7 +342,7 @@ void find_env(const std::vector<ContainerRef>& containers, std::string_view name
       const json& e = (*env)[i];
       if (!e.is_object()) continue;
       auto n = e.find("name");
-      if (n == e.end() || !n->is_string() || *n != name) continue;
+      if (n == e.end() || !n->is_string() || n->get_ref<const std::string&>() != name) continue;
       out.present = true;
       out.container = c.name;
       out.field = ptr(ptr(c.path, "env"), i);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <loki/engine.hpp>
+#include <loki/finding_store.hpp>
 #include <loki/manifest.hpp>
 #include <loki/netpol.hpp>
 #include <loki/report.hpp>
@@ -15,7 +16,7 @@
 namespace loki {
 
 struct LintResult {
-  std::vector<Finding> findings;  // sorted
+  FindingStore findings;  // sorted; compact (a Finding is rebuilt per access)
   ReportSummary summary;
   std::vector<SkippedDocument> skipped;  // documents that are not Kubernetes objects, by file and line
 };
@@ -27,6 +28,9 @@ class LintSession {
   // Checks every document of one input (a file's contents; `name` is what
   // findings call the file). Thread-safe with respect to itself.
   void add_text(std::string_view text, const std::string& name);
+  // Lints a file ("-" = stdin) without holding all of its text: mapped, and
+  // each document's pages released once it has been checked.
+  void add_file(const std::string& path);
 
   // Finishes the run: cross-object analysis (the network pass), sorting, summary.
   // Releases the inventory (call inventory() before finish()).
@@ -42,7 +46,8 @@ class LintSession {
   EngineOptions opts_;
   LoadOptions load_;
   std::mutex mu_;
-  std::vector<std::vector<Finding>> per_input_;
+  FindingStore findings_;
+  std::uint32_t inputs_ = 0;
   std::vector<SkippedDocument> skipped_;
   netpol::Inventory inventory_;
   ReportSummary summary_;

@@ -53,6 +53,9 @@ struct LoadError {
 
 struct LoadOptions {
   unsigned threads = 0;  // 0: hardware concurrency
+  // Called with a document's text once it has been parsed and visited (the
+  // caller may drop that memory: see InputText::release).
+  std::function<void(std::string_view)> done;
 };
 
 // A document that is not a Kubernetes API object and was left alone: a YAML
@@ -104,5 +107,28 @@ InputFiles expand_inputs(const std::vector<std::string>& paths);
 
 // Reads a whole file ("-" = stdin). Throws std::runtime_error on I/O errors.
 std::string read_input(const std::string& path);
+
+// An input's text: a regular file is mapped read-only instead of copied, and
+// release() hands the pages of text that has been processed back to the
+// kernel, so linting a 100 MB file does not hold 100 MB (the pages are read
+// again from the file if touched). Other inputs (stdin, pipes) are read.
+class InputText {
+ public:
+  static InputText open(const std::string& path);  // throws std::runtime_error, like read_input
+  InputText(InputText&&) noexcept;
+  InputText& operator=(InputText&&) noexcept;
+  InputText(const InputText&) = delete;
+  InputText& operator=(const InputText&) = delete;
+  ~InputText();
+  std::string_view text() const { return view_; }
+  void release(std::string_view part) const;  // whole pages inside `part` only
+
+ private:
+  InputText() = default;
+  std::string owned_;
+  void* map_ = nullptr;
+  std::size_t map_size_ = 0;
+  std::string_view view_;
+};
 
 }  // namespace loki

@@ -7,6 +7,7 @@
 #include <loki/finding.hpp>
 #include <loki/netpol.hpp>
 
+#include <functional>
 #include <vector>
 
 namespace loki {
@@ -16,5 +17,9 @@ namespace loki {
 // severities come from the config; ignore annotations on that object are
 // honoured. Unsorted.
 std::vector<Finding> check_network(const netpol::Inventory& inventory, const Config& config);
+// The same, handing each finding to `sink` as it is made (the linter compacts
+// them at once instead of holding tens of thousands as std::strings).
+void check_network(const netpol::Inventory& inventory, const Config& config,
+                   const std::function<void(Finding&&)>& sink);
 
 }  // namespace loki

@@ -26,7 +26,10 @@ struct ReportOptions {
   std::string tool_name = "loki-audit";
 };
 
+class FindingStore;
 void write_report(std::ostream& out, Format format, const std::vector<Finding>& findings, const ReportSummary& summary,
+                  const ReportOptions& opts = {});
+void write_report(std::ostream& out, Format format, const FindingStore& findings, const ReportSummary& summary,
                   const ReportOptions& opts = {});
 
 }  // namespace loki

@@ -11,6 +11,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <memory>
 
 using nlohmann::json;
 
@@ -33,10 +34,11 @@ loki::LintResult lint(const std::string& text, const std::string& name = "test.y
   return s.finish();
 }
 
-std::vector<const loki::Finding*> with_rule(const loki::LintResult& r, std::string_view rule) {
-  std::vector<const loki::Finding*> out;
+// Copies: a LintResult's findings are rebuilt on access (FindingStore).
+std::vector<std::shared_ptr<const loki::Finding>> with_rule(const loki::LintResult& r, std::string_view rule) {
+  std::vector<std::shared_ptr<const loki::Finding>> out;
   for (const auto& f : r.findings)
-    if (f.rule == rule) out.push_back(&f);
+    if (f.rule == rule) out.push_back(std::make_shared<const loki::Finding>(f));
   return out;
 }
 

@@ -102,16 +102,16 @@ TEST_CASE("text output: grouped by object, file:line, remediation, no colour unl
 TEST_CASE("summary counts the documents skipped as not Kubernetes objects") {
   loki::ReportSummary s{3, 2, 1, 2};
   std::ostringstream text, js;
-  loki::write_report(text, loki::Format::text, {}, s);
+  loki::write_report(text, loki::Format::text, std::vector<loki::Finding>{}, s);
   CHECK(text.str() ==
         "3 files, 2 objects (2 documents skipped: not Kubernetes API objects), 1 loki-mode pod template checked: "
         "0 errors, 0 warnings\n");
-  loki::write_report(js, loki::Format::json, {}, s);
+  loki::write_report(js, loki::Format::json, std::vector<loki::Finding>{}, s);
   CHECK(json::parse(js.str())["summary"]["skippedDocuments"] == 2);
   // None skipped: the text summary does not mention it, the JSON field is 0.
   std::ostringstream plain, js0;
-  loki::write_report(plain, loki::Format::text, {}, {1, 1, 0});
+  loki::write_report(plain, loki::Format::text, std::vector<loki::Finding>{}, {1, 1, 0});
   CHECK(plain.str() == "1 file, 1 object, 0 loki-mode pod templates checked: 0 errors, 0 warnings\n");
-  loki::write_report(js0, loki::Format::json, {}, {1, 1, 0});
+  loki::write_report(js0, loki::Format::json, std::vector<loki::Finding>{}, {1, 1, 0});
   CHECK(json::parse(js0.str())["summary"]["skippedDocuments"] == 0);
 }

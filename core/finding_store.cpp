@@ -1,0 +1,122 @@
+#include <loki/finding_store.hpp>
+
+#include <algorithm>
+#include <cstring>
+
+namespace loki {
+
+namespace {
+constexpr std::size_t kArenaChunk = 1 << 20;
+}
+
+std::uint32_t FindingStore::intern(std::string_view s) {
+  auto it = string_ids_.find(s);
+  if (it != string_ids_.end()) return it->second;
+  strings_.emplace_back(s);
+  auto id = static_cast<std::uint32_t>(strings_.size() - 1);
+  string_ids_.emplace(strings_.back(), id);
+  return id;
+}
+
+std::uint32_t FindingStore::intern_object(const ObjectRef& o) {
+  ObjectIds ids{intern(o.apiVersion), intern(o.kind), intern(o.ns), intern(o.name)};
+  std::uint64_t h = (std::uint64_t{ids.api_version} * 0x9E3779B97F4A7C15ull) ^ (std::uint64_t{ids.kind} << 48) ^
+                    (std::uint64_t{ids.ns} << 24) ^ ids.name;
+  auto& candidates = object_ids_[h];
+  for (auto c : candidates) {
+    const auto& x = objects_[c];
+    if (x.api_version == ids.api_version && x.kind == ids.kind && x.ns == ids.ns && x.name == ids.name) return c;
+  }
+  objects_.push_back(ids);
+  auto id = static_cast<std::uint32_t>(objects_.size() - 1);
+  candidates.push_back(id);
+  return id;
+}
+
+const char* FindingStore::keep(std::string_view s, std::uint32_t& len) {
+  len = static_cast<std::uint32_t>(s.size());
+  if (s.empty()) return nullptr;
+  if (s.size() > arena_left_) {
+    // Chunks never move, so the pointers handed out stay valid; a string
+    // larger than a chunk gets a chunk of its own.
+    std::size_t n = std::max(kArenaChunk, s.size());
+    arena_.push_back(std::make_unique<char[]>(n));
+    arena_next_ = arena_.back().get();
+    arena_left_ = n;
+  }
+  char* p = arena_next_;
+  std::memcpy(p, s.data(), s.size());
+  arena_next_ += s.size();
+  arena_left_ -= s.size();
+  return p;
+}
+
+void FindingStore::add(Finding&& f, std::uint64_t order) {
+  Rec r{};
+  r.order = order;
+  r.message = keep(f.message, r.message_len);
+  r.field = keep(f.field, r.field_len);
+  r.rule = intern(f.rule);
+  r.file = intern(f.file);
+  r.object = intern_object(f.object);
+  r.container = f.container ? intern(*f.container) : none;
+  r.remediation = intern(f.remediation);
+  r.reason = f.suppression_reason.empty() ? none : intern(f.suppression_reason);
+  r.line = f.line;
+  r.severity = f.severity;
+  r.suppressed = f.suppressed;
+  recs_.push_back(r);
+}
+
+void FindingStore::add(std::vector<Finding>&& fs, std::uint64_t order) {
+  for (auto& f : fs) add(std::move(f), order);
+  std::vector<Finding>().swap(fs);
+}
+
+Finding FindingStore::operator[](std::size_t i) const {
+  const Rec& r = recs_[i];
+  const ObjectIds& o = objects_[r.object];
+  Finding f;
+  f.rule = strings_[r.rule];
+  f.severity = r.severity;
+  f.object = ObjectRef{strings_[o.api_version], strings_[o.kind], strings_[o.ns], strings_[o.name]};
+  if (r.container != none) f.container = strings_[r.container];
+  f.file = strings_[r.file];
+  f.line = r.line;
+  if (r.message) f.message.assign(r.message, r.message_len);
+  f.remediation = strings_[r.remediation];
+  f.suppressed = r.suppressed;
+  if (r.reason != none) f.suppression_reason = strings_[r.reason];
+  if (r.field) f.field.assign(r.field, r.field_len);
+  return f;
+}
+
+void FindingStore::sort() {
+  // The key of sort_findings (file, line, kind, ns, name, rule, container),
+  // compared through the interned strings; `order` last.
+  auto less = [this](const Rec& a, const Rec& b) {
+    if (a.file != b.file) return strings_[a.file] < strings_[b.file];
+    if (a.line != b.line) return a.line < b.line;
+    const ObjectIds& x = objects_[a.object];
+    const ObjectIds& y = objects_[b.object];
+    if (x.kind != y.kind) return strings_[x.kind] < strings_[y.kind];
+    if (x.ns != y.ns) return strings_[x.ns] < strings_[y.ns];
+    if (x.name != y.name) return strings_[x.name] < strings_[y.name];
+    if (a.rule != b.rule) return strings_[a.rule] < strings_[b.rule];
+    if (a.container != b.container) {
+      if (a.container == none || b.container == none) return a.container == none;  // nullopt first
+      return strings_[a.container] < strings_[b.container];
+    }
+    return a.order < b.order;
+  };
+  std::stable_sort(recs_.begin(), recs_.end(), less);
+}
+
+std::vector<Finding> FindingStore::to_vector() const {
+  std::vector<Finding> out;
+  out.reserve(recs_.size());
+  for (std::size_t i = 0; i < recs_.size(); ++i) out.push_back((*this)[i]);
+  return out;
+}
+
+}  // namespace loki

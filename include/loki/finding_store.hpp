@@ -1,0 +1,103 @@
+// FindingStore: many findings held compactly. A lint of 100k objects yields
+// ~230k findings; as std::strings each costs ~900 bytes (rule, file,
+// remediation and object names repeat on almost every one), so the findings
+// alone outweighed the input. Here the repeating strings are interned once,
+// messages and field pointers live in a chunked arena, and a Finding is
+// rebuilt only when a reporter asks for it (~290 bytes each).
+#pragma once
+
+#include <loki/finding.hpp>
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace loki {
+
+class FindingStore {
+ public:
+  explicit FindingStore() = default;  // explicit: `{}` stays a std::vector<Finding> in overloads
+  FindingStore(FindingStore&&) noexcept = default;
+  FindingStore& operator=(FindingStore&&) noexcept = default;
+  FindingStore(const FindingStore&) = delete;
+  FindingStore& operator=(const FindingStore&) = delete;
+
+  // `order` breaks ties of the sort key (file, line, object, rule, container)
+  // the way the findings were produced, so parallel checking stays
+  // deterministic: pass (input, document) positions.
+  void add(Finding&& f, std::uint64_t order);
+  void add(std::vector<Finding>&& fs, std::uint64_t order);
+
+  void reserve(std::size_t n) { recs_.reserve(n); }
+  std::size_t size() const { return recs_.size(); }
+  bool empty() const { return recs_.empty(); }
+  Finding operator[](std::size_t i) const;
+
+  // Sorted as sort_findings sorts (then by `order`).
+  void sort();
+  // Drops the findings whose rule fails `keep`.
+  template <class Pred>
+  void keep_if(Pred keep) {
+    std::erase_if(recs_, [&](const Rec& r) { return !keep(std::string_view(strings_[r.rule])); });
+  }
+  std::vector<Finding> to_vector() const;
+
+  class iterator {
+   public:
+    using value_type = Finding;
+    using difference_type = std::ptrdiff_t;
+    iterator() = default;
+    iterator(const FindingStore* s, std::size_t i) : s_(s), i_(i) {}
+    Finding operator*() const { return (*s_)[i_]; }
+    iterator& operator++() {
+      ++i_;
+      return *this;
+    }
+    iterator operator++(int) {
+      iterator t = *this;
+      ++i_;
+      return t;
+    }
+    bool operator==(const iterator& o) const { return i_ == o.i_; }
+
+   private:
+    const FindingStore* s_ = nullptr;
+    std::size_t i_ = 0;
+  };
+  iterator begin() const { return {this, 0}; }
+  iterator end() const { return {this, recs_.size()}; }
+
+ private:
+  static constexpr std::uint32_t none = 0xffffffffu;
+  struct Rec {
+    std::uint64_t order;
+    const char* message;
+    const char* field;
+    std::uint32_t message_len, field_len;
+    std::uint32_t rule, file, object, container, remediation, reason;
+    std::int32_t line;
+    Severity severity;
+    bool suppressed;
+  };
+  std::uint32_t intern(std::string_view s);
+  std::uint32_t intern_object(const ObjectRef& o);
+  const char* keep(std::string_view s, std::uint32_t& len);
+
+  std::vector<Rec> recs_;
+  std::deque<std::string> strings_;  // interned, stable addresses
+  std::unordered_map<std::string_view, std::uint32_t> string_ids_;
+  struct ObjectIds {
+    std::uint32_t api_version, kind, ns, name;
+  };
+  std::vector<ObjectIds> objects_;
+  std::unordered_map<std::uint64_t, std::vector<std::uint32_t>> object_ids_;  // hash -> candidates
+  std::vector<std::unique_ptr<char[]>> arena_;
+  std::size_t arena_left_ = 0;
+  char* arena_next_ = nullptr;
+};
+
+}  // namespace loki

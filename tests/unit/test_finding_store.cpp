@@ -1,0 +1,69 @@
+// FindingStore keeps findings compactly and must give back exactly what it
+// was given, in the order sort_findings defines.
+#include <doctest/doctest.h>
+#include <loki/finding_store.hpp>
+
+#include <random>
+#include <string>
+#include <vector>
+
+namespace {
+
+std::vector<loki::Finding> random_findings(unsigned seed, int n) {
+  std::mt19937 rng(seed);
+  auto pick = [&](std::vector<std::string> v) { return v[rng() % v.size()]; };
+  std::vector<loki::Finding> out;
+  for (int i = 0; i < n; ++i) {
+    loki::Finding f;
+    f.rule = pick({"host-network", "run-as-root", "egress-shadowed", "capabilities-not-dropped"});
+    f.severity = static_cast<loki::Severity>(rng() % 3);
+    f.object = {pick({"v1", "apps/v1"}), pick({"Pod", "Deployment"}), pick({"a", "b", ""}), pick({"x", "y", "z"})};
+    if (rng() % 2) f.container = pick({"agent", "sidecar", ""});
+    f.file = pick({"a.yaml", "b.yaml", "dir/c.yaml"});
+    f.line = static_cast<int>(rng() % 5);
+    f.message = "message " + std::to_string(rng() % 7) + std::string(rng() % 300, 'm');
+    f.remediation = pick({"fix it", "drop ALL", ""});
+    f.suppressed = rng() % 5 == 0;
+    if (f.suppressed) f.suppression_reason = pick({"reason one", "reason two"});
+    f.field = "/spec/containers/" + std::to_string(rng() % 3);
+    out.push_back(std::move(f));
+  }
+  return out;
+}
+
+bool same(const loki::Finding& a, const loki::Finding& b) {
+  return a.rule == b.rule && a.severity == b.severity && a.object == b.object && a.container == b.container &&
+         a.file == b.file && a.line == b.line && a.message == b.message && a.remediation == b.remediation &&
+         a.suppressed == b.suppressed && a.suppression_reason == b.suppression_reason && a.field == b.field;
+}
+
+}  // namespace
+
+TEST_CASE("FindingStore: round trip and the order of sort_findings") {
+  for (unsigned seed : {1u, 2u, 3u}) {
+    auto input = random_findings(seed, 2000);
+    loki::FindingStore store;
+    for (std::size_t i = 0; i < input.size(); ++i) store.add(loki::Finding(input[i]), i);
+    REQUIRE(store.size() == input.size());
+    for (std::size_t i = 0; i < input.size(); ++i) CHECK(same(store[i], input[i]));
+    auto expected = input;
+    loki::sort_findings(expected);  // stable: ties keep insertion order, as `order` does
+    store.sort();
+    auto got = store.to_vector();
+    REQUIRE(got.size() == expected.size());
+    for (std::size_t i = 0; i < got.size(); ++i) CHECK(same(got[i], expected[i]));
+  }
+}
+
+TEST_CASE("FindingStore: keep_if drops by rule, iteration yields every finding") {
+  loki::FindingStore store;
+  store.add(random_findings(7, 500), 0);
+  std::size_t roots = 0;
+  for (const auto& f : store) roots += f.rule == "run-as-root";
+  store.keep_if([](std::string_view rule) { return rule != "run-as-root"; });
+  CHECK(store.size() == 500 - roots);
+  for (const auto& f : store) CHECK(f.rule != "run-as-root");
+  loki::FindingStore empty;
+  CHECK(empty.empty());
+  CHECK(empty.begin() == empty.end());
+}
