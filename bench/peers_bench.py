@@ -110,7 +110,7 @@ def real_corpus(path):
                             and not d["kind"].endswith("List"):
                         # Several files define the same object; one copy each
                         # (the Kyverno CLI panics on duplicates: "already exists").
-                        key = (d["apiVersion"], d["kind"], d["metadata"].get("namespace"), d["metadata"]["name"])
+                        key = (d["apiVersion"], d["kind"], d["metadata"].get("namespace") or "default", d["metadata"]["name"])
                         if key not in seen:
                             seen.add(key)
                             docs.append(d)

@@ -370,6 +370,9 @@ void for_each_document(std::string_view text, const std::string& name,
       static_cast<unsigned char>(text[2]) == 0xBF)
     text.remove_prefix(3);  // UTF-8 byte order mark
   std::vector<Chunk> chunks = split_documents(text);
+  // Splitting touched every page of the text; let them go until each
+  // document is parsed (a mapped file's pages come back from the page cache).
+  if (opts.done) opts.done(text);
   unsigned threads = opts.threads ? opts.threads : std::max(1u, std::thread::hardware_concurrency());
   threads = static_cast<unsigned>(std::min<std::size_t>(threads, chunks.size()));
   auto visit = [&](std::size_t i) {

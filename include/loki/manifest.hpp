@@ -53,8 +53,9 @@ struct LoadError {
 
 struct LoadOptions {
   unsigned threads = 0;  // 0: hardware concurrency
-  // Called with a document's text once it has been parsed and visited (the
-  // caller may drop that memory: see InputText::release).
+  // Called with text that need not stay resident: the whole text once it has
+  // been split into documents, then each document's text once it has been
+  // parsed and visited (see InputText::release).
   std::function<void(std::string_view)> done;
 };
 

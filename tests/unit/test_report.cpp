@@ -115,3 +115,31 @@ TEST_CASE("summary counts the documents skipped as not Kubernetes objects") {
   loki::write_report(js0, loki::Format::json, std::vector<loki::Finding>{}, {1, 1, 0});
   CHECK(json::parse(js0.str())["summary"]["skippedDocuments"] == 0);
 }
+
+TEST_CASE("JSON report: each finding is written exactly as nlohmann's dump(2) writes it") {
+  std::vector<loki::Finding> fs(3);
+  fs[0].rule = "host-network";
+  fs[0].object = {"apps/v1", "Deployment", "ns", "agent"};
+  fs[0].file = "dir/a \"quoted\".yaml";
+  fs[0].line = 7;
+  fs[0].message = std::string("tab\there, newline\nthere, back\\slash, bell\x07, del\x7f, control\x1f end");
+  fs[0].remediation = "r\r\b\f";
+  fs[1].rule = "run-as-root";
+  fs[1].container = "sidecar";
+  fs[1].message = "UTF-8: caf\xc3\xa9 \xe2\x9c\x93";
+  fs[1].suppressed = true;
+  fs[2].severity = loki::Severity::warning;
+  std::ostringstream out;
+  loki::write_report(out, loki::Format::json, fs, loki::ReportSummary{});
+  std::string expected = "{\n  \"findings\": [\n";
+  for (std::size_t i = 0; i < fs.size(); ++i) {
+    std::string one = loki::to_json(fs[i]).dump(2), indented;
+    for (char c : one) {
+      indented += c;
+      if (c == '\n') indented += "    ";
+    }
+    expected += "    " + indented + (i + 1 < fs.size() ? ",\n" : "\n");
+  }
+  expected += "  ]";
+  CHECK(out.str().substr(0, expected.size()) == expected);
+}
