@@ -13,7 +13,7 @@ PKGS=(
   libssl-dev openssl
   nlohmann-json3-dev libyaml-dev libyaml-cpp-dev libspdlog-dev libfmt-dev
   doctest-dev libcli11-dev
-  clang-format curl ca-certificates bc time
+  clang-format clang-tidy clang llvm libclang-rt-14-dev curl ca-certificates bc time
   python3 python3-yaml python3-jsonschema
 )
 BOOST_PKGS=(libboost1.81-dev libboost1.83-dev)

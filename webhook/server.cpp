@@ -47,6 +47,10 @@ constexpr std::size_t kDrainChunk = 16 * 1024;
 constexpr std::size_t kDrainMaxBytes = 8 * 1024 * 1024;
 constexpr std::chrono::milliseconds kDrainTime{1000};
 constexpr std::chrono::milliseconds kTlsCloseTime{1000};
+// On shutdown, how long a keep-alive connection between requests stays open
+// for one more request (answered with "Connection: close"); capped by the
+// shutdown grace.
+constexpr std::chrono::milliseconds kIdleDrain{1000};
 
 const std::string& plain_http_response() {
   static const std::string body = "Client sent an HTTP request to an HTTPS server.\n";
@@ -129,7 +133,7 @@ struct Server::Impl {
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(Server::Impl& srv, tcp::socket&& socket, std::shared_ptr<ssl::context> ctx)
-      : srv_(srv), ctx_(std::move(ctx)), stream_(std::move(socket), *ctx_) {
+      : srv_(srv), ctx_(std::move(ctx)), stream_(std::move(socket), *ctx_), drain_timer_(stream_.get_executor()) {
     // Asio sets SSL_MODE_RELEASE_BUFFERS, so every request allocated and freed
     // ~17 KB of record buffers; keep them per connection (keep-alive).
     SSL_clear_mode(stream_.native_handle(), SSL_MODE_RELEASE_BUFFERS);
@@ -145,10 +149,19 @@ class Session : public std::enable_shared_from_this<Session> {
     net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->do_detect(); });
   }
 
-  // Server is shutting down (on the session strand). Connections between requests are closed now;
+  // Server is shutting down (on the session strand). Connections still handshaking are closed now;
   // a request being read, handled or written finishes and its response carries "Connection: close".
+  // A keep-alive connection between requests is not closed at once: its client (the API server) may
+  // be sending the next request on it at this moment, and closing would fail that call (refused under
+  // failurePolicy: Fail). It gets kIdleDrain (at most the grace) for one more request, answered with
+  // "Connection: close"; if it stays idle it is closed then.
   void on_server_stop() {
-    if (state_ == State::detecting || state_ == State::handshaking || state_ == State::idle) close_now();
+    if (state_ == State::detecting || state_ == State::handshaking) return close_now();
+    if (state_ != State::idle) return;
+    drain_timer_.expires_after(std::min<std::chrono::steady_clock::duration>(kIdleDrain, srv_.opts.shutdown_grace));
+    drain_timer_.async_wait([self = shared_from_this()](error_code ec) {
+      if (!ec && self->state_ == State::idle) self->close_now();
+    });
   }
   void force_close() { close_now(); }
 
@@ -409,6 +422,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool close_after_ = false;
   std::unique_ptr<char[]> scratch_;
   std::size_t drained_ = 0;
+  net::steady_timer drain_timer_;  // shutdown: closes a connection that stayed idle (on_server_stop)
 };
 
 // ---- Server::Impl ---------------------------------------------------------------------------------

@@ -16,7 +16,8 @@ namespace loki {
 // Any failure to reach or use the API server, worded for the person running
 // the command (which server, which user, what to do).
 struct KubeError : std::runtime_error {
-  KubeError(std::string message, int status = 0) : std::runtime_error(std::move(message)), status(status) {}
+  // runtime_error copies the message either way (it has no string&& constructor).
+  KubeError(const std::string& message, int status = 0) : std::runtime_error(message), status(status) {}
   int status;  // HTTP status, 0 for transport/config errors
 };
 

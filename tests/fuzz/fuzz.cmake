@@ -1,0 +1,37 @@
+# libFuzzer targets (tests/fuzz/README.md). Does nothing unless -DLOKI_FUZZ=ON and the compiler is clang:
+#   CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DLOKI_FUZZ=ON && cmake --build build-fuzz --target loki-fuzzers
+# or tests/fuzz/run.sh, which does that and runs every target. Use a build directory of its own: everything in
+# it is built with ASan+UBSan and libFuzzer's coverage instrumentation.
+# (The regressions under tests/fuzz/regressions/ are also replayed by the unit tests of every build:
+# tests/unit/test_fuzz_regressions.cpp.)
+option(LOKI_FUZZ "Build the libFuzzer targets of tests/fuzz (clang only)" OFF)
+
+if(LOKI_FUZZ AND CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+  set(LOKI_FUZZ_TARGETS manifest admission selector kubeconfig mutate_patch)
+  set(_loki_fuzz_dir ${CMAKE_SOURCE_DIR}/tests/fuzz)
+
+  # The libraries under test get the coverage instrumentation (fuzzer-no-link) and the sanitizers; only the fuzz
+  # executables link libFuzzer itself. As in cmake/sanitizers.cmake, CMAKE_CXX_FLAGS as it stands at the end of
+  # the directory applies to every target in it, including those defined above this include.
+  set(_loki_fuzz_flags -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
+                       -fno-omit-frame-pointer)
+  list(JOIN _loki_fuzz_flags " " _loki_fuzz_str)
+  string(APPEND CMAKE_CXX_FLAGS " ${_loki_fuzz_str}")
+  string(APPEND CMAKE_EXE_LINKER_FLAGS " -fsanitize=address,undefined")
+
+  add_custom_target(loki-fuzzers)
+  foreach(_t IN LISTS LOKI_FUZZ_TARGETS)
+    add_executable(loki-fuzz-${_t} ${_loki_fuzz_dir}/fuzz_${_t}.cpp)
+    target_link_libraries(loki-fuzz-${_t} PRIVATE loki loki-webhook-admission)
+    target_include_directories(loki-fuzz-${_t} PRIVATE ${_loki_fuzz_dir})
+    target_link_options(loki-fuzz-${_t} PRIVATE -fsanitize=fuzzer)
+    add_dependencies(loki-fuzzers loki-fuzz-${_t})
+    # Replay: every seed and every regression once (-runs=0 executes the inputs and stops), under the sanitizers.
+    add_test(NAME fuzz-replay-${_t}
+             COMMAND loki-fuzz-${_t} -runs=0 ${_loki_fuzz_dir}/corpus/${_t} ${_loki_fuzz_dir}/regressions/${_t})
+    set_tests_properties(fuzz-replay-${_t} PROPERTIES LABELS fuzz TIMEOUT 300)
+  endforeach()
+  message(STATUS "loki-guard: libFuzzer targets: ${LOKI_FUZZ_TARGETS}")
+elseif(LOKI_FUZZ)
+  message(WARNING "LOKI_FUZZ=ON needs clang (CXX=clang++); the fuzz targets are not built")
+endif()

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets (build-fuzz/, clang, ASan+UBSan) and runs each for SECONDS (default 60).
+#   tests/fuzz/run.sh [SECONDS] [TARGET...]     targets: manifest admission selector kubeconfig mutate_patch
+# New inputs go to build-fuzz/fuzz-corpus/<target>/ (the seeds in tests/fuzz/corpus/ are read, not written);
+# crashes to build-fuzz/fuzz-artifacts/<target>/. Prints executions and coverage per target; exits 1 if any
+# target crashed (or leaked, timed out, ran out of memory). Env: FUZZ_BUILD_DIR, FUZZ_ARGS (extra libFuzzer flags).
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+SECONDS_PER_TARGET=${1:-60}
+shift || true
+TARGETS=("$@")
+[ "${#TARGETS[@]}" -gt 0 ] || TARGETS=(manifest admission selector kubeconfig mutate_patch)
+B=${FUZZ_BUILD_DIR:-$ROOT/build-fuzz}
+
+command -v clang++ >/dev/null || { echo "run.sh: clang++ not found (scripts/setup-deps.sh installs clang)" >&2; exit 2; }
+if [ ! -f "$B/CMakeCache.txt" ]; then
+  CC=clang CXX=clang++ cmake -S "$ROOT" -B "$B" -G Ninja -DLOKI_FUZZ=ON >/dev/null
+fi
+cmake --build "$B" --target $(printf 'loki-fuzz-%s ' "${TARGETS[@]}")
+
+failed=()
+summary=()
+for t in "${TARGETS[@]}"; do
+  work="$B/fuzz-corpus/$t" art="$B/fuzz-artifacts/$t" log="$B/fuzz-logs/$t.log"
+  mkdir -p "$work" "$art" "$(dirname "$log")"
+  echo "== $t: ${SECONDS_PER_TARGET}s"
+  rc=0
+  # -timeout: an input that takes 10 s is a hang; -rss_limit_mb: 2 GB is an out-of-memory.
+  "$B/bin/loki-fuzz-$t" -max_total_time="$SECONDS_PER_TARGET" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+    -dict="$ROOT/tests/fuzz/kubernetes.dict" -artifact_prefix="$art/" ${FUZZ_ARGS:-} \
+    "$work" "$ROOT/tests/fuzz/corpus/$t" "$ROOT/tests/fuzz/regressions/$t" >"$log" 2>&1 || rc=$?
+  execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
+  # The last status line: "#123456  DONE   cov: 1234 ft: 5678 corp: 90/12Kb ..." (or REDUCE/NEW/pulse).
+  last=$(grep -E '^#[0-9]+' "$log" | tail -1 || true)
+  cov=$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' <<<"$last")
+  ft=$(sed -n 's/.* ft: \([0-9]*\).*/\1/p' <<<"$last")
+  corp=$(sed -n 's/.* corp: \([^ ]*\).*/\1/p' <<<"$last")
+  line=$(printf '%-13s execs=%-10s cov=%-6s ft=%-7s corpus=%s' "$t" "${execs:-?}" "${cov:-?}" "${ft:-?}" "${corp:-?}")
+  if [ "$rc" -ne 0 ]; then
+    line+="  CRASH (exit $rc): $(ls -t "$art" | head -1) -- see $log"
+    failed+=("$t")
+    grep -E 'ERROR: |SUMMARY: |loki-fuzz: |runtime error' "$log" | head -5 | sed 's/^/    /'
+  fi
+  echo "$line"
+  summary+=("$line")
+done
+echo
+echo "== summary (${SECONDS_PER_TARGET}s per target)"
+printf '%s\n' "${summary[@]}"
+if [ "${#failed[@]}" -gt 0 ]; then
+  echo "run.sh: crashes in: ${failed[*]} (reproduce: $B/bin/loki-fuzz-<target> <artifact>)" >&2
+  exit 1
+fi
