@@ -202,11 +202,13 @@ LabelSelector LabelSelector::parse(std::string_view text) {
         }
         throw fail("expected ',' or ')' in value set");
       }
-      if (r.op == Requirement::Op::In && r.values.size() == 1 && r.values[0].empty())
-        throw fail("'in' needs at least one value");
     }
     std::sort(r.values.begin(), r.values.end());
     r.values.erase(std::unique(r.values.begin(), r.values.end()), r.values.end());
+    // After de-duplication, so "in (,,)" is refused like "in ()" (found by
+    // fuzzing: it was accepted and printed as "in ()", which does not parse).
+    if (r.op == Requirement::Op::In && r.values.size() == 1 && r.values[0].empty())
+      throw fail("'in' needs at least one value");
     sel.requirements_.push_back(std::move(r));
     skip_ws();
     if (pos >= text.size()) break;
