@@ -41,7 +41,8 @@ TEST_CASE("kubectl selector syntax") {
 }
 
 TEST_CASE("kubectl selector errors are clear") {
-  for (const char* bad : {"app in (a", "app in a", "=x", "app===x", "app=a b", "Bad Key=x", "app in ()", "app in (,,)", "app=x,"}) {
+  for (const char* bad :
+       {"app in (a", "app in a", "=x", "app===x", "app=a b", "Bad Key=x", "app in ()", "app in (,,)", "app=x,"}) {
     CAPTURE(bad);
     CHECK_THROWS_AS(LabelSelector::parse(bad), loki::SelectorError);
   }
