@@ -135,17 +135,19 @@ void write_indented(std::ostream& out, const std::string& text, const std::strin
 }
 
 // Writes `items` as a JSON array member without building one big document:
-// peak memory stays at one finding's JSON, not the whole report's.
-template <class Findings, class Fn>
-void stream_array(std::ostream& out, const Findings& items, const std::string& indent, Fn&& to) {
+// peak memory stays at one item's JSON, not the whole report's.
+// `write(out, item, indent)` writes one element whose later lines start with `indent`.
+template <class Findings, class Write>
+void stream_array(std::ostream& out, const Findings& items, const std::string& indent, Write&& write) {
   if (items.empty()) {
     out << "[]";
     return;
   }
   out << "[\n";
+  const std::string inner = indent + "  ";
   for (std::size_t i = 0; i < items.size(); ++i) {
-    out << indent << "  ";
-    write_indented(out, to(items[i]).dump(2), indent + "  ");
+    out << inner;
+    write(out, items[i], inner);
     out << (i + 1 < items.size() ? ",\n" : "\n");
   }
   out << indent << "]";
@@ -315,7 +317,9 @@ void write_sarif(std::ostream& out, const Findings& findings, const ReportOption
   const std::string marker = "\"results\": []";
   auto pos = head.rfind(marker);
   out << head.substr(0, pos) << "\"results\": ";
-  stream_array(out, findings, "      ", result_of);
+  stream_array(out, findings, "      ", [&](std::ostream& o, const Finding& f, const std::string& indent) {
+    write_indented(o, result_of(f).dump(2), indent);
+  });
   out << head.substr(pos + marker.size()) << "\n";
 }
 
@@ -398,17 +402,7 @@ void write_any(std::ostream& out, Format format, const Findings& findings, const
       break;
     case Format::json: {
       out << "{\n  \"findings\": ";
-      if (findings.empty()) {
-        out << "[]";
-      } else {
-        out << "[\n";
-        for (std::size_t i = 0; i < findings.size(); ++i) {
-          out << "    ";
-          write_finding_json(out, findings[i], "    ");
-          out << (i + 1 < findings.size() ? ",\n" : "\n");
-        }
-        out << "  ]";
-      }
+      stream_array(out, findings, "  ", write_finding_json);
       std::string sum = summary_json(findings, summary).dump(2);
       out << ",\n  \"summary\": ";
       write_indented(out, sum, "  ");
