@@ -134,6 +134,11 @@ int main(int argc, char** argv) {
     spdlog::set_formatter(std::move(f));
   }
   spdlog::set_level(spdlog::level::from_str(log_level));
+  // Fixed thresholds: glibc otherwise raises its mmap threshold after a large
+  // block (a near-cap body) is freed, so later large blocks land in the heap
+  // and RSS stays up after an attack even with malloc_trim.
+  mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+  mallopt(M_TRIM_THRESHOLD, 128 * 1024);
 
   // Signals are handled on one thread with sigwait, never in a handler.
   sigset_t sigs;
