@@ -11,12 +11,16 @@
 // Prints throughput (requests completed after the warm-up / measured seconds; at --rate 0 that is the maximum
 // throughput), latency percentiles up to p99.9 and max, the negotiated TLS version and cipher, and the client's
 // own CPU time (to tell a saturated client from a saturated server); exit status 1 when any request failed.
+// --requests-per-connection N: after N responses a connection is closed and a new one opened (a new TLS
+// handshake), so a certificate rotation under load is seen by new handshakes; the JSON output then counts
+// handshakes per server-certificate serial ("serials").
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <sstream>
@@ -77,6 +81,7 @@ struct Shared {
   Url url;
   std::string body, content_type, expect;
   double rate = 0;  // requests/s, 0 = closed loop
+  unsigned per_connection = 0;  // responses before a new connection (0 = keep the connection)
   Clock::time_point start, warm_end, end;
   std::atomic<std::uint64_t> next_slot{0};
   std::atomic<std::uint64_t> errors{0}, non_2xx{0}, mismatched{0}, reconnects{0}, completed{0};
@@ -84,7 +89,23 @@ struct Shared {
   std::vector<double> latencies_us;  // from the scheduled start (== service time at max rate)
   std::vector<double> service_us;    // from the moment the request was written
   std::string first_error, tls_version, tls_cipher;
+  std::map<std::string, std::uint64_t> serials;  // handshakes per server-certificate serial (hex)
 };
+
+std::string peer_serial(SSL* ssl) {
+  X509* cert = SSL_get1_peer_certificate(ssl);
+  if (!cert) return "none";
+  std::string out = "unknown";
+  if (BIGNUM* bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), nullptr)) {
+    if (char* hex = BN_bn2hex(bn)) {
+      out = hex;
+      OPENSSL_free(hex);
+    }
+    BN_free(bn);
+  }
+  X509_free(cert);
+  return out;
+}
 
 class Conn : public std::enable_shared_from_this<Conn> {
  public:
@@ -123,8 +144,11 @@ class Conn : public std::enable_shared_from_this<Conn> {
       beast::get_lowest_layer(*self->stream_).socket().set_option(tcp::no_delay(true), ignored);
       self->stream_->async_handshake(ssl::stream_base::client, [self](error_code ec) {
         if (ec) return self->fail("handshake", ec);
+        self->on_conn_ = 0;
+        std::string serial = peer_serial(self->stream_->native_handle());
         {
           std::lock_guard lk(self->sh_.mu);
+          ++self->sh_.serials[serial];
           if (self->sh_.tls_version.empty()) {
             self->sh_.tls_version = SSL_get_version(self->stream_->native_handle());
             self->sh_.tls_cipher = SSL_get_cipher_name(self->stream_->native_handle());
@@ -190,8 +214,11 @@ class Conn : public std::enable_shared_from_this<Conn> {
           if (self->sh_.mismatched++ == 0)
             self->note_first("response without --expect text: " + self->res_->get().body());
         }
-        if (!self->res_->get().keep_alive()) {
+        bool renew = self->sh_.per_connection > 0 && ++self->on_conn_ >= self->sh_.per_connection;
+        if (!self->res_->get().keep_alive() || renew) {
           self->res_.reset();
+          if (renew) self->close();
+          if (Clock::now() >= self->sh_.end) return;
           return self->connect();
         }
         self->res_.reset();
@@ -220,6 +247,7 @@ class Conn : public std::enable_shared_from_this<Conn> {
   http::request<http::string_body> req_;
   std::optional<http::response_parser<http::string_body>> res_;
   Clock::time_point scheduled_, sent_;
+  unsigned on_conn_ = 0;
   std::vector<double> lat_, svc_;
 };
 
@@ -252,7 +280,7 @@ int main(int argc, char** argv) {
   CLI::App app{"loki-webhook-load: HTTPS keep-alive load generator"};
   std::string url, body_file, cacert, expect, content_type = "application/json";
   double rate = 0, duration = 10, warmup = 1;
-  unsigned connections = 4, threads = 1;
+  unsigned connections = 4, threads = 1, per_connection = 0;
   bool insecure = false, json = false;
   app.add_option("--url", url, "https://HOST:PORT/PATH")->required();
   app.add_option("--body", body_file, "file POSTed as the request body (default: {})");
@@ -265,6 +293,8 @@ int main(int argc, char** argv) {
   app.add_flag("--insecure,-k", insecure, "do not verify the server certificate");
   app.add_option("--cacert", cacert, "CA bundle to verify the server certificate with");
   app.add_option("--expect", expect, "count a 2xx response whose body lacks this text as a failure");
+  app.add_option("--requests-per-connection", per_connection,
+                 "open a new connection (new TLS handshake) after this many responses (0 = never)");
   app.add_flag("--json", json, "print one JSON object instead of text");
   CLI11_PARSE(app, argc, argv);
   if (!insecure && cacert.empty()) {
@@ -276,6 +306,7 @@ int main(int argc, char** argv) {
   sh.content_type = content_type;
   sh.expect = expect;
   sh.rate = rate;
+  sh.per_connection = per_connection;
   try {
     sh.url = parse_url(url);
     if (!body_file.empty()) {
@@ -340,17 +371,22 @@ int main(int argc, char** argv) {
   auto failures = sh.errors.load() + sh.non_2xx.load() + sh.mismatched.load();
   double p50 = percentile(lat, 50), p90 = percentile(lat, 90), p99 = percentile(lat, 99), p999 = percentile(lat, 99.9),
          max = lat.empty() ? 0 : lat.back();
+  std::string serials = "{";
+  for (const auto& [serial, n] : sh.serials)
+    serials += (serials.size() > 1 ? "," : "") + json_string(serial) + ":" + std::to_string(n);
+  serials += "}";
   if (json) {
     std::printf(
         "{\"requests\":%zu,\"seconds\":%.3f,\"rps\":%.1f,\"errors\":%llu,\"non_2xx\":%llu,\"mismatched\":%llu,"
         "\"p50_us\":%.1f,\"p90_us\":%.1f,\"p99_us\":%.1f,\"p999_us\":%.1f,\"max_us\":%.1f,\"service_p50_us\":%.1f,"
         "\"service_p99_us\":%.1f,\"service_p999_us\":%.1f,\"rate\":%.1f,\"connections\":%u,\"client_threads\":%u,"
-        "\"all_requests\":%llu,\"client_cpu_s\":%.3f,\"tls_version\":%s,\"tls_cipher\":%s,\"first_error\":%s}\n",
+        "\"all_requests\":%llu,\"client_cpu_s\":%.3f,\"tls_version\":%s,\"tls_cipher\":%s,\"first_error\":%s,"
+        "\"serials\":%s}\n",
         lat.size(), measured, rps, static_cast<unsigned long long>(sh.errors.load()),
         static_cast<unsigned long long>(sh.non_2xx.load()), static_cast<unsigned long long>(sh.mismatched.load()), p50,
         p90, p99, p999, max, percentile(svc, 50), percentile(svc, 99), percentile(svc, 99.9), rate, connections,
         threads, static_cast<unsigned long long>(sh.completed.load()), client_cpu, json_string(sh.tls_version).c_str(),
-        json_string(sh.tls_cipher).c_str(), json_string(sh.first_error).c_str());
+        json_string(sh.tls_cipher).c_str(), json_string(sh.first_error).c_str(), serials.c_str());
   } else {
     std::printf("url          %s\n", url.c_str());
     std::printf("mode         %s, %u connection(s), %u thread(s), body %zu bytes\n",
@@ -368,6 +404,7 @@ int main(int argc, char** argv) {
                 static_cast<unsigned long long>(sh.mismatched.load()));
     std::printf("tls          %s %s\n", sh.tls_version.c_str(), sh.tls_cipher.c_str());
     std::printf("client cpu   %.2f s\n", client_cpu);
+    if (per_connection > 0) std::printf("handshakes   per certificate serial %s\n", serials.c_str());
     if (!sh.first_error.empty()) std::printf("first error  %s\n", sh.first_error.c_str());
   }
   return failures ? 1 : 0;

@@ -12,7 +12,9 @@ if(TARGET loki-webhook AND TARGET loki-webhook-load)
   if(NOT LOKI_SANITIZE)
     add_test(NAME webhook-abuse-attacks COMMAND ${_abuse} attacks)
     add_test(NAME webhook-abuse-leak COMMAND ${_abuse} leak --reviews 100000)
-    set_tests_properties(webhook-abuse-attacks webhook-abuse-leak PROPERTIES LABELS abuse TIMEOUT 300 RUN_SERIAL TRUE
+    # Certificate rotation (good, mismatched, expired, good) under 1,000 reviews/s with a handshake every 40.
+    add_test(NAME webhook-cert-rotation COMMAND ${_abuse} rotation)
+    set_tests_properties(webhook-abuse-attacks webhook-abuse-leak webhook-cert-rotation PROPERTIES LABELS abuse TIMEOUT 300 RUN_SERIAL TRUE
                                                                              SKIP_RETURN_CODE 77)
     add_test(NAME webhook-soak COMMAND ${_abuse} leak --reviews 1000000)
     if(LOKI_SOAK)

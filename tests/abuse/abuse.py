@@ -7,6 +7,9 @@
                              RSS after N reviews (default 100k) within 10% of RSS after 10k; --hours keeps going
                              for H hours (the 24-hour soak) and checks the same bound at the end
   abuse.py secrets BIN_DIR   a pod with a secret-looking env value, POSTed at --log-level trace, is in no log line
+  abuse.py rotation BIN_DIR  certificate rotation under 1,000 reviews/s (kubelet-style ..data symlink swap): 0 failed
+                             requests, new handshakes get the new certificate; a mismatched pair and an expired
+                             certificate are refused with a log line and the current one keeps serving
 
 Attacks: slowloris (200 TLS connections sending a header byte a second), slow body, a connection flood beyond
 --max-connections, bodies of 3 MiB + 1 and of 100 MiB (Content-Length and chunked), 100k-level nested JSON, a
@@ -83,7 +86,8 @@ class Env:
                         "subjectAltName=IP:127.0.0.1,DNS:localhost"], check=True, capture_output=True)
         subprocess.run([sys.executable, os.path.join(ROOT, "bench/webhook_peers/gen_bodies.py"), self.work],
                        check=True)
-        self.ctx = ssl.create_default_context(cafile=self.cert)
+        self.cacert = self.cert  # what clients verify the server with
+        self.ctx = ssl.create_default_context(cafile=self.cacert)
         self.proc = None
         self.port = None
 
@@ -146,12 +150,12 @@ class Env:
                 total += float(line.rsplit(" ", 1)[1])
         return total
 
-    def load(self, duration, warmup=0.5, rate=LOAD_RATE, body="allow", path="/validate", connections=4):
+    def load(self, duration, warmup=0.5, rate=LOAD_RATE, body="allow", path="/validate", connections=4, extra=()):
         expect = '"allowed":false' if body == "deny" else '"allowed":true'
         cmd = [os.path.join(self.bin, "loki-webhook-load"), "--url", f"https://127.0.0.1:{self.port}{path}",
                "--body", os.path.join(self.work, body + ".json"), "--rate", str(rate), "--duration", str(duration),
-               "--warmup", str(warmup), "--connections", str(connections), "--threads", "1", "--cacert", self.cert,
-               "--expect", expect, "--json"]
+               "--warmup", str(warmup), "--connections", str(connections), "--threads", "1", "--cacert", self.cacert,
+               "--expect", expect, "--json", *extra]
         r = subprocess.run(cmd, capture_output=True, text=True)
         try:
             res = json.loads(r.stdout.strip().splitlines()[-1])
@@ -798,10 +802,160 @@ def run_secrets(env):
           ("".join("\n     " + h[:300] for h in hits[:5])))
     check(secret not in m, "the secret is not in /metrics")
 
+# ---- certificate rotation under load -----------------------------------------------------------------------
+
+ROTATION_RATE = 1000  # reviews/s
+ROTATION_PER_CONN = 40  # responses per connection: a new TLS handshake every 40 reviews (25 handshakes/s)
+
+
+def openssl(*args, cwd):
+    r = subprocess.run(["openssl", *args], cwd=cwd, capture_output=True, text=True)
+    if r.returncode != 0:
+        raise RuntimeError(f"openssl {' '.join(args)}: {r.stderr}")
+    return r.stdout
+
+
+class CertDir:
+    """A kubelet-style Secret volume: tls.crt -> ..data/tls.crt, ..data -> ..vN/, swapped with one rename(2)."""
+
+    def __init__(self, work):
+        self.work = work
+        self.dir = os.path.join(work, "secret")
+        os.makedirs(self.dir)
+        openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "ca.key",
+                "-out", "ca.crt", "-days", "2", "-subj", "/CN=loki-rotation-ca", cwd=work)
+        with open(os.path.join(work, "san.ext"), "w") as f:
+            f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n")
+        # openssl ca (for the expired certificate: `x509 -req` cannot back-date in OpenSSL 3.0)
+        os.makedirs(os.path.join(work, "newcerts"))
+        open(os.path.join(work, "index.txt"), "w").close()
+        with open(os.path.join(work, "ca.cnf"), "w") as f:
+            f.write(f"[ca]\ndefault_ca=d\n[d]\ndatabase={work}/index.txt\nnew_certs_dir={work}/newcerts\n"
+                    f"certificate={work}/ca.crt\nprivate_key={work}/ca.key\nserial={work}/serial\ndefault_md=sha256\n"
+                    "policy=p\n"
+                    "unique_subject=no\n[p]\ncommonName=supplied\n")
+        self.cacert = os.path.join(work, "ca.crt")
+        self.cert = os.path.join(self.dir, "tls.crt")
+        self.key = os.path.join(self.dir, "tls.key")
+
+    def make(self, name, serial, rsa=False, expired=False):
+        """(cert_pem_path, key_pem_path) of a serving certificate signed by the CA."""
+        key = os.path.join(self.work, f"{name}.key")
+        if rsa:
+            openssl("genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", key, cwd=self.work)
+        else:
+            openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", key, cwd=self.work)
+        csr = os.path.join(self.work, f"{name}.csr")
+        crt = os.path.join(self.work, f"{name}.crt")
+        openssl("req", "-new", "-key", key, "-out", csr, "-subj", f"/CN=loki-webhook-{name}", cwd=self.work)
+        if expired:
+            with open(os.path.join(self.work, "serial"), "w") as f:
+                f.write(f"{serial:X}\n")
+            openssl("ca", "-batch", "-config", "ca.cnf", "-in", csr, "-out", crt, "-notext", "-extfile", "san.ext",
+                    "-startdate", "20250101000000Z", "-enddate", "20250102000000Z", cwd=self.work)
+        else:
+            openssl("x509", "-req", "-in", csr, "-CA", "ca.crt", "-CAkey", "ca.key", "-set_serial", hex(serial),
+                    "-days", "1", "-extfile", "san.ext", "-out", crt, cwd=self.work)
+        return crt, key
+
+    def install(self, version, crt, key):
+        vdir = os.path.join(self.dir, f"..{version}")
+        os.makedirs(vdir)
+        shutil.copy(crt, os.path.join(vdir, "tls.crt"))
+        shutil.copy(key, os.path.join(vdir, "tls.key"))
+        tmp = os.path.join(self.dir, "..data_tmp")
+        os.symlink(f"..{version}", tmp)
+        os.rename(tmp, os.path.join(self.dir, "..data"))  # atomic, as the kubelet's AtomicWriter does
+        for f in ("tls.crt", "tls.key"):
+            if not os.path.islink(os.path.join(self.dir, f)):
+                os.symlink(f"..data/{f}", os.path.join(self.dir, f))
+
+
+def peer_serial(env):
+    """Serial (upper-case hex) of the certificate a new handshake gets, verified against the CA."""
+    with env.tls() as s:
+        der = s.getpeercert(binary_form=True)
+    r = subprocess.run(["openssl", "x509", "-inform", "DER", "-noout", "-serial"], input=der, capture_output=True)
+    return r.stdout.decode().strip().split("=", 1)[-1].lstrip("0")
+
+
+def wait_for(pred, timeout):
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        if pred():
+            return time.monotonic() - t0
+        time.sleep(0.05)
+    return None
+
+
+def log_has(env, text):
+    with open(env.log_path, errors="replace") as f:
+        return text in f.read()
+
+
+def run_rotation(env):
+    cd = CertDir(env.work)
+    v1 = cd.make("v1", 0x1001)
+    v2 = cd.make("v2", 0x2002, rsa=True)  # the key type changes too (EC -> RSA)
+    v3 = cd.make("v3", 0x3003)
+    v4 = cd.make("v4", 0x4004, expired=True)
+    v5 = cd.make("v5", 0x5005)
+    cd.install("v1", *v1)
+    env.cert, env.key, env.cacert = cd.cert, cd.key, cd.cacert
+    env.ctx = ssl.create_default_context(cafile=cd.cacert)
+    env.start()
+    check(peer_serial(env) == "1001", "serving v1 (serial 1001)")
+    duration = 16.0
+    result = {}
+    lt = threading.Thread(target=lambda: result.update(env.load(
+        duration, warmup=1.0, rate=ROTATION_RATE, connections=8,
+        extra=("--requests-per-connection", str(ROTATION_PER_CONN)))))
+    lt.start()
+    time.sleep(3)
+    # 1. A good new pair (and a new key type): new handshakes see it within the poll interval (2 s).
+    cd.install("v2", *v2)
+    t = wait_for(lambda: peer_serial(env) == "2002", 6)
+    check(t is not None, f"v2 (serial 2002) served to new handshakes {t and round(t, 2)} s after the swap")
+    time.sleep(1)
+    # 2. Mismatched pair: refused with a log line naming the cause; v2 keeps serving.
+    cd.install("v3", v3[0], v1[1])  # v3's certificate with v1's key
+    t = wait_for(lambda: log_has(env, "private key does not match the certificate"), 6)
+    check(t is not None, f"mismatched pair refused with a log line ({t and round(t, 2)} s)")
+    check(peer_serial(env) == "2002", "after the mismatched pair, v2 still serves")
+    # 3. Expired certificate: refused with a log line; v2 keeps serving.
+    cd.install("v4", *v4)
+    t = wait_for(lambda: log_has(env, "certificate has expired"), 6)
+    check(t is not None, f"expired certificate refused with a log line ({t and round(t, 2)} s)")
+    check(peer_serial(env) == "2002", "after the expired certificate, v2 still serves")
+    # 4. A good pair again.
+    cd.install("v5", *v5)
+    t = wait_for(lambda: peer_serial(env) == "5005", 6)
+    check(t is not None, f"v5 (serial 5005) served to new handshakes {t and round(t, 2)} s after the swap")
+    lt.join()
+    r = result
+    log(f"load: {r.get('requests')} reviews in {r.get('seconds')} s = {r.get('rps')}/s, p50 "
+        f"{r.get('p50_us', 0) / 1000:.2f} ms, p99 {r.get('p99_us', 0) / 1000:.2f} ms, max {r.get('max_us', 0) / 1000:.1f} ms,"
+        f" failures {r.get('failures')} ({r.get('first_error')}); handshakes per serial {r.get('serials')}")
+    refused = [ln.strip()[:240] for ln in open(env.log_path, errors="replace") if "refused" in ln]
+    for ln in refused:
+        log(f"     log: {ln}")
+    check(r.get("failures") == 0, f"0 failed requests during the rotations ({r.get('failures')})")
+    check(r.get("rps", 0) >= 0.97 * ROTATION_RATE, f"load held {r.get('rps')}/s (>= 97% of {ROTATION_RATE}/s)")
+    serials = r.get("serials", {})
+    check(all(serials.get(k, 0) > 0 for k in ("1001", "2002", "5005")),
+          f"the load generator's handshakes saw 1001, 2002 and 5005: {serials}")
+    check(not any(k in serials for k in ("3003", "4004")), "no handshake got the mismatched or expired certificate")
+    ok_reloads = env.metric('loki_webhook_certificate_reloads_total{result="success"}')
+    bad_reloads = env.metric('loki_webhook_certificate_reloads_total{result="failure"}')
+    check(ok_reloads == 2 and bad_reloads == 2,
+          f"metrics: certificate reloads success {ok_reloads:g} (want 2), failure {bad_reloads:g} (want 2)")
+    check(env.metric("loki_webhook_tls_handshake_failures_total") == 0, "metrics: 0 failed handshakes")
+    check(env.alive(), "webhook still running")
+
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("mode", choices=["attacks", "leak", "secrets"])
+    ap.add_argument("mode", choices=["attacks", "leak", "secrets", "rotation"])
     ap.add_argument("bin_dir")
     ap.add_argument("--reviews", type=int, default=100000)
     ap.add_argument("--hours", type=float, default=0)
@@ -819,6 +973,8 @@ def main():
             run_attacks(env, set(a.only))
         elif a.mode == "leak":
             run_leak(env, a.reviews, a.hours)
+        elif a.mode == "rotation":
+            run_rotation(env)
         else:
             run_secrets(env)
     finally:
