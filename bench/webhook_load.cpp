@@ -80,7 +80,7 @@ Url parse_url(const std::string& url) {
 struct Shared {
   Url url;
   std::string body, content_type, expect;
-  double rate = 0;  // requests/s, 0 = closed loop
+  double rate = 0;              // requests/s, 0 = closed loop
   unsigned per_connection = 0;  // responses before a new connection (0 = keep the connection)
   Clock::time_point start, warm_end, end;
   std::atomic<std::uint64_t> next_slot{0};

@@ -159,6 +159,10 @@ int main(int argc, char** argv) {
     registry.describe("loki_webhook_policy_cache_policies", "NetworkPolicies (and Cilium policies) in the cache.");
     registry.describe("loki_webhook_policy_cache_pods", "Pods in the cache (for NetworkPolicy change checks).");
     registry.describe("loki_webhook_policy_cache_synced", "1 when the policy cache is synced and watching.");
+    registry.describe("loki_webhook_policy_cache_relists_total",
+                      "Lists after the first, by resource (after a dropped watch, 410 Gone or an error).");
+    registry.describe("loki_webhook_policy_cache_watch_errors_total",
+                      "Failed lists/watches, by resource and reason (expired = 410 Gone, error = anything else).");
 
     std::unique_ptr<PolicyCache> cache;
     if (!without_cluster) {
@@ -169,6 +173,21 @@ int main(int argc, char** argv) {
       registry.gauge_callback("loki_webhook_policy_cache_policies", {}, [&] { return double(cache->policies()); });
       registry.gauge_callback("loki_webhook_policy_cache_pods", {}, [&] { return double(cache->pods()); });
       registry.gauge_callback("loki_webhook_policy_cache_synced", {}, [&] { return cache->healthy() ? 1.0 : 0.0; });
+      const auto stats = cache->reflector_stats();
+      for (std::size_t i = 0; i < stats.size(); ++i) {
+        auto stat = [&, i](auto field) { return [&, i, field] { return double(cache->reflector_stats()[i].*field); }; };
+        const std::string& res = stats[i].resource;
+        registry.counter_callback("loki_webhook_policy_cache_relists_total", {{"resource", res}},
+                                  stat(&PolicyCache::ReflectorStats::relists));
+        registry.counter_callback("loki_webhook_policy_cache_watch_errors_total",
+                                  {{"resource", res}, {"reason", "expired"}},
+                                  stat(&PolicyCache::ReflectorStats::expired));
+        registry.counter_callback("loki_webhook_policy_cache_watch_errors_total",
+                                  {{"resource", res}, {"reason", "error"}}, [&, i] {
+                                    auto s = cache->reflector_stats()[i];
+                                    return double(s.errors - s.expired);
+                                  });
+      }
       spdlog::info(R"("msg":"watching the cluster","server":{},"context":{})", json(cc.server).dump(),
                    json(cc.context).dump());
     }

@@ -35,6 +35,24 @@ void PolicyCache::start() {
   }
   for (auto& r : reflectors_) {
     if (r.get() != pods_) r->on_change([this] { rebuild(); });
+    // What operators look for when admission turns stale: which watch broke, why, and when it recovered.
+    // (Messages come from the API server or the transport; they carry no object contents or credentials.)
+    const std::string resource = json(r->type().display()).dump();
+    r->on_error([resource](const std::string& error, int status, std::chrono::milliseconds retry) {
+      if (status == 410)
+        spdlog::warn(R"("msg":"policy cache: watch expired (410 Gone), re-listing","resource":{},"error":{})", resource,
+                     json(error).dump());
+      else
+        spdlog::warn(R"("msg":"policy cache: list/watch failed, retrying","resource":{},"status":{},"retryMs":{},)"
+                     R"("error":{})",
+                     resource, status, retry.count(), json(error).dump());
+    });
+    r->on_list([resource](std::size_t objects, bool relist) {
+      if (relist)
+        spdlog::info(R"("msg":"policy cache: re-listed","resource":{},"objects":{})", resource, objects);
+      else
+        spdlog::info(R"("msg":"policy cache: synced","resource":{},"objects":{})", resource, objects);
+    });
     r->start();
   }
 }
@@ -84,6 +102,12 @@ std::size_t PolicyCache::namespaces() const {
   std::lock_guard lk(mu_);
   return prepared_->namespace_labels.size();
 }
+std::vector<PolicyCache::ReflectorStats> PolicyCache::reflector_stats() const {
+  std::vector<ReflectorStats> out;
+  for (const auto& r : reflectors_) out.push_back({r->type().resource, r->relists(), r->expired(), r->watch_errors()});
+  return out;
+}
+
 std::size_t PolicyCache::pods() const {
   return pods_ ? pods_->snapshot()->size() : 0;
 }

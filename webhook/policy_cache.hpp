@@ -33,6 +33,11 @@ class PolicyCache {
   std::size_t policies() const;
   std::size_t namespaces() const;
   std::size_t pods() const;
+  struct ReflectorStats {
+    std::string resource;  // plural name: networkpolicies, namespaces, pods, ciliumnetworkpolicies
+    std::size_t relists, expired, errors;
+  };
+  std::vector<ReflectorStats> reflector_stats() const;  // fixed after start()
 
   // A view for one admission decision (a consistent snapshot).
   ClusterView view(const Config& config) const;

@@ -684,9 +684,11 @@ void Reflector::run() {
         last_event_ = Clock::now();
         last_error_.clear();
       }
-      if (synced_) ++relists_;
+      const bool relist = synced_;
+      if (relist) ++relists_;
       synced_ = true;
       healthy_ = true;
+      if (on_list_) on_list_(store->size(), relist);
       if (on_change_) on_change_();
       backoff = std::chrono::milliseconds(500);
       std::string rv = lr.resourceVersion;
@@ -730,8 +732,14 @@ void Reflector::run() {
         std::lock_guard lk(mu_);
         last_error_ = e.what();
       }
-      if (ke && ke->status == 410) continue;  // too old: re-list at once
+      ++errors_;
+      if (ke && ke->status == 410) {  // too old: re-list at once
+        ++expired_;
+        if (on_error_) on_error_(e.what(), 410, std::chrono::milliseconds(0));
+        continue;
+      }
       auto jitter = std::chrono::milliseconds(std::uniform_int_distribution<int>(0, 250)(rng));
+      if (on_error_) on_error_(e.what(), ke ? ke->status : 0, backoff + jitter);
       auto until = Clock::now() + backoff + jitter;
       while (!stop_ && Clock::now() < until) std::this_thread::sleep_for(std::chrono::milliseconds(50));
       backoff = std::min<std::chrono::milliseconds>(backoff * 2, max_backoff);

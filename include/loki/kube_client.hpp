@@ -112,10 +112,18 @@ class Reflector {
   std::shared_ptr<const Store> snapshot() const;
   std::chrono::steady_clock::time_point last_event() const;
   std::size_t relists() const { return relists_.load(); }
+  std::size_t expired() const { return expired_.load(); }      // 410 Gone: resourceVersion too old
+  std::size_t watch_errors() const { return errors_.load(); }  // lists/watches that failed (incl. 410)
   std::string last_error() const;
   const ResourceType& type() const { return rt_; }
   // Called (from the reflector's thread) after every change to the store.
   void on_change(std::function<void()> fn) { on_change_ = std::move(fn); }
+  // Called (from the reflector's thread) when a list or watch fails: the message, the HTTP status (0 for a
+  // transport error) and how long the reflector waits before it lists again (0 after 410 Gone).
+  using ErrorFn = std::function<void(const std::string&, int, std::chrono::milliseconds)>;
+  void on_error(ErrorFn fn) { on_error_ = std::move(fn); }
+  // Called after every list that replaced the store: the object count and whether it was a re-list.
+  void on_list(std::function<void(std::size_t, bool)> fn) { on_list_ = std::move(fn); }
 
  private:
   void run();
@@ -125,12 +133,14 @@ class Reflector {
   std::atomic<bool> stop_{false};
   std::atomic<bool> synced_{false};
   std::atomic<bool> healthy_{false};
-  std::atomic<std::size_t> relists_{0};
+  std::atomic<std::size_t> relists_{0}, expired_{0}, errors_{0};
   mutable std::mutex mu_;
   std::shared_ptr<const Store> store_;
   std::chrono::steady_clock::time_point last_event_{};
   std::string last_error_;
   std::function<void()> on_change_;
+  ErrorFn on_error_;
+  std::function<void(std::size_t, bool)> on_list_;
   std::unique_ptr<std::thread> thread_;
 };
 

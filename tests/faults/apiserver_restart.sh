@@ -14,8 +14,14 @@
 #     POSTed to /validate is denied "NetworkPolicy state is unknown ...
 #     cacheUnavailable: deny" (the default), and the webhook keeps answering
 #     (zero failed HTTP requests during the outage),
-#   - after the restart /readyz is 200 again within RECOVER_BOUND s,
-#   - a deny-all-egress policy created afterwards is enforced at kubectl apply.
+#   - a deny-all-egress policy is created DURING the outage through a second
+#     kube-apiserver on the same etcd (an HA control plane where the
+#     webhook's API server is the one that went away),
+#   - after the restart /readyz is 200 again within RECOVER_BOUND s, the
+#     webhook logged the failed watch and the re-list (and counts it in
+#     loki_webhook_policy_cache_relists_total), and the policy created during
+#     the outage is enforced: the same review is now allowed, kubectl apply
+#     admits the agent and refuses one the policy does not select.
 # Prints the measured times and request counts.
 set -uo pipefail
 WEBHOOK=${1:?usage: apiserver_restart.sh path/to/loki-webhook}
@@ -49,8 +55,10 @@ if [ -f "$CDIR/env" ] && "$ROOT/tests/cluster/component" status kube-apiserver >
 fi
 WPID=
 LOADPID=
+BPID=
 cleanup() {
   [ -n "$LOADPID" ] && kill "$LOADPID" 2>/dev/null && wait "$LOADPID" 2>/dev/null
+  [ -n "$BPID" ] && kill "$BPID" 2>/dev/null && wait "$BPID" 2>/dev/null
   [ -n "$WPID" ] && kill "$WPID" 2>/dev/null && wait "$WPID" 2>/dev/null
   if [ -n "${KUBECTL:-}" ]; then
     "$KUBECTL" delete validatingwebhookconfiguration "loki-guard-$TAG" --request-timeout=10s >/dev/null 2>&1
@@ -171,6 +179,30 @@ r=$(review "$TMP/before.json")
   ok "before: the agent is refused on the NetworkPolicies (no deny-all yet)" ||
   bad "before: review gave '$r'" "$(head -c 1500 "$TMP/before.json")"
 
+# ---- a second kube-apiserver on the same etcd (HA control plane) ---------------------
+# Same flags as the first (read from its command line), its own port and serving-cert dir. The webhook only
+# knows the first one; the second is how the cluster keeps changing while the first is down.
+B_PORT=$(free_port)
+apid=$("$ROOT/tests/cluster/component" status kube-apiserver)
+mapfile -d '' api_args <"/proc/$apid/cmdline"
+b_args=()
+for a in "${api_args[@]}"; do
+  case "$a" in
+    --secure-port=*) b_args+=("--secure-port=$B_PORT") ;;
+    --cert-dir=*) b_args+=("--cert-dir=$TMP/apiserver-b-certs") ;;
+    *) b_args+=("$a") ;;
+  esac
+done
+"${b_args[@]}" >"$TMP/apiserver-b.log" 2>&1 &
+BPID=$!
+kb() { "$KUBECTL" --request-timeout=20s --server="https://127.0.0.1:$B_PORT" "$@"; }
+for _ in $(seq 1 600); do
+  kb get --raw /readyz >/dev/null 2>&1 && break
+  sleep 0.1
+done
+kb get --raw /readyz >/dev/null 2>&1 && ok "second kube-apiserver on 127.0.0.1:$B_PORT (same etcd) ready" ||
+  bad "second kube-apiserver not ready" "$(tail -20 "$TMP/apiserver-b.log")"
+
 # Load during the whole fault: one policy-dependent review every 0.2 s.
 (
   while :; do
@@ -212,6 +244,24 @@ else
 fi
 if curl -sf --max-time 2 --cacert "$CA" "$URL/healthz" >/dev/null; then ok "during: /healthz still 200 (no restart by liveness)"; else bad "/healthz failed during the outage"; fi
 
+# ---- during: the cluster changes behind the webhook's back -------------------------
+cat >"$TMP/deny-all.yaml" <<EOF
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: deny-all-egress, namespace: $NS}
+spec:
+  podSelector: {matchLabels: {role: agent}}
+  policyTypes: [Egress]
+EOF
+if kb apply -f "$TMP/deny-all.yaml" >"$TMP/np.out" 2>&1; then
+  ok "during: deny-all-egress created through the second API server"
+else
+  bad "create deny-all-egress through the second API server" "$(cat "$TMP/np.out")"
+fi
+r=$(review "$TMP/during2.json")
+[ "$r" = "200 denied stale" ] && ok "during: still denied as stale (the webhook cannot know about the new policy)" ||
+  bad "during (after the policy): review gave '$r'" "$(head -c 800 "$TMP/during2.json")"
+
 sleep "$OUTAGE"
 
 # ---- start it again ---------------------------------------------------------------
@@ -225,6 +275,11 @@ for _ in $(seq 1 $((RECOVER_BOUND * 10))); do
   if [ "$code" = 200 ]; then t_200=$(date +%s%N); break; fi
   sleep 0.1
 done
+# At once, before anything else touches the cluster: the policy created during the outage is in the decision.
+r=$(review "$TMP/recovered.json")
+[ "$r" = "200 allowed fresh" ] &&
+  ok "recovered: the review is allowed at the first try (deny-all-egress created during the outage is enforced)" ||
+  bad "recovered: review gave '$r'" "$(head -c 1500 "$TMP/recovered.json")"
 api_ms=$(( (t_api - t_start) / 1000000 ))
 if [ -n "$t_200" ]; then
   ok "recovered: kube-apiserver ready ${api_ms} ms after start; webhook /readyz 200 $(( (t_200 - t_api) / 1000000 )) ms later ($(( (t_200 - t_stop) / 1000000 )) ms after the stop)"
@@ -235,33 +290,30 @@ sleep 1
 kill "$LOADPID" 2>/dev/null
 wait "$LOADPID" 2>/dev/null
 LOADPID=
-# Load: every request answered (HTTP 200 with a review); denials only while the cache was stale.
+# Load: every request answered (HTTP 200 with a review): denied while there was no policy or the cache was
+# stale, allowed once the recovered cache had the policy.
 total=$(wc -l <"$TMP/load.log")
-http_fail=$(grep -cv ' 200 denied ' "$TMP/load.log")
+http_fail=$(grep -cvE ' 200 (denied|allowed) ' "$TMP/load.log")
 stale=$(grep -c ' 200 denied stale$' "$TMP/load.log")
 [ "${total:-0}" -gt 0 ] && [ "${http_fail:-1}" = 0 ] &&
   ok "load: $total reviews over the fault, $http_fail failed HTTP requests, $stale denied as stale" ||
   bad "load: $total reviews, $http_fail failed" "$(grep -v ' 200 ' "$TMP/load.log" | head -10)"
 
-# ---- after: a new deny-all-egress policy is seen and enforced ------------------------
-cat >"$TMP/deny-all.yaml" <<EOF
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: deny-all-egress, namespace: $NS}
-spec:
-  podSelector: {matchLabels: {role: agent}}
-  policyTypes: [Egress]
-EOF
-if k apply -f "$TMP/deny-all.yaml" >"$TMP/np.out" 2>&1; then ok "after: deny-all-egress created"; else bad "create deny-all-egress" "$(cat "$TMP/np.out")"; fi
-t_np=$(date +%s%N)
-# The webhook sees the policy through its watch a moment after kubectl returns.
-for _ in $(seq 1 100); do
-  k apply --dry-run=server -f "$TMP/agent.yaml" >/dev/null 2>&1 && break
-  sleep 0.1
-done
-seen_ms=$(( ($(date +%s%N) - t_np) / 1000000 ))
+# ---- after: the cache's own account of the outage ----------------------------------
+grep -q '"msg":"policy cache: list/watch failed, retrying","resource":"networkpolicies.networking.k8s.io"' \
+  "$TMP/webhook.log" && grep -q '"msg":"policy cache: re-listed","resource":"networkpolicies.networking.k8s.io"' \
+  "$TMP/webhook.log" && ok "webhook log: the failed watch and the re-list of networkpolicies" ||
+  bad "webhook log lacks the watch failure / re-list lines" "$(grep 'policy cache' "$TMP/webhook.log" | head -10)"
+metrics=$(curl -s --max-time 5 --cacert "$CA" "$URL/metrics")
+relists=$(sed -n 's/^loki_webhook_policy_cache_relists_total{resource="networkpolicies"} //p' <<<"$metrics")
+errors=$(sed -n 's/^loki_webhook_policy_cache_watch_errors_total{reason="error",resource="networkpolicies"} //p' \
+  <<<"$metrics")
+[ "${relists:-0}" -ge 1 ] 2>/dev/null && [ "${errors:-0}" -ge 1 ] 2>/dev/null &&
+  ok "metrics: networkpolicies re-listed ${relists}x after ${errors} failed list/watch(es)" ||
+  bad "metrics: relists '${relists:-}' errors '${errors:-}'" "$(grep policy_cache <<<"$metrics")"
+
 if k apply -f "$TMP/agent.yaml" >"$TMP/apply.out" 2>&1; then
-  ok "after: the agent selected by deny-all-egress is admitted at kubectl apply (policy seen in ${seen_ms} ms)"
+  ok "after: the agent selected by deny-all-egress is admitted at kubectl apply"
 else
   bad "after: agent refused" "$(cat "$TMP/apply.out")"
 fi
