@@ -37,3 +37,23 @@ summary() {
   echo "$pass passed, $fail failed"
   [ "$fail" -eq 0 ]
 }
+# register_pod_webhook NAME TAG URL CA_FILE TIMEOUT: a ValidatingWebhookConfiguration NAME sending pod CREATE/UPDATE
+# reviews in namespaces labelled loki-guard.io/enforce=TAG to URL (failurePolicy Fail). Each test uses its own
+# TAG, so tests running side by side never see each other's namespaces. Uses $KUBECTL.
+register_pod_webhook() {
+  cat <<YAML | "$KUBECTL" --request-timeout=20s apply -f - >/dev/null
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingWebhookConfiguration
+metadata: {name: $1}
+webhooks:
+- name: validate.loki-guard.io
+  admissionReviewVersions: [v1]
+  sideEffects: None
+  failurePolicy: Fail
+  timeoutSeconds: $5
+  namespaceSelector: {matchLabels: {loki-guard.io/enforce: "$2"}}
+  clientConfig: {url: "$3", caBundle: $(base64 -w0 <"$4")}
+  rules:
+  - {apiGroups: [""], apiVersions: [v1], operations: [CREATE, UPDATE], resources: [pods]}
+YAML
+}

@@ -103,22 +103,7 @@ wait_https "$URL/readyz" "$CA" 150 && ok "webhook ready (cache synced)" ||
 
 k create namespace "$NS" >/dev/null
 k label namespace "$NS" "loki-guard.io/enforce=$TAG" >/dev/null
-CA_B64=$(base64 -w0 <"$CA")
-cat <<EOF | k apply -f - >/dev/null
-apiVersion: admissionregistration.k8s.io/v1
-kind: ValidatingWebhookConfiguration
-metadata: {name: loki-guard-$TAG}
-webhooks:
-- name: validate.loki-guard.io
-  admissionReviewVersions: [v1]
-  sideEffects: None
-  failurePolicy: Fail
-  timeoutSeconds: 5
-  namespaceSelector: {matchLabels: {loki-guard.io/enforce: "$TAG"}}
-  clientConfig: {url: "$URL/validate", caBundle: $CA_B64}
-  rules:
-  - {apiGroups: [""], apiVersions: [v1], operations: [CREATE, UPDATE], resources: [pods]}
-EOF
+register_pod_webhook "loki-guard-$TAG" "$TAG" "$URL/validate" "$CA" 5
 
 agent_pod() {  # name labels
   cat <<EOF

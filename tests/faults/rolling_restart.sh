@@ -68,21 +68,7 @@ wait_https "https://127.0.0.1:$LB/readyz" "$CA" 100 && ok "balancer on port $LB"
 
 k create namespace "$NS" >/dev/null
 k label namespace "$NS" "loki-guard.io/enforce=$TAG" >/dev/null
-cat <<EOF | k apply -f - >/dev/null
-apiVersion: admissionregistration.k8s.io/v1
-kind: ValidatingWebhookConfiguration
-metadata: {name: loki-guard-$TAG}
-webhooks:
-- name: validate.loki-guard.io
-  admissionReviewVersions: [v1]
-  sideEffects: None
-  failurePolicy: Fail
-  timeoutSeconds: 10
-  namespaceSelector: {matchLabels: {loki-guard.io/enforce: "$TAG"}}
-  clientConfig: {url: "https://127.0.0.1:$LB/validate", caBundle: $(base64 -w0 <"$CA")}
-  rules:
-  - {apiGroups: [""], apiVersions: [v1], operations: [CREATE, UPDATE], resources: [pods]}
-EOF
+register_pod_webhook "loki-guard-$TAG" "$TAG" "https://127.0.0.1:$LB/validate" "$CA" 10
 
 pod() {  # name [hostNetwork]
   cat <<EOF
