@@ -253,7 +253,7 @@ int main(int argc, char** argv) {
         // A body near the 3 MiB cap parses into tens of MB of small JSON nodes that glibc keeps in the
         // I/O threads' arenas after they are freed: RSS ratcheted up with each such review (42 -> 125 MiB
         // after 24, tests/abuse "huge array"). Give the pages back; ordinary reviews are a few KB.
-        if (req.body.size() >= 256 * 1024) malloc_trim(0);
+        if (req.body.size() >= std::size_t{256} * 1024) malloc_trim(0);
         return r;
       }
       if (path == "/healthz") return {200, "text/plain", "ok\n"};

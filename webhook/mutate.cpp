@@ -165,7 +165,7 @@ MutationResult mutate_pod(const json& object, const std::string& spec_path, cons
     for (const auto& [k, v] : config.repair_labels) {
       if (labels.value(k, json()) != json(v)) {
         labels[k] = v;
-        note(r.changes, "label " + k + "=" + v);
+        note(r.changes, std::string("label ").append(k).append("=").append(v));
       }
     }
   }

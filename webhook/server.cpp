@@ -43,8 +43,8 @@ using error_code = boost::system::error_code;
 namespace {
 
 constexpr std::size_t kReadChunk = 4096;
-constexpr std::size_t kDrainChunk = 16 * 1024;
-constexpr std::size_t kDrainMaxBytes = 8 * 1024 * 1024;
+constexpr std::size_t kDrainChunk = std::size_t{16} * 1024;
+constexpr std::size_t kDrainMaxBytes = std::size_t{8} * 1024 * 1024;
 constexpr std::chrono::milliseconds kDrainTime{1000};
 constexpr std::chrono::milliseconds kTlsCloseTime{1000};
 // On shutdown, how long a keep-alive connection between requests stays open
@@ -157,15 +157,20 @@ class Session : public std::enable_shared_from_this<Session> {
   // "Connection: close"; if it stays idle it is closed then.
   void on_server_stop() {
     if (state_ == State::detecting || state_ == State::handshaking) return close_now();
-    if (state_ != State::idle) return;
+    if (state_ == State::idle) arm_idle_drain();
+    // reading/handling/writing: when the response is written, wait_for_request() arms the same drain,
+    // because the client may already be sending its next request on this keep-alive connection.
+  }
+  void force_close() { close_now(); }
+
+ private:
+  void arm_idle_drain() {
     drain_timer_.expires_after(std::min<std::chrono::steady_clock::duration>(kIdleDrain, srv_.opts.shutdown_grace));
     drain_timer_.async_wait([self = shared_from_this()](error_code ec) {
       if (!ec && self->state_ == State::idle) self->close_now();
     });
   }
-  void force_close() { close_now(); }
 
- private:
   enum class State { detecting, handshaking, idle, reading, handling, writing, closing };
 
   beast::tcp_stream& lowest() { return beast::get_lowest_layer(stream_); }
@@ -231,7 +236,9 @@ class Session : public std::enable_shared_from_this<Session> {
   // request), so an idle keep-alive connection and a request being read have separate deadlines.
   void wait_for_request() {
     state_ = State::idle;
-    if (srv_.stopping) return close_now();
+    // Stopping since this connection's last request: not closed at once (the client cannot tell the
+    // close from a failure if its next request is already on the way), but drained like on_server_stop.
+    if (srv_.stopping) arm_idle_drain();
     lowest().expires_after(first_request_ ? srv_.opts.read_timeout : srv_.opts.idle_timeout);
     stream_.async_read_some(buffer_.prepare(kReadChunk), [self = shared_from_this()](error_code ec, std::size_t n) {
       self->buffer_.commit(n);

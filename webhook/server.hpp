@@ -39,8 +39,8 @@ struct ServerOptions {
   std::string listen = ":8443";   // HOST:PORT, [V6]:PORT, ":PORT" = all interfaces (dual-stack when possible)
   std::string tls_cert, tls_key;  // PEM files
   unsigned threads = 2;
-  std::size_t max_body = 3 * 1024 * 1024;  // the API server's own object limit
-  std::size_t max_header = 16 * 1024;
+  std::size_t max_body = std::size_t{3} * 1024 * 1024;  // the API server's own object limit
+  std::size_t max_header = std::size_t{16} * 1024;
   std::chrono::seconds handshake_timeout{10}, read_timeout{10}, idle_timeout{60};
   std::size_t max_connections = 1024;
   std::chrono::seconds cert_poll_interval{2};
