@@ -25,10 +25,16 @@ for t in "${TARGETS[@]}"; do
   mkdir -p "$work" "$art" "$(dirname "$log")"
   echo "== $t: ${SECONDS_PER_TARGET}s"
   rc=0
+  # Seeds and the regression inputs, where the target has any (git keeps no empty directory, and libFuzzer
+  # exits at once on a corpus directory that does not exist).
+  seeds=()
+  for d in "$ROOT/tests/fuzz/corpus/$t" "$ROOT/tests/fuzz/regressions/$t"; do
+    [ -d "$d" ] && seeds+=("$d")
+  done
   # -timeout: an input that takes 10 s is a hang; -rss_limit_mb: 2 GB is an out-of-memory.
   "$B/bin/loki-fuzz-$t" -max_total_time="$SECONDS_PER_TARGET" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
     -dict="$ROOT/tests/fuzz/kubernetes.dict" -artifact_prefix="$art/" ${FUZZ_ARGS:-} \
-    "$work" "$ROOT/tests/fuzz/corpus/$t" "$ROOT/tests/fuzz/regressions/$t" >"$log" 2>&1 || rc=$?
+    "$work" "${seeds[@]}" >"$log" 2>&1 || rc=$?
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
   # The last status line: "#123456  DONE   cov: 1234 ft: 5678 corp: 90/12Kb ..." (or REDUCE/NEW/pulse).
   last=$(grep -E '^#[0-9]+' "$log" | tail -1 || true)
@@ -39,7 +45,7 @@ for t in "${TARGETS[@]}"; do
   if [ "$rc" -ne 0 ]; then
     line+="  CRASH (exit $rc): $(ls -t "$art" | head -1) -- see $log"
     failed+=("$t")
-    grep -E 'ERROR: |SUMMARY: |loki-fuzz: |runtime error' "$log" | head -5 | sed 's/^/    /'
+    { grep -E 'ERROR: |SUMMARY: |loki-fuzz: |runtime error|No such file' "$log" || tail -3 "$log"; } | head -5 | sed 's/^/    /'
   fi
   echo "$line"
   summary+=("$line")
