@@ -19,7 +19,7 @@ std::uint64_t order_of(std::uint32_t input, std::size_t document) {
 }
 }  // namespace
 
-LintSession::LintSession(EngineOptions opts, LoadOptions load) : opts_(std::move(opts)), load_(load) {}
+LintSession::LintSession(EngineOptions opts, LoadOptions load) : opts_(std::move(opts)), load_(std::move(load)) {}
 
 void LintSession::add_file(const std::string& path) {
   InputText in = InputText::open(path);

@@ -585,6 +585,7 @@ void InputText::release(std::string_view part) const {
   auto end = begin + part.size();
   begin = (begin + page - 1) / page * page;  // whole pages inside the part only: neighbours may still be parsing
   end = end / page * page;
+  // NOLINTNEXTLINE(performance-no-int-to-ptr): madvise wants page-aligned addresses, computed as integers above.
   if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
 }
 

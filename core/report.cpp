@@ -70,12 +70,12 @@ void write_text(std::ostream& out, const Findings& findings, const ReportSummary
     }
   }
   for (const auto& list : groups) {
-    const Finding first = findings[list.front()];
+    const auto& first = findings[list.front()];  // a reference, or a FindingStore copy kept alive
     std::string title = first.object.display();
     if (!first.object.apiVersion.empty()) title += " (" + first.object.apiVersion + ")";
     out << paint("1", title) << "\n";
     for (std::size_t i : list) {
-      const Finding held = findings[i];
+      const auto& held = findings[i];
       const Finding* f = &held;
       const char* colour = f->severity == Severity::error ? "31" : f->severity == Severity::warning ? "33" : "36";
       std::string sev(to_string(f->severity));

@@ -24,6 +24,8 @@ std::optional<std::chrono::system_clock::time_point> parse_rfc3339(const std::st
   std::tm tm{};
   int y, mo, d, h, mi, sec;
   char rest[64] = {0};
+  // Fixed-width %Nd fields cannot overflow an int, and a non-number fails the match count.
+  // NOLINTNEXTLINE(cert-err34-c)
   if (std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%63s", &y, &mo, &d, &h, &mi, &sec, rest) < 6) return std::nullopt;
   tm.tm_year = y - 1900;
   tm.tm_mon = mo - 1;
@@ -40,7 +42,7 @@ std::optional<std::chrono::system_clock::time_point> parse_rfc3339(const std::st
   }
   if (!r.empty() && (r[0] == '+' || r[0] == '-')) {
     int oh = 0, om = 0;
-    if (std::sscanf(r.c_str() + 1, "%2d:%2d", &oh, &om) != 2) return std::nullopt;
+    if (std::sscanf(r.c_str() + 1, "%2d:%2d", &oh, &om) != 2) return std::nullopt;  // NOLINT(cert-err34-c): as above
     int off = (oh * 3600 + om * 60) * (r[0] == '+' ? 1 : -1);
     t -= off;
   } else if (r != "Z" && r != "z") {
@@ -94,11 +96,13 @@ ExecCredential run_exec_plugin(const ExecConfig& exec, const ClusterConfig& clus
   for (auto& [k, v] : exec.env) env_store.push_back(k + "=" + v);
   env_store.push_back("KUBERNETES_EXEC_INFO=" + info.dump());
   std::vector<char*> envp;
+  envp.reserve(env_store.size() + 1);
   for (auto& s : env_store) envp.push_back(s.data());
   envp.push_back(nullptr);
   std::vector<std::string> argv_store{exec.command};
   argv_store.insert(argv_store.end(), exec.args.begin(), exec.args.end());
   std::vector<char*> argv;
+  argv.reserve(argv_store.size() + 1);
   for (auto& s : argv_store) argv.push_back(s.data());
   argv.push_back(nullptr);
 
@@ -143,7 +147,7 @@ ExecCredential run_exec_plugin(const ExecConfig& exec, const ClusterConfig& clus
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
     output.append(buf, static_cast<std::size_t>(n));
-    if (output.size() > 1024 * 1024) break;
+    if (output.size() > std::size_t{1024} * 1024) break;
   }
   ::close(out[0]);
   if (timed_out) ::kill(pid, SIGKILL);

@@ -68,7 +68,7 @@ bool parse_v6(std::string_view s, std::uint8_t* out) {
   for (int i = 0; i < n_head; ++i) groups[i] = head[i];
   if (gap)
     for (int i = 0; i < n_tail; ++i) groups[8 - n_tail + i] = tail[i];
-  for (int i = 0; i < 8; ++i) {
+  for (std::size_t i = 0; i < 8; ++i) {
     out[2 * i] = static_cast<std::uint8_t>(groups[i] >> 8);
     out[2 * i + 1] = static_cast<std::uint8_t>(groups[i] & 0xff);
   }
@@ -104,7 +104,7 @@ std::string IpAddress::to_string() const {
   }
   // RFC 5952: the longest run (>= 2) of zero groups becomes "::".
   std::array<unsigned, 8> g{};
-  for (int i = 0; i < 8; ++i) g[i] = static_cast<unsigned>(bytes[2 * i] << 8 | bytes[2 * i + 1]);
+  for (std::size_t i = 0; i < 8; ++i) g[i] = static_cast<unsigned>(bytes[2 * i] << 8 | bytes[2 * i + 1]);
   int best = -1, best_len = 0;
   for (int i = 0; i < 8;) {
     if (g[i] != 0) {

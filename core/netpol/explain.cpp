@@ -106,6 +106,7 @@ std::string explain(const Analyzer& an, const PodInfo& pod, const std::optional<
       if (p->egress_default_deny) deny.push_back(p);
     auto names = [](const std::vector<const Policy*>& ps) {
       std::vector<std::string> v;
+      v.reserve(ps.size());
       for (const Policy* p : ps) v.push_back(p->display());
       return join(v, ", ");
     };
