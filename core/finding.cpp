@@ -1,5 +1,7 @@
 #include <loki/finding.hpp>
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 #include <tuple>
 

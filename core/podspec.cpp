@@ -1,5 +1,7 @@
 #include <loki/podspec.hpp>
 
+#include <nlohmann/json.hpp>
+
 namespace loki {
 
 using nlohmann::json;

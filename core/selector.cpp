@@ -1,5 +1,7 @@
 #include <loki/selector.hpp>
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 #include <cctype>
 

@@ -14,6 +14,7 @@ PKGS=(
   nlohmann-json3-dev libyaml-dev libyaml-cpp-dev libspdlog-dev libfmt-dev
   doctest-dev libcli11-dev
   clang-format clang-tidy clang llvm libclang-rt-14-dev curl ca-certificates bc time
+  ccache mold
   python3 python3-yaml python3-jsonschema
 )
 BOOST_PKGS=(libboost1.81-dev libboost1.83-dev)

@@ -5,7 +5,7 @@
 #include <loki/manifest.hpp>
 #include <loki/selector.hpp>
 
-#include <nlohmann/json.hpp>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
 #include <vector>

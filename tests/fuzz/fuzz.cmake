@@ -1,7 +1,10 @@
-# libFuzzer targets (tests/fuzz/README.md). Does nothing unless -DLOKI_FUZZ=ON and the compiler is clang:
-#   CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DLOKI_FUZZ=ON && cmake --build build-fuzz --target loki-fuzzers
-# or tests/fuzz/run.sh, which does that and runs every target. Use a build directory of its own: everything in
-# it is built with ASan+UBSan and libFuzzer's coverage instrumentation.
+# libFuzzer targets (tests/fuzz/README.md). Does nothing unless -DLOKI_FUZZ=ON and the compiler is clang.
+# CI and tests/fuzz/run.sh build them in the one sanitizer build, the CMakePresets.json preset `asan` (clang,
+# ASan+UBSan, build-asan/): the libraries get libFuzzer's coverage instrumentation (-fsanitize=fuzzer-no-link)
+# on top of the sanitizers, only the fuzz executables link libFuzzer itself (-fsanitize=fuzzer), and the
+# sanitizer suite's binaries link the same instrumented libraries (the ASan runtime defines the coverage
+# callbacks as no-ops when libFuzzer is absent). So one compile of libloki serves both.
+#   cmake --preset asan && cmake --build --preset asan --target loki-fuzzers
 # (The regressions under tests/fuzz/regressions/ are also replayed by the unit tests of every build:
 # tests/unit/test_fuzz_regressions.cpp.)
 option(LOKI_FUZZ "Build the libFuzzer targets of tests/fuzz (clang only)" OFF)
@@ -10,9 +13,9 @@ if(LOKI_FUZZ AND CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
   set(LOKI_FUZZ_TARGETS manifest admission selector kubeconfig mutate_patch)
   set(_loki_fuzz_dir ${CMAKE_SOURCE_DIR}/tests/fuzz)
 
-  # The libraries under test get the coverage instrumentation (fuzzer-no-link) and the sanitizers; only the fuzz
-  # executables link libFuzzer itself. As in cmake/sanitizers.cmake, CMAKE_CXX_FLAGS as it stands at the end of
-  # the directory applies to every target in it, including those defined above this include.
+  # As in cmake/sanitizers.cmake, CMAKE_CXX_FLAGS as it stands at the end of the directory applies to every
+  # target in it, including those defined above this include. Without LOKI_SANITIZE the sanitizers come from
+  # here (a fuzz-only build directory).
   set(_loki_fuzz_flags -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
                        -fno-omit-frame-pointer)
   list(JOIN _loki_fuzz_flags " " _loki_fuzz_str)
