@@ -30,8 +30,15 @@ if(LOKI_FUZZ AND CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
     target_link_options(loki-fuzz-${_t} PRIVATE -fsanitize=fuzzer)
     add_dependencies(loki-fuzzers loki-fuzz-${_t})
     # Replay: every seed and every regression once (-runs=0 executes the inputs and stops), under the sanitizers.
-    add_test(NAME fuzz-replay-${_t}
-             COMMAND loki-fuzz-${_t} -runs=0 ${_loki_fuzz_dir}/corpus/${_t} ${_loki_fuzz_dir}/regressions/${_t})
+    # libFuzzer exits on a directory that does not exist, and git keeps no empty one (a target without
+    # regressions has no tests/fuzz/regressions/<target>/ in a fresh clone).
+    set(_inputs)
+    foreach(_d corpus regressions)
+      if(EXISTS ${_loki_fuzz_dir}/${_d}/${_t})
+        list(APPEND _inputs ${_loki_fuzz_dir}/${_d}/${_t})
+      endif()
+    endforeach()
+    add_test(NAME fuzz-replay-${_t} COMMAND loki-fuzz-${_t} -runs=0 ${_inputs})
     set_tests_properties(fuzz-replay-${_t} PROPERTIES LABELS fuzz TIMEOUT 300)
   endforeach()
   message(STATUS "loki-guard: libFuzzer targets: ${LOKI_FUZZ_TARGETS}")

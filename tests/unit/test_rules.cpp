@@ -263,7 +263,9 @@ TEST_CASE("every workload kind's pod template is found") {
        "/spec/jobTemplate/spec/template/spec"},
       {{{"apiVersion", "v1"}, {"kind", "PodTemplate"}, {"template", tmpl}}, "/template/spec"},
   };
-  for (auto& [obj, path] : cases) {
+  for (auto& c : cases) {  // not a structured binding: CAPTURE's lambda (clang < 16)
+    auto& obj = c.first;
+    const auto& path = c.second;
     obj["metadata"] = {{"name", "w"}};
     CAPTURE(obj["kind"]);
     auto f = rule_findings(obj, "host-network");
