@@ -258,16 +258,25 @@ int run_explain(const ExplainOptions& opts) {
     wo.ns = !o.ns.empty() ? o.ns : !cfg.default_namespace.empty() ? cfg.default_namespace : "default";
     eo.default_namespace = wo.ns;
     loki::KubeClient client(cfg);
-    loki::ClusterSnapshot snap = loki::walk_cluster(client, wo);
-    for (const auto& n : snap.notes) std::cerr << "loki-audit: note: " << n << "\n";
-    for (const auto* list :
-         {&snap.workloads, &snap.pods, &snap.networkpolicies, &snap.ciliumnetworkpolicies, &snap.namespaces}) {
-      for (const auto& j : *list) {
-        loki::Object obj;
-        obj.json = j;
-        obj.file = loki::api_path_of(j);
-        live.add(obj, eo.config, wo.ns);
+    auto take = [&](const loki::ClusterSnapshot& snap, const std::string& ns, bool with_namespaces) {
+      for (const auto& n : snap.notes) std::cerr << "loki-audit: note: " << n << "\n";
+      for (const auto* list :
+           {&snap.workloads, &snap.pods, &snap.networkpolicies, &snap.ciliumnetworkpolicies, &snap.namespaces}) {
+        if (list == &snap.namespaces && !with_namespaces) continue;
+        for (const auto& j : *list) {
+          loki::Object obj;
+          obj.json = j;
+          obj.file = loki::api_path_of(j);
+          live.add(obj, eo.config, ns);
+        }
       }
+    };
+    take(loki::walk_cluster(client, wo), wo.ns, true);
+    // A destination in another namespace: its pods and its ingress policies too.
+    if (!o.to_ns.empty() && o.to_ns != wo.ns) {
+      loki::WalkOptions other = wo;
+      other.ns = o.to_ns;
+      take(loki::walk_cluster(client, other), other.ns, false);
     }
     live.sort();
   } else {
