@@ -169,6 +169,14 @@ std::optional<loki::netpol::ExplainTarget> parse_to(const std::string& text, con
   return t;
 }
 
+std::vector<loki::netpol::Cidr> pod_cidrs_of(const ExplainOptions& o) {
+  std::vector<loki::netpol::Cidr> out;
+  for (const auto& t : o.pod_cidrs) {
+    if (auto c = loki::netpol::Cidr::parse(t)) out.push_back(*c);  // validated by the option
+  }
+  return out;
+}
+
 // --queries: one JSON line per query; a query that cannot be parsed is
 // answered with {"error": ...} in its place, so results stay aligned.
 int run_queries(const ExplainOptions& o, const loki::netpol::Inventory& inv) {
@@ -178,6 +186,7 @@ int run_queries(const ExplainOptions& o, const loki::netpol::Inventory& inv) {
     return 2;
   }
   loki::netpol::Analyzer analyzer(inv);
+  analyzer.set_pod_cidrs(pod_cidrs_of(o));
   nlohmann::json out = nlohmann::json::array();
   std::string line;
   while (std::getline(in, line)) {
@@ -222,6 +231,15 @@ CLI::App* add_explain_command(CLI::App& app, ExplainOptions& o) {
                   "of the input (PORT may be one of its named ports); protocol defaults to TCP (a named port's own)");
   cmd->add_option("--to-namespace", o.to_ns, "Namespace of a KIND/NAME destination (default: the workload's)");
   cmd->add_option("-f,--format", o.format, "Output with --to: text or json")->check(CLI::IsMember({"text", "json"}));
+  cmd->add_option("--pod-cidr", o.pod_cidrs,
+                  "The cluster's pod CIDR (repeatable): decides ipBlock rules for destinations known only by their "
+                  "template, whose IP is otherwise unknown (verdict: conditional)")
+      ->check(CLI::Validator(
+          [](std::string& v) {
+            return v.find('/') != std::string::npos && loki::netpol::Cidr::parse(v) ? std::string()
+                                                                                    : v + " is not a CIDR";
+          },
+          "CIDR"));
   cmd->add_option("--queries", o.queries,
                   "Answer many queries in one run: a file of JSON lines {\"from\": \"KIND/NAME\", \"namespace\": NS, "
                   "\"to\": TO, \"to_namespace\": NS2}; prints a JSON array of verdicts (as -f json)");
@@ -311,6 +329,7 @@ int run_explain(const ExplainOptions& opts) {
     }
   }
   loki::netpol::Analyzer analyzer(inv);
+  analyzer.set_pod_cidrs(pod_cidrs_of(o));
   if (to && o.format == "json")
     std::cout << loki::netpol::explain_json(analyzer, *pod, *to).dump(2) << "\n";
   else

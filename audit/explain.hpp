@@ -10,12 +10,13 @@
 namespace loki_audit {
 
 struct ExplainOptions {
-  std::string target;           // KIND/NAME
-  std::string ns;               // empty: wherever the name is unique
-  std::string to;               // HOST_OR_IP:PORT[/PROTO], [IPv6]:PORT, or KIND/NAME:PORT_OR_NAME[/PROTO]
-  std::string to_ns;            // namespace of a KIND/NAME destination (default: the workload's, else unique)
-  std::string format = "text";  // text | json
-  std::string queries;          // a file of queries (JSON lines), answered as a JSON array
+  std::string target;                  // KIND/NAME
+  std::string ns;                      // empty: wherever the name is unique
+  std::string to;                      // HOST_OR_IP:PORT[/PROTO], [IPv6]:PORT, or KIND/NAME:PORT_OR_NAME[/PROTO]
+  std::string to_ns;                   // namespace of a KIND/NAME destination (default: the workload's, else unique)
+  std::string format = "text";         // text | json
+  std::string queries;                 // a file of queries (JSON lines), answered as a JSON array
+  std::vector<std::string> pod_cidrs;  // the cluster's pod CIDRs, for pods whose IP is unknown
   std::string config_path;
   std::string selector;
   bool all_pods = false;

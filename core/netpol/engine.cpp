@@ -155,6 +155,30 @@ Verdict combine_models(Verdict as_pod, Verdict as_node, const std::string& who) 
 }
 }  // namespace
 
+// A pod known only by its template has some pod IP: never a flat no, unless
+// the pod CIDRs rule the block out.
+Match Analyzer::unknown_pod_ip(const Peer& peer) const {
+  const Match maybe{Match::Kind::maybe, "the pod IP is in " + block_text(peer)};
+  if (pod_cidrs_.empty()) return maybe;
+  auto overlap = [](const Cidr& a, const Cidr& b) { return a.contains(b) || b.contains(a); };
+  bool any = false;
+  for (bool v6 : {false, true}) {
+    bool family = false, covered = true;
+    for (const auto& pc : pod_cidrs_) {
+      if (pc.base.v6 != v6) continue;
+      family = true;
+      any |= overlap(peer.cidr, pc);
+      bool in = peer.cidr.contains(pc);
+      for (const auto& e : peer.except) in &= !overlap(e, pc);
+      covered &= in;
+    }
+    // The pod has an IP of this family in one of its pod CIDRs.
+    if (family && covered) return {Match::Kind::yes, {}};
+  }
+  if (!any) return {};
+  return maybe;
+}
+
 Match Analyzer::peer_match(const Policy& policy, const Peer& peer, const Destination& dest, HostModel model) const {
   const Match yes{Match::Kind::yes, {}}, no{};
   switch (peer.kind) {
@@ -177,8 +201,7 @@ Match Analyzer::peer_match(const Policy& policy, const Peer& peer, const Destina
             if (in_block(peer, ip)) return yes;
           return no;
         }
-        // A pod known only by its template has some pod IP: not a flat no.
-        return {Match::Kind::maybe, "the pod IP is in " + block_text(peer)};
+        return unknown_pod_ip(peer);
       }
       // A name resolves to addresses loki-audit does not look up. Every name
       // has an IPv4 address in 0.0.0.0/0 in practice; anything narrower

@@ -332,6 +332,10 @@ class Analyzer {
   explicit Analyzer(const Inventory& inv);
 
   const Inventory& inventory() const { return inv_; }
+  // The cluster's pod CIDRs (`--pod-cidr`): a pod whose IP the input does not
+  // say has one in them, so an ipBlock disjoint from them does not match it
+  // and one covering those of a family does.
+  void set_pod_cidrs(std::vector<Cidr> cidrs) { pod_cidrs_ = std::move(cidrs); }
   // Policies of the namespace, then the clusterwide ones.
   std::vector<const Policy*> policies_for(const std::string& ns) const;
   // Pods of a namespace in the inventory.
@@ -368,7 +372,10 @@ class Analyzer {
   Verdict ingress_under(const PodNetwork& net, const PodInfo& source, int port, Protocol protocol,
                         HostModel model) const;
 
+  Match unknown_pod_ip(const Peer& peer) const;
+
   const Inventory& inv_;
+  std::vector<Cidr> pod_cidrs_;
   std::unordered_map<std::string, std::vector<const Policy*>> by_ns_;
   std::vector<const Policy*> clusterwide_;
   std::unordered_map<std::string, std::vector<const PodInfo*>> pods_by_ns_;

@@ -164,6 +164,7 @@ grep -q "ingress (destination side, Pod db/pg): DENIED" "$TMP/out" && ok "explai
   bad "explain denying side" "$(cat "$TMP/out")"
 expect_exit "explain: ::/0 and a host name is conditional" 3 "$BIN" explain pod/web -n app --to api.anthropic.com:443 $XF
 grep -q "ingress: not applicable" "$TMP/out" && ok "explain: only egress for a host" || bad "explain host" "$(cat "$TMP/out")"
+expect_exit "explain: --pod-cidr must be a CIDR" 2 "$BIN" explain pod/web -n app --pod-cidr 10.0.0.1 --to 1.1.1.1:443 $XF
 expect_exit "explain: unknown named port is a usage error" 2 "$BIN" explain pod/web -n app --to pod/pg:pgx --to-namespace db $XF
 "$BIN" explain pod/other -n app --to pod/pg:postgres --to-namespace db -f json $XF >"$TMP/x.json"
 python3 - "$TMP/x.json" <<'PY' && ok "explain -f json schema" || bad "explain -f json" "$(cat "$TMP/x.json")"

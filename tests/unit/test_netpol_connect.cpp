@@ -304,3 +304,36 @@ spec:
   t.port = 5433;
   CHECK(explain_json(an, find(inv, "app", "p1"), t)["verdict"] == "denied");
 }
+
+// The pod CIDR (`--pod-cidr`) settles what the template alone cannot: a block
+// covering it contains every pod IP, a block disjoint from it none.
+TEST_CASE("pod IPs: unknown destination IP decided by the pod CIDRs where it can be") {
+  auto tmpl = std::string(R"(apiVersion: apps/v1
+kind: Deployment
+metadata: {name: pg, namespace: db}
+spec:
+  selector: {matchLabels: {app: pg}}
+  template:
+    metadata: {labels: {app: pg}}
+    spec:
+      containers: [{name: pg, image: "postgres@sha256:0000000000000000000000000000000000000000000000000000000000000000"}]
+)");
+  auto answer = [&](const std::string& cidr, std::vector<std::string> pod_cidrs) {
+    auto inv = load(egress_to(cidr) + pod_yaml("app", "p1", "role: client", "") + tmpl);
+    Analyzer an(inv);
+    std::vector<Cidr> pcs;
+    for (const auto& c : pod_cidrs) pcs.push_back(*Cidr::parse(c));
+    an.set_pod_cidrs(pcs);
+    return an
+        .allows(an.analyze(find(inv, "app", "p1")), Destination::to_pod(find(inv, "db", "pg")), 5432, Protocol::TCP)
+        .answer;
+  };
+  using A = Verdict::Answer;
+  CHECK(answer("10.0.0.0/8", {"10.244.0.0/16"}) == A::allowed);
+  CHECK(answer("192.168.0.0/16", {"10.244.0.0/16"}) == A::denied);
+  CHECK(answer("10.244.1.0/24", {"10.244.0.0/16"}) == A::conditional);
+  CHECK(answer("0.0.0.0/0, except: [10.244.5.0/24]", {"10.244.0.0/16"}) == A::conditional);
+  CHECK(answer("'::/0'", {"10.244.0.0/16"}) == A::denied);                       // an IPv4-only cluster
+  CHECK(answer("'::/0'", {"10.244.0.0/16", "fd00:10:244::/56"}) == A::allowed);  // dual-stack: its IPv6 IP
+  CHECK(answer("10.0.0.0/8", {}) == A::conditional);                             // nothing known
+}
