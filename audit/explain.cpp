@@ -239,7 +239,8 @@ CLI::App* add_explain_command(CLI::App& app, ExplainOptions& o) {
             return v.find('/') != std::string::npos && loki::netpol::Cidr::parse(v) ? std::string()
                                                                                     : v + " is not a CIDR";
           },
-          "CIDR"));
+          "CIDR"))
+      ->allow_extra_args(false);  // one CIDR per --pod-cidr: the paths follow
   cmd->add_option("--queries", o.queries,
                   "Answer many queries in one run: a file of JSON lines {\"from\": \"KIND/NAME\", \"namespace\": NS, "
                   "\"to\": TO, \"to_namespace\": NS2}; prints a JSON array of verdicts (as -f json)");

@@ -164,6 +164,10 @@ grep -q "ingress (destination side, Pod db/pg): DENIED" "$TMP/out" && ok "explai
   bad "explain denying side" "$(cat "$TMP/out")"
 expect_exit "explain: ::/0 and a host name is conditional" 3 "$BIN" explain pod/web -n app --to api.anthropic.com:443 $XF
 grep -q "ingress: not applicable" "$TMP/out" && ok "explain: only egress for a host" || bad "explain host" "$(cat "$TMP/out")"
+expect_exit "explain: template destination, ::/0: conditional" 3 "$BIN" explain pod/web -n app --to deployment/cache:443 --to-namespace db $XF
+grep -q "only if the pod IP is in ::/0" "$TMP/out" && ok "explain names the condition" || bad "explain condition" "$(cat "$TMP/out")"
+expect_exit "explain: --pod-cidr v6 covered by ::/0" 0 "$BIN" explain pod/web -n app --to deployment/cache:443 --to-namespace db --pod-cidr fd00:10:244::/56 $XF
+expect_exit "explain: --pod-cidr v4 only, ::/0 misses it" 1 "$BIN" explain pod/web -n app --to deployment/cache:443 --to-namespace db --pod-cidr 10.244.0.0/16 $XF
 expect_exit "explain: --pod-cidr must be a CIDR" 2 "$BIN" explain pod/web -n app --pod-cidr 10.0.0.1 --to 1.1.1.1:443 $XF
 expect_exit "explain: unknown named port is a usage error" 2 "$BIN" explain pod/web -n app --to pod/pg:pgx --to-namespace db $XF
 "$BIN" explain pod/other -n app --to pod/pg:postgres --to-namespace db -f json $XF >"$TMP/x.json"
