@@ -71,10 +71,10 @@ type query struct {
 }
 
 type scenario struct {
-	Namespaces []namespace                  `json:"namespaces"`
-	Pods       []pod                        `json:"pods"`
+	Namespaces []namespace                   `json:"namespaces"`
+	Pods       []pod                         `json:"pods"`
 	Policies   []*networkingv1.NetworkPolicy `json:"policies"`
-	Queries    []query                      `json:"queries"`
+	Queries    []query                       `json:"queries"`
 }
 
 type sides struct {
@@ -252,7 +252,7 @@ func run(sc *scenario) []result {
 	for _, q := range sc.Queries {
 		var r result
 		eval := func(pol *matcher.Policy, asNode bool) (sides, error) {
-			src, srcPod, err := peerOf(q.From, asNode)
+			src, _, err := peerOf(q.From, asNode)
 			if err != nil {
 				return sides{}, err
 			}
@@ -260,7 +260,6 @@ func run(sc *scenario) []result {
 			if err != nil {
 				return sides{}, err
 			}
-			_ = srcPod
 			proto := v1.Protocol(q.Protocol)
 			port, name := q.Port, ""
 			if dstPod != nil {
