@@ -129,12 +129,6 @@ bool to_itself(const PodInfo& a, const PodInfo& b) {
   return &a == &b && a.ref.kind == "Pod";
 }
 
-std::string answer_word(const Verdict& v) {
-  return v.answer == Verdict::Answer::allowed  ? "allowed"
-         : v.answer == Verdict::Answer::denied ? "denied"
-                                               : "conditional";
-}
-
 // hostNetwork: the API leaves it to the plugin; the two permitted behaviours
 // are evaluated separately. Certain only when both agree.
 Verdict combine_models(Verdict as_pod, Verdict as_node, const std::string& who) {
@@ -148,9 +142,11 @@ Verdict combine_models(Verdict as_pod, Verdict as_node, const std::string& who) 
   Verdict v;
   v.set(Verdict::Answer::conditional);
   v.by = as_pod.by ? as_pod.by : as_node.by;
-  v.reason = head + ": a plugin that applies NetworkPolicy to hostNetwork pods: " + answer_word(as_pod) + " (" +
-             as_pod.reason + "); a plugin that treats them as node traffic (the most common): " + answer_word(as_node) +
-             " (" + as_node.reason + ")";
+  v.reason =
+      head + ": a plugin that applies NetworkPolicy to hostNetwork pods: " + std::string(to_string(as_pod.answer)) +
+      " (" + as_pod.reason +
+      "); a plugin that treats them as node traffic (the most common): " + std::string(to_string(as_node.answer)) +
+      " (" + as_node.reason + ")";
   return v;
 }
 }  // namespace
