@@ -216,8 +216,9 @@ CLI::App* add_explain_command(CLI::App& app, ExplainOptions& o) {
   auto* cmd = app.add_subcommand(
       "explain",
       "Explain a workload's network isolation: the policies of its namespace and whether (or why not) they select "
-      "it, isolation per direction, its allowed egress, and with --to the verdict for one destination. Exit codes: "
-      "0 (with --to: allowed), 1 (with --to: denied), 2 usage error.");
+      "it, isolation per direction, its allowed egress and ingress, and with --to the verdict for one destination "
+      "(a pod: its egress and the destination's ingress). Exit codes: 0 (with --to: allowed), 1 (with --to: "
+      "denied), 3 (with --to: conditional on something the input does not say), 2 usage error.");
   cmd->add_option("workload", o.target, "KIND/NAME, e.g. deployment/loki-agent (not with --queries)");
   cmd->add_option("paths", o.paths, "Files, directories or - (stdin); none: the live cluster");
   cmd->add_option("--kubeconfig", o.kubeconfig,
