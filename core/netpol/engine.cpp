@@ -131,7 +131,7 @@ bool to_itself(const PodInfo& a, const PodInfo& b) {
 
 // hostNetwork: the API leaves it to the plugin; the two permitted behaviours
 // are evaluated separately. Certain only when both agree.
-Verdict combine_models(Verdict as_pod, Verdict as_node, const std::string& who) {
+Verdict combine_models(Verdict as_pod, const Verdict& as_node, const std::string& who) {
   const std::string head = who +
                            " uses hostNetwork, and NetworkPolicy behaviour for hostNetwork pods is "
                            "implementation-defined (it depends on the CNI)";
@@ -154,8 +154,7 @@ Verdict combine_models(Verdict as_pod, Verdict as_node, const std::string& who) 
 // A pod known only by its template has some pod IP: never a flat no, unless
 // the pod CIDRs rule the block out.
 Match Analyzer::unknown_pod_ip(const Peer& peer) const {
-  const Match maybe{Match::Kind::maybe, "the pod IP is in " + block_text(peer)};
-  if (pod_cidrs_.empty()) return maybe;
+  if (pod_cidrs_.empty()) return Match::maybe("the pod IP is in " + block_text(peer));
   auto overlap = [](const Cidr& a, const Cidr& b) { return a.contains(b) || b.contains(a); };
   bool any = false;
   for (bool v6 : {false, true}) {
@@ -169,53 +168,51 @@ Match Analyzer::unknown_pod_ip(const Peer& peer) const {
       covered &= in;
     }
     // The pod has an IP of this family in one of its pod CIDRs.
-    if (family && covered) return {Match::Kind::yes, {}};
+    if (family && covered) return Match::yes();
   }
-  if (!any) return {};
-  return maybe;
+  if (!any) return Match::no();
+  return Match::maybe("the pod IP is in " + block_text(peer));
 }
 
 Match Analyzer::peer_match(const Policy& policy, const Peer& peer, const Destination& dest, HostModel model) const {
-  const Match yes{Match::Kind::yes, {}}, no{};
   switch (peer.kind) {
     case Peer::Kind::any:
-      return yes;
+      return Match::yes();
     case Peer::Kind::pods:
       // Under the node-IP model podSelector and namespaceSelector ignore
       // hostNetwork pods ("it ignores hostNetwork pods when matching
       // podSelector and namespaceSelector").
-      if (dest.kind != Destination::Kind::pod || !dest.pod) return no;
-      if (dest.pod->host_network && model == HostModel::node_ip) return no;
-      return namespace_matches(policy, peer, dest.pod->ns) && peer.pod_selector.matches(dest.pod->labels) ? yes : no;
+      if (dest.kind != Destination::Kind::pod || !dest.pod) return Match::no();
+      if (dest.pod->host_network && model == HostModel::node_ip) return Match::no();
+      return Match::of(namespace_matches(policy, peer, dest.pod->ns) && peer.pod_selector.matches(dest.pod->labels));
     case Peer::Kind::ip_block:
       // Cidr::contains compares address families: ::/0 holds no IPv4
       // address and 0.0.0.0/0 no IPv6 one.
-      if (dest.kind == Destination::Kind::ip) return in_block(peer, dest.ip) ? yes : no;
+      if (dest.kind == Destination::Kind::ip) return Match::of(in_block(peer, dest.ip));
       if (dest.kind == Destination::Kind::pod) {
         if (dest.pod && !dest.pod->ips.empty()) {
           for (const auto& ip : dest.pod->ips)
-            if (in_block(peer, ip)) return yes;
-          return no;
+            if (in_block(peer, ip)) return Match::yes();
+          return Match::no();
         }
         return unknown_pod_ip(peer);
       }
       // A name resolves to addresses loki-audit does not look up. Every name
       // has an IPv4 address in 0.0.0.0/0 in practice; anything narrower
       // depends on the DNS answer.
-      if (peer.cidr.everything() && !peer.cidr.base.v6 && peer.except.empty()) return yes;
-      return {Match::Kind::maybe, dest.host + " resolves to an address in " + block_text(peer)};
+      if (peer.cidr.everything() && !peer.cidr.base.v6 && peer.except.empty()) return Match::yes();
+      return Match::maybe(dest.host + " resolves to an address in " + block_text(peer));
     case Peer::Kind::fqdn:
-      if (dest.kind != Destination::Kind::host) return no;
-      return (peer.fqdn_pattern ? fqdn_pattern_matches(peer.fqdn, dest.host) : peer.fqdn == normalize_host(dest.host))
-                 ? yes
-                 : no;
+      if (dest.kind != Destination::Kind::host) return Match::no();
+      return Match::of(peer.fqdn_pattern ? fqdn_pattern_matches(peer.fqdn, dest.host)
+                                         : peer.fqdn == normalize_host(dest.host));
     case Peer::Kind::entity:
-      if (peer.entity == "all") return yes;
-      if (peer.entity == "world") return dest.kind != Destination::Kind::pod ? yes : no;
-      if (peer.entity == "cluster") return dest.kind == Destination::Kind::pod ? yes : no;
-      return no;
+      if (peer.entity == "all") return Match::yes();
+      if (peer.entity == "world") return Match::of(dest.kind != Destination::Kind::pod);
+      if (peer.entity == "cluster") return Match::of(dest.kind == Destination::Kind::pod);
+      return Match::no();
   }
-  return no;
+  return Match::no();
 }
 
 bool Analyzer::port_matches(const PortSpec& spec, const Destination& dest, int port, Protocol protocol) const {
@@ -321,7 +318,7 @@ Verdict Analyzer::allows(const PodNetwork& net, const Destination& dest, int por
   Verdict as_pod = egress_under(src_hn ? analyze(*net.pod, true) : net, dest, port, protocol, HostModel::pod_network);
   Verdict as_node = egress_under(net, dest, port, protocol, HostModel::node_ip);
   return combine_models(
-      std::move(as_pod), std::move(as_node),
+      std::move(as_pod), as_node,
       src_hn && dst_hn ? std::string("both pods") : (src_hn ? net.pod->ref.display() : dest.pod->ref.display()));
 }
 
@@ -395,7 +392,7 @@ Verdict Analyzer::admits(const PodNetwork& net, const PodInfo& source, int port,
       ingress_under(dst_hn ? analyze(*net.pod, true) : net, source, port, protocol, HostModel::pod_network);
   Verdict as_node = ingress_under(net, source, port, protocol, HostModel::node_ip);
   return combine_models(
-      std::move(as_pod), std::move(as_node),
+      std::move(as_pod), as_node,
       src_hn && dst_hn ? std::string("both pods") : (dst_hn ? net.pod->ref.display() : source.ref.display()));
 }
 

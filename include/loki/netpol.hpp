@@ -291,6 +291,10 @@ struct Match {
   Kind kind = Kind::no;
   std::string condition;  // maybe: "the pod IP is in 10.0.0.0/8"
   explicit operator bool() const { return kind != Kind::no; }
+  static Match yes() { return {Kind::yes, {}}; }
+  static Match no() { return {}; }
+  static Match maybe(std::string condition) { return {Kind::maybe, std::move(condition)}; }
+  static Match of(bool b) { return b ? yes() : no(); }
 };
 
 // How the network plugin treats hostNetwork pods, which the API leaves
