@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <fstream>
 #include <iostream>
 
 namespace loki_audit {
@@ -71,11 +72,13 @@ const loki::netpol::PodInfo* find_workload(const loki::netpol::Inventory& inv, c
 }
 
 std::optional<loki::netpol::ExplainTarget> parse_to(const std::string& text, const loki::netpol::Inventory& inv,
-                                                    const loki::netpol::PodInfo& from, std::string& error) {
+                                                    const loki::netpol::PodInfo& from, const std::string& to_ns,
+                                                    std::string& error) {
   using namespace loki::netpol;
   ExplainTarget t;
   t.text = text;
   std::string s = text;
+  bool proto_given = false;
   if (auto slash = s.rfind('/'); slash != std::string::npos && s.find(':', slash) == std::string::npos) {
     auto proto = parse_protocol(s.substr(slash + 1));
     if (!proto) {
@@ -83,6 +86,7 @@ std::optional<loki::netpol::ExplainTarget> parse_to(const std::string& text, con
       return std::nullopt;
     }
     t.protocol = *proto;
+    proto_given = true;
     s.resize(slash);
   }
   std::string host, port;
@@ -103,24 +107,57 @@ std::optional<loki::netpol::ExplainTarget> parse_to(const std::string& text, con
     host = s.substr(0, colon);
     port = s.substr(colon + 1);
   }
-  try {
-    std::size_t used = 0;
-    t.port = std::stoi(port, &used);
-    if (used != port.size() || t.port < 1 || t.port > 65535) throw std::out_of_range("port");
-  } catch (const std::exception&) {
-    error = "--to " + text + ": port must be a number from 1 to 65535";
-    return std::nullopt;
+  const bool numeric =
+      !port.empty() && std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; });
+  if (numeric) {
+    try {
+      t.port = std::stoi(port);
+    } catch (const std::exception&) {
+      t.port = 0;
+    }
+    if (t.port < 1 || t.port > 65535) {
+      error = "--to " + text + ": port must be a number from 1 to 65535 (or a named port of a destination pod)";
+      return std::nullopt;
+    }
   }
   if (host.find('/') != std::string::npos) {
-    // Another workload of the input: the same namespace first.
+    // Another workload of the input: --to-namespace, else the same namespace
+    // first, else wherever the name is unique.
     std::string err;
-    const PodInfo* p = find_workload(inv, host, from.ns, err);
-    if (!p) p = find_workload(inv, host, "", err);
+    const PodInfo* p = nullptr;
+    if (!to_ns.empty()) {
+      p = find_workload(inv, host, to_ns, err);
+    } else {
+      p = find_workload(inv, host, from.ns, err);
+      if (!p) p = find_workload(inv, host, "", err);
+    }
     if (!p) {
       error = "--to " + text + ": " + err;
       return std::nullopt;
     }
     t.dest = Destination::to_pod(*p);
+    if (!numeric) {
+      // A named port: resolved against the destination's container ports, as
+      // the API resolves a named port of a policy.
+      const NamedPort* found = nullptr;
+      std::string names;
+      for (const auto& np : p->ports) {
+        names += (names.empty() ? "" : ", ") + np.name;
+        if (np.name == port && (!proto_given || np.protocol == t.protocol) && !found) found = &np;
+      }
+      if (!found) {
+        error = "--to " + text + ": " + p->ref.display() + " has no container port named " + port +
+                (proto_given ? " on " + std::string(to_string(t.protocol)) : std::string()) +
+                (names.empty() ? std::string(" (it names none)") : " (named ports: " + names + ")");
+        return std::nullopt;
+      }
+      t.port = found->port;
+      t.protocol = found->protocol;
+      t.port_name = port;
+    }
+  } else if (!numeric) {
+    error = "--to " + text + ": port must be a number from 1 to 65535 (names only for a KIND/NAME destination)";
+    return std::nullopt;
   } else if (auto ip = IpAddress::parse(host)) {
     t.dest = Destination::address(*ip);
   } else if (!host.empty()) {
@@ -132,15 +169,57 @@ std::optional<loki::netpol::ExplainTarget> parse_to(const std::string& text, con
   return t;
 }
 
+std::vector<loki::netpol::Cidr> pod_cidrs_of(const ExplainOptions& o) {
+  std::vector<loki::netpol::Cidr> out;
+  for (const auto& t : o.pod_cidrs) {
+    if (auto c = loki::netpol::Cidr::parse(t)) out.push_back(*c);  // validated by the option
+  }
+  return out;
+}
+
+// --queries: one JSON line per query; a query that cannot be parsed is
+// answered with {"error": ...} in its place, so results stay aligned.
+int run_queries(const ExplainOptions& o, const loki::netpol::Inventory& inv) {
+  std::ifstream in(o.queries);
+  if (!in) {
+    std::cerr << "loki-audit: explain: cannot read --queries " << o.queries << "\n";
+    return 2;
+  }
+  loki::netpol::Analyzer analyzer(inv);
+  analyzer.set_pod_cidrs(pod_cidrs_of(o));
+  nlohmann::json out = nlohmann::json::array();
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    nlohmann::json q = nlohmann::json::parse(line, nullptr, false);
+    if (!q.is_object() || !q.contains("from") || !q.contains("to") || !q["from"].is_string() || !q["to"].is_string()) {
+      out.push_back({{"error", "a query needs string fields from and to"}, {"query", line}});
+      continue;
+    }
+    std::string error;
+    const auto* pod = find_workload(inv, q["from"].get<std::string>(), q.value("namespace", ""), error);
+    std::optional<loki::netpol::ExplainTarget> to;
+    if (pod) to = parse_to(q["to"].get<std::string>(), inv, *pod, q.value("to_namespace", ""), error);
+    if (!pod || !to) {
+      out.push_back({{"error", error}, {"query", q}});
+      continue;
+    }
+    out.push_back(loki::netpol::explain_json(analyzer, *pod, *to));
+  }
+  std::cout << out.dump(1) << "\n";
+  return 0;
+}
+
 }  // namespace
 
 CLI::App* add_explain_command(CLI::App& app, ExplainOptions& o) {
   auto* cmd = app.add_subcommand(
       "explain",
       "Explain a workload's network isolation: the policies of its namespace and whether (or why not) they select "
-      "it, isolation per direction, its allowed egress, and with --to the verdict for one destination. Exit codes: "
-      "0 (with --to: allowed), 1 (with --to: denied), 2 usage error.");
-  cmd->add_option("workload", o.target, "KIND/NAME, e.g. deployment/loki-agent")->required();
+      "it, isolation per direction, its allowed egress and ingress, and with --to the verdict for one destination "
+      "(a pod: its egress and the destination's ingress). Exit codes: 0 (with --to: allowed), 1 (with --to: "
+      "denied), 3 (with --to: conditional on something the input does not say), 2 usage error.");
+  cmd->add_option("workload", o.target, "KIND/NAME, e.g. deployment/loki-agent (not with --queries)");
   cmd->add_option("paths", o.paths, "Files, directories or - (stdin); none: the live cluster");
   cmd->add_option("--kubeconfig", o.kubeconfig,
                   "Kubeconfig (cluster mode; else $KUBECONFIG, ~/.kube/config, in-cluster)");
@@ -149,8 +228,23 @@ CLI::App* add_explain_command(CLI::App& app, ExplainOptions& o) {
                   "Namespace of the workload (default: wherever the name is unique); also the namespace of objects "
                   "that set none when given");
   cmd->add_option("--to", o.to,
-                  "Destination: HOST_OR_IP:PORT[/PROTO] ([IPv6]:PORT), or KIND/NAME:PORT for another workload of the "
-                  "input; protocol defaults to TCP");
+                  "Destination: HOST_OR_IP:PORT[/PROTO] ([IPv6]:PORT), or KIND/NAME:PORT[/PROTO] for another workload "
+                  "of the input (PORT may be one of its named ports); protocol defaults to TCP (a named port's own)");
+  cmd->add_option("--to-namespace", o.to_ns, "Namespace of a KIND/NAME destination (default: the workload's)");
+  cmd->add_option("-f,--format", o.format, "Output with --to: text or json")->check(CLI::IsMember({"text", "json"}));
+  cmd->add_option("--pod-cidr", o.pod_cidrs,
+                  "The cluster's pod CIDR (repeatable): decides ipBlock rules for destinations known only by their "
+                  "template, whose IP is otherwise unknown (verdict: conditional)")
+      ->check(CLI::Validator(
+          [](std::string& v) {
+            return v.find('/') != std::string::npos && loki::netpol::Cidr::parse(v) ? std::string()
+                                                                                    : v + " is not a CIDR";
+          },
+          "CIDR"))
+      ->allow_extra_args(false);  // one CIDR per --pod-cidr: the paths follow
+  cmd->add_option("--queries", o.queries,
+                  "Answer many queries in one run: a file of JSON lines {\"from\": \"KIND/NAME\", \"namespace\": NS, "
+                  "\"to\": TO, \"to_namespace\": NS2}; prints a JSON array of verdicts (as -f json)");
   cmd->add_option("--config", o.config_path, "Policy config file (selector, AI hosts)");
   cmd->add_option("-l,--selector", o.selector, "Which pods are loki-mode pods (kubectl label-selector syntax)");
   cmd->add_flag("--all-pods", o.all_pods, "Treat every pod as a loki-mode pod");
@@ -158,7 +252,13 @@ CLI::App* add_explain_command(CLI::App& app, ExplainOptions& o) {
   return cmd;
 }
 
-int run_explain(const ExplainOptions& o) {
+int run_explain(const ExplainOptions& opts) {
+  ExplainOptions o = opts;
+  // With --queries there is no workload argument: the first positional is a path.
+  if (!o.queries.empty() && !o.target.empty()) {
+    o.paths.insert(o.paths.begin(), o.target);
+    o.target.clear();
+  }
   loki::EngineOptions eo;
   if (!o.config_path.empty()) eo.config = loki::Config::load(o.config_path);
   if (!o.selector.empty()) {
@@ -178,16 +278,25 @@ int run_explain(const ExplainOptions& o) {
     wo.ns = !o.ns.empty() ? o.ns : !cfg.default_namespace.empty() ? cfg.default_namespace : "default";
     eo.default_namespace = wo.ns;
     loki::KubeClient client(cfg);
-    loki::ClusterSnapshot snap = loki::walk_cluster(client, wo);
-    for (const auto& n : snap.notes) std::cerr << "loki-audit: note: " << n << "\n";
-    for (const auto* list :
-         {&snap.workloads, &snap.pods, &snap.networkpolicies, &snap.ciliumnetworkpolicies, &snap.namespaces}) {
-      for (const auto& j : *list) {
-        loki::Object obj;
-        obj.json = j;
-        obj.file = loki::api_path_of(j);
-        live.add(obj, eo.config, wo.ns);
+    auto take = [&](const loki::ClusterSnapshot& snap, const std::string& ns, bool with_namespaces) {
+      for (const auto& n : snap.notes) std::cerr << "loki-audit: note: " << n << "\n";
+      for (const auto* list :
+           {&snap.workloads, &snap.pods, &snap.networkpolicies, &snap.ciliumnetworkpolicies, &snap.namespaces}) {
+        if (list == &snap.namespaces && !with_namespaces) continue;
+        for (const auto& j : *list) {
+          loki::Object obj;
+          obj.json = j;
+          obj.file = loki::api_path_of(j);
+          live.add(obj, eo.config, ns);
+        }
       }
+    };
+    take(loki::walk_cluster(client, wo), wo.ns, true);
+    // A destination in another namespace: its pods and its ingress policies too.
+    if (!o.to_ns.empty() && o.to_ns != wo.ns) {
+      loki::WalkOptions other = wo;
+      other.ns = o.to_ns;
+      take(loki::walk_cluster(client, other), other.ns, false);
     }
     live.sort();
   } else {
@@ -203,6 +312,11 @@ int run_explain(const ExplainOptions& o) {
   }
   const loki::netpol::Inventory& inv = *invp;
   std::string error;
+  if (!o.queries.empty()) return run_queries(o, inv);
+  if (o.target.empty()) {
+    std::cerr << "loki-audit: explain: a workload KIND/NAME is required (or --queries FILE)\n";
+    return 2;
+  }
   const loki::netpol::PodInfo* pod = find_workload(inv, o.target, o.ns, error);
   if (!pod) {
     std::cerr << "loki-audit: explain: " << error << "\n";
@@ -210,17 +324,29 @@ int run_explain(const ExplainOptions& o) {
   }
   std::optional<loki::netpol::ExplainTarget> to;
   if (!o.to.empty()) {
-    to = parse_to(o.to, inv, *pod, error);
+    to = parse_to(o.to, inv, *pod, o.to_ns, error);
     if (!to) {
       std::cerr << "loki-audit: explain: " << error << "\n";
       return 2;
     }
   }
   loki::netpol::Analyzer analyzer(inv);
-  std::cout << loki::netpol::explain(analyzer, *pod, to);
+  analyzer.set_pod_cidrs(pod_cidrs_of(o));
+  if (to && o.format == "json")
+    std::cout << loki::netpol::explain_json(analyzer, *pod, *to).dump(2) << "\n";
+  else
+    std::cout << loki::netpol::explain(analyzer, *pod, to);
   std::cout.flush();
-  if (to) return analyzer.allows(analyzer.analyze(*pod), to->dest, to->port, to->protocol).allowed ? 0 : 1;
-  return 0;
+  if (!to) return 0;
+  switch (analyzer.connect(*pod, to->dest, to->port, to->protocol).answer) {
+    case loki::netpol::Verdict::Answer::allowed:
+      return 0;
+    case loki::netpol::Verdict::Answer::denied:
+      return 1;
+    case loki::netpol::Verdict::Answer::conditional:
+      return 3;
+  }
+  return 1;
 }
 
 }  // namespace loki_audit

@@ -2,7 +2,8 @@
 // networking.k8s.io/v1: a pod is isolated for a direction once any policy
 // that selects it has that policy type; what it may then reach is the union
 // of the rules of those policies (no policy overrides or shadows another).
-// hostNetwork pods are outside NetworkPolicy altogether.
+// hostNetwork pods: implementation-defined, both permitted behaviours are
+// evaluated (see HostModel).
 #include <loki/netpol.hpp>
 
 #include <algorithm>
@@ -50,15 +51,18 @@ bool Analyzer::selects(const Policy& policy, const PodInfo& pod) const {
   return policy.pod_selector.matches(pod.labels);
 }
 
-PodNetwork Analyzer::analyze(const PodInfo& pod) const {
+PodNetwork Analyzer::analyze(const PodInfo& pod, bool host_network_as_pod) const {
   PodNetwork net;
   net.pod = &pod;
-  net.policies_apply = !pod.host_network;
+  net.policies_apply = !pod.host_network || host_network_as_pod;
   bool default_deny = false;
   auto consider = [&](const Policy* p) {
     if (!selects(*p, pod)) return;
     net.selecting.push_back(p);
-    if (p->ingress) net.ingress_policies.push_back(p);
+    if (p->ingress) {
+      net.ingress_policies.push_back(p);
+      net.cilium_ingress |= p->is_cilium();
+    }
     if (p->egress) {
       net.egress_policies.push_back(p);
       default_deny |= p->egress_default_deny;
@@ -69,6 +73,14 @@ PodNetwork Analyzer::analyze(const PodInfo& pod) const {
   for (const Policy* p : clusterwide_) consider(p);
   net.ingress_isolated = net.policies_apply && !net.ingress_policies.empty();
   net.egress_isolated = net.policies_apply && default_deny;
+  if (!net.ingress_isolated) {
+    net.ingress.push_back(Grant{nullptr, 0, nullptr, nullptr, true});
+  } else {
+    for (const Policy* p : net.ingress_policies)
+      for (std::size_t r = 0; r < p->ingress_rules.size(); ++r)
+        for (const auto& peer : p->ingress_rules[r].to)
+          for (const auto& port : p->ingress_rules[r].ports) net.ingress.push_back(Grant{p, r, &peer, &port, true});
+  }
   if (!net.egress_isolated) {
     net.egress.push_back(Grant{});
     return net;
@@ -99,35 +111,108 @@ bool in_block(const Peer& peer, const IpAddress& ip) {
     if (e.contains(ip)) return false;
   return true;
 }
+
+std::string block_text(const Peer& peer) {
+  std::string s = peer.cidr.to_string();
+  for (std::size_t i = 0; i < peer.except.size(); ++i) s += (i ? ", " : " and not in ") + peer.except[i].to_string();
+  return s;
+}
+
+std::string what_of(const Destination& dest, int port, Protocol protocol) {
+  return dest.to_string() + " on " + std::string(to_string(protocol)) + "/" + std::to_string(port);
+}
+
+// Traffic of a pod to itself: "a pod cannot block access to itself" (the
+// NetworkPolicy concepts page). Only for a Pod: two replicas of a workload
+// are different pods.
+bool to_itself(const PodInfo& a, const PodInfo& b) {
+  return &a == &b && a.ref.kind == "Pod";
+}
+
+// hostNetwork: the API leaves it to the plugin; the two permitted behaviours
+// are evaluated separately. Certain only when both agree.
+Verdict combine_models(Verdict as_pod, const Verdict& as_node, const std::string& who) {
+  const std::string head = who +
+                           " uses hostNetwork, and NetworkPolicy behaviour for hostNetwork pods is "
+                           "implementation-defined (it depends on the CNI)";
+  if (as_pod.answer == as_node.answer && as_pod.answer != Verdict::Answer::conditional) {
+    as_pod.caveats.push_back(head + "; both permitted behaviours give the same answer");
+    return as_pod;
+  }
+  Verdict v;
+  v.set(Verdict::Answer::conditional);
+  v.by = as_pod.by ? as_pod.by : as_node.by;
+  v.reason =
+      head + ": a plugin that applies NetworkPolicy to hostNetwork pods: " + std::string(to_string(as_pod.answer)) +
+      " (" + as_pod.reason +
+      "); a plugin that treats them as node traffic (the most common): " + std::string(to_string(as_node.answer)) +
+      " (" + as_node.reason + ")";
+  return v;
+}
 }  // namespace
 
-bool Analyzer::peer_matches(const Policy& policy, const Peer& peer, const Destination& dest) const {
+// A pod known only by its template has some pod IP: never a flat no, unless
+// the pod CIDRs rule the block out.
+Match Analyzer::unknown_pod_ip(const Peer& peer) const {
+  if (pod_cidrs_.empty()) return Match::maybe("the pod IP is in " + block_text(peer));
+  auto overlap = [](const Cidr& a, const Cidr& b) { return a.contains(b) || b.contains(a); };
+  bool any = false;
+  for (bool v6 : {false, true}) {
+    bool family = false, covered = true;
+    for (const auto& pc : pod_cidrs_) {
+      if (pc.base.v6 != v6) continue;
+      family = true;
+      any |= overlap(peer.cidr, pc);
+      bool in = peer.cidr.contains(pc);
+      for (const auto& e : peer.except) in &= !overlap(e, pc);
+      covered &= in;
+    }
+    // The pod has an IP of this family in one of its pod CIDRs.
+    if (family && covered) return Match::yes();
+  }
+  if (!any) return Match::no();
+  return Match::maybe("the pod IP is in " + block_text(peer));
+}
+
+Match Analyzer::peer_match(const Policy& policy, const Peer& peer, const Destination& dest, HostModel model) const {
   switch (peer.kind) {
     case Peer::Kind::any:
-      return true;
+      return Match::yes();
     case Peer::Kind::pods:
-      return dest.kind == Destination::Kind::pod && dest.pod && namespace_matches(policy, peer, dest.pod->ns) &&
-             peer.pod_selector.matches(dest.pod->labels);
+      // Under the node-IP model podSelector and namespaceSelector ignore
+      // hostNetwork pods ("it ignores hostNetwork pods when matching
+      // podSelector and namespaceSelector").
+      if (dest.kind != Destination::Kind::pod || !dest.pod) return Match::no();
+      if (dest.pod->host_network && model == HostModel::node_ip) return Match::no();
+      return Match::of(namespace_matches(policy, peer, dest.pod->ns) && peer.pod_selector.matches(dest.pod->labels));
     case Peer::Kind::ip_block:
-      if (dest.kind == Destination::Kind::ip) return in_block(peer, dest.ip);
+      // Cidr::contains compares address families: ::/0 holds no IPv4
+      // address and 0.0.0.0/0 no IPv6 one.
+      if (dest.kind == Destination::Kind::ip) return Match::of(in_block(peer, dest.ip));
       if (dest.kind == Destination::Kind::pod) {
-        // ipBlock matches a pod by its IP; without one, only a block of the
-        // whole address space certainly contains it.
-        if (dest.pod && dest.pod->ip) return in_block(peer, *dest.pod->ip);
-        return peer.cidr.everything() && peer.except.empty();
+        if (dest.pod && !dest.pod->ips.empty()) {
+          for (const auto& ip : dest.pod->ips)
+            if (in_block(peer, ip)) return Match::yes();
+          return Match::no();
+        }
+        return unknown_pod_ip(peer);
       }
-      // A name resolves to some address: only a block of everything certainly covers it.
-      return peer.cidr.everything();
+      // A name resolves to addresses loki-audit does not look up. Every name
+      // has an IPv4 address in 0.0.0.0/0 in practice; anything narrower
+      // depends on the DNS answer.
+      if (peer.cidr.everything() && !peer.cidr.base.v6 && peer.except.empty()) return Match::yes();
+      return Match::maybe(dest.host + " resolves to an address in " + block_text(peer));
     case Peer::Kind::fqdn:
-      if (dest.kind != Destination::Kind::host) return false;
-      return peer.fqdn_pattern ? fqdn_pattern_matches(peer.fqdn, dest.host) : peer.fqdn == normalize_host(dest.host);
+      if (dest.kind != Destination::Kind::host) return Match::no();
+      return Match::of(peer.fqdn_pattern ? fqdn_pattern_matches(peer.fqdn, dest.host)
+                                         : peer.fqdn == normalize_host(dest.host));
     case Peer::Kind::entity:
-      if (peer.entity == "all") return true;
-      if (peer.entity == "world") return dest.kind != Destination::Kind::pod;
-      if (peer.entity == "cluster") return dest.kind == Destination::Kind::pod;
-      return false;
+      if (peer.entity == "all") return Match::yes();
+      if (peer.entity == "world") return Match::of(dest.kind != Destination::Kind::pod);
+      if (peer.entity == "cluster") return Match::of(dest.kind == Destination::Kind::pod);
+      return Match::no();
   }
-  return false;
+  return Match::no();
 }
 
 bool Analyzer::port_matches(const PortSpec& spec, const Destination& dest, int port, Protocol protocol) const {
@@ -170,34 +255,163 @@ bool Analyzer::grant_covers_port(const Grant& g, int port, Protocol protocol) co
   return false;
 }
 
-Verdict Analyzer::allows(const PodNetwork& net, const Destination& dest, int port, Protocol protocol) const {
+Verdict Analyzer::egress_under(const PodNetwork& net, const Destination& dest, int port, Protocol protocol,
+                               HostModel model) const {
   Verdict v;
-  std::string what = dest.to_string() + " on " + std::string(to_string(protocol)) + "/" + std::to_string(port);
+  const std::string what = what_of(dest, port, protocol);
   if (!net.policies_apply) {
-    v.allowed = true;
+    v.set(Verdict::Answer::allowed);
     v.by = Grant{};
-    v.reason = what + " is allowed: the pod uses hostNetwork, and NetworkPolicy does not apply to it";
+    v.reason = what + " is allowed: the pod uses hostNetwork; as node traffic, no NetworkPolicy selects it";
     return v;
   }
   if (!net.egress_isolated) {
-    v.allowed = true;
+    v.set(Verdict::Answer::allowed);
     v.by = Grant{};
     v.reason = what + " is allowed: the pod is not egress-isolated (no policy with Egress selects it)";
     return v;
   }
+  const Grant* maybe = nullptr;
+  std::string condition;
   for (const auto& g : net.egress) {
-    if (peer_matches(*g.policy, *g.peer, dest) && port_matches(*g.port, dest, port, protocol)) {
-      v.allowed = true;
+    Match m = peer_match(*g.policy, *g.peer, dest, model);
+    if (!m || !port_matches(*g.port, dest, port, protocol)) continue;
+    if (m.kind == Match::Kind::yes) {
+      v.set(Verdict::Answer::allowed);
       v.by = g;
-      v.reason = what + " is allowed by " + g.policy->display() + " egress[" + std::to_string(g.rule) + "]: to " +
-                 g.peer->to_string() + " on " + g.port->to_string();
+      v.reason = what + " is allowed by " + g.where() + ": to " + g.peer->to_string() + " on " + g.port->to_string();
       return v;
     }
+    if (!maybe) maybe = &g, condition = m.condition;
+  }
+  if (maybe) {
+    v.set(Verdict::Answer::conditional);
+    v.by = *maybe;
+    v.reason = what + " is allowed by " + maybe->where() + " (to " + maybe->peer->to_string() + " on " +
+               maybe->port->to_string() + ") only if " + condition;
+    return v;
   }
   std::string names;
   for (const Policy* p : net.egress_policies) names += (names.empty() ? "" : ", ") + p->display();
   v.reason = what + " is denied: the pod is egress-isolated by " + names + " and no egress rule of theirs allows it";
+  if (model == HostModel::node_ip && dest.kind == Destination::Kind::pod && dest.pod && dest.pod->host_network) {
+    // "traffic to and from the node where a Pod is running is always allowed"
+    v.set(Verdict::Answer::conditional);
+    v.reason += ", unless " + dest.to_string() + " (node traffic) runs on the source pod's node";
+  }
   return v;
+}
+
+Verdict Analyzer::allows(const PodNetwork& net, const Destination& dest, int port, Protocol protocol) const {
+  const bool dest_pod = dest.kind == Destination::Kind::pod && dest.pod;
+  if (dest_pod && net.pod && to_itself(*net.pod, *dest.pod)) {
+    Verdict v;
+    v.set(Verdict::Answer::allowed);
+    v.by = Grant{};
+    v.reason =
+        what_of(dest, port, protocol) + " is allowed: it is the pod itself, and a pod cannot block access to itself";
+    return v;
+  }
+  const bool src_hn = net.pod && net.pod->host_network && !net.policies_apply;
+  const bool dst_hn = dest_pod && dest.pod->host_network;
+  if (!src_hn && !dst_hn) return egress_under(net, dest, port, protocol, HostModel::pod_network);
+  Verdict as_pod = egress_under(src_hn ? analyze(*net.pod, true) : net, dest, port, protocol, HostModel::pod_network);
+  Verdict as_node = egress_under(net, dest, port, protocol, HostModel::node_ip);
+  return combine_models(
+      std::move(as_pod), as_node,
+      src_hn && dst_hn ? std::string("both pods") : (src_hn ? net.pod->ref.display() : dest.pod->ref.display()));
+}
+
+Verdict Analyzer::ingress_under(const PodNetwork& net, const PodInfo& source, int port, Protocol protocol,
+                                HostModel model) const {
+  Verdict v;
+  const Destination self = Destination::to_pod(*net.pod);
+  const Destination src = Destination::to_pod(source);
+  const std::string what = "from " + source.ref.display() + " to " + what_of(self, port, protocol);
+  if (!net.policies_apply) {
+    v.set(Verdict::Answer::allowed);
+    v.by = Grant{nullptr, 0, nullptr, nullptr, true};
+    v.reason = what + " is allowed: the destination uses hostNetwork; as node traffic, no NetworkPolicy selects it";
+    return v;
+  }
+  if (!net.ingress_isolated) {
+    v.set(Verdict::Answer::allowed);
+    v.by = Grant{nullptr, 0, nullptr, nullptr, true};
+    v.reason = what + " is allowed: the destination is not ingress-isolated (no policy with Ingress selects it)";
+    return v;
+  }
+  const Grant* maybe = nullptr;
+  std::string condition;
+  for (const auto& g : net.ingress) {
+    Match m = peer_match(*g.policy, *g.peer, src, model);
+    // Ports (named ones too) are the destination's: the pod the policy selects.
+    if (!m || !port_matches(*g.port, self, port, protocol)) continue;
+    if (m.kind == Match::Kind::yes) {
+      v.set(Verdict::Answer::allowed);
+      v.by = g;
+      v.reason = what + " is allowed by " + g.where() + ": from " + g.peer->to_string() + " on " + g.port->to_string();
+      return v;
+    }
+    if (!maybe) maybe = &g, condition = m.condition;
+  }
+  if (maybe) {
+    v.set(Verdict::Answer::conditional);
+    v.by = *maybe;
+    v.reason = what + " is allowed by " + maybe->where() + " (from " + maybe->peer->to_string() + " on " +
+               maybe->port->to_string() + ") only if " + condition;
+    return v;
+  }
+  std::string names;
+  for (const Policy* p : net.ingress_policies) names += (names.empty() ? "" : ", ") + p->display();
+  v.reason =
+      what + " is denied: the destination is ingress-isolated by " + names + " and no ingress rule of theirs allows it";
+  if (net.cilium_ingress) {
+    v.set(Verdict::Answer::conditional);
+    v.reason += " (CiliumNetworkPolicy ingress rules are not modelled: they may allow it)";
+  } else if (model == HostModel::node_ip && source.host_network) {
+    // "traffic to and from the node where a Pod is running is always allowed"
+    v.set(Verdict::Answer::conditional);
+    v.reason += ", unless " + source.ref.display() + " (node traffic) runs on the destination's node";
+  }
+  return v;
+}
+
+Verdict Analyzer::admits(const PodNetwork& net, const PodInfo& source, int port, Protocol protocol) const {
+  if (net.pod && to_itself(*net.pod, source)) {
+    Verdict v;
+    v.set(Verdict::Answer::allowed);
+    v.by = Grant{nullptr, 0, nullptr, nullptr, true};
+    v.reason = "from " + source.ref.display() + " to itself on " + std::string(to_string(protocol)) + "/" +
+               std::to_string(port) + " is allowed: a pod cannot block access to itself";
+    return v;
+  }
+  const bool dst_hn = net.pod && net.pod->host_network && !net.policies_apply;
+  const bool src_hn = source.host_network;
+  if (!src_hn && !dst_hn) return ingress_under(net, source, port, protocol, HostModel::pod_network);
+  Verdict as_pod =
+      ingress_under(dst_hn ? analyze(*net.pod, true) : net, source, port, protocol, HostModel::pod_network);
+  Verdict as_node = ingress_under(net, source, port, protocol, HostModel::node_ip);
+  return combine_models(
+      std::move(as_pod), as_node,
+      src_hn && dst_hn ? std::string("both pods") : (dst_hn ? net.pod->ref.display() : source.ref.display()));
+}
+
+Connection Analyzer::connect(const PodInfo& source, const Destination& dest, int port, Protocol protocol) const {
+  Connection c;
+  c.egress = allows(analyze(source), dest, port, protocol);
+  c.answer = c.egress.answer;
+  if (dest.kind != Destination::Kind::pod || !dest.pod) return c;
+  // "both the egress policy on the source pod and the ingress policy on the
+  // destination pod need to allow the connection"
+  c.ingress = admits(analyze(*dest.pod), source, port, protocol);
+  using A = Verdict::Answer;
+  if (c.egress.answer == A::denied || c.ingress->answer == A::denied)
+    c.answer = A::denied;
+  else if (c.egress.answer == A::allowed && c.ingress->answer == A::allowed)
+    c.answer = A::allowed;
+  else
+    c.answer = A::conditional;
+  return c;
 }
 
 std::vector<std::string> selector_misses(const LabelSelector& sel, const Labels& labels, std::string_view subject) {

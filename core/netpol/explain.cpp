@@ -3,6 +3,7 @@
 #include <loki/netpol.hpp>
 
 #include <algorithm>
+#include <cctype>
 #include <sstream>
 
 namespace loki::netpol {
@@ -49,7 +50,87 @@ void table(std::ostream& out, const std::vector<std::vector<std::string>>& rows,
   }
 }
 
+std::string upper(Verdict::Answer a) {
+  std::string s(to_string(a));
+  for (auto& ch : s) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  return s;
+}
+
+// Per rule of the policies of one direction: why it does not allow the
+// connection. `peer` is the other end (the destination for egress, the
+// source for ingress); ports are the destination's.
+void why_not(std::ostream& out, const Analyzer& an, const std::vector<const Policy*>& policies, bool ingress,
+             const Destination& peer, int port, Protocol protocol, const Destination& port_owner) {
+  for (const Policy* p : policies) {
+    const auto& rules = ingress ? p->ingress_rules : p->egress_rules;
+    const char* dir = ingress ? "ingress" : "egress";
+    for (std::size_t r = 0; r < rules.size(); ++r) {
+      const auto& rule = rules[r];
+      std::vector<std::string> matched;
+      for (const auto& pr : rule.to)
+        if (an.peer_match(*p, pr, peer)) matched.push_back(pr.to_string());
+      std::string why;
+      if (matched.empty()) {
+        std::vector<std::string> peers;
+        for (const auto& pr : rule.to) peers.push_back(pr.to_string());
+        why = peer.to_string() + " is not " + (peers.empty() ? std::string("anything") : join(peers, " or "));
+        if (peer.kind == Destination::Kind::host)
+          why +=
+              " (NetworkPolicy matches addresses and pods; a host name is only matched by FQDN rules or a /0 "
+              "block)";
+        if (peer.kind == Destination::Kind::pod && peer.pod && peer.pod->host_network)
+          why += " (as node traffic of a hostNetwork pod)";
+      } else {
+        std::vector<std::string> ports;
+        for (const auto& pt : rule.ports) ports.push_back(pt.to_string());
+        bool port_ok = false;
+        for (const auto& pt : rule.ports) port_ok |= an.port_matches(pt, port_owner, port, protocol);
+        why = "matches " + join(matched, " | ");
+        if (port_ok)
+          why += " only under a condition (see above)";
+        else
+          why += ", but " + std::string(to_string(protocol)) + "/" + std::to_string(port) + " is not among " +
+                 join(ports, ", ");
+      }
+      out << "    - " << p->display() << " " << dir << "[" << r << "]: " << why << "\n";
+    }
+    if (rules.empty()) out << "    - " << p->display() << ": no " << dir << " rules (denies all)\n";
+  }
+}
+
+nlohmann::json side_json(const Verdict& v) {
+  nlohmann::json j = {{"verdict", to_string(v.answer)}, {"reason", v.reason}, {"caveats", v.caveats}};
+  if (v.by && v.by->policy) {
+    j["policy"] = v.by->policy->display();
+    j["rule"] = v.by->rule;
+    j["peer"] = v.by->peer->to_string();
+    j["ports"] = v.by->port->to_string();
+  } else {
+    j["policy"] = nullptr;
+    j["rule"] = nullptr;
+  }
+  return j;
+}
+
 }  // namespace
+
+nlohmann::json explain_json(const Analyzer& an, const PodInfo& pod, const ExplainTarget& to) {
+  Connection c = an.connect(pod, to.dest, to.port, to.protocol);
+  nlohmann::json j = {{"from", pod.ref.display()},
+                      {"to", to.dest.to_string()},
+                      {"target", to.text},
+                      {"port", to.port},
+                      {"protocol", to_string(to.protocol)},
+                      {"verdict", to_string(c.answer)},
+                      {"egress", side_json(c.egress)}};
+  if (!to.port_name.empty()) j["port_name"] = to.port_name;
+  if (c.ingress)
+    j["ingress"] = side_json(*c.ingress);
+  else
+    j["ingress"] = {{"verdict", "not-applicable"},
+                    {"reason", to.dest.to_string() + " is not a pod of the input; only the source's egress applies"}};
+  return j;
+}
 
 std::string explain(const Analyzer& an, const PodInfo& pod, const std::optional<ExplainTarget>& to) {
   std::ostringstream out;
@@ -62,7 +143,15 @@ std::string explain(const Analyzer& an, const PodInfo& pod, const std::optional<
       << (inv.namespaces.known(pod.ns) ? "" : "; no Namespace object in the input") << ")\n";
   out << "  labels:      " << pod.labels_text() << "\n";
   out << "  loki-mode:   " << (pod.loki ? "yes" : "no") << "\n";
-  out << "  hostNetwork: " << (pod.host_network ? "true (NetworkPolicy does not apply to this pod)" : "false") << "\n";
+  out << "  hostNetwork: "
+      << (pod.host_network ? "true (NetworkPolicy behaviour is implementation-defined; most CNIs see node traffic)"
+                           : "false")
+      << "\n";
+  if (!pod.ips.empty()) {
+    std::vector<std::string> ips;
+    for (const auto& ip : pod.ips) ips.push_back(ip.to_string());
+    out << "  pod IPs:     " << join(ips, ", ") << "\n";
+  }
   if (!pod.ports.empty()) {
     std::vector<std::string> ps;
     for (const auto& p : pod.ports)
@@ -98,8 +187,8 @@ std::string explain(const Analyzer& an, const PodInfo& pod, const std::optional<
 
   out << "\nIsolation:\n";
   if (!net.policies_apply) {
-    out << "  ingress: NOT isolated: hostNetwork pods are outside NetworkPolicy\n";
-    out << "  egress:  NOT isolated: hostNetwork pods are outside NetworkPolicy\n";
+    out << "  ingress: NOT isolated as node traffic (hostNetwork; what a CNI does is implementation-defined)\n";
+    out << "  egress:  NOT isolated as node traffic (hostNetwork; what a CNI does is implementation-defined)\n";
   } else {
     std::vector<const Policy*> deny;
     for (const Policy* p : net.egress_policies)
@@ -120,54 +209,60 @@ std::string explain(const Analyzer& an, const PodInfo& pod, const std::optional<
         << "\n";
   }
 
-  out << "\nAllowed egress:\n";
-  if (!net.egress_isolated) {
-    out << "  everything (every destination, every port)\n";
-  } else {
-    std::vector<std::vector<std::string>> rows = {{"POLICY", "RULE", "TO", "PORTS"}};
-    for (const Policy* p : net.egress_policies) {
-      for (std::size_t r = 0; r < p->egress_rules.size(); ++r) {
-        const auto& rule = p->egress_rules[r];
+  auto allowed_table = [&](bool ingress) {
+    const bool isolated = ingress ? net.ingress_isolated : net.egress_isolated;
+    out << (ingress ? "\nAllowed ingress:\n" : "\nAllowed egress:\n");
+    if (!isolated) {
+      out << (ingress ? "  everything (every source, every port)\n" : "  everything (every destination, every port)\n");
+      return;
+    }
+    std::vector<std::vector<std::string>> rows = {{"POLICY", "RULE", ingress ? "FROM" : "TO", "PORTS"}};
+    for (const Policy* p : ingress ? net.ingress_policies : net.egress_policies) {
+      const auto& rules = ingress ? p->ingress_rules : p->egress_rules;
+      for (std::size_t r = 0; r < rules.size(); ++r) {
+        const auto& rule = rules[r];
         std::vector<std::string> peers, ports;
         for (const auto& peer : rule.to) peers.push_back(peer.to_string());
         for (const auto& port : rule.ports)
           ports.push_back(port.all_ports() && !port.protocol ? "every port" : port.to_string());
-        rows.push_back({p->display(), "egress[" + std::to_string(r) + "]",
+        rows.push_back({p->display(), std::string(ingress ? "ingress[" : "egress[") + std::to_string(r) + "]",
                         peers.empty() ? "nothing" : join(peers, " | "), join(ports, ", ")});
       }
-      if (p->egress_rules.empty()) rows.push_back({p->display(), "-", "nothing (no egress rules)", "-"});
+      if (rules.empty())
+        rows.push_back({p->display(), "-",
+                        p->is_cilium() && ingress
+                            ? "not modelled (Cilium ingress)"
+                            : std::string("nothing (no ") + (ingress ? "ingress" : "egress") + " rules)",
+                        "-"});
     }
     table(out, rows, "  ");
-  }
+  };
+  allowed_table(false);
+  allowed_table(true);
 
   if (to) {
-    Verdict v = an.allows(net, to->dest, to->port, to->protocol);
-    out << "\nTo " << to->text << ": " << (v.allowed ? "ALLOWED" : "DENIED") << "\n  " << v.reason << "\n";
-    if (!v.allowed) {
-      for (const Policy* p : net.egress_policies) {
-        for (std::size_t r = 0; r < p->egress_rules.size(); ++r) {
-          const auto& rule = p->egress_rules[r];
-          std::vector<std::string> matched;
-          for (const auto& peer : rule.to)
-            if (an.peer_matches(*p, peer, to->dest)) matched.push_back(peer.to_string());
-          std::string why;
-          if (matched.empty()) {
-            std::vector<std::string> peers;
-            for (const auto& peer : rule.to) peers.push_back(peer.to_string());
-            why = to->dest.to_string() + " is not " + (peers.empty() ? std::string("anything") : join(peers, " or "));
-            if (to->dest.kind == Destination::Kind::host)
-              why +=
-                  " (NetworkPolicy matches addresses and pods; a host name is only matched by FQDN rules or a /0 "
-                  "block)";
-          } else {
-            std::vector<std::string> ports;
-            for (const auto& port : rule.ports) ports.push_back(port.to_string());
-            why = "matches " + join(matched, " | ") + ", but " + std::string(to_string(to->protocol)) + "/" +
-                  std::to_string(to->port) + " is not among " + join(ports, ", ");
-          }
-          out << "  - " << p->display() << " egress[" << r << "]: " << why << "\n";
-        }
-        if (p->egress_rules.empty()) out << "  - " << p->display() << ": no egress rules (denies all)\n";
+    Connection c = an.connect(pod, to->dest, to->port, to->protocol);
+    out << "\nTo " << to->text;
+    if (!to->port_name.empty())
+      out << " (" << to_string(to->protocol) << "/" << to->port << ", named port " << to->port_name << ")";
+    out << ": " << upper(c.answer) << "\n";
+    out << "  egress (source side, " << pod.ref.display() << "): " << upper(c.egress.answer) << "\n    "
+        << c.egress.reason << "\n";
+    for (const auto& cv : c.egress.caveats) out << "    note: " << cv << "\n";
+    if (c.egress.answer != Verdict::Answer::allowed)
+      why_not(out, an, net.egress_policies, false, to->dest, to->port, to->protocol, to->dest);
+    if (!c.ingress) {
+      out << "  ingress: not applicable: " << to->dest.to_string()
+          << " is not a pod of the input; only the source's egress applies\n";
+    } else {
+      const PodInfo& dst = *to->dest.pod;
+      out << "  ingress (destination side, " << dst.ref.display() << "): " << upper(c.ingress->answer) << "\n    "
+          << c.ingress->reason << "\n";
+      for (const auto& cv : c.ingress->caveats) out << "    note: " << cv << "\n";
+      if (c.ingress->answer != Verdict::Answer::allowed) {
+        PodNetwork dnet = an.analyze(dst);
+        why_not(out, an, dnet.ingress_policies, true, Destination::to_pod(pod), to->port, to->protocol,
+                Destination::to_pod(dst));
       }
     }
   }

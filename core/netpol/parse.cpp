@@ -102,6 +102,23 @@ std::string Peer::to_string() const {
   return "?";
 }
 
+std::string Grant::where() const {
+  if (!policy) return "no policy";
+  return policy->display() + (ingress ? " ingress[" : " egress[") + std::to_string(rule) + "]";
+}
+
+std::string_view to_string(Verdict::Answer a) {
+  switch (a) {
+    case Verdict::Answer::allowed:
+      return "allowed";
+    case Verdict::Answer::denied:
+      return "denied";
+    case Verdict::Answer::conditional:
+      return "conditional";
+  }
+  return "denied";
+}
+
 std::string Policy::display() const {
   std::string s = ref.display();
   if (spec_index >= 0) s += " (specs[" + std::to_string(spec_index) + "])";
@@ -304,20 +321,23 @@ std::vector<Policy> parse_k8s(const Object& o, const std::string& default_namesp
     p.ingress = true;
     p.egress = p.has_egress_rules;
   }
-  if (p.egress && egress && egress->is_array()) {
-    for (std::size_t i = 0; i < egress->size(); ++i) {
-      const json& r = (*egress)[i];
+  // Rules of a direction the policy has; for ingress the peers are `from`.
+  auto rules = [&](const json* list, const char* dir, const char* peers_key, std::vector<EgressRule>& into) {
+    if (!list || !list->is_array()) return;
+    for (std::size_t i = 0; i < list->size(); ++i) {
+      const json& r = (*list)[i];
       EgressRule rule;
-      rule.field = ptr("/spec/egress", i);
+      rule.field = ptr(std::string("/spec/") + dir, i);
       rule.line = o.line_of(rule.field);
-      std::string where = "spec.egress[" + std::to_string(i) + "]";
-      const json* to = member(r, "to");
+      std::string where = std::string("spec.") + dir + "[" + std::to_string(i) + "]";
+      const json* to = member(r, peers_key);
       if (!to || !to->is_array() || to->empty()) {
         rule.to_missing = true;
         rule.to.push_back(Peer{});
       } else {
         for (std::size_t k = 0; k < to->size(); ++k)
-          if (auto peer = k8s_peer((*to)[k], p, where + ".to[" + std::to_string(k) + "]")) rule.to.push_back(*peer);
+          if (auto peer = k8s_peer((*to)[k], p, where + "." + peers_key + "[" + std::to_string(k) + "]"))
+            rule.to.push_back(*peer);
       }
       const json* ports = member(r, "ports");
       if (!ports || !ports->is_array() || ports->empty()) {
@@ -327,9 +347,11 @@ std::vector<Policy> parse_k8s(const Object& o, const std::string& default_namesp
           if (auto ps = k8s_port((*ports)[k], p, where + ".ports[" + std::to_string(k) + "]"))
             rule.ports.push_back(*ps);
       }
-      p.egress_rules.push_back(std::move(rule));
+      into.push_back(std::move(rule));
     }
-  }
+  };
+  if (p.egress) rules(egress, "egress", "to", p.egress_rules);
+  if (p.ingress) rules(ingress, "ingress", "from", p.ingress_rules);
   return {std::move(p)};
 }
 
@@ -390,6 +412,18 @@ std::optional<PodInfo> parse_pod(const Object& o, const Config& config, const st
     info.host_network = true;
     info.host_network_field = pod->spec_path + "/hostNetwork";
     info.host_network_line = o.line_of(info.host_network_field);
+  }
+  // A pod's addresses (status.podIPs, else the older status.podIP): ipBlock
+  // peers match pods by them. hostNetwork pods report their node's IPs here.
+  if (const json* status = member(o.json, "status"); status && status->is_object()) {
+    auto add_ip = [&](const json* v) {
+      if (!v || !v->is_string()) return;
+      if (auto ip = IpAddress::parse(v->get<std::string>()))
+        if (std::find(info.ips.begin(), info.ips.end(), *ip) == info.ips.end()) info.ips.push_back(*ip);
+    };
+    if (const json* ips = member(*status, "podIPs"); ips && ips->is_array())
+      for (const auto& e : *ips) add_ip(member(e, "ip"));
+    add_ip(member(*status, "podIP"));
   }
   auto containers = containers_of(*pod);
   for (const auto& c : containers) {

@@ -105,8 +105,10 @@ struct Peer {
   std::string to_string() const;  // readable, for tables and messages
 };
 
+// One egress rule, or one ingress rule: for an ingress rule `to` holds the
+// `from` peers (the other end of the connection either way).
 struct EgressRule {
-  std::vector<Peer> to;         // never empty after parsing: [any] for missing/empty `to`
+  std::vector<Peer> to;         // never empty after parsing: [any] for missing/empty `to` / `from`
   std::vector<PortSpec> ports;  // never empty after parsing: [all] for missing/empty `ports`
   bool to_missing = false;      // `to` absent or [] (for messages)
   std::string field;            // JSON pointer of the rule, relative to the object
@@ -136,9 +138,10 @@ struct Policy {
   bool egress_default_deny = true;
   bool policy_types_set = false;  // spec.policyTypes given (Kubernetes)
   bool has_ingress_rules = false;
-  bool has_egress_rules = false;         // `egress` has at least one rule (whether or not it applies)
-  std::vector<EgressRule> egress_rules;  // only the rules that apply (egress true)
-  std::size_t written_egress_rules = 0;  // `egress` entries written, applied or not
+  bool has_egress_rules = false;          // `egress` has at least one rule (whether or not it applies)
+  std::vector<EgressRule> egress_rules;   // only the rules that apply (egress true)
+  std::vector<EgressRule> ingress_rules;  // only the rules that apply (ingress true; Kubernetes only)
+  std::size_t written_egress_rules = 0;   // `egress` entries written, applied or not
 
   // Lines for findings.
   std::string selector_field;  // "/spec/podSelector"
@@ -180,11 +183,13 @@ struct PodInfo {
   bool host_network = false;
   bool loki = false;             // a loki-mode pod under the config
   std::vector<NamedPort> ports;  // containers' named ports
-  std::optional<IpAddress> ip;   // when known (live pods)
-  EnvSetting egress_policy;      // LOKI_NETWORK_EGRESS_POLICY
-  EnvSetting allowed_hosts;      // LOKI_ALLOWED_HOSTS
-  EnvSetting block_metadata;     // LOKI_BLOCK_METADATA_ENDPOINT
-  std::string labels_field;      // pointer of the template's labels
+  // status.podIPs (else status.podIP) when known (live pods, pods from
+  // files with a status); for a hostNetwork pod these are its node's IPs.
+  std::vector<IpAddress> ips;
+  EnvSetting egress_policy;   // LOKI_NETWORK_EGRESS_POLICY
+  EnvSetting allowed_hosts;   // LOKI_ALLOWED_HOSTS
+  EnvSetting block_metadata;  // LOKI_BLOCK_METADATA_ENDPOINT
+  std::string labels_field;   // pointer of the template's labels
   int labels_line = 0;
   std::string host_network_field;
   int host_network_line = 0;
@@ -241,9 +246,12 @@ struct Inventory {
 // One allowed (peer, ports) pair of a selecting policy's egress rule.
 struct Grant {
   const Policy* policy = nullptr;  // nullptr: not isolated, everything allowed
-  std::size_t rule = 0;            // index into policy->egress_rules
+  std::size_t rule = 0;            // index into policy->egress_rules (ingress: ingress_rules)
   const Peer* peer = nullptr;
   const PortSpec* port = nullptr;
+  bool ingress = false;
+
+  std::string where() const;  // "NetworkPolicy x/p egress[0]"
 };
 
 struct PodNetwork {
@@ -257,25 +265,67 @@ struct PodNetwork {
   // Normalized allowed egress: every (peer x port) of every rule of every
   // egress policy; one grant of everything when egress is not isolated.
   std::vector<Grant> egress;
+  // The same for ingress (the peers are sources).
+  std::vector<Grant> ingress;
+  bool cilium_ingress = false;  // a selecting Cilium policy has ingress rules (not modelled)
 };
 
 struct Destination {
   enum class Kind : std::uint8_t { ip, pod, host };
   Kind kind = Kind::ip;
-  IpAddress ip;                  // ip; pod when pod->ip is known
-  const PodInfo* pod = nullptr;  // pod
+  IpAddress ip;                  // ip
+  const PodInfo* pod = nullptr;  // pod (its addresses: pod->ips)
   std::string host;              // host: a DNS name
 
   static Destination address(IpAddress a) { return {Kind::ip, a, nullptr, {}}; }
-  static Destination to_pod(const PodInfo& p) { return {Kind::pod, p.ip.value_or(IpAddress{}), &p, {}}; }
+  static Destination to_pod(const PodInfo& p) { return {Kind::pod, {}, &p, {}}; }
   static Destination hostname(std::string h) { return {Kind::host, {}, nullptr, std::move(h)}; }
   std::string to_string() const;
 };
 
+// Whether a peer matches a pod or address: certainly, not at all, or
+// depending on a fact the input does not have (`condition`, e.g. the IP of a
+// pod known only by its template).
+struct Match {
+  enum class Kind : std::uint8_t { no, yes, maybe };
+  Kind kind = Kind::no;
+  std::string condition;  // maybe: "the pod IP is in 10.0.0.0/8"
+  explicit operator bool() const { return kind != Kind::no; }
+  static Match yes() { return {Kind::yes, {}}; }
+  static Match no() { return {}; }
+  static Match maybe(std::string condition) { return {Kind::maybe, std::move(condition)}; }
+  static Match of(bool b) { return b ? yes() : no(); }
+};
+
+// How the network plugin treats hostNetwork pods, which the API leaves
+// undefined: like pod-network pods, or as traffic of the node's IP that
+// podSelector and namespaceSelector never match (the most common).
+enum class HostModel : std::uint8_t { pod_network, node_ip };
+
 struct Verdict {
-  bool allowed = false;
-  std::optional<Grant> by;  // the first grant that allows it
+  // conditional: allowed or not depending on something the input does not
+  // say (a pod IP, a DNS answer, the CNI's treatment of hostNetwork pods).
+  enum class Answer : std::uint8_t { denied, allowed, conditional };
+  Answer answer = Answer::denied;
+  bool allowed = false;     // answer == allowed
+  std::optional<Grant> by;  // the first grant that allows it (conditional: that allows it if the condition holds)
   std::string reason;       // why (allowed or not), one line
+  std::vector<std::string> caveats;
+
+  bool possible() const { return answer != Answer::denied; }
+  void set(Answer a) {
+    answer = a;
+    allowed = a == Answer::allowed;
+  }
+};
+std::string_view to_string(Verdict::Answer a);  // "allowed", "denied", "conditional"
+
+// A connection from a pod: the source's egress and, for a pod destination,
+// the destination's ingress; allowed only when both are.
+struct Connection {
+  Verdict egress;
+  std::optional<Verdict> ingress;  // nullopt: an IP or host destination (only egress applies)
+  Verdict::Answer answer = Verdict::Answer::denied;
 };
 
 // Answers questions about one inventory. Indexes policies and pods by
@@ -286,16 +336,31 @@ class Analyzer {
   explicit Analyzer(const Inventory& inv);
 
   const Inventory& inventory() const { return inv_; }
+  // The cluster's pod CIDRs (`--pod-cidr`): a pod whose IP the input does not
+  // say has one in them, so an ipBlock disjoint from them does not match it
+  // and one covering those of a family does.
+  void set_pod_cidrs(std::vector<Cidr> cidrs) { pod_cidrs_ = std::move(cidrs); }
   // Policies of the namespace, then the clusterwide ones.
   std::vector<const Policy*> policies_for(const std::string& ns) const;
   // Pods of a namespace in the inventory.
   const std::vector<const PodInfo*>& pods_in(const std::string& ns) const;
 
   bool selects(const Policy& policy, const PodInfo& pod) const;
-  PodNetwork analyze(const PodInfo& pod) const;
+  // host_network_as_pod: analyse a hostNetwork pod as the pod-network pods
+  // are (HostModel::pod_network); by default policies do not apply to it.
+  PodNetwork analyze(const PodInfo& pod, bool host_network_as_pod = false) const;
+  // The source side: whether the pod's egress lets it reach `dest`.
   Verdict allows(const PodNetwork& net, const Destination& dest, int port, Protocol protocol) const;
+  // The destination side: whether the pod's ingress admits `source`.
+  Verdict admits(const PodNetwork& net, const PodInfo& source, int port, Protocol protocol) const;
+  // Both sides (ingress only for a pod destination).
+  Connection connect(const PodInfo& source, const Destination& dest, int port, Protocol protocol) const;
 
-  bool peer_matches(const Policy& policy, const Peer& peer, const Destination& dest) const;
+  Match peer_match(const Policy& policy, const Peer& peer, const Destination& dest,
+                   HostModel model = HostModel::pod_network) const;
+  bool peer_matches(const Policy& policy, const Peer& peer, const Destination& dest) const {
+    return peer_match(policy, peer, dest).kind == Match::Kind::yes;
+  }
   bool port_matches(const PortSpec& spec, const Destination& dest, int port, Protocol protocol) const;
   // Whether the port spec can carry `port`/`protocol` to some destination
   // (named ports: by the pods the peer selects, else the kube-dns names
@@ -306,8 +371,15 @@ class Analyzer {
 
  private:
   bool namespace_matches(const Policy& policy, const Peer& peer, const std::string& ns) const;
+  Verdict egress_under(const PodNetwork& net, const Destination& dest, int port, Protocol protocol,
+                       HostModel model) const;
+  Verdict ingress_under(const PodNetwork& net, const PodInfo& source, int port, Protocol protocol,
+                        HostModel model) const;
+
+  Match unknown_pod_ip(const Peer& peer) const;
 
   const Inventory& inv_;
+  std::vector<Cidr> pod_cidrs_;
   std::unordered_map<std::string, std::vector<const Policy*>> by_ns_;
   std::vector<const Policy*> clusterwide_;
   std::unordered_map<std::string, std::vector<const PodInfo*>> pods_by_ns_;
@@ -332,12 +404,18 @@ struct ExplainTarget {
   Destination dest;
   int port = 0;
   Protocol protocol = Protocol::TCP;
-  std::string text;  // as the user wrote it
+  std::string port_name;  // a named port of the destination pod, as written
+  std::string text;       // as the user wrote it
 };
 
 // The readable explanation `loki-audit explain` prints: labels, every policy
 // of the namespace and whether (or why not) it selects the pod, isolation per
 // direction, the allowed egress as a table, and the verdict for `to`.
 std::string explain(const Analyzer& analyzer, const PodInfo& pod, const std::optional<ExplainTarget>& to);
+
+// The verdict for `to` as JSON (`loki-audit explain -f json`; the schema is in
+// the README): {"from", "to", "port", "protocol", "verdict", "egress",
+// "ingress", "caveats"}.
+nlohmann::json explain_json(const Analyzer& analyzer, const PodInfo& pod, const ExplainTarget& to);
 
 }  // namespace loki::netpol

@@ -154,5 +154,40 @@ cases = [(c.get("classname"), c.get("name")) for c in root.iter("testcase")]
 assert len(cases) == len(set(cases)) and len(cases) > 1
 PY
 
+# explain --to: both sides of a pod destination (tests/fixtures/explain/end-to-end.yaml)
+XF=tests/fixtures/explain/end-to-end.yaml
+expect_exit "explain: egress and ingress allow (named port)" 0 "$BIN" explain pod/web -n app --to pod/pg:postgres --to-namespace db $XF
+grep -q "ingress (destination side, Pod db/pg): ALLOWED" "$TMP/out" && grep -q "db/pg-ingress ingress\[0\]" "$TMP/out" &&
+  ok "explain names the ingress rule" || bad "explain ingress rule" "$(cat "$TMP/out")"
+expect_exit "explain: the destination's ingress denies" 1 "$BIN" explain pod/other -n app --to pod/pg:5432 --to-namespace db $XF
+grep -q "ingress (destination side, Pod db/pg): DENIED" "$TMP/out" && ok "explain says which side denies" ||
+  bad "explain denying side" "$(cat "$TMP/out")"
+expect_exit "explain: ::/0 and a host name is conditional" 3 "$BIN" explain pod/web -n app --to api.anthropic.com:443 $XF
+grep -q "ingress: not applicable" "$TMP/out" && ok "explain: only egress for a host" || bad "explain host" "$(cat "$TMP/out")"
+expect_exit "explain: template destination, ::/0: conditional" 3 "$BIN" explain pod/web -n app --to deployment/cache:443 --to-namespace db $XF
+grep -q "only if the pod IP is in ::/0" "$TMP/out" && ok "explain names the condition" || bad "explain condition" "$(cat "$TMP/out")"
+expect_exit "explain: --pod-cidr v6 covered by ::/0" 0 "$BIN" explain pod/web -n app --to deployment/cache:443 --to-namespace db --pod-cidr fd00:10:244::/56 $XF
+expect_exit "explain: --pod-cidr v4 only, ::/0 misses it" 1 "$BIN" explain pod/web -n app --to deployment/cache:443 --to-namespace db --pod-cidr 10.244.0.0/16 $XF
+expect_exit "explain: --pod-cidr must be a CIDR" 2 "$BIN" explain pod/web -n app --pod-cidr 10.0.0.1 --to 1.1.1.1:443 $XF
+expect_exit "explain: unknown named port is a usage error" 2 "$BIN" explain pod/web -n app --to pod/pg:pgx --to-namespace db $XF
+"$BIN" explain pod/other -n app --to pod/pg:postgres --to-namespace db -f json $XF >"$TMP/x.json"
+python3 - "$TMP/x.json" <<'PY' && ok "explain -f json schema" || bad "explain -f json" "$(cat "$TMP/x.json")"
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert j["verdict"] == "denied" and j["egress"]["verdict"] == "allowed" and j["ingress"]["verdict"] == "denied"
+assert j["port"] == 5432 and j["port_name"] == "postgres" and j["protocol"] == "TCP"
+assert j["egress"]["policy"] is None and j["ingress"]["policy"] is None
+PY
+printf '%s\n' '{"from":"pod/web","namespace":"app","to":"pod/pg:postgres","to_namespace":"db"}' \
+  '{"from":"pod/other","namespace":"app","to":"pod/pg:5432","to_namespace":"db"}' \
+  '{"from":"pod/web","namespace":"app","to":"[2001:db8::1]:443"}' '{"from":"pod/nope","namespace":"app","to":"1.1.1.1:1"}' >"$TMP/q.jsonl"
+"$BIN" explain --queries "$TMP/q.jsonl" $XF >"$TMP/q.json"
+python3 - "$TMP/q.json" <<'PY' && ok "explain --queries batch" || bad "explain --queries" "$(cat "$TMP/q.json")"
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert [x.get("verdict") for x in r[:3]] == ["allowed", "denied", "allowed"], r
+assert r[2]["ingress"]["verdict"] == "not-applicable" and "error" in r[3]
+PY
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

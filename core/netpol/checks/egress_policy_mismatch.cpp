@@ -206,7 +206,7 @@ void egress_policy_mismatch(const NetContext& ctx, NetOut& out) {
     if (bm_true) {
       for (const auto& addr : metadata_addresses()) {
         Verdict v = ctx.analyzer.allows(net, Destination::address(addr), 80, Protocol::TCP);
-        if (!v.allowed) continue;
+        if (!v.possible()) continue;  // err toward reachable
         std::string cidr = addr.to_string() + (addr.v6 ? "/128" : "/32");
         emit(bm,
              "LOKI_BLOCK_METADATA_ENDPOINT=true, but the cluster lets the pod reach " + addr.to_string() +

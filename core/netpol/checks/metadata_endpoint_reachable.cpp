@@ -34,7 +34,7 @@ void metadata_endpoint_reachable(const NetContext& ctx, NetOut& out) {
     if (!net.egress_isolated && open_reported) continue;
     for (const auto& addr : metadata_addresses()) {
       Verdict v = ctx.analyzer.allows(net, Destination::address(addr), 80, Protocol::TCP);
-      if (!v.allowed) continue;
+      if (!v.possible()) continue;  // err toward reachable
       NetFinding f{
           "metadata-endpoint-reachable", &pod, nullptr, pod.labels_field, pod.labels_line, std::nullopt, {}, {}};
       std::string cidr = addr.to_string() + (addr.v6 ? "/128" : "/32");
