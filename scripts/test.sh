@@ -6,7 +6,8 @@
 # Stages, in the order that keeps both cores busy (README "Building"):
 #   deps        Debian packages (scripts/setup-deps.sh; nothing to do when present)
 #   tools       kube-apiserver, etcd, kubectl, kube-controller-manager, helm from their Go modules
-#               (tests/cluster/build-tools.sh), in the BACKGROUND from the start, while C++ compiles
+#               (tests/cluster/build-tools.sh) and the cyclonus driver (tests/netpol-diff/build-driver.sh),
+#               in the BACKGROUND from the start, while C++ compiles
 #   build       the plain build (build/, gcc, ccache, mold, precompiled headers)
 #   asan-build  one clang build (build-asan/, preset asan) with ASan+UBSan and libFuzzer's coverage
 #               instrumentation: the sanitizer suite's binaries and the libFuzzer targets come from it
@@ -56,6 +57,8 @@ tools_log=$BUILD_DIR/tools-build.log
   s=$(date +%s)
   rc=0
   LOKI_BUILD_NICE=${LOKI_BUILD_NICE:-5} "$ROOT/tests/cluster/build-tools.sh" >"$tools_log" 2>&1 || rc=$?
+  # The cyclonus driver of the NetworkPolicy differential test (tests/netpol-diff/), the same way.
+  [ "$rc" != 0 ] || nice -n "${LOKI_BUILD_NICE:-5}" "$ROOT/tests/netpol-diff/build-driver.sh" >>"$tools_log" 2>&1 || rc=$?
   echo "$rc $(($(date +%s) - s))" >"$BUILD_DIR/tools-build.status"
 ) &
 tools_pid=$!
