@@ -108,10 +108,19 @@ nlohmann::json ranges_json(const std::vector<PortRange>& v) {
   return a;
 }
 
+// One side of a connection, as explain -f json writes it.
 nlohmann::json side_json(const Verdict& v) {
-  nlohmann::json j = {{"verdict", to_string(v.answer)}, {"reason", v.reason}, {"caveats", v.caveats}};
-  j["policy"] = v.by && v.by->policy ? nlohmann::json(v.by->policy->display()) : nlohmann::json(nullptr);
-  j["rule"] = v.by && v.by->policy ? nlohmann::json(v.by->rule) : nlohmann::json(nullptr);
+  nlohmann::json j = {{"verdict", to_string(v.answer)},
+                      {"reason", v.reason},
+                      {"caveats", v.caveats},
+                      {"policy", nullptr},
+                      {"rule", nullptr}};
+  if (v.by && v.by->policy) {
+    j["policy"] = v.by->policy->display();
+    j["rule"] = v.by->rule;
+    j["peer"] = v.by->peer->to_string();
+    j["ports"] = v.by->port->to_string();
+  }
   return j;
 }
 
