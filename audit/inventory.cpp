@@ -23,26 +23,29 @@ std::string uid_of(const nlohmann::json& o) {
   return it != meta_of(o).end() && it->is_string() ? it->get<std::string>() : "";
 }
 
+using ByUid = std::unordered_map<std::string, const nlohmann::json*>;
+
+// The workload that controls `o` (its controller ownerReference), if listed.
+const nlohmann::json* controller_of(const nlohmann::json& o, const ByUid& by_uid) {
+  auto refs = meta_of(o).find("ownerReferences");
+  if (refs == meta_of(o).end() || !refs->is_array()) return nullptr;
+  for (const auto& r : *refs) {
+    if (!r.is_object() || !r.value("controller", false)) continue;
+    auto it = by_uid.find(r.value("uid", ""));
+    if (it != by_uid.end()) return it->second;
+  }
+  return nullptr;
+}
+
 // The uids of every workload a live pod belongs to (Pod -> ReplicaSet ->
 // Deployment, Pod -> Job -> CronJob), following controller references.
 std::set<std::string> owners_with_pods(const loki::ClusterSnapshot& snap) {
-  std::unordered_map<std::string, const nlohmann::json*> by_uid;
+  ByUid by_uid;
   for (const auto& w : snap.workloads) by_uid[uid_of(w)] = &w;
   std::set<std::string> out;
   for (const auto& pod : snap.pods) {
-    const nlohmann::json* cur = &pod;
-    for (int depth = 0; cur && depth < 8; ++depth) {
-      const nlohmann::json* up = nullptr;
-      auto refs = meta_of(*cur).find("ownerReferences");
-      if (refs != meta_of(*cur).end() && refs->is_array())
-        for (const auto& r : *refs) {
-          if (!r.is_object() || !r.value("controller", false)) continue;
-          auto it = by_uid.find(r.value("uid", ""));
-          if (it != by_uid.end()) up = it->second;
-        }
-      if (up) out.insert(uid_of(*up));
-      cur = up;
-    }
+    const nlohmann::json* cur = controller_of(pod, by_uid);
+    for (int depth = 0; cur && depth < 8; ++depth, cur = controller_of(*cur, by_uid)) out.insert(uid_of(*cur));
   }
   return out;
 }
@@ -84,35 +87,37 @@ void LoadedInventory::load_live(const InventorySource& src, const loki::EngineOp
   wo.ns = !src.ns.empty() ? src.ns : !cfg.default_namespace.empty() ? cfg.default_namespace : "default";
   live_ns_ = wo.ns;
   loki::KubeClient client(cfg);
-  auto take = [&](const loki::ClusterSnapshot& snap, const std::string& ns, bool with_namespaces) {
-    for (const auto& n : snap.notes) std::cerr << "loki-audit: note: " << n << "\n";
-    std::set<std::string> covered;
-    if (src.pods_over_templates) covered = owners_with_pods(snap);
-    for (const auto* list :
-         {&snap.workloads, &snap.pods, &snap.networkpolicies, &snap.ciliumnetworkpolicies, &snap.namespaces}) {
-      if (list == &snap.namespaces && !with_namespaces) continue;
-      for (const auto& j : *list) {
-        if (list == &snap.workloads && covered.count(uid_of(j))) continue;
-        loki::Object obj;
-        obj.json = j;
-        obj.file = loki::api_path_of(j);
-        live_.add(obj, eo.config, ns);
-      }
-    }
-  };
-  take(loki::walk_cluster(client, wo), wo.ns, true);
+  add_snapshot(loki::walk_cluster(client, wo), wo.ns, true, src.pods_over_templates, eo.config);
   for (const auto& more : src.more_namespaces) {
     if (more.empty() || more == wo.ns) continue;
     loki::WalkOptions other = wo;
     other.ns = more;
     try {
-      take(loki::walk_cluster(client, other), more, false);
+      add_snapshot(loki::walk_cluster(client, other), more, false, src.pods_over_templates, eo.config);
     } catch (const loki::KubeError& e) {
       if (!src.optional_more) throw;
       std::cerr << "loki-audit: note: namespace " << more << " not listed (" << e.what() << ")\n";
     }
   }
   live_.sort();
+}
+
+void LoadedInventory::add_snapshot(const loki::ClusterSnapshot& snap, const std::string& ns, bool with_namespaces,
+                                   bool pods_over_templates, const loki::Config& config) {
+  for (const auto& n : snap.notes) std::cerr << "loki-audit: note: " << n << "\n";
+  std::set<std::string> covered;
+  if (pods_over_templates) covered = owners_with_pods(snap);
+  for (const auto* list :
+       {&snap.workloads, &snap.pods, &snap.networkpolicies, &snap.ciliumnetworkpolicies, &snap.namespaces}) {
+    if (list == &snap.namespaces && !with_namespaces) continue;
+    for (const auto& j : *list) {
+      if (list == &snap.workloads && covered.count(uid_of(j))) continue;
+      loki::Object obj;
+      obj.json = j;
+      obj.file = loki::api_path_of(j);
+      live_.add(obj, config, ns);
+    }
+  }
 }
 
 }  // namespace loki_audit

@@ -3,6 +3,7 @@
 // Inventory. One code path for both commands.
 #pragma once
 
+#include <loki/cluster.hpp>
 #include <loki/engine.hpp>
 #include <loki/lint.hpp>
 #include <loki/netpol.hpp>
@@ -47,6 +48,8 @@ class LoadedInventory {
 
  private:
   void load_live(const InventorySource& src, const loki::EngineOptions& eo);
+  void add_snapshot(const loki::ClusterSnapshot& snap, const std::string& ns, bool with_namespaces,
+                    bool pods_over_templates, const loki::Config& config);
 
   std::optional<loki::LintSession> session_;
   loki::netpol::Inventory live_;

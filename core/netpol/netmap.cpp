@@ -85,6 +85,24 @@ Verdict::Answer combine(const std::vector<Connection>& probes) {
   return best;
 }
 
+// connections() with both pods analysed once.
+ConnSet connections_of(const Analyzer& an, const PodNetwork& from, const PodNetwork& to) {
+  ConnSet out;
+  const Boundaries b = boundaries(an, *from.pod, *to.pod);
+  const Destination dest = Destination::to_pod(*to.pod);
+  for (std::size_t i = 0; i < kProtocols.size(); ++i) {
+    for (std::size_t k = 0; k + 1 < b[i].size(); ++k) {
+      const int first = b[i][k], last = b[i][k + 1] - 1;
+      Connection c = an.connect(from, dest, to, first, kProtocols[i]);
+      if (c.answer == Verdict::Answer::allowed) append_range(out.allowed, kProtocols[i], first, last);
+      if (c.answer != Verdict::Answer::conditional) continue;
+      append_range(out.conditional, kProtocols[i], first, last);
+      if (out.condition.empty()) out.condition = condition_of(c);
+    }
+  }
+  return out;
+}
+
 std::shared_ptr<PodInfo> kube_dns_stand_in() {
   auto p = std::make_shared<PodInfo>();
   p->ref = ObjectRef{"v1", "Service", "kube-system", "kube-dns"};
@@ -129,20 +147,7 @@ std::string to_string(const std::vector<PortRange>& ranges) {
 }
 
 ConnSet connections(const Analyzer& an, const PodInfo& from, const PodInfo& to) {
-  ConnSet out;
-  const Boundaries b = boundaries(an, from, to);
-  const Destination dest = Destination::to_pod(to);
-  for (std::size_t i = 0; i < kProtocols.size(); ++i) {
-    for (std::size_t k = 0; k + 1 < b[i].size(); ++k) {
-      const int first = b[i][k], last = b[i][k + 1] - 1;
-      Connection c = an.connect(from, dest, first, kProtocols[i]);
-      if (c.answer == Verdict::Answer::allowed) append_range(out.allowed, kProtocols[i], first, last);
-      if (c.answer != Verdict::Answer::conditional) continue;
-      append_range(out.conditional, kProtocols[i], first, last);
-      if (out.condition.empty()) out.condition = condition_of(c);
-    }
-  }
-  return out;
+  return connections_of(an, an.analyze(from), an.analyze(to));
 }
 
 const PodInfo* find_kube_dns(const Analyzer& an) {
@@ -164,15 +169,18 @@ Netmap compute_netmap(const Analyzer& an, const std::string& ns) {
   }
   m.externals = externals_for(*dns);
   const std::size_t n = m.pods.size();
+  std::vector<PodNetwork> nets;
+  for (const PodInfo* p : m.pods) nets.push_back(an.analyze(*p));
+  const PodNetwork dns_net = an.analyze(*dns);
   m.conns.assign(n, std::vector<ConnSet>(n));
   m.out.assign(n, std::vector<ExternalCell>(m.externals.size()));
   for (std::size_t i = 0; i < n; ++i) {
     for (std::size_t j = 0; j < n; ++j)
-      if (i != j) m.conns[i][j] = connections(an, *m.pods[i], *m.pods[j]);
+      if (i != j) m.conns[i][j] = connections_of(an, nets[i], nets[j]);
     for (std::size_t e = 0; e < m.externals.size(); ++e) {
       ExternalCell& cell = m.out[i][e];
       for (const auto& probe : m.externals[e].probes)
-        cell.probes.push_back(an.connect(*m.pods[i], probe.dest, probe.port, probe.protocol));
+        cell.probes.push_back(an.connect(nets[i], probe.dest, dns_net, probe.port, probe.protocol));
       cell.answer = combine(cell.probes);
     }
   }
