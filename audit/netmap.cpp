@@ -23,19 +23,30 @@ constexpr const char* kHelp =
     "(loki-mode pods) are marked *, open egress to the internet or the metadata endpoint !. Formats: text (a "
     "table), json (schema in the README), dot (Graphviz: dot -Tsvg). Exit codes: 0, 2 usage or I/O error.";
 
-// Without -n from files: the namespace of the input's pods, when there is one.
-bool pick_namespace(const loki::netpol::Inventory& inv, std::string& ns) {
+std::string namespaces_with_pods(const loki::netpol::Inventory& inv) {
   std::set<std::string> seen;
   for (const auto& p : inv.pods) seen.insert(p.ns);
-  if (seen.size() == 1) {
-    ns = *seen.begin();
-    return true;
-  }
   std::string list;
   for (const auto& s : seen) list += (list.empty() ? "" : ", ") + s;
-  std::cerr << "loki-audit: netmap: pick a namespace with -n"
-            << (list.empty() ? std::string(" (the input has no pods)") : " (the input has pods in " + list + ")")
-            << "\n";
+  return list.empty() ? std::string("the input has no pods") : "the input has pods in " + list;
+}
+
+// Which namespace to map from files: -n, else the only one with pods. A
+// namespace without pods there is most likely a typo: a usage error.
+bool file_namespace(const loki::netpol::Inventory& inv, std::string& ns) {
+  if (ns.empty()) {
+    std::set<std::string> seen;
+    for (const auto& p : inv.pods) seen.insert(p.ns);
+    if (seen.size() == 1) ns = *seen.begin();
+  }
+  if (ns.empty()) {
+    std::cerr << "loki-audit: netmap: pick a namespace with -n (" << namespaces_with_pods(inv) << ")\n";
+    return false;
+  }
+  for (const auto& p : inv.pods)
+    if (p.ns == ns) return true;
+  std::cerr << "loki-audit: netmap: no pods or pod templates in namespace " << ns << " (" << namespaces_with_pods(inv)
+            << ")\n";
   return false;
 }
 
@@ -89,7 +100,7 @@ int run_netmap(const NetmapOptions& o) {
   src.pods_over_templates = true;
   LoadedInventory loaded(src, engine_options_for(o.config_path, o.selector, o.all_pods));
   std::string ns = loaded.live() ? loaded.live_namespace() : o.ns;
-  if (ns.empty() && !pick_namespace(loaded.get(), ns)) return 2;
+  if (!loaded.live() && !file_namespace(loaded.get(), ns)) return 2;
   loki::netpol::Analyzer analyzer(loaded.get());
   analyzer.set_pod_cidrs(parse_pod_cidrs(o.pod_cidrs));
   const loki::netpol::Netmap map = loki::netpol::compute_netmap(analyzer, ns);

@@ -232,6 +232,9 @@ expect_exit "netmap: no input is a usage error" 2 "$BIN" netmap -n team
 expect_exit "netmap: files and --cluster is a usage error" 2 "$BIN" netmap -n team --cluster $NF
 expect_exit "netmap: several namespaces need -n" 2 "$BIN" netmap $EX
 grep -q "pick a namespace with -n" "$TMP/err" && ok "netmap names the namespaces" || bad "netmap -n message" "$(cat "$TMP/err")"
+expect_exit "netmap: a namespace without pods (a typo) is a usage error" 2 "$BIN" netmap -n tem $NF
+grep -q "no pods or pod templates in namespace tem (the input has pods in kube-system, team)" "$TMP/err" &&
+  ok "netmap names the namespaces with pods" || bad "netmap empty namespace message" "$(cat "$TMP/err")"
 expect_exit "netmap: missing file" 2 "$BIN" netmap -n team /no/such/file.yaml
 expect_exit "netmap: bad format" 2 "$BIN" netmap -n team -f svg $NF
 expect_exit "netmap --cluster: bad kubeconfig" 2 "$BIN" netmap -n team --cluster --kubeconfig /no/such/kubeconfig
