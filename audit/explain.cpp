@@ -1,7 +1,6 @@
 #include "explain.hpp"
 
-#include <loki/cluster.hpp>
-#include <loki/kube_client.hpp>
+#include "inventory.hpp"
 
 #include <loki/config.hpp>
 #include <loki/lint.hpp>
@@ -170,11 +169,7 @@ std::optional<loki::netpol::ExplainTarget> parse_to(const std::string& text, con
 }
 
 std::vector<loki::netpol::Cidr> pod_cidrs_of(const ExplainOptions& o) {
-  std::vector<loki::netpol::Cidr> out;
-  for (const auto& t : o.pod_cidrs) {
-    if (auto c = loki::netpol::Cidr::parse(t)) out.push_back(*c);  // validated by the option
-  }
-  return out;
+  return parse_pod_cidrs(o.pod_cidrs);
 }
 
 // --queries: one JSON line per query; a query that cannot be parsed is
@@ -235,12 +230,7 @@ CLI::App* add_explain_command(CLI::App& app, ExplainOptions& o) {
   cmd->add_option("--pod-cidr", o.pod_cidrs,
                   "The cluster's pod CIDR (repeatable): decides ipBlock rules for destinations known only by their "
                   "template, whose IP is otherwise unknown (verdict: conditional)")
-      ->check(CLI::Validator(
-          [](std::string& v) {
-            return v.find('/') != std::string::npos && loki::netpol::Cidr::parse(v) ? std::string()
-                                                                                    : v + " is not a CIDR";
-          },
-          "CIDR"))
+      ->check(cidr_validator())
       ->allow_extra_args(false);  // one CIDR per --pod-cidr: the paths follow
   cmd->add_option("--queries", o.queries,
                   "Answer many queries in one run: a file of JSON lines {\"from\": \"KIND/NAME\", \"namespace\": NS, "
@@ -259,58 +249,16 @@ int run_explain(const ExplainOptions& opts) {
     o.paths.insert(o.paths.begin(), o.target);
     o.target.clear();
   }
-  loki::EngineOptions eo;
-  if (!o.config_path.empty()) eo.config = loki::Config::load(o.config_path);
-  if (!o.selector.empty()) {
-    eo.config.selector = loki::LabelSelector::parse(o.selector);
-    eo.config.selector_text = o.selector;
-  }
-  if (o.all_pods) eo.config.all_pods = true;
-  eo.default_namespace = o.ns.empty() ? o.default_ns : o.ns;
-  std::optional<loki::LintSession> session;
-  loki::netpol::Inventory live;
-  const loki::netpol::Inventory* invp = &live;
-  if (o.paths.empty()) {
-    // The live cluster: the namespace's workloads (what users name), its pods,
-    // policies and the namespaces (for namespaceSelector).
-    loki::ClusterConfig cfg = loki::load_cluster_config({o.kubeconfig, o.context});
-    loki::WalkOptions wo;
-    wo.ns = !o.ns.empty() ? o.ns : !cfg.default_namespace.empty() ? cfg.default_namespace : "default";
-    eo.default_namespace = wo.ns;
-    loki::KubeClient client(cfg);
-    auto take = [&](const loki::ClusterSnapshot& snap, const std::string& ns, bool with_namespaces) {
-      for (const auto& n : snap.notes) std::cerr << "loki-audit: note: " << n << "\n";
-      for (const auto* list :
-           {&snap.workloads, &snap.pods, &snap.networkpolicies, &snap.ciliumnetworkpolicies, &snap.namespaces}) {
-        if (list == &snap.namespaces && !with_namespaces) continue;
-        for (const auto& j : *list) {
-          loki::Object obj;
-          obj.json = j;
-          obj.file = loki::api_path_of(j);
-          live.add(obj, eo.config, ns);
-        }
-      }
-    };
-    take(loki::walk_cluster(client, wo), wo.ns, true);
-    // A destination in another namespace: its pods and its ingress policies too.
-    if (!o.to_ns.empty() && o.to_ns != wo.ns) {
-      loki::WalkOptions other = wo;
-      other.ns = o.to_ns;
-      take(loki::walk_cluster(client, other), other.ns, false);
-    }
-    live.sort();
-  } else {
-    loki::InputFiles inputs = loki::expand_inputs(o.paths);
-    for (const auto& note : inputs.skipped) std::cerr << "loki-audit: " << note << "\n";
-    loki::LoadOptions lo;
-    lo.threads = o.threads;
-    session.emplace(eo, lo);
-    for (const auto& file : inputs.files) {
-      session->add_file(file);
-    }
-    invp = &session->inventory();
-  }
-  const loki::netpol::Inventory& inv = *invp;
+  InventorySource src;
+  src.paths = o.paths;
+  src.kubeconfig = o.kubeconfig;
+  src.context = o.context;
+  src.ns = o.ns;
+  src.threads = o.threads;
+  // A destination in another namespace: its pods and its ingress policies too.
+  if (!o.to_ns.empty()) src.more_namespaces.push_back(o.to_ns);
+  LoadedInventory loaded(src, engine_options_for(o.config_path, o.selector, o.all_pods));
+  const loki::netpol::Inventory& inv = loaded.get();
   std::string error;
   if (!o.queries.empty()) return run_queries(o, inv);
   if (o.target.empty()) {

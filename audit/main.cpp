@@ -8,6 +8,7 @@
 #include <loki/rules.hpp>
 
 #include "explain.hpp"
+#include "netmap.hpp"
 
 #include <unistd.h>
 #include <CLI/CLI.hpp>
@@ -86,6 +87,9 @@ int main(int argc, char** argv) {
           "  " +
           prog +
           " lint FILE|DIR|-          lint manifests before deploy\n"
+          "  " +
+          prog +
+          " netmap -n NS FILE|--cluster  a namespace's reachability (text, json, dot)\n"
           "Exit codes: 0 clean, 1 findings at or above --fail-on, 2 usage or I/O error.",
       prog};
   app.set_version_flag("--version", std::string("loki-audit ") + LOKI_VERSION);
@@ -116,6 +120,8 @@ int main(int argc, char** argv) {
 
   loki_audit::ExplainOptions explain_opts;
   auto* explain = loki_audit::add_explain_command(app, explain_opts);
+  loki_audit::NetmapOptions netmap_opts;
+  auto* netmap = loki_audit::add_netmap_command(app, netmap_opts);
 
   try {
     app.parse(argc, argv);
@@ -127,6 +133,7 @@ int main(int argc, char** argv) {
     if (*lint) return run_lint(lint_opts, paths, lint_verbose);
     if (*rules) return run_rules(rules_format);
     if (*explain) return loki_audit::run_explain(explain_opts);
+    if (*netmap) return loki_audit::run_netmap(netmap_opts);
     return run_cluster_audit(cluster_common, cluster_opts);
   } catch (const loki::KubeError& e) {
     std::cerr << "loki-audit: " << e.what() << "\n";

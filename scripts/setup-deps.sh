@@ -16,6 +16,7 @@ PKGS=(
   clang-format clang-tidy clang llvm libclang-rt-14-dev curl ca-certificates bc time
   ccache mold
   python3 python3-yaml python3-jsonschema
+  graphviz  # tests/cli: `dot -Tsvg` accepts `loki-audit netmap -f dot`
 )
 BOOST_PKGS=(libboost1.81-dev libboost1.83-dev)
 

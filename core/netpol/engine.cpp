@@ -397,13 +397,19 @@ Verdict Analyzer::admits(const PodNetwork& net, const PodInfo& source, int port,
 }
 
 Connection Analyzer::connect(const PodInfo& source, const Destination& dest, int port, Protocol protocol) const {
+  const bool to_pod = dest.kind == Destination::Kind::pod && dest.pod;
+  return connect(analyze(source), dest, to_pod ? analyze(*dest.pod) : PodNetwork{}, port, protocol);
+}
+
+Connection Analyzer::connect(const PodNetwork& source, const Destination& dest, const PodNetwork& dest_net, int port,
+                             Protocol protocol) const {
   Connection c;
-  c.egress = allows(analyze(source), dest, port, protocol);
+  c.egress = allows(source, dest, port, protocol);
   c.answer = c.egress.answer;
   if (dest.kind != Destination::Kind::pod || !dest.pod) return c;
   // "both the egress policy on the source pod and the ingress policy on the
   // destination pod need to allow the connection"
-  c.ingress = admits(analyze(*dest.pod), source, port, protocol);
+  c.ingress = admits(dest_net, *source.pod, port, protocol);
   using A = Verdict::Answer;
   if (c.egress.answer == A::denied || c.ingress->answer == A::denied)
     c.answer = A::denied;

@@ -355,6 +355,11 @@ class Analyzer {
   Verdict admits(const PodNetwork& net, const PodInfo& source, int port, Protocol protocol) const;
   // Both sides (ingress only for a pod destination).
   Connection connect(const PodInfo& source, const Destination& dest, int port, Protocol protocol) const;
+  // The same with both sides analysed beforehand (analyze(source), and
+  // analyze(*dest.pod) for a pod destination, else ignored): a pass over many
+  // pairs and ports analyses each pod once.
+  Connection connect(const PodNetwork& source, const Destination& dest, const PodNetwork& dest_net, int port,
+                     Protocol protocol) const;
 
   Match peer_match(const Policy& policy, const Peer& peer, const Destination& dest,
                    HostModel model = HostModel::pod_network) const;

@@ -189,5 +189,95 @@ assert [x.get("verdict") for x in r[:3]] == ["allowed", "denied", "allowed"], r
 assert r[2]["ingress"]["verdict"] == "not-applicable" and "error" in r[3]
 PY
 
+# netmap: golden outputs (tests/fixtures/netmap/team.yaml; the bundled examples' agents namespace)
+NF=tests/fixtures/netmap/team.yaml
+for fmt in text json dot; do
+  expect_exit "netmap -f $fmt" 0 "$BIN" netmap -n team -f "$fmt" --color never $NF
+  golden "netmap-team.$fmt" "$TMP/out"
+  cp "$TMP/out" "$TMP/netmap.$fmt"
+done
+expect_exit "netmap examples" 0 "$BIN" netmap -n loki --color never $EX
+golden "netmap-examples.text" "$TMP/out"
+expect_exit "netmap examples -f dot" 0 "$BIN" netmap -n loki -f dot $EX
+golden "netmap-examples.dot" "$TMP/out"
+"$BIN" netmap -n team - <$NF >"$TMP/stdin.text" && cmp -s "$TMP/stdin.text" "$TMP/netmap.text" && ok "netmap: stdin == file" ||
+  bad "netmap: stdin differs"
+python3 - "$TMP/netmap.json" <<'PY' && ok "netmap -f json schema" || bad "netmap -f json" "$(head -c 2000 "$TMP/netmap.json")"
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert j["namespace"] == "team" and [e["id"] for e in j["externals"]] == ["internet", "metadata", "dns"]
+pods = {p["name"]: p for p in j["pods"]}
+assert pods["agent"]["agent"] and not pods["web"]["agent"] and pods["node-exporter"]["host_network"]
+c = {(x["from"], x["to"]): x for x in j["connections"]}
+assert len(c) == 5 * 4 + 5 * 3  # pod pairs (not to itself) and the three fixed destinations
+a = c[("Deployment team/agent", "Pod team/api")]
+assert a["verdict"] == "allowed" and a["allowed"] == [{"protocol": "TCP", "first": 8080, "last": 8080}]
+w = c[("Deployment team/web", "Deployment team/cache")]
+assert w["verdict"] == "conditional" and "10.244.0.0/16" in w["condition"]
+assert c[("Deployment team/agent", "internet")]["verdict"] == "denied"
+d = c[("Deployment team/agent", "dns")]["probes"][0]
+assert d["verdict"] == "allowed" and d["ingress"]["policy"] == "NetworkPolicy kube-system/dns-ingress"
+assert c[("Deployment team/web", "metadata")]["probes"][0]["ingress"]["verdict"] == "not-applicable"
+PY
+"$BIN" netmap -n team --color always $NF | grep -q $'\x1b\\[1;31mallowed !' && ok "netmap --color always" ||
+  bad "netmap --color always"
+"$BIN" netmap -n team $NF | grep -q $'\x1b' && bad "netmap colours a pipe" || ok "netmap: no colour on a pipe"
+expect_exit "netmap --pod-cidr settles a template's IP" 0 "$BIN" netmap -n team -f json --pod-cidr 10.244.0.0/16 $NF
+python3 -c '
+import json, sys
+c = [x for x in json.load(open(sys.argv[1]))["connections"] if x["from"] == "Deployment team/web" and x["to"] == "Deployment team/cache"]
+sys.exit(0 if c[0]["verdict"] == "allowed" and c[0]["text"] == "TCP/6379" else 1)' "$TMP/out" && ok "netmap --pod-cidr: web to cache allowed" ||
+  bad "netmap --pod-cidr: web to cache" "$(cat "$TMP/out" | head -50)"
+expect_exit "netmap: no input is a usage error" 2 "$BIN" netmap -n team
+expect_exit "netmap: files and --cluster is a usage error" 2 "$BIN" netmap -n team --cluster $NF
+expect_exit "netmap: several namespaces need -n" 2 "$BIN" netmap $EX
+grep -q "pick a namespace with -n" "$TMP/err" && ok "netmap names the namespaces" || bad "netmap -n message" "$(cat "$TMP/err")"
+expect_exit "netmap: a namespace without pods (a typo) is a usage error" 2 "$BIN" netmap -n tem $NF
+grep -q "no pods or pod templates in namespace tem (the input has pods in kube-system, team)" "$TMP/err" &&
+  ok "netmap names the namespaces with pods" || bad "netmap empty namespace message" "$(cat "$TMP/err")"
+expect_exit "netmap: missing file" 2 "$BIN" netmap -n team /no/such/file.yaml
+expect_exit "netmap: bad format" 2 "$BIN" netmap -n team -f svg $NF
+expect_exit "netmap --cluster: bad kubeconfig" 2 "$BIN" netmap -n team --cluster --kubeconfig /no/such/kubeconfig
+expect_exit "netmap --help" 0 "$BIN" netmap --help
+grep -q "np-guard" "$TMP/out" && ok "netmap --help states the port choice" || bad "netmap --help" "$(cat "$TMP/out")"
+# netmap --cluster (and explain, through the same loader) against a fake read-only API on loopback
+python3 tests/cli/fake_apiserver.py "$TMP/port" &
+FAKE=$!
+for _ in $(seq 50); do [ -s "$TMP/port" ] && break; sleep 0.1; done
+cat >"$TMP/kubeconfig" <<EOF
+apiVersion: v1
+kind: Config
+clusters: [{name: fake, cluster: {server: "http://127.0.0.1:$(cat "$TMP/port")"}}]
+users: [{name: dev, user: {token: x}}]
+contexts: [{name: fake, context: {cluster: fake, user: dev, namespace: team}}]
+current-context: fake
+EOF
+expect_exit "netmap --cluster (the context's namespace)" 0 "$BIN" netmap --cluster --kubeconfig "$TMP/kubeconfig" -f json
+python3 - "$TMP/out" <<'PY' && ok "netmap --cluster: live pods stand for their workloads" || bad "netmap --cluster" "$(cat "$TMP/out" | head -40)"
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert j["namespace"] == "team"
+assert [p["id"] for p in j["pods"]] == ["Pod team/web-7d9f-x2x4q", "Deployment team/agent"], j["pods"]
+assert j["pods"][0]["ips"] == ["10.244.1.7"]
+c = {(x["from"], x["to"]): x for x in j["connections"]}
+assert c[("Deployment team/agent", "Pod team/web-7d9f-x2x4q")]["text"] == "all"  # ipBlock matches the live pod IP
+assert c[("Deployment team/agent", "internet")]["verdict"] == "denied"
+PY
+grep -q "note: namespace kube-system not listed" "$TMP/err" && ok "netmap --cluster: kube-system forbidden is a note" ||
+  bad "netmap --cluster kube-system note" "$(cat "$TMP/err")"
+expect_exit "netmap --cluster: unknown namespace" 2 "$BIN" netmap --cluster --kubeconfig "$TMP/kubeconfig" -n nope
+expect_exit "explain against the fake cluster (shared loader)" 0 "$BIN" explain deployment/agent --kubeconfig "$TMP/kubeconfig" --to pod/web-7d9f-x2x4q:80
+kill "$FAKE" 2>/dev/null
+wait "$FAKE" 2>/dev/null
+
+if command -v dot >/dev/null; then
+  for f in "$TMP/netmap.dot" "$GOLDEN/netmap-examples.dot"; do
+    dot -Tsvg "$f" >"$TMP/netmap.svg" 2>"$TMP/dot.err" && [ ! -s "$TMP/dot.err" ] && grep -q "<svg" "$TMP/netmap.svg" &&
+      ok "dot -Tsvg renders $(basename "$f")" || bad "dot -Tsvg $(basename "$f")" "$(cat "$TMP/dot.err")"
+  done
+else
+  echo "skip dot -Tsvg (graphviz not installed; scripts/setup-deps.sh installs it)"
+fi
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
