@@ -240,35 +240,7 @@ expect_exit "netmap: bad format" 2 "$BIN" netmap -n team -f svg $NF
 expect_exit "netmap --cluster: bad kubeconfig" 2 "$BIN" netmap -n team --cluster --kubeconfig /no/such/kubeconfig
 expect_exit "netmap --help" 0 "$BIN" netmap --help
 grep -q "np-guard" "$TMP/out" && ok "netmap --help states the port choice" || bad "netmap --help" "$(cat "$TMP/out")"
-# netmap --cluster (and explain, through the same loader) against a fake read-only API on loopback
-python3 tests/cli/fake_apiserver.py "$TMP/port" &
-FAKE=$!
-for _ in $(seq 50); do [ -s "$TMP/port" ] && break; sleep 0.1; done
-cat >"$TMP/kubeconfig" <<EOF
-apiVersion: v1
-kind: Config
-clusters: [{name: fake, cluster: {server: "http://127.0.0.1:$(cat "$TMP/port")"}}]
-users: [{name: dev, user: {token: x}}]
-contexts: [{name: fake, context: {cluster: fake, user: dev, namespace: team}}]
-current-context: fake
-EOF
-expect_exit "netmap --cluster (the context's namespace)" 0 "$BIN" netmap --cluster --kubeconfig "$TMP/kubeconfig" -f json
-python3 - "$TMP/out" <<'PY' && ok "netmap --cluster: live pods stand for their workloads" || bad "netmap --cluster" "$(cat "$TMP/out" | head -40)"
-import json, sys
-j = json.load(open(sys.argv[1]))
-assert j["namespace"] == "team"
-assert [p["id"] for p in j["pods"]] == ["Pod team/web-7d9f-x2x4q", "Deployment team/agent"], j["pods"]
-assert j["pods"][0]["ips"] == ["10.244.1.7"]
-c = {(x["from"], x["to"]): x for x in j["connections"]}
-assert c[("Deployment team/agent", "Pod team/web-7d9f-x2x4q")]["text"] == "all"  # ipBlock matches the live pod IP
-assert c[("Deployment team/agent", "internet")]["verdict"] == "denied"
-PY
-grep -q "note: namespace kube-system not listed" "$TMP/err" && ok "netmap --cluster: kube-system forbidden is a note" ||
-  bad "netmap --cluster kube-system note" "$(cat "$TMP/err")"
-expect_exit "netmap --cluster: unknown namespace" 2 "$BIN" netmap --cluster --kubeconfig "$TMP/kubeconfig" -n nope
-expect_exit "explain against the fake cluster (shared loader)" 0 "$BIN" explain deployment/agent --kubeconfig "$TMP/kubeconfig" --to pod/web-7d9f-x2x4q:80
-kill "$FAKE" 2>/dev/null
-wait "$FAKE" 2>/dev/null
+# netmap --cluster against a real API server: tests/cluster/test_netmap.sh (ctest -L cluster)
 
 if command -v dot >/dev/null; then
   for f in "$TMP/netmap.dot" "$GOLDEN/netmap-examples.dot"; do
