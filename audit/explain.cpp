@@ -70,99 +70,119 @@ const loki::netpol::PodInfo* find_workload(const loki::netpol::Inventory& inv, c
   return found.front();
 }
 
+// The steps of parse_to. Each returns what is wrong (empty: nothing), which
+// parse_to prefixes with "--to TEXT: ".
+
+// Strips a "/PROTO" suffix (a slash after the last colon, so KIND/NAME:PORT keeps its slash).
+std::string take_protocol(std::string& s, loki::netpol::ExplainTarget& t, bool& proto_given) {
+  auto slash = s.rfind('/');
+  if (slash == std::string::npos || s.find(':', slash) != std::string::npos) return "";
+  auto proto = loki::netpol::parse_protocol(s.substr(slash + 1));
+  if (!proto) return "protocol must be TCP, UDP or SCTP";
+  t.protocol = *proto;
+  proto_given = true;
+  s.resize(slash);
+  return "";
+}
+
+// HOST:PORT or [IPv6]:PORT.
+std::string split_host_port(const std::string& s, std::string& host, std::string& port) {
+  if (!s.empty() && s[0] == '[') {
+    auto close = s.find(']');
+    if (close == std::string::npos || close + 1 >= s.size() || s[close + 1] != ':') return "expected [IPv6]:PORT";
+    host = s.substr(1, close - 1);
+    port = s.substr(close + 2);
+    return "";
+  }
+  auto colon = s.rfind(':');
+  if (colon == std::string::npos) return "expected HOST_OR_IP:PORT[/PROTO]";
+  host = s.substr(0, colon);
+  port = s.substr(colon + 1);
+  return "";
+}
+
+bool all_digits(const std::string& port) {
+  return !port.empty() && std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+std::string set_port_number(const std::string& port, loki::netpol::ExplainTarget& t) {
+  try {
+    t.port = std::stoi(port);
+  } catch (const std::exception&) {
+    t.port = 0;  // out of int's range
+  }
+  if (t.port < 1 || t.port > 65535)
+    return "port must be a number from 1 to 65535 (or a named port of a destination pod)";
+  return "";
+}
+
+// A named port, resolved against the destination's container ports as the API
+// resolves a named port of a policy; the first match wins.
+std::string resolve_named_port(const loki::netpol::PodInfo& p, const std::string& port, bool proto_given,
+                               loki::netpol::ExplainTarget& t) {
+  const loki::netpol::NamedPort* found = nullptr;
+  std::string names;
+  for (const auto& np : p.ports) {
+    names += (names.empty() ? "" : ", ") + np.name;
+    if (np.name == port && (!proto_given || np.protocol == t.protocol) && !found) found = &np;
+  }
+  if (!found)
+    return p.ref.display() + " has no container port named " + port +
+           (proto_given ? " on " + std::string(loki::netpol::to_string(t.protocol)) : std::string()) +
+           (names.empty() ? std::string(" (it names none)") : " (named ports: " + names + ")");
+  t.port = found->port;
+  t.protocol = found->protocol;
+  t.port_name = port;
+  return "";
+}
+
+// Another workload of the input: --to-namespace, else the same namespace
+// first, else wherever the name is unique.
+std::string to_workload(const loki::netpol::Inventory& inv, const loki::netpol::PodInfo& from, const std::string& to_ns,
+                        const std::string& host, const std::string& port, bool proto_given,
+                        loki::netpol::ExplainTarget& t) {
+  std::string err;
+  const loki::netpol::PodInfo* p = nullptr;
+  if (!to_ns.empty()) {
+    p = find_workload(inv, host, to_ns, err);
+  } else {
+    p = find_workload(inv, host, from.ns, err);
+    if (!p) p = find_workload(inv, host, "", err);
+  }
+  if (!p) return err;
+  t.dest = loki::netpol::Destination::to_pod(*p);
+  return all_digits(port) ? "" : resolve_named_port(*p, port, proto_given, t);
+}
+
+// An IP address or a host name; their ports must be numbers.
+std::string to_address(const std::string& host, const std::string& port, loki::netpol::ExplainTarget& t) {
+  using loki::netpol::Destination;
+  if (!all_digits(port)) return "port must be a number from 1 to 65535 (names only for a KIND/NAME destination)";
+  if (auto ip = loki::netpol::IpAddress::parse(host))
+    t.dest = Destination::address(*ip);
+  else if (!host.empty())
+    t.dest = Destination::hostname(host);
+  else
+    return "missing host";
+  return "";
+}
+
+// --to HOST_OR_IP:PORT[/PROTO], [IPv6]:PORT[/PROTO] or KIND/NAME:PORT_OR_NAME[/PROTO].
 std::optional<loki::netpol::ExplainTarget> parse_to(const std::string& text, const loki::netpol::Inventory& inv,
                                                     const loki::netpol::PodInfo& from, const std::string& to_ns,
                                                     std::string& error) {
-  using namespace loki::netpol;
-  ExplainTarget t;
+  loki::netpol::ExplainTarget t;
   t.text = text;
-  std::string s = text;
+  std::string s = text, host, port;
   bool proto_given = false;
-  if (auto slash = s.rfind('/'); slash != std::string::npos && s.find(':', slash) == std::string::npos) {
-    auto proto = parse_protocol(s.substr(slash + 1));
-    if (!proto) {
-      error = "--to " + text + ": protocol must be TCP, UDP or SCTP";
-      return std::nullopt;
-    }
-    t.protocol = *proto;
-    proto_given = true;
-    s.resize(slash);
-  }
-  std::string host, port;
-  if (!s.empty() && s[0] == '[') {
-    auto close = s.find(']');
-    if (close == std::string::npos || close + 1 >= s.size() || s[close + 1] != ':') {
-      error = "--to " + text + ": expected [IPv6]:PORT";
-      return std::nullopt;
-    }
-    host = s.substr(1, close - 1);
-    port = s.substr(close + 2);
-  } else {
-    auto colon = s.rfind(':');
-    if (colon == std::string::npos) {
-      error = "--to " + text + ": expected HOST_OR_IP:PORT[/PROTO]";
-      return std::nullopt;
-    }
-    host = s.substr(0, colon);
-    port = s.substr(colon + 1);
-  }
-  const bool numeric =
-      !port.empty() && std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; });
-  if (numeric) {
-    try {
-      t.port = std::stoi(port);
-    } catch (const std::exception&) {
-      t.port = 0;
-    }
-    if (t.port < 1 || t.port > 65535) {
-      error = "--to " + text + ": port must be a number from 1 to 65535 (or a named port of a destination pod)";
-      return std::nullopt;
-    }
-  }
-  if (host.find('/') != std::string::npos) {
-    // Another workload of the input: --to-namespace, else the same namespace
-    // first, else wherever the name is unique.
-    std::string err;
-    const PodInfo* p = nullptr;
-    if (!to_ns.empty()) {
-      p = find_workload(inv, host, to_ns, err);
-    } else {
-      p = find_workload(inv, host, from.ns, err);
-      if (!p) p = find_workload(inv, host, "", err);
-    }
-    if (!p) {
-      error = "--to " + text + ": " + err;
-      return std::nullopt;
-    }
-    t.dest = Destination::to_pod(*p);
-    if (!numeric) {
-      // A named port: resolved against the destination's container ports, as
-      // the API resolves a named port of a policy.
-      const NamedPort* found = nullptr;
-      std::string names;
-      for (const auto& np : p->ports) {
-        names += (names.empty() ? "" : ", ") + np.name;
-        if (np.name == port && (!proto_given || np.protocol == t.protocol) && !found) found = &np;
-      }
-      if (!found) {
-        error = "--to " + text + ": " + p->ref.display() + " has no container port named " + port +
-                (proto_given ? " on " + std::string(to_string(t.protocol)) : std::string()) +
-                (names.empty() ? std::string(" (it names none)") : " (named ports: " + names + ")");
-        return std::nullopt;
-      }
-      t.port = found->port;
-      t.protocol = found->protocol;
-      t.port_name = port;
-    }
-  } else if (!numeric) {
-    error = "--to " + text + ": port must be a number from 1 to 65535 (names only for a KIND/NAME destination)";
-    return std::nullopt;
-  } else if (auto ip = IpAddress::parse(host)) {
-    t.dest = Destination::address(*ip);
-  } else if (!host.empty()) {
-    t.dest = Destination::hostname(host);
-  } else {
-    error = "--to " + text + ": missing host";
+  std::string err = take_protocol(s, t, proto_given);
+  if (err.empty()) err = split_host_port(s, host, port);
+  if (err.empty() && all_digits(port)) err = set_port_number(port, t);
+  if (err.empty())
+    err = host.find('/') != std::string::npos ? to_workload(inv, from, to_ns, host, port, proto_given, t)
+                                              : to_address(host, port, t);
+  if (!err.empty()) {
+    error = "--to " + text + ": " + err;
     return std::nullopt;
   }
   return t;
