@@ -48,6 +48,11 @@ endif()
 # libloki's precompiled header; other targets reuse it (same flags: -Winvalid-pch with -Werror would stop the
 # build if they ever diverged, rather than silently compiling without it).
 set(LOKI_PCH_JSON <nlohmann/json.hpp> <string> <vector> <map> <optional> <string_view> <memory> <functional>)
+# clang writes the headers' modification times into a PCH, so every fresh clone (new mtimes) makes a new PCH and
+# ccache then misses every file compiled with it (ccache manual, "Precompiled headers": -fno-pch-timestamp).
+if(LOKI_PCH AND CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+  add_compile_options("SHELL:-Xclang -fno-pch-timestamp")
+endif()
 function(loki_precompile target)
   if(LOKI_PCH)
     target_precompile_headers(${target} PRIVATE ${ARGN})
