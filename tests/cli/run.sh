@@ -55,6 +55,14 @@ grep -q "bad-config.yaml:3" "$TMP/err" && ok "bad config names file:line" || bad
 expect_exit "unwritable --output" 2 "$BIN" lint -o /no/such/dir/out.json $EX/hardened
 expect_exit "--help" 0 "$BIN" lint --help
 expect_exit "rules" 0 "$BIN" rules
+# The README's rules table is generated (scripts/gen-docs.sh): it must match the registry.
+expect_exit "rules -f markdown" 0 "$BIN" rules -f markdown
+sed -n '/^<!-- rules:begin -->$/,/^<!-- rules:end -->$/{//!p}' README.md >"$TMP/readme-rules"
+if diff -u "$TMP/readme-rules" "$TMP/out" >"$TMP/diff"; then
+  ok "README rules table matches loki-audit rules -f markdown"
+else
+  bad "README rules table is stale: run scripts/gen-docs.sh $BIN" "$(cat "$TMP/diff")"
+fi
 
 # Warnings only: exit 0 by default, 1 with --fail-on warning
 expect_exit "warnings pass --fail-on error" 0 "$BIN" lint $FIX/warning-only.yaml

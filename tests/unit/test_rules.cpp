@@ -347,12 +347,15 @@ TEST_CASE("config errors name the file and line") {
   CHECK_THROWS_AS(loki::Config::parse("rules: [\n", "c.yaml"), loki::ConfigError);
 }
 
-TEST_CASE("every rule has an id, a description and a remediation") {
+TEST_CASE("every rule has an id, a description, a remediation and a summary") {
   std::set<std::string_view> ids;
   for (const auto& r : loki::all_rules()) {
     CHECK_FALSE(r.id.empty());
     CHECK_FALSE(r.description.empty());
     CHECK_FALSE(r.remediation.empty());
+    // The summary is one cell of the README's markdown table.
+    CHECK_FALSE(r.summary.empty());
+    CHECK(r.summary.find_first_of("|\n") == std::string_view::npos);
     CHECK(ids.insert(r.id).second);
   }
 }
