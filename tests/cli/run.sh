@@ -11,10 +11,8 @@ TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 cd "$ROOT"
 
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "ok   $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1"; [ $# -gt 1 ] && printf '%s\n' "$2" | sed 's/^/     /' | head -40; }
+# shellcheck source=../lib.sh
+source "$ROOT/tests/lib.sh"
 
 expect_exit() {  # name expected_code cmd...
   local name=$1 want=$2
@@ -229,7 +227,7 @@ assert c[("Deployment team/web", "metadata")]["probes"][0]["ingress"]["verdict"]
 PY
 "$BIN" netmap -n team --color always $NF | grep -q $'\x1b\\[1;31mallowed !' && ok "netmap --color always" ||
   bad "netmap --color always"
-"$BIN" netmap -n team $NF | grep -q $'\x1b' && bad "netmap colours a pipe" || ok "netmap: no colour on a pipe"
+if "$BIN" netmap -n team $NF | grep -q $'\x1b'; then bad "netmap colours a pipe"; else ok "netmap: no colour on a pipe"; fi
 expect_exit "netmap --pod-cidr settles a template's IP" 0 "$BIN" netmap -n team -f json --pod-cidr 10.244.0.0/16 $NF
 python3 -c '
 import json, sys
@@ -259,5 +257,4 @@ else
   echo "skip dot -Tsvg (graphviz not installed; scripts/setup-deps.sh installs it)"
 fi
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+summary

@@ -12,7 +12,7 @@
 set -uo pipefail
 BIN=${1:?usage: coverage.sh path/to/loki-audit}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-# shellcheck source=tests/lib.sh
+# shellcheck source=../lib.sh
 source "$ROOT/tests/lib.sh"
 cd "$ROOT"
 FIX=tests/fixtures/rules
