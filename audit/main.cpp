@@ -56,6 +56,12 @@ int run_rules(const std::string& format) {
     std::cout << arr.dump(2) << "\n";
     return kExitOk;
   }
+  if (format == "markdown") {  // the README's rules table (scripts/gen-docs.sh)
+    std::cout << "| id | severity | what it catches |\n|---|---|---|\n";
+    for (const auto& r : loki::all_rules())
+      std::cout << "| `" << r.id << "` | " << loki::to_string(r.severity) << " | " << r.summary << " |\n";
+    return kExitOk;
+  }
   for (const auto& r : loki::all_rules()) {
     std::cout << r.id << " (" << loki::to_string(r.severity) << ")\n  " << r.description << "\n  fix: " << r.remediation
               << "\n";
@@ -116,7 +122,8 @@ int main(int argc, char** argv) {
 
   std::string rules_format = "text";
   auto* rules = app.add_subcommand("rules", "List the rules with their ids, severities and remediations");
-  rules->add_option("-f,--format", rules_format, "text or json")->check(CLI::IsMember({"text", "json"}));
+  rules->add_option("-f,--format", rules_format, "text, json or markdown")
+      ->check(CLI::IsMember({"text", "json", "markdown"}));
 
   loki_audit::ExplainOptions explain_opts;
   auto* explain = loki_audit::add_explain_command(app, explain_opts);

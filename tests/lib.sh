@@ -1,12 +1,21 @@
 # Shared helpers of the shell tests (sourced): ok/bad counters, a free
 # loopback port, a serving certificate signed by a given CA, and the summary.
+# Set after sourcing: bad_lines (lines of detail bad prints, default 40) and
+# test_prefix (put before every line, e.g. "smoke: ").
 pass=0
 fail=0
-ok() { pass=$((pass + 1)); echo "ok   $1"; }
+ok() { pass=$((pass + 1)); echo "${test_prefix:-}ok   $1"; }
 bad() {
   fail=$((fail + 1))
-  echo "FAIL $1"
-  if [ $# -gt 1 ]; then printf '%s\n' "$2" | sed 's/^/     /' | head -40; fi
+  echo "${test_prefix:-}FAIL $1"
+  if [ $# -gt 1 ]; then printf '%s\n' "$2" | sed 's/^/     /' | head -"${bad_lines:-40}"; fi
+}
+# fatal NAME: stop at the first failure (FAIL on stderr, then the summary).
+fatal() {
+  fail=$((fail + 1))
+  echo "${test_prefix:-}FAIL $1" >&2
+  summary
+  exit 1
 }
 # check NAME COMMAND...: ok when COMMAND succeeds, else FAIL with its output.
 check() {
@@ -34,7 +43,7 @@ wait_https() {
   return 1
 }
 summary() {
-  echo "$pass passed, $fail failed"
+  echo "${test_prefix:-}$pass passed, $fail failed"
   [ "$fail" -eq 0 ]
 }
 # register_pod_webhook NAME TAG URL CA_FILE TIMEOUT: a ValidatingWebhookConfiguration NAME sending pod CREATE/UPDATE

@@ -33,6 +33,7 @@ extern const Rule rule_capabilities{"capabilities-not-dropped",
                                     RuleScope::pod,
                                     "A container does not drop ALL capabilities, or adds some back.",
                                     "Set `capabilities: {drop: [\"ALL\"]}` and no `add`.",
-                                    capabilities};
+                                    capabilities,
+                                    "`drop` lacks `ALL`, or anything is added"};
 
 }  // namespace loki::checks

@@ -37,19 +37,22 @@ extern const Rule rule_host_network{
     RuleScope::pod,
     "The pod shares the node's network namespace; NetworkPolicy does not apply to hostNetwork pods.",
     "Remove `hostNetwork: true`.",
-    host_network};
+    host_network,
+    "`hostNetwork: true`: NetworkPolicy does not apply to the pod"};
 extern const Rule rule_host_pid{"host-pid",
                                 Severity::error,
                                 RuleScope::pod,
                                 "The pod shares the node's process ID namespace and can see (and signal) "
                                 "every process on the node.",
                                 "Remove `hostPID: true`.",
-                                host_pid};
+                                host_pid,
+                                "the pod shares the node's PID namespace"};
 extern const Rule rule_host_ipc{"host-ipc",
                                 Severity::error,
                                 RuleScope::pod,
                                 "The pod shares the node's IPC namespace (shared memory of other workloads).",
                                 "Remove `hostIPC: true`.",
-                                host_ipc};
+                                host_ipc,
+                                "the pod shares the node's IPC namespace"};
 
 }  // namespace loki::checks

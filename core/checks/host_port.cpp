@@ -37,6 +37,7 @@ extern const Rule rule_host_port{"host-port",
                                  "A container, init container or sidecar declares a hostPort, opening a port on "
                                  "the node outside NetworkPolicy.",
                                  "Remove `hostPort` and use a Service.",
-                                 host_port};
+                                 host_port,
+                                 "any container, init container or sidecar declares a `hostPort`"};
 
 }  // namespace loki::checks

@@ -25,6 +25,7 @@ extern const Rule rule_missing_seccomp{"missing-seccomp",
                                        RuleScope::pod,
                                        "A container has no seccomp profile, or an Unconfined one.",
                                        "Set `seccompProfile: {type: RuntimeDefault}` in the pod's securityContext.",
-                                       missing_seccomp};
+                                       missing_seccomp,
+                                       "no effective seccomp profile, or `Unconfined`"};
 
 }  // namespace loki::checks

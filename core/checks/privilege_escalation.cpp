@@ -25,6 +25,7 @@ extern const Rule rule_privilege_escalation{"privilege-escalation",
                                             RuleScope::pod,
                                             "A container may gain more privileges than its process started with.",
                                             "Set `allowPrivilegeEscalation: false`.",
-                                            privilege_escalation};
+                                            privilege_escalation,
+                                            "`allowPrivilegeEscalation` not false"};
 
 }  // namespace loki::checks

@@ -22,6 +22,7 @@ extern const Rule rule_privileged{"privileged",
                                   RuleScope::pod,
                                   "A container runs privileged, with all capabilities and host devices.",
                                   "Set `securityContext.privileged: false`.",
-                                  privileged};
+                                  privileged,
+                                  "a privileged container"};
 
 }  // namespace loki::checks

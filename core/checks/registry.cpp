@@ -41,10 +41,12 @@ const std::vector<Rule>& all_rules() {
        "The manifest cannot be read as a valid Kubernetes object (syntax error, wrong type, missing field, "
        "unknown apiVersion).",
        "Fix the field named in the message; `kubectl apply --dry-run=server -f FILE` shows what the API server "
-       "accepts."},
+       "accepts.",
+       nullptr, "the input is not a valid Kubernetes object"},
       {rule_id::invalid_ignore, Severity::warning, RuleScope::manifest,
        "An ignore.loki-guard.io/<rule> annotation has no reason or names no known rule; it is not honoured.",
-       "Name an existing rule and give the reason as the value: ignore.loki-guard.io/<rule>: \"why this is safe\"."},
+       "Name an existing rule and give the reason as the value: ignore.loki-guard.io/<rule>: \"why this is safe\".",
+       nullptr, "an ignore annotation without a reason or for an unknown rule"},
   };
   return rules;
 }

@@ -31,6 +31,7 @@ extern const Rule rule_run_as_root{"run-as-root",
                                    RuleScope::pod,
                                    "A container runs, or may run, as root (UID 0).",
                                    "Set `runAsNonRoot: true` and a non-zero `runAsUser`.",
-                                   run_as_root};
+                                   run_as_root,
+                                   "effective `runAsUser: 0`, or nothing forcing a non-root user"};
 
 }  // namespace loki::checks

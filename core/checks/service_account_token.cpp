@@ -25,6 +25,7 @@ extern const Rule rule_service_account_token{"service-account-token",
                                              RuleScope::pod,
                                              "The pod mounts a ServiceAccount API token.",
                                              "Set `automountServiceAccountToken: false`.",
-                                             service_account_token};
+                                             service_account_token,
+                                             "`automountServiceAccountToken` not false"};
 
 }  // namespace loki::checks

@@ -27,6 +27,7 @@ extern const Rule rule_writable_root_fs{"writable-root-fs",
                                         RuleScope::pod,
                                         "A container's root filesystem is writable.",
                                         "Set `readOnlyRootFilesystem: true` and mount an emptyDir at /tmp.",
-                                        writable_root_fs};
+                                        writable_root_fs,
+                                        "`readOnlyRootFilesystem` not true (container-only field)"};
 
 }  // namespace loki::checks

@@ -40,6 +40,8 @@ struct Rule {
   std::string_view description;
   std::string_view remediation;
   PodCheckFn check = nullptr;  // pod-scope rules only
+  // One line for the README's rules table (`loki-audit rules -f markdown`).
+  std::string_view summary = {};
 };
 
 const std::vector<Rule>& all_rules();

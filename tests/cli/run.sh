@@ -11,10 +11,8 @@ TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 cd "$ROOT"
 
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "ok   $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1"; [ $# -gt 1 ] && printf '%s\n' "$2" | sed 's/^/     /' | head -40; }
+# shellcheck source=../lib.sh
+source "$ROOT/tests/lib.sh"
 
 expect_exit() {  # name expected_code cmd...
   local name=$1 want=$2
@@ -55,6 +53,14 @@ grep -q "bad-config.yaml:3" "$TMP/err" && ok "bad config names file:line" || bad
 expect_exit "unwritable --output" 2 "$BIN" lint -o /no/such/dir/out.json $EX/hardened
 expect_exit "--help" 0 "$BIN" lint --help
 expect_exit "rules" 0 "$BIN" rules
+# The README's rules table is generated (scripts/gen-docs.sh): it must match the registry.
+expect_exit "rules -f markdown" 0 "$BIN" rules -f markdown
+sed -n '/^<!-- rules:begin -->$/,/^<!-- rules:end -->$/{//!p}' README.md >"$TMP/readme-rules"
+if diff -u "$TMP/readme-rules" "$TMP/out" >"$TMP/diff"; then
+  ok "README rules table matches loki-audit rules -f markdown"
+else
+  bad "README rules table is stale: run scripts/gen-docs.sh $BIN" "$(cat "$TMP/diff")"
+fi
 
 # Warnings only: exit 0 by default, 1 with --fail-on warning
 expect_exit "warnings pass --fail-on error" 0 "$BIN" lint $FIX/warning-only.yaml
@@ -221,7 +227,7 @@ assert c[("Deployment team/web", "metadata")]["probes"][0]["ingress"]["verdict"]
 PY
 "$BIN" netmap -n team --color always $NF | grep -q $'\x1b\\[1;31mallowed !' && ok "netmap --color always" ||
   bad "netmap --color always"
-"$BIN" netmap -n team $NF | grep -q $'\x1b' && bad "netmap colours a pipe" || ok "netmap: no colour on a pipe"
+if "$BIN" netmap -n team $NF | grep -q $'\x1b'; then bad "netmap colours a pipe"; else ok "netmap: no colour on a pipe"; fi
 expect_exit "netmap --pod-cidr settles a template's IP" 0 "$BIN" netmap -n team -f json --pod-cidr 10.244.0.0/16 $NF
 python3 -c '
 import json, sys
@@ -251,5 +257,4 @@ else
   echo "skip dot -Tsvg (graphviz not installed; scripts/setup-deps.sh installs it)"
 fi
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+summary

@@ -17,13 +17,9 @@ source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
 source "$LOKI_CLUSTER_DIR/env"
 TIMEOUT="${LOKI_SMOKE_TIMEOUT:-90}"
 
-passed=0
-ok()   { passed=$((passed + 1)); printf 'smoke: ok   %s\n' "$*"; }
-fail() {
-  printf 'smoke: FAIL %s\n' "$*" >&2
-  printf 'smoke: %d passed, 1 failed\n' "$passed"
-  exit 1
-}
+# shellcheck source=../lib.sh
+source "$cluster_repo/tests/lib.sh"
+test_prefix="smoke: "
 k()  { "$KUBECTL" --kubeconfig "$LOKI_ADMIN_KUBECONFIG" --request-timeout=10s "$@"; }
 
 ns="loki-smoke-$(date +%s)-$$"
@@ -42,7 +38,7 @@ poll() {
 }
 
 # 1. apply
-k apply -f - >/dev/null <<EOF || fail "kubectl apply of Namespace $ns + Deployment failed"
+k apply -f - >/dev/null <<EOF || fatal "kubectl apply of Namespace $ns + Deployment failed"
 apiVersion: v1
 kind: Namespace
 metadata:
@@ -75,29 +71,29 @@ ok "applied Namespace $ns and Deployment loki-mode"
 
 # 2. ReplicaSet created by the deployment controller
 rs="$(poll "$TIMEOUT" k get replicasets -n "$ns" -l app=loki-mode -o 'jsonpath={.items[0].metadata.name}')" \
-  || fail "no ReplicaSet for Deployment $ns/loki-mode after ${TIMEOUT}s (is kube-controller-manager running? see $LOKI_CLUSTER_DIR/logs/kube-controller-manager.log)"
+  || fatal "no ReplicaSet for Deployment $ns/loki-mode after ${TIMEOUT}s (is kube-controller-manager running? see $LOKI_CLUSTER_DIR/logs/kube-controller-manager.log)"
 rs_owner="$(k get replicaset -n "$ns" "$rs" -o 'jsonpath={range .metadata.ownerReferences[?(@.controller==true)]}{.kind}/{.name}{end}')"
-[[ "$rs_owner" == "Deployment/loki-mode" ]] || fail "ReplicaSet $rs controller ownerReference is '$rs_owner', want Deployment/loki-mode"
+[[ "$rs_owner" == "Deployment/loki-mode" ]] || fatal "ReplicaSet $rs controller ownerReference is '$rs_owner', want Deployment/loki-mode"
 ok "ReplicaSet $rs exists, owned by Deployment/loki-mode"
 
 # 3. Pod created by the replicaset controller, Pending (no scheduler/kubelet)
 pod="$(poll "$TIMEOUT" k get pods -n "$ns" -l app=loki-mode -o 'jsonpath={.items[0].metadata.name}')" \
-  || fail "no Pod for ReplicaSet $ns/$rs after ${TIMEOUT}s"
+  || fatal "no Pod for ReplicaSet $ns/$rs after ${TIMEOUT}s"
 phase="$(k get pod -n "$ns" "$pod" -o 'jsonpath={.status.phase}')"
-[[ "$phase" == "Pending" ]] || fail "Pod $pod phase is '$phase', want Pending (no kubelet in this cluster)"
+[[ "$phase" == "Pending" ]] || fatal "Pod $pod phase is '$phase', want Pending (no kubelet in this cluster)"
 ok "Pod $pod exists (phase $phase)"
 
 # 4. ownerReferences Pod -> ReplicaSet
 pod_owner="$(k get pod -n "$ns" "$pod" -o 'jsonpath={range .metadata.ownerReferences[?(@.controller==true)]}{.apiVersion}/{.kind}/{.name}{end}')"
 rs_uid="$(k get replicaset -n "$ns" "$rs" -o 'jsonpath={.metadata.uid}')"
 pod_owner_uid="$(k get pod -n "$ns" "$pod" -o 'jsonpath={.metadata.ownerReferences[0].uid}')"
-[[ "$pod_owner" == "apps/v1/ReplicaSet/$rs" ]] || fail "Pod $pod controller ownerReference is '$pod_owner', want apps/v1/ReplicaSet/$rs"
-[[ -n "$rs_uid" && "$pod_owner_uid" == "$rs_uid" ]] || fail "Pod $pod ownerReference uid '$pod_owner_uid' != ReplicaSet uid '$rs_uid'"
+[[ "$pod_owner" == "apps/v1/ReplicaSet/$rs" ]] || fatal "Pod $pod controller ownerReference is '$pod_owner', want apps/v1/ReplicaSet/$rs"
+[[ -n "$rs_uid" && "$pod_owner_uid" == "$rs_uid" ]] || fatal "Pod $pod ownerReference uid '$pod_owner_uid' != ReplicaSet uid '$rs_uid'"
 ok "Pod $pod ownerReferences -> ReplicaSet $rs (uid $rs_uid)"
 
 # 5. the pod got the namespace's default ServiceAccount (ServiceAccount admission + token controller)
 sa="$(k get pod -n "$ns" "$pod" -o 'jsonpath={.spec.serviceAccountName}')"
-[[ "$sa" == "default" ]] || fail "Pod $pod serviceAccountName is '$sa', want default"
+[[ "$sa" == "default" ]] || fatal "Pod $pod serviceAccountName is '$sa', want default"
 ok "Pod $pod runs as ServiceAccount $ns/default"
 
 # 6. restricted user: authenticated, but Forbidden on networkpolicies
@@ -105,14 +101,14 @@ set +e
 out="$("$KUBECTL" --kubeconfig "$LOKI_RESTRICTED_KUBECONFIG" --request-timeout=10s get networkpolicies -n "$ns" 2>&1)"
 rc=$?
 set -e
-(( rc != 0 )) || fail "restricted user could list networkpolicies in $ns (want Forbidden): $out"
-grep -q 'Forbidden' <<<"$out" || fail "restricted user: want a Forbidden error, got (exit $rc): $out"
-grep -q 'User "restricted"' <<<"$out" || fail "restricted user: error does not name User \"restricted\" (authentication problem?): $out"
+(( rc != 0 )) || fatal "restricted user could list networkpolicies in $ns (want Forbidden): $out"
+grep -q 'Forbidden' <<<"$out" || fatal "restricted user: want a Forbidden error, got (exit $rc): $out"
+grep -q 'User "restricted"' <<<"$out" || fatal "restricted user: error does not name User \"restricted\" (authentication problem?): $out"
 ok "restricted user is Forbidden to list networkpolicies in $ns"
 
 # 7. the admin static token authenticates as a cluster admin too
 can="$("$KUBECTL" --kubeconfig "$LOKI_ADMIN_TOKEN_KUBECONFIG" --request-timeout=10s auth can-i '*' '*' --all-namespaces 2>&1 || true)"
-[[ "$can" == "yes" ]] || fail "admin token: 'auth can-i * *' answered '$can', want yes"
+[[ "$can" == "yes" ]] || fatal "admin token: 'auth can-i * *' answered '$can', want yes"
 ok "admin token has cluster-admin rights"
 
-printf 'smoke: %d passed, 0 failed\n' "$passed"
+summary

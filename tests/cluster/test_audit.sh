@@ -11,10 +11,9 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 NS=lg-audit-$$
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "ok   $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1"; [ $# -gt 1 ] && printf '%s\n' "$2" | sed 's/^/     /' | head -30; }
+# shellcheck source=../lib.sh
+source "$ROOT/tests/lib.sh"
+bad_lines=30
 k() { "$KUBECTL" "$@"; }
 run() {  # name want_exit cmd...  (stdout in $TMP/out, stderr in $TMP/err)
   local name=$1 want=$2
@@ -266,5 +265,4 @@ run "seed 4: with the label the finding is gone" 0 "$AUDIT" --namespace "$MNS" -
 python3 -c "import json,sys; f=json.load(open('$TMP/out'))['findings']; sys.exit(1 if [x for x in f if x['rule'] in ('egress-shadowed','egress-unrestricted')] else 0)" \
   && ok "no egress finding after labelling" || bad "egress finding remains" "$(cat "$TMP/out")"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+summary

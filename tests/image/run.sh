@@ -23,13 +23,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "ok   $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1"; [ $# -gt 1 ] && printf '%s\n' "$2" | sed 's/^/     /' | head -30; }
+# shellcheck source=../lib.sh
+source "$ROOT/tests/lib.sh"
+bad_lines=30
 finish() {
-  echo "$pass passed, $fail failed"
-  [ "$fail" -eq 0 ]
+  summary
   exit
 }
 

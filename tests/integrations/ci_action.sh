@@ -15,10 +15,9 @@ PY=${LOKI_TOOLS_CACHE:-$HOME/.cache/loki-guard}/venv/bin/python
 RUNNER=("$PY" "$ROOT/tests/integrations/run_action.py" "$ROOT")
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "ok   $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1"; [ $# -gt 1 ] && printf '%s\n' "$2" | sed 's/^/     /' | head -60; }
+# shellcheck source=../lib.sh
+source "$ROOT/tests/lib.sh"
+bad_lines=60
 
 # Tripwires: anything that would build or install.
 mkdir -p "$TMP/tripwire"
@@ -169,5 +168,4 @@ assert steps["lint"]["outcome"] == "skipped"
 assert "does not run" in log
 '
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+summary

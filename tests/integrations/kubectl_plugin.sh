@@ -13,10 +13,8 @@ PLUGIN=$(realpath -s "${2:?usage: kubectl_plugin.sh path/to/loki-audit path/to/k
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 TMP=$(mktemp -d)
 NS=lg-plugin-$$
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "ok   $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1"; [ $# -gt 1 ] && printf '%s\n' "$2" | sed 's/^/     /' | head -40; }
+# shellcheck source=../lib.sh
+source "$ROOT/tests/lib.sh"
 k() { "$KUBECTL" "$@"; }
 trap 'k delete namespace "$NS" --wait=false --ignore-not-found >/dev/null 2>&1; rm -rf "$TMP"' EXIT
 
@@ -103,5 +101,4 @@ grep -q "Usage: kubectl loki-audit" "$TMP/help" && ok "kubectl loki-audit --help
   bad "plugin help" "$(head -5 "$TMP/help")"
 
 k delete namespace "$NS" --wait=false >/dev/null 2>&1 && ok "namespace $NS deleted" || bad "delete namespace $NS"
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+summary

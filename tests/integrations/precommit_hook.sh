@@ -21,10 +21,9 @@ fi
 [ -x "$BIN_DIR/loki-audit" ] || { echo "FAIL no $BIN_DIR/loki-audit"; exit 1; }
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "ok   $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1"; [ $# -gt 1 ] && printf '%s\n' "$2" | sed 's/^/     /' | head -60; }
+# shellcheck source=../lib.sh
+source "$ROOT/tests/lib.sh"
+bad_lines=60
 
 # Hermetic git and pre-commit: no user or system config, a private store.
 export GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_NOSYSTEM=1
@@ -141,5 +140,4 @@ has "build hook: the output names the finding" "$BROKEN_FINDING"
 run "build hook (LOKI_AUDIT_BIN): clean and other files pass" 0 env "LOKI_AUDIT_BIN=$BIN_DIR/loki-audit" \
   "$PRE_COMMIT" run --files deploy/loki-agent.yaml "${NONK8S[@]}"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+summary

@@ -189,6 +189,7 @@ TEST_CASE("Helm output: findings name the template from # Source") {
 }
 
 TEST_CASE("bad input becomes invalid-manifest findings naming file, line, object and field") {
+  // rule: invalid-manifest positive
   SUBCASE("wrong types") {
     const std::string text =
         "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  labels: {app: loki-mode}\n"
@@ -231,6 +232,7 @@ TEST_CASE("bad input becomes invalid-manifest findings naming file, line, object
   SUBCASE("an unknown kind with a malformed apiVersion") {
     auto r = lint("apiVersion: foo/bar/baz\nkind: Widget\nmetadata:\n  name: x\n");
     CHECK(with_rule(r, "invalid-manifest").size() == 1);
+    // rule: invalid-manifest negative
     auto ok = lint("apiVersion: example.com/v1beta2\nkind: Widget\nmetadata:\n  name: x\n");
     CHECK(with_rule(ok, "invalid-manifest").empty());
   }

@@ -86,6 +86,7 @@ TEST_CASE("every network rule is registered with scope network and no pod check"
 }
 
 TEST_CASE("egress-unrestricted") {
+  // rule: egress-unrestricted positive
   SUBCASE("positive: no policy at all") {
     auto f = rule(lint(agent()), "egress-unrestricted");
     REQUIRE(f.size() == 1);
@@ -94,6 +95,7 @@ TEST_CASE("egress-unrestricted") {
     CHECK(f[0].severity == loki::Severity::error);
     CHECK(f[0].remediation.find("policyTypes: [Egress]") != std::string::npos);
   }
+  // rule: egress-unrestricted negative
   SUBCASE("negative: default deny egress") {
     CHECK(rule(lint(agent() + kDenyAll), "egress-unrestricted").empty());
   }
@@ -121,6 +123,7 @@ TEST_CASE("egress-unrestricted") {
 
 TEST_CASE("egress-shadowed: the fourth seed") {
   auto r = lint_files({"manifests/examples/broken/shadowed-egress.yaml"});
+  // rule: egress-shadowed positive
   auto f = rule(r, "egress-shadowed");
   REQUIRE(f.size() == 1);
   CHECK(f[0].object.kind == "Deployment");
@@ -138,6 +141,7 @@ TEST_CASE("egress-shadowed: the fourth seed") {
   // Its env promised none.
   CHECK(rule(r, "egress-policy-mismatch").size() == 1);
 
+  // rule: egress-shadowed negative
   SUBCASE("negative: with the label the egress policy selects") {
     std::string text = read("manifests/examples/broken/shadowed-egress.yaml");
     auto pos = text.find("      labels:\n        app: llm-api\n");
@@ -166,6 +170,7 @@ TEST_CASE("deny-egress-is-ingress-only") {
       "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: deny-all-egress, namespace: loki}\n"
       "spec:\n  podSelector: {}\n---\n";
   auto r = lint(bad + agent());
+  // rule: deny-egress-is-ingress-only positive
   auto f = rule(r, "deny-egress-is-ingress-only");
   REQUIRE(f.size() == 1);
   CHECK(f[0].object.kind == "NetworkPolicy");
@@ -179,6 +184,7 @@ TEST_CASE("deny-egress-is-ingress-only") {
     ok.replace(ok.find("deny-all-egress"), 15, "deny-all-ingress");
     CHECK(rule(lint(ok), "deny-egress-is-ingress-only").empty());
   }
+  // rule: deny-egress-is-ingress-only negative
   SUBCASE("negative: policyTypes given") {
     CHECK(rule(lint(kDenyAll + agent()), "deny-egress-is-ingress-only").empty());
   }
@@ -194,10 +200,12 @@ TEST_CASE("egress-rules-ignored") {
   std::string bad =
       "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: p, namespace: loki}\nspec:\n"
       "  podSelector: {}\n  policyTypes: [Ingress]\n  egress:\n  - ports: [{port: 443}]\n";
+  // rule: egress-rules-ignored positive
   auto f = rule(lint(bad), "egress-rules-ignored");
   REQUIRE(f.size() == 1);
   CHECK(f[0].line == 6);
   CHECK(f[0].field == "/spec/policyTypes");
+  // rule: egress-rules-ignored negative
   std::string ok = bad;
   ok.replace(ok.find("[Ingress]"), 9, "[Ingress, Egress]");
   CHECK(rule(lint(ok), "egress-rules-ignored").empty());
@@ -207,10 +215,12 @@ TEST_CASE("policy-selects-nothing") {
   std::string typo =
       "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: p, namespace: loki}\nspec:\n"
       "  podSelector: {matchLabels: {app: loki-mod}}\n  policyTypes: [Egress]\n---\n";
+  // rule: policy-selects-nothing positive
   auto f = rule(lint(typo + agent()), "policy-selects-nothing");
   REQUIRE(f.size() == 1);
   CHECK(f[0].line == 5);
   CHECK(f[0].message.find("agent has app=loki-mode, not loki-mod") != std::string::npos);
+  // rule: policy-selects-nothing negative
   SUBCASE("negative: selects the agent") {
     CHECK(rule(lint(kDenyAll + agent()), "policy-selects-nothing").empty());
   }
@@ -221,6 +231,7 @@ TEST_CASE("policy-selects-nothing") {
 
 TEST_CASE("egress-to-any: the first seed's `to: []` on 443") {
   auto r = lint_files({"manifests/examples/broken/seed-network-security-guide.yaml"});
+  // rule: egress-to-any positive
   auto f = rule(r, "egress-to-any");
   REQUIRE(f.size() == 2);  // DNS to any server, and anywhere on 443
   CHECK(f[0].object.name == "loki-egress-policy");
@@ -241,6 +252,7 @@ TEST_CASE("egress-to-any: the first seed's `to: []` on 443") {
         "  podSelector: {matchLabels: {app: web}}\n  policyTypes: [Egress]\n  egress:\n  - ports: [{port: 443}]\n---\n";
     CHECK(rule(lint(p + agent()), "egress-to-any").empty());
   }
+  // rule: egress-to-any negative
   SUBCASE("negative: specific destinations") {
     CHECK(rule(lint(kDenyAll + kDns + agent()), "egress-to-any").empty());
   }
@@ -250,11 +262,13 @@ TEST_CASE("metadata-endpoint-reachable") {
   std::string open443 =
       "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: web-out, namespace: loki}\nspec:\n"
       "  podSelector: {}\n  policyTypes: [Egress]\n  egress:\n  - to: [{ipBlock: {cidr: 0.0.0.0/0}}]\n---\n";
+  // rule: metadata-endpoint-reachable positive
   auto f = rule(lint(open443 + agent()), "metadata-endpoint-reachable");
   REQUIRE(f.size() == 1);
   CHECK(f[0].message.find("169.254.169.254") != std::string::npos);
   CHECK(f[0].message.find("depends on the CNI") != std::string::npos);
   CHECK(f[0].remediation.find("except: [169.254.169.254/32]") != std::string::npos);
+  // rule: metadata-endpoint-reachable negative
   SUBCASE("negative: except fixes it") {
     std::string fixed = open443;
     fixed.replace(fixed.find("{cidr: 0.0.0.0/0}"), 17, "{cidr: 0.0.0.0/0, except: [169.254.169.254/32]}");
@@ -277,12 +291,14 @@ TEST_CASE("metadata-endpoint-reachable") {
 
 TEST_CASE("host-network-bypasses-policy: the third seed") {
   auto r = lint_files({"manifests/examples/broken/host-network-model-backend.yaml"});
+  // rule: host-network-bypasses-policy positive
   auto f = rule(r, "host-network-bypasses-policy");
   REQUIRE(f.size() == 1);
   CHECK(f[0].object.name == "model-backend");
   CHECK(f[0].field == "/spec/template/spec/hostNetwork");
   CHECK(f[0].message.find("deny-all-egress") != std::string::npos);
   CHECK(rule(r, "egress-unrestricted").empty());
+  // rule: host-network-bypasses-policy negative
   SUBCASE("negative: no hostNetwork") {
     CHECK(rule(lint(kDenyAll + agent()), "host-network-bypasses-policy").empty());
   }
@@ -296,10 +312,12 @@ TEST_CASE("host-network-bypasses-policy: the third seed") {
 }
 
 TEST_CASE("dns-blocked") {
+  // rule: dns-blocked positive
   auto f = rule(lint(kDenyAll + agent()), "dns-blocked");
   REQUIRE(f.size() == 1);
   CHECK(f[0].severity == loki::Severity::warning);
   CHECK(f[0].message.find("UDP or TCP 53") != std::string::npos);
+  // rule: dns-blocked negative
   SUBCASE("negative: DNS to kube-dns allowed") {
     CHECK(rule(lint(kDenyAll + kDns + agent()), "dns-blocked").empty());
   }
@@ -316,12 +334,14 @@ TEST_CASE("dns-blocked") {
 }
 
 TEST_CASE("egress-policy-mismatch") {
+  // rule: egress-policy-mismatch positive
   SUBCASE("none, but not isolated") {
     auto f = rule(lint(agent("loki", env("LOKI_NETWORK_EGRESS_POLICY", "none"))), "egress-policy-mismatch");
     REQUIRE(f.size() == 1);
     CHECK(f[0].container == "loki");
     CHECK(f[0].line == 15);  // the env entry
   }
+  // rule: egress-policy-mismatch negative
   SUBCASE("none, and only DNS allowed: kept") {
     CHECK(
         rule(lint(kDenyAll + kDns + agent("loki", env("LOKI_NETWORK_EGRESS_POLICY", "none"))), "egress-policy-mismatch")

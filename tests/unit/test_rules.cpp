@@ -62,6 +62,12 @@ TEST_CASE("the hardened baseline has no findings") {
 }
 
 TEST_CASE("host-network / host-pid / host-ipc") {
+  // rule: host-network positive
+  // rule: host-network negative
+  // rule: host-pid positive
+  // rule: host-pid negative
+  // rule: host-ipc positive
+  // rule: host-ipc negative
   for (std::string field : {"hostNetwork", "hostPID", "hostIPC"}) {
     std::string rule = field == "hostNetwork" ? "host-network" : field == "hostPID" ? "host-pid" : "host-ipc";
     CAPTURE(rule);
@@ -85,6 +91,7 @@ TEST_CASE("host-port: any container, init and sidecar included") {
   json sidecar = hardened_container("metrics");
   sidecar["ports"] = json::array({{{"containerPort", 80}}, {{"containerPort", 1080}, {"hostPort", 1080}}});
   pod_spec(d)["containers"].push_back(sidecar);
+  // rule: host-port positive
   auto f = rule_findings(d, "host-port");
   REQUIRE(f.size() == 2);
   CHECK(f[0].container == "setup");
@@ -94,6 +101,7 @@ TEST_CASE("host-port: any container, init and sidecar included") {
   CHECK(f[1].field == "/spec/template/spec/containers/1/ports/1/hostPort");
   CHECK(f[1].message.find("1080") != std::string::npos);
 
+  // rule: host-port negative
   json clean = hardened();
   container0(clean)["ports"] = json::array({{{"containerPort", 8080}}});
   CHECK(rule_findings(clean, "host-port").empty());
@@ -102,14 +110,17 @@ TEST_CASE("host-port: any container, init and sidecar included") {
 TEST_CASE("privileged") {
   json d = hardened();
   container0(d)["securityContext"]["privileged"] = true;
+  // rule: privileged positive
   auto f = rule_findings(d, "privileged");
   REQUIRE(f.size() == 1);
   CHECK(f[0].container == "loki");
+  // rule: privileged negative
   container0(d)["securityContext"]["privileged"] = false;
   CHECK(rule_findings(d, "privileged").empty());
 }
 
 TEST_CASE("run-as-root: runAsUser/runAsNonRoot inherit from the pod") {
+  // rule: run-as-root positive
   SUBCASE("pod runAsUser 0 applies to every container") {
     json d = hardened();
     pod_spec(d)["securityContext"]["runAsUser"] = 0;
@@ -119,6 +130,7 @@ TEST_CASE("run-as-root: runAsUser/runAsNonRoot inherit from the pod") {
     REQUIRE(f.size() == 2);
     CHECK(f[0].field == "/spec/template/spec/securityContext/runAsUser");
   }
+  // rule: run-as-root negative
   SUBCASE("a container's runAsUser overrides the pod's 0") {
     json d = hardened();
     pod_spec(d)["securityContext"]["runAsUser"] = 0;
@@ -162,6 +174,7 @@ TEST_CASE("writable-root-fs is container-only") {
   container0(d)["securityContext"].erase("readOnlyRootFilesystem");
   // Not a pod-level field: setting it there changes nothing.
   pod_spec(d)["securityContext"]["readOnlyRootFilesystem"] = true;
+  // rule: writable-root-fs positive
   auto f = rule_findings(d, "writable-root-fs");
   REQUIRE(f.size() == 1);
   CHECK(f[0].field == "/spec/template/spec/containers/0");
@@ -169,11 +182,13 @@ TEST_CASE("writable-root-fs is container-only") {
   f = rule_findings(d, "writable-root-fs");
   REQUIRE(f.size() == 1);
   CHECK(f[0].field == "/spec/template/spec/containers/0/securityContext/readOnlyRootFilesystem");
+  // rule: writable-root-fs negative
   container0(d)["securityContext"]["readOnlyRootFilesystem"] = true;
   CHECK(rule_findings(d, "writable-root-fs").empty());
 }
 
 TEST_CASE("missing-seccomp: container profile wins over the pod's") {
+  // rule: missing-seccomp positive
   SUBCASE("none anywhere") {
     json d = hardened();
     pod_spec(d)["securityContext"].erase("seccompProfile");
@@ -187,6 +202,7 @@ TEST_CASE("missing-seccomp: container profile wins over the pod's") {
     CHECK(f[0].field == "/spec/template/spec/containers/0/securityContext/seccompProfile/type");
     CHECK(f[0].message.find("Unconfined") != std::string::npos);
   }
+  // rule: missing-seccomp negative
   SUBCASE("container Localhost without a pod profile passes") {
     json d = hardened();
     pod_spec(d)["securityContext"].erase("seccompProfile");
@@ -203,9 +219,11 @@ TEST_CASE("missing-seccomp: container profile wins over the pod's") {
 TEST_CASE("privilege-escalation") {
   json d = hardened();
   container0(d)["securityContext"].erase("allowPrivilegeEscalation");
+  // rule: privilege-escalation positive
   CHECK(rule_findings(d, "privilege-escalation").size() == 1);
   container0(d)["securityContext"]["allowPrivilegeEscalation"] = true;
   CHECK(rule_findings(d, "privilege-escalation").size() == 1);
+  // rule: privilege-escalation negative
   container0(d)["securityContext"]["allowPrivilegeEscalation"] = false;
   CHECK(rule_findings(d, "privilege-escalation").empty());
 }
@@ -213,6 +231,7 @@ TEST_CASE("privilege-escalation") {
 TEST_CASE("capabilities-not-dropped") {
   json d = hardened();
   container0(d)["securityContext"]["capabilities"]["drop"] = json::array({"NET_RAW"});
+  // rule: capabilities-not-dropped positive
   auto f = rule_findings(d, "capabilities-not-dropped");
   REQUIRE(f.size() == 1);
   CHECK(f[0].field == "/spec/template/spec/containers/0/securityContext/capabilities/drop");
@@ -221,17 +240,20 @@ TEST_CASE("capabilities-not-dropped") {
   f = rule_findings(add, "capabilities-not-dropped");
   REQUIRE(f.size() == 1);
   CHECK(f[0].message.find("NET_ADMIN") != std::string::npos);
+  // rule: capabilities-not-dropped negative
   CHECK(rule_findings(hardened(), "capabilities-not-dropped").empty());
 }
 
 TEST_CASE("service-account-token is a warning") {
   json d = hardened();
   pod_spec(d).erase("automountServiceAccountToken");
+  // rule: service-account-token positive
   auto f = rule_findings(d, "service-account-token");
   REQUIRE(f.size() == 1);
   CHECK(f[0].severity == loki::Severity::warning);
   pod_spec(d)["automountServiceAccountToken"] = true;
   CHECK(rule_findings(d, "service-account-token").size() == 1);
+  // rule: service-account-token negative
   CHECK(rule_findings(hardened(), "service-account-token").empty());
 }
 
@@ -299,11 +321,14 @@ TEST_CASE("ignore annotations need a reason and a real rule") {
     REQUIRE(f.size() == 1);
     CHECK(f[0].suppressed);
     CHECK(f[0].suppression_reason == "CNI benchmark node, no agent code");
+    // rule: invalid-ignore negative
+    CHECK(rule_findings(d, "invalid-ignore").empty());
   }
   SUBCASE("on the pod template too") {
     d["spec"]["template"]["metadata"]["annotations"] = {{"ignore.loki-guard.io/host-network", "reason"}};
     CHECK(rule_findings(d, "host-network")[0].suppressed);
   }
+  // rule: invalid-ignore positive
   SUBCASE("an empty reason is not honoured and is itself a finding") {
     d["metadata"]["annotations"] = {{"ignore.loki-guard.io/host-network", " "}};
     auto f = rule_findings(d, "host-network");
@@ -347,12 +372,15 @@ TEST_CASE("config errors name the file and line") {
   CHECK_THROWS_AS(loki::Config::parse("rules: [\n", "c.yaml"), loki::ConfigError);
 }
 
-TEST_CASE("every rule has an id, a description and a remediation") {
+TEST_CASE("every rule has an id, a description, a remediation and a summary") {
   std::set<std::string_view> ids;
   for (const auto& r : loki::all_rules()) {
     CHECK_FALSE(r.id.empty());
     CHECK_FALSE(r.description.empty());
     CHECK_FALSE(r.remediation.empty());
+    // The summary is one cell of the README's markdown table.
+    CHECK_FALSE(r.summary.empty());
+    CHECK(r.summary.find_first_of("|\n") == std::string_view::npos);
     CHECK(ids.insert(r.id).second);
   }
 }

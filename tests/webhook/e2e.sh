@@ -9,10 +9,9 @@ WEBHOOK=${1:?usage: e2e.sh path/to/loki-webhook}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 TMP=$(mktemp -d)
 NS=lg-hook-$$
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); echo "ok   $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1"; [ $# -gt 1 ] && printf '%s\n' "$2" | sed 's/^/     /' | head -30; }
+# shellcheck source=../lib.sh
+source "$ROOT/tests/lib.sh"
+bad_lines=30
 k() { "$KUBECTL" "$@"; }
 WPID=
 stop_webhook() { [ -n "$WPID" ] && kill "$WPID" 2>/dev/null && wait "$WPID" 2>/dev/null; WPID=; }
@@ -272,5 +271,4 @@ register Ignore
 sleep 1
 apply "webhook down + failurePolicy Ignore: admitted" ok "$TMP/down.yaml"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+summary

@@ -13,7 +13,8 @@ extern const Rule rule_deny_egress_is_ingress_only{
     "A policy meant to deny egress (no rules; its name or an annotation mentions egress) has no policyTypes, so it "
     "defaulted to [Ingress]: it denies ingress instead and leaves egress open.",
     "Add `policyTypes: [Egress]` (or [Ingress, Egress] to deny both).",
-    nullptr};
+    nullptr,
+    "a \"deny egress\" policy without `policyTypes`, defaulted to `Ingress`"};
 }  // namespace loki::checks
 
 namespace loki::netpol::checks {

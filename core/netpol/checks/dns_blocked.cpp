@@ -12,7 +12,8 @@ extern const Rule rule_dns_blocked{
     "The loki-mode pod is egress-isolated without DNS (UDP and TCP 53) allowed, while its "
     "LOKI_NETWORK_EGRESS_POLICY is not `none`: it cannot resolve the AI API hosts.",
     "Allow UDP and TCP 53 to kube-dns (namespace kube-system, k8s-app: kube-dns).",
-    nullptr};
+    nullptr,
+    "an egress-isolated agent with no UDP+TCP 53 that still needs to resolve the AI API hosts"};
 }  // namespace loki::checks
 
 namespace loki::netpol::checks {

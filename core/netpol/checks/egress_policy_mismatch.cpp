@@ -26,7 +26,9 @@ extern const Rule rule_egress_policy_mismatch{
     "policies deliver, or one of the LOKI_* network variables has an invalid value.",
     "Make the policies deliver the promise (default-deny egress, DNS, and for ai-only a CiliumNetworkPolicy with "
     "toFQDNs for the AI API hosts), or correct the variable.",
-    nullptr};
+    nullptr,
+    "`LOKI_NETWORK_EGRESS_POLICY` / `LOKI_BLOCK_METADATA_ENDPOINT` promise what the cluster does not deliver "
+    "(`ai-only` needs an FQDN policy: Cilium `toFQDNs`)"};
 }  // namespace loki::checks
 
 namespace loki::netpol::checks {

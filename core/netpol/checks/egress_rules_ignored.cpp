@@ -11,7 +11,8 @@ extern const Rule rule_egress_rules_ignored{
     "The policy has egress rules but its policyTypes lacks Egress, so the rules are ignored (and the policy does not "
     "isolate egress).",
     "Add Egress to policyTypes, or delete the egress rules.",
-    nullptr};
+    nullptr,
+    "`egress` rules written but `policyTypes` lacks `Egress`"};
 }  // namespace loki::checks
 
 namespace loki::netpol::checks {

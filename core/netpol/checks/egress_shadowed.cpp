@@ -16,7 +16,9 @@ extern const Rule rule_egress_shadowed{
     "misses it (its podSelector does not match the pod's labels): egress is wide open although the namespace "
     "looks locked down.",
     "Add the label the egress policy selects to the pod template, or widen that policy's podSelector.",
-    nullptr};
+    nullptr,
+    "only ingress-only policies select the pod while an egress-isolating policy of its namespace misses it; names the "
+    "policy and the missing label"};
 }  // namespace loki::checks
 
 namespace loki::netpol::checks {

@@ -15,7 +15,8 @@ extern const Rule rule_egress_to_any{
     "An egress rule that applies to loki-mode pods reaches every destination (empty `to`, 0.0.0.0/0, ::/0, "
     "toEntities world) on some or all ports: `to: []` on 443 is anywhere on 443, not only the AI APIs.",
     "Narrow the rule's destinations: kube-dns for DNS; toFQDNs (CiliumNetworkPolicy) for the AI API hosts.",
-    nullptr};
+    nullptr,
+    "an egress rule that reaches every destination (`to: []`, `0.0.0.0/0`, `::/0`) on some or all ports"};
 }  // namespace loki::checks
 
 namespace loki::netpol::checks {

@@ -14,7 +14,8 @@ extern const Rule rule_egress_unrestricted{
     "the internet, the cloud metadata endpoint and every in-cluster service.",
     "Add a default-deny egress policy for the namespace (podSelector: {}, policyTypes: [Egress]) and allow only "
     "DNS and what the agent needs.",
-    nullptr};
+    nullptr,
+    "a loki-mode pod that no egress-isolating policy selects"};
 }  // namespace loki::checks
 
 namespace loki::netpol::checks {

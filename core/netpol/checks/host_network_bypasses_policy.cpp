@@ -14,7 +14,8 @@ extern const Rule rule_host_network_bypasses_policy{
     "Policies select a hostNetwork pod, but NetworkPolicy does not apply to pods on the node's network: every "
     "restriction they express is bypassed.",
     "Remove `hostNetwork: true` from the pod; expose it through a Service instead.",
-    nullptr};
+    nullptr,
+    "policies select a hostNetwork pod, where they do not apply"};
 }  // namespace loki::checks
 
 namespace loki::netpol::checks {

@@ -18,7 +18,8 @@ extern const Rule rule_metadata_endpoint_reachable{
     "TCP 80, which hands out node credentials.",
     "Add `except: [169.254.169.254/32]` to the ipBlock that covers it (or narrow the rule); enforcement of ipBlock "
     "for link-local addresses depends on the CNI, so verify from the pod.",
-    nullptr};
+    nullptr,
+    "the pod's egress reaches 169.254.169.254 / fd00:ec2::254"};
 }  // namespace loki::checks
 
 namespace loki::netpol::checks {

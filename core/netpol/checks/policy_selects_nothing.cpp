@@ -16,7 +16,8 @@ extern const Rule rule_policy_selects_nothing{
     "The policy's podSelector matches no pod of its namespace in the input: a label typo, or a policy for "
     "workloads that are not there.",
     "Fix the podSelector (or the pods' labels) so the policy selects the pods it was written for.",
-    nullptr};
+    nullptr,
+    "a policy whose `podSelector` matches no pod of the input (cluster audit: no live pod)"};
 }  // namespace loki::checks
 
 namespace loki::netpol::checks {
