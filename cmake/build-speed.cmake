@@ -5,14 +5,22 @@
 #                 use ~/.cache/loki-guard/ccache), so a rebuild in a fresh clone recompiles nothing
 #   LOKI_LINKER   mold (default when installed), lld, or empty for the compiler's default (ld.bfd)
 #   LOKI_PCH      a precompiled nlohmann/json (+ the standard containers), built once for libloki and reused by
-#                 loki-audit, the admission library and the unit tests
+#                 loki-audit, the admission library and the unit tests (gcc; off by default under clang)
 # Measured and not kept: Asio/Beast separate compilation (-9 % on webhook/server.cpp, paid back by compiling
 # their sources once: a wash); Asio/Beast in the precompiled header (a 350 MB PCH made JSON-only files slower);
 # split DWARF (moot with -g1); a unity build of the unit tests (their helpers collide; PCH already took most of
 # the parse cost, and -O2 code generation, which unity does not reduce, is 70 % of each compile).
 
 option(LOKI_CCACHE "Compile through ccache when it is installed" ON)
-option(LOKI_PCH "Precompiled nlohmann/json header" ON)
+# Off by default under clang (the sanitizer/fuzz build): measured there it saved nothing (cold ASan build 297 s
+# with it, 278 s without; instrumentation dominates), and clang's PCH records absolute paths, so a fresh clone
+# in another folder missed ccache on every file that used it.
+if(CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+  set(_loki_pch_default OFF)
+else()
+  set(_loki_pch_default ON)
+endif()
+option(LOKI_PCH "Precompiled nlohmann/json header" ${_loki_pch_default})
 
 if(LOKI_CCACHE AND NOT CMAKE_CXX_COMPILER_LAUNCHER)
   find_program(LOKI_CCACHE_PROGRAM ccache)
