@@ -10,6 +10,7 @@
 #include <cctype>
 #include <fstream>
 #include <iostream>
+#include <nlohmann/json.hpp>
 
 namespace loki_audit {
 

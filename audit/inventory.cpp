@@ -5,6 +5,7 @@
 #include <loki/kubeconfig.hpp>
 
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <unordered_map>
 

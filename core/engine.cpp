@@ -2,6 +2,7 @@
 #include <loki/ignore.hpp>
 #include <loki/podspec.hpp>
 #include <loki/rules.hpp>
+#include <nlohmann/json.hpp>
 
 namespace loki {
 

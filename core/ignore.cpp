@@ -1,5 +1,6 @@
 #include <loki/ignore.hpp>
 #include <loki/rules.hpp>
+#include <nlohmann/json.hpp>
 
 namespace loki {
 

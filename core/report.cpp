@@ -3,6 +3,7 @@
 #include <loki/rules.hpp>
 
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 
 namespace loki {

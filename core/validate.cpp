@@ -6,6 +6,7 @@
 #include <loki/selector.hpp>
 
 #include <map>
+#include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
 

@@ -7,6 +7,7 @@
 #include <istream>
 #include <limits>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <streambuf>
 #include <unordered_map>
 

@@ -10,6 +10,7 @@
 #include "mutate.hpp"
 
 #include <algorithm>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <utility>
 

@@ -1,6 +1,7 @@
 #include "mutate.hpp"
 
 #include <algorithm>
+#include <nlohmann/json.hpp>
 #include <set>
 
 namespace loki::webhook {

@@ -4,6 +4,7 @@
 #include <loki/netmap.hpp>
 
 #include <algorithm>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 namespace loki::netpol {

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <nlohmann/json.hpp>
 #include <tuple>
 
 namespace loki::netpol {

@@ -4,6 +4,7 @@
 #include "admission_common.hpp"
 #include "fuzz_target.hpp"
 
+#include <nlohmann/json.hpp>
 #include <string>
 
 namespace fuzz_admission {

@@ -4,6 +4,7 @@
 #include <loki/manifest.hpp>
 #include <loki/netpol.hpp>
 
+#include <nlohmann/json.hpp>
 #include "admission.hpp"
 #include "mutate.hpp"
 

@@ -4,6 +4,7 @@
 #include <loki/config.hpp>
 #include <loki/manifest.hpp>
 #include <loki/netmap.hpp>
+#include <nlohmann/json.hpp>
 
 using namespace loki::netpol;
 

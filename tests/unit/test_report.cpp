@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 #include <loki/report.hpp>
 
+#include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 

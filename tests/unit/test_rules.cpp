@@ -7,6 +7,7 @@
 #include <loki/rules.hpp>
 
 #include <algorithm>
+#include <nlohmann/json.hpp>
 #include <set>
 
 using nlohmann::json;

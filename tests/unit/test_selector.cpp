@@ -2,6 +2,7 @@
 // matching rules (NotIn / != match when the key is absent).
 #include <doctest/doctest.h>
 #include <loki/selector.hpp>
+#include <nlohmann/json.hpp>
 
 using loki::Labels;
 using loki::LabelSelector;
