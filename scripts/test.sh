@@ -46,7 +46,8 @@ table() {
   printf '%s\n' "${stages[@]}"
   printf '%-26s %6ss\n' total $(($(date +%s) - t0))
 }
-trap table EXIT
+# On any exit the table, and no Go build left running in the background after a failed stage.
+trap 'table; [ -z "${tools_pid:-}" ] || kill "$tools_pid" 2>/dev/null || true' EXIT
 
 timed deps "$ROOT/scripts/setup-deps.sh"
 
