@@ -11,6 +11,8 @@
 
 #include <doctest/doctest.h>
 
+#include "source_dir.hpp"
+
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -23,7 +25,7 @@ using Entry = int (*)(const std::uint8_t*, std::size_t);
 
 // Every file of tests/fuzz/<kind>/<target>/ through `entry`; returns how many.
 std::size_t replay(const std::string& kind, const std::string& target, Entry entry) {
-  std::filesystem::path dir = std::filesystem::path(LOKI_SOURCE_DIR) / "tests/fuzz" / kind / target;
+  std::filesystem::path dir = loki_test::source_path("tests/fuzz") / kind / target;
   if (!std::filesystem::is_directory(dir)) return 0;
   std::vector<std::filesystem::path> files;
   for (const auto& e : std::filesystem::directory_iterator(dir))

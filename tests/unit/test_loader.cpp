@@ -1,9 +1,11 @@
 // Manifest loader: YAML/JSON to objects with lines, and bad input that must
 // become clear invalid-manifest findings instead of crashes.
 #include <doctest/doctest.h>
+
 #include <loki/engine.hpp>
 #include <loki/lint.hpp>
 #include <loki/manifest.hpp>
+#include "source_dir.hpp"
 
 #include "yaml_json.hpp"
 
@@ -397,7 +399,7 @@ TEST_CASE("expand_inputs: files named inside a Helm chart are skipped with a not
 }
 
 TEST_CASE("expand_inputs: directories recurse, missing paths are usage errors") {
-  auto in = loki::expand_inputs({LOKI_SOURCE_DIR "/manifests/examples"});
+  auto in = loki::expand_inputs({loki_test::source_path("manifests/examples").string()});
   CHECK(in.files.size() >= 5);
   for (const auto& f : in.files) CHECK((f.ends_with(".yaml") || f.ends_with(".yml") || f.ends_with(".json")));
   CHECK(std::is_sorted(in.files.begin(), in.files.end()));

@@ -1,10 +1,12 @@
 // The network rules, each with a positive and a negative case, through the
 // lint session (as users run them), plus the bundled examples.
 #include <doctest/doctest.h>
+
 #include <loki/lint.hpp>
 #include <loki/manifest.hpp>
 #include <loki/network_checks.hpp>
 #include <loki/rules.hpp>
+#include "source_dir.hpp"
 
 #include <algorithm>
 #include <fstream>
@@ -26,7 +28,7 @@ std::vector<loki::Finding> rule(const loki::LintResult& r, std::string_view id) 
 }
 
 std::string read(const std::string& rel) {
-  std::ifstream in(std::string(LOKI_SOURCE_DIR) + "/" + rel);
+  std::ifstream in(loki_test::source_path(rel));
   REQUIRE(in);
   std::stringstream ss;
   ss << in.rdbuf();
