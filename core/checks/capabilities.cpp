@@ -25,8 +25,7 @@ void capabilities(const PodContext& ctx, std::vector<RawFinding>& out) {
       bool only_bind = sc.capAdd.size() == 1 && sc.capAdd[0] == "NET_BIND_SERVICE";
       emit(out, "capabilities-not-dropped", caps + "/add", c.name,
            describe(c) + " adds capabilities: " + list +
-               (only_bind ? " (the restricted standard allows it; loki-guard does not: listen on a port >= 1024)"
-                          : ""),
+               (only_bind ? " (the restricted standard allows it; loki-guard does not: listen on a port >= 1024)" : ""),
            "remove `capabilities.add` from " + where(c));
     }
   }
