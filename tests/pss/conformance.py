@@ -177,6 +177,9 @@ def main():
                     if f.endswith(".yaml") and p not in bases:
                         cases.append((level, v, kind, p, bases))
                         files.append(p)
+    if not any(c[2] == "fail" for c in cases):
+        print(f"pss-conformance: no fail fixtures under {root}", file=sys.stderr)
+        return 1
     findings = lint(args.loki_audit, files)
 
     docs = {}
