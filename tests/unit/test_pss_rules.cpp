@@ -103,7 +103,7 @@ TEST_CASE("host-path-runtime-socket: sockets, their /run and /var/run variants a
 
 TEST_CASE("host-path-sensitive: node paths, inside them and their parents") {
   // rule: host-path-sensitive positive
-  for (auto [path, named] :
+  for (const auto& path_named :
        std::initializer_list<std::pair<const char*, const char*>>{{"/", "/"},
                                                                   {"/proc", "/proc"},
                                                                   {"/proc/1/root", "/proc"},
@@ -114,10 +114,12 @@ TEST_CASE("host-path-sensitive: node paths, inside them and their parents") {
                                                                   {"/etc", "/etc"},
                                                                   {"/root/.ssh", "/root"},
                                                                   {"/home", "/home"}}) {
+    // Not a structured binding: clang cannot capture one in CAPTURE's lambda.
+    const char* path = path_named.first;
     CAPTURE(path);
     auto f = findings(with_host_path(path), "host-path-sensitive");
     REQUIRE(f.size() == 1);
-    CHECK(has(f[0].message, named));
+    CHECK(has(f[0].message, path_named.second));
   }
   // rule: host-path-sensitive negative
   for (const char* path : {"/opt/cache", "/var/tmp/agent", "/srv/data", "/etcetera", "/var/run/docker.sock"}) {
