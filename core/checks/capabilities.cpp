@@ -1,5 +1,7 @@
 // capabilities-not-dropped: the runtime's default set (NET_RAW, CHOWN, ...)
-// stays unless `drop: [ALL]`; anything in `add` widens it again.
+// stays unless `drop: [ALL]`; anything in `add` widens it again. Stricter than
+// the restricted standard (policy/check_capabilities_restricted.go: "may only
+// add NET_BIND_SERVICE"), on purpose: an agent needs no port below 1024.
 #include "check_util.hpp"
 
 #include <algorithm>
@@ -20,7 +22,10 @@ void capabilities(const PodContext& ctx, std::vector<RawFinding>& out) {
     if (!sc.capAdd.empty()) {
       std::string list;
       for (const auto& a : sc.capAdd) list += (list.empty() ? "" : ", ") + a;
-      emit(out, "capabilities-not-dropped", caps + "/add", c.name, describe(c) + " adds capabilities: " + list,
+      bool only_bind = sc.capAdd.size() == 1 && sc.capAdd[0] == "NET_BIND_SERVICE";
+      emit(out, "capabilities-not-dropped", caps + "/add", c.name,
+           describe(c) + " adds capabilities: " + list +
+               (only_bind ? " (the restricted standard allows it; loki-guard does not: listen on a port >= 1024)" : ""),
            "remove `capabilities.add` from " + where(c));
     }
   }
@@ -31,7 +36,9 @@ void capabilities(const PodContext& ctx, std::vector<RawFinding>& out) {
 extern const Rule rule_capabilities{"capabilities-not-dropped",
                                     Severity::error,
                                     RuleScope::pod,
-                                    "A container does not drop ALL capabilities, or adds some back.",
+                                    "A container does not drop ALL capabilities, or adds some back, NET_BIND_SERVICE "
+                                    "included: the restricted standard allows that one, but an agent never needs a "
+                                    "port below 1024 and a Service maps any port.",
                                     "Set `capabilities: {drop: [\"ALL\"]}` and no `add`.",
                                     capabilities,
                                     "`drop` lacks `ALL`, or anything is added"};

@@ -7,6 +7,11 @@ namespace checks {
 extern const Rule rule_host_network, rule_host_pid, rule_host_ipc, rule_host_port, rule_privileged, rule_run_as_root,
     rule_writable_root_fs, rule_missing_seccomp, rule_privilege_escalation, rule_capabilities,
     rule_service_account_token;
+// Pod Security Standards controls and agent escape routes (issue 18).
+extern const Rule rule_host_path_volume, rule_host_path_runtime_socket, rule_host_path_sensitive,
+    rule_restricted_volume_type, rule_git_repo_volume, rule_selinux_options, rule_apparmor_unconfined,
+    rule_proc_mount_unmasked, rule_unsafe_sysctl, rule_host_probe, rule_windows_host_process,
+    rule_seccomp_annotation_unconfined, rule_root_group, rule_shared_pid_credentials;
 // Network rules (core/netpol/checks/): RuleScope::network, run by the network
 // pass (loki::check_network) from the lint session, not per object.
 extern const Rule rule_egress_unrestricted, rule_egress_shadowed, rule_deny_egress_is_ingress_only,
@@ -27,6 +32,20 @@ const std::vector<Rule>& all_rules() {
       checks::rule_privilege_escalation,
       checks::rule_capabilities,
       checks::rule_service_account_token,
+      checks::rule_host_path_volume,
+      checks::rule_host_path_runtime_socket,
+      checks::rule_host_path_sensitive,
+      checks::rule_restricted_volume_type,
+      checks::rule_git_repo_volume,
+      checks::rule_selinux_options,
+      checks::rule_apparmor_unconfined,
+      checks::rule_proc_mount_unmasked,
+      checks::rule_unsafe_sysctl,
+      checks::rule_host_probe,
+      checks::rule_windows_host_process,
+      checks::rule_seccomp_annotation_unconfined,
+      checks::rule_root_group,
+      checks::rule_shared_pid_credentials,
       checks::rule_egress_unrestricted,
       checks::rule_egress_shadowed,
       checks::rule_host_network_bypasses_policy,
