@@ -123,11 +123,11 @@ std::vector<Finding> network_findings(const Object& o, const Config& config, con
   if (cluster.fill) cluster.fill(ns, inv);
   inv.add(o, config, ns);
   ObjectRef me = o.ref(ns);
-  // Only findings about this pod matter here: skip the policy-level rules.
+  // Only findings about this pod matter here: skip the rules about policies.
   Config pod_only = config;
-  for (const char* r :
-       {"policy-selects-nothing", "egress-to-any", "deny-egress-is-ingress-only", "egress-rules-ignored"})
-    pod_only.rules[r].enabled = false;
+  for (const Rule& r : all_rules())
+    if (r.scope == RuleScope::network && r.subject == RuleSubject::policy)
+      pod_only.rules[std::string(r.id)].enabled = false;
   std::vector<Finding> out;
   for (auto& f : check_network(inv, pod_only))
     if (f.object.kind == me.kind && f.object.name == me.name && f.object.ns == me.ns) out.push_back(std::move(f));
@@ -135,7 +135,8 @@ std::vector<Finding> network_findings(const Object& o, const Config& config, con
 }
 
 bool egress_open(const Finding& f) {
-  return f.rule == "egress-unrestricted" || f.rule == "egress-shadowed";
+  const Rule* r = find_rule(f.rule);
+  return r && r->egress_open;
 }
 
 void deny(Context& c, const std::string& message) {

@@ -13,14 +13,14 @@ void capabilities(const PodContext& ctx, std::vector<RawFinding>& out) {
     bool drops_all = std::find(sc.capDrop.begin(), sc.capDrop.end(), "ALL") != sc.capDrop.end();
     const std::string caps = c.path + "/securityContext/capabilities";
     if (!drops_all) {
-      emit(out, "capabilities-not-dropped", sc.capDrop.empty() ? c.path : caps + "/drop", c.name,
+      emit(out, sc.capDrop.empty() ? c.path : caps + "/drop", c.name,
            describe(c) + " keeps the runtime's default capabilities (capabilities.drop does not contain ALL)",
            "add to " + where(c) + ":\n  capabilities:\n    drop: [\"ALL\"]");
     }
     if (!sc.capAdd.empty()) {
       std::string list;
       for (const auto& a : sc.capAdd) list += (list.empty() ? "" : ", ") + a;
-      emit(out, "capabilities-not-dropped", caps + "/add", c.name, describe(c) + " adds capabilities: " + list,
+      emit(out, caps + "/add", c.name, describe(c) + " adds capabilities: " + list,
            "remove `capabilities.add` from " + where(c));
     }
   }
@@ -34,6 +34,8 @@ extern const Rule rule_capabilities{"capabilities-not-dropped",
                                     "A container does not drop ALL capabilities, or adds some back.",
                                     "Set `capabilities: {drop: [\"ALL\"]}` and no `add`.",
                                     capabilities,
-                                    "`drop` lacks `ALL`, or anything is added"};
+                                    "`drop` lacks `ALL`, or anything is added",
+                                    RuleSubject::pod_template,
+                                    Action::patch};
 
 }  // namespace loki::checks

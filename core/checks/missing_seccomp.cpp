@@ -11,7 +11,7 @@ void missing_seccomp(const PodContext& ctx, std::vector<RawFinding>& out) {
     auto sc = effective_security_context(ctx.pod, c);
     if (sc.seccompType && (*sc.seccompType == "RuntimeDefault" || *sc.seccompType == "Localhost")) continue;
     bool unconfined = sc.seccompType && *sc.seccompType == "Unconfined";
-    emit(out, "missing-seccomp", unconfined ? sc.seccompPath : c.path, c.name,
+    emit(out, unconfined ? sc.seccompPath : c.path, c.name,
          describe(c) + (unconfined ? " runs with seccomp Unconfined: every syscall is allowed"
                                    : " has no seccomp profile (neither the pod nor the container sets one)"),
          "add to the pod spec:\n  securityContext:\n    seccompProfile:\n      type: RuntimeDefault");
@@ -26,6 +26,8 @@ extern const Rule rule_missing_seccomp{"missing-seccomp",
                                        "A container has no seccomp profile, or an Unconfined one.",
                                        "Set `seccompProfile: {type: RuntimeDefault}` in the pod's securityContext.",
                                        missing_seccomp,
-                                       "no effective seccomp profile, or `Unconfined`"};
+                                       "no effective seccomp profile, or `Unconfined`",
+                                       RuleSubject::pod_template,
+                                       Action::patch};
 
 }  // namespace loki::checks

@@ -10,7 +10,7 @@ void privilege_escalation(const PodContext& ctx, std::vector<RawFinding>& out) {
     auto sc = effective_security_context(ctx.pod, c);
     if (sc.allowPrivilegeEscalation && !*sc.allowPrivilegeEscalation) continue;
     std::string field = sc.allowPrivilegeEscalation ? c.path + "/securityContext/allowPrivilegeEscalation" : c.path;
-    emit(out, "privilege-escalation", field, c.name,
+    emit(out, field, c.name,
          describe(c) +
              " allows privilege escalation (allowPrivilegeEscalation is not false): setuid binaries "
              "can gain root",
@@ -26,6 +26,8 @@ extern const Rule rule_privilege_escalation{"privilege-escalation",
                                             "A container may gain more privileges than its process started with.",
                                             "Set `allowPrivilegeEscalation: false`.",
                                             privilege_escalation,
-                                            "`allowPrivilegeEscalation` not false"};
+                                            "`allowPrivilegeEscalation` not false",
+                                            RuleSubject::pod_template,
+                                            Action::patch};
 
 }  // namespace loki::checks

@@ -9,8 +9,7 @@ void service_account_token(const PodContext& ctx, std::vector<RawFinding>& out) 
   auto it = ctx.pod.spec->find("automountServiceAccountToken");
   if (it != ctx.pod.spec->end() && it->is_boolean() && !it->get<bool>()) return;
   bool explicit_true = it != ctx.pod.spec->end();
-  emit(out, "service-account-token",
-       explicit_true ? ctx.pod.spec_path + "/automountServiceAccountToken" : ctx.pod.spec_path, std::nullopt,
+  emit(out, explicit_true ? ctx.pod.spec_path + "/automountServiceAccountToken" : ctx.pod.spec_path, std::nullopt,
        explicit_true ? "pod mounts a ServiceAccount token (automountServiceAccountToken: true): the agent can reach "
                        "the API server with it"
                      : "pod mounts a ServiceAccount token by default (automountServiceAccountToken is not false): the "
@@ -26,6 +25,8 @@ extern const Rule rule_service_account_token{"service-account-token",
                                              "The pod mounts a ServiceAccount API token.",
                                              "Set `automountServiceAccountToken: false`.",
                                              service_account_token,
-                                             "`automountServiceAccountToken` not false"};
+                                             "`automountServiceAccountToken` not false",
+                                             RuleSubject::pod_template,
+                                             Action::patch};
 
 }  // namespace loki::checks

@@ -10,7 +10,7 @@ void writable_root_fs(const PodContext& ctx, std::vector<RawFinding>& out) {
     auto sc = effective_security_context(ctx.pod, c);
     if (sc.readOnlyRootFilesystem.value_or(false)) continue;
     std::string field = sc.readOnlyRootFilesystem ? c.path + "/securityContext/readOnlyRootFilesystem" : c.path;
-    emit(out, "writable-root-fs", field, c.name,
+    emit(out, field, c.name,
          describe(c) +
              " has a writable root filesystem (readOnlyRootFilesystem is not true): the agent can "
              "modify its own image and drop tools into it",
@@ -28,6 +28,8 @@ extern const Rule rule_writable_root_fs{"writable-root-fs",
                                         "A container's root filesystem is writable.",
                                         "Set `readOnlyRootFilesystem: true` and mount an emptyDir at /tmp.",
                                         writable_root_fs,
-                                        "`readOnlyRootFilesystem` not true (container-only field)"};
+                                        "`readOnlyRootFilesystem` not true (container-only field)",
+                                        RuleSubject::pod_template,
+                                        Action::patch};
 
 }  // namespace loki::checks
