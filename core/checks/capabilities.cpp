@@ -26,6 +26,17 @@ void capabilities(const PodContext& ctx, std::vector<RawFinding>& out) {
   }
 }
 
+// Adds ALL to capabilities.drop; added capabilities are refused, not removed.
+void fix_container(FixContext& f, nlohmann::json&, nlohmann::json& sc) {
+  nlohmann::json& caps = fix::object_field(sc, "capabilities");
+  nlohmann::json& drop = caps["drop"];
+  if (!drop.is_array()) drop = nlohmann::json::array();
+  if (std::find(drop.begin(), drop.end(), nlohmann::json("ALL")) != drop.end()) return;
+  drop.push_back("ALL");
+  f.note("capabilities.drop ALL");
+}
+const Fix kFix{.order = 6, .container = fix_container};
+
 }  // namespace
 
 extern const Rule rule_capabilities{"capabilities-not-dropped",
@@ -36,6 +47,7 @@ extern const Rule rule_capabilities{"capabilities-not-dropped",
                                     capabilities,
                                     "`drop` lacks `ALL`, or anything is added",
                                     RuleSubject::pod_template,
-                                    Action::patch};
+                                    Action::patch,
+                                    &kFix};
 
 }  // namespace loki::checks

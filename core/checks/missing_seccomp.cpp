@@ -18,6 +18,15 @@ void missing_seccomp(const PodContext& ctx, std::vector<RawFinding>& out) {
   }
 }
 
+// A pod-level RuntimeDefault covers every container that sets none; an
+// explicit container profile (even Unconfined) is left alone.
+void fix_pod(FixContext& f) {
+  if (fix::is_set(f.psc, "seccompProfile")) return;
+  f.psc["seccompProfile"] = {{"type", "RuntimeDefault"}};
+  f.note("seccompProfile");
+}
+const Fix kFix{.order = 1, .pod = fix_pod};
+
 }  // namespace
 
 extern const Rule rule_missing_seccomp{"missing-seccomp",
@@ -28,6 +37,7 @@ extern const Rule rule_missing_seccomp{"missing-seccomp",
                                        missing_seccomp,
                                        "no effective seccomp profile, or `Unconfined`",
                                        RuleSubject::pod_template,
-                                       Action::patch};
+                                       Action::patch,
+                                       &kFix};
 
 }  // namespace loki::checks

@@ -18,6 +18,15 @@ void privilege_escalation(const PodContext& ctx, std::vector<RawFinding>& out) {
   }
 }
 
+// A privileged container escalates anyway: that is the privileged rule's
+// finding, refused rather than patched.
+void fix_container(FixContext& f, nlohmann::json&, nlohmann::json& sc) {
+  if (fix::is_set(sc, "allowPrivilegeEscalation") || fix::flag(sc, "privileged")) return;
+  sc["allowPrivilegeEscalation"] = false;
+  f.note("allowPrivilegeEscalation");
+}
+const Fix kFix{.order = 5, .container = fix_container};
+
 }  // namespace
 
 extern const Rule rule_privilege_escalation{"privilege-escalation",
@@ -28,6 +37,7 @@ extern const Rule rule_privilege_escalation{"privilege-escalation",
                                             privilege_escalation,
                                             "`allowPrivilegeEscalation` not false",
                                             RuleSubject::pod_template,
-                                            Action::patch};
+                                            Action::patch,
+                                            &kFix};
 
 }  // namespace loki::checks

@@ -24,6 +24,38 @@ void run_as_root(const PodContext& ctx, std::vector<RawFinding>& out) {
   }
 }
 
+bool is_root(const nlohmann::json& sc) {
+  if (!sc.is_object()) return false;
+  auto it = sc.find("runAsUser");
+  return it != sc.end() && it->is_number_integer() && it->get<long long>() == 0;
+}
+
+// Non-root only when nothing asks for root explicitly; a user id only when
+// no container chose one.
+void fix_pod(FixContext& f) {
+  bool explicit_root = is_root(f.psc);
+  fix::for_each_container(f.spec, [&](nlohmann::json& c) {
+    if (auto sc = c.find("securityContext"); sc != c.end() && is_root(*sc)) explicit_root = true;
+  });
+  if (explicit_root) return;
+  if (!fix::is_set(f.psc, "runAsNonRoot")) {
+    f.psc["runAsNonRoot"] = true;
+    f.note("runAsNonRoot");
+  }
+  bool any_user = fix::is_set(f.psc, "runAsUser");
+  fix::for_each_container(f.spec, [&](nlohmann::json& c) {
+    if (c.contains("securityContext") && fix::is_set(c["securityContext"], "runAsUser")) any_user = true;
+  });
+  if (any_user) return;
+  f.psc["runAsUser"] = f.config.mutation.run_as_user;
+  f.note("runAsUser");
+  if (!fix::is_set(f.psc, "runAsGroup")) {
+    f.psc["runAsGroup"] = f.config.mutation.run_as_group;
+    f.note("runAsGroup");
+  }
+}
+const Fix kFix{.order = 2, .pod = fix_pod};
+
 }  // namespace
 
 extern const Rule rule_run_as_root{"run-as-root",
@@ -34,6 +66,7 @@ extern const Rule rule_run_as_root{"run-as-root",
                                    run_as_root,
                                    "effective `runAsUser: 0`, or nothing forcing a non-root user",
                                    RuleSubject::pod_template,
-                                   Action::patch};
+                                   Action::patch,
+                                   &kFix};
 
 }  // namespace loki::checks

@@ -17,6 +17,13 @@ void service_account_token(const PodContext& ctx, std::vector<RawFinding>& out) 
        "set `automountServiceAccountToken: false` in the pod spec");
 }
 
+void fix_pod(FixContext& f) {
+  if (fix::is_set(f.spec, "automountServiceAccountToken")) return;
+  f.spec["automountServiceAccountToken"] = false;
+  f.note("automountServiceAccountToken");
+}
+const Fix kFix{.order = 3, .pod = fix_pod};
+
 }  // namespace
 
 extern const Rule rule_service_account_token{"service-account-token",
@@ -27,6 +34,7 @@ extern const Rule rule_service_account_token{"service-account-token",
                                              service_account_token,
                                              "`automountServiceAccountToken` not false",
                                              RuleSubject::pod_template,
-                                             Action::patch};
+                                             Action::patch,
+                                             &kFix};
 
 }  // namespace loki::checks

@@ -7,6 +7,7 @@
 
 #include <loki/config.hpp>
 #include <loki/finding.hpp>
+#include <loki/fix.hpp>
 #include <loki/manifest.hpp>
 #include <loki/podspec.hpp>
 
@@ -49,28 +50,6 @@ enum class RuleScope { pod, manifest, network };
 // What a finding of the rule is about. The webhook's pod admission runs only
 // the network rules whose subject is a pod template.
 enum class RuleSubject { pod_template, policy, manifest };
-
-// The mutating webhook's repair of a rule's finding, on a pod spec. It runs in
-// three steps so all fixes together make the same single pass over the
-// containers (and the same JSON Patch) as before they were split per rule:
-// every fix's `pod` step, then each container's `container` steps, then every
-// `after` step, each step in ascending `order`.
-struct FixContext {
-  nlohmann::json& spec;  // the pod spec being patched
-  nlohmann::json& psc;   // spec.securityContext (an object; dropped again when left empty)
-  const Config& config;
-  std::vector<std::string>& changes;  // what was filled in, for the log and the annotation
-  bool tmp_volume_needed = false;     // a container got the memory-backed /tmp mount
-  void note(const std::string& what);
-};
-
-struct Fix {
-  int order = 0;
-  void (*pod)(FixContext&) = nullptr;
-  // `sc` is the container's securityContext (an object; dropped again when left empty).
-  void (*container)(FixContext&, nlohmann::json& container, nlohmann::json& sc) = nullptr;
-  void (*after)(FixContext&) = nullptr;
-};
 
 // Fields in the order existing rule files initialise them (positionally);
 // new fields go at the end with defaults.
