@@ -60,16 +60,11 @@ Action Config::action_of(std::string_view id) const {
     if (!it->second.enabled) return Action::off;
     if (it->second.action) return *it->second.action;
   }
-  // What the mutating webhook can fill in safely is patched; what it must
-  // never touch (host namespaces and ports, privileged) is refused; other
-  // warnings stay warnings.
-  static const std::string_view patchable[] = {"missing-seccomp",          "run-as-root",
-                                               "writable-root-fs",         "privilege-escalation",
-                                               "capabilities-not-dropped", "service-account-token"};
-  for (auto p : patchable)
-    if (p == id) return Action::patch;
+  // The rule's own default (patch what the mutating webhook fills in
+  // safely), else by severity: errors are refused, other findings warned.
   const Rule* r = find_rule(id);
   if (!r) return Action::deny;
+  if (r->action) return *r->action;
   return severity_of(id, r->severity) == Severity::error ? Action::deny : Action::warn;
 }
 

@@ -89,7 +89,7 @@ std::vector<Finding> check_object(const Object& object, const EngineOptions& opt
         raw.clear();
         rule.check(ctx, raw);
         for (auto& r : raw)
-          add(r.rule, rule.severity, std::move(r.field), std::move(r.container), std::move(r.message),
+          add(rule.id, rule.severity, std::move(r.field), std::move(r.container), std::move(r.message),
               std::move(r.remediation));
       }
     }

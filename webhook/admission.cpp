@@ -63,7 +63,7 @@ Context begin(const json& review) {
     }
   }
   c.response = {{"uid", c.d.uid}, {"allowed", true}};
-  c.d.decision = "allow";
+  c.d.decision = Verdict::allow;
   return c;
 }
 
@@ -123,11 +123,11 @@ std::vector<Finding> network_findings(const Object& o, const Config& config, con
   if (cluster.fill) cluster.fill(ns, inv);
   inv.add(o, config, ns);
   ObjectRef me = o.ref(ns);
-  // Only findings about this pod matter here: skip the policy-level rules.
+  // Only findings about this pod matter here: skip the rules about policies.
   Config pod_only = config;
-  for (const char* r :
-       {"policy-selects-nothing", "egress-to-any", "deny-egress-is-ingress-only", "egress-rules-ignored"})
-    pod_only.rules[r].enabled = false;
+  for (const Rule& r : all_rules())
+    if (r.scope == RuleScope::network && r.subject == RuleSubject::policy)
+      pod_only.rules[std::string(r.id)].enabled = false;
   std::vector<Finding> out;
   for (auto& f : check_network(inv, pod_only))
     if (f.object.kind == me.kind && f.object.name == me.name && f.object.ns == me.ns) out.push_back(std::move(f));
@@ -135,7 +135,8 @@ std::vector<Finding> network_findings(const Object& o, const Config& config, con
 }
 
 bool egress_open(const Finding& f) {
-  return f.rule == "egress-unrestricted" || f.rule == "egress-shadowed";
+  const Rule* r = find_rule(f.rule);
+  return r && r->egress_open;
 }
 
 void deny(Context& c, const std::string& message) {
@@ -162,13 +163,13 @@ void settle(Context& c, Mode mode, const std::vector<std::pair<Finding, Action>>
                         (violations.size() == 1 ? "" : "s") + "\n";
       for (const Finding* f : violations) msg += describe(*f) + "\n  fix: " + f->remediation + "\n";
       deny(c, msg);
-      c.d.decision = "deny";
+      c.d.decision = Verdict::deny;
     } else {
       for (const Finding* f : violations) warnings.push_back(warning_text("(would deny) " + describe(*f)));
-      c.d.decision = mode == Mode::warn ? "warn" : "dry-run-deny";
+      c.d.decision = mode == Mode::warn ? Verdict::warn : Verdict::dry_run_deny;
     }
   } else if (!warnings.empty()) {
-    c.d.decision = "warn";
+    c.d.decision = Verdict::warn;
   }
   if (mode == Mode::dry_run) warnings = json::array();  // dry-run: log only
   if (!warnings.empty()) c.response["warnings"] = warnings;
@@ -182,11 +183,11 @@ void validate_pod_like(Context& c, json&& object, const Config& config, const Cl
   auto pod = find_pod_template(o.json);
   if (!pod) return;
   if (!is_agent_pod(config, *pod)) {
-    c.d.decision = "skip";
+    c.d.decision = Verdict::skip;
     return;
   }
   if (std::string reason = break_glass(o.json, pod); !reason.empty()) {
-    c.d.decision = "break-glass";
+    c.d.decision = Verdict::break_glass;
     c.d.patch_summary = "break-glass: " + reason;
     c.response["warnings"] = json::array({warning_text("loki-guard: admitted by break-glass annotation: " + reason)});
     return;
@@ -294,6 +295,28 @@ void validate_policy_change(Context& c, const Config& config, const ClusterView&
 
 }  // namespace
 
+std::string_view to_string(Verdict v) {
+  switch (v) {
+    case Verdict::allow:
+      return "allow";
+    case Verdict::deny:
+      return "deny";
+    case Verdict::warn:
+      return "warn";
+    case Verdict::patch:
+      return "patch";
+    case Verdict::skip:
+      return "skip";
+    case Verdict::dry_run_deny:
+      return "dry-run-deny";
+    case Verdict::dry_run_patch:
+      return "dry-run-patch";
+    case Verdict::break_glass:
+      return "break-glass";
+  }
+  return "allow";
+}
+
 const json& request_of(const json& review) {
   if (!review.is_object()) throw BadReview("body is not a JSON object");
   std::string av = string_field(review, "apiVersion");
@@ -315,7 +338,7 @@ const json& request_of(const json& review) {
 Decision validate(json review, const Config& config, const ClusterView& cluster) {
   Context c = begin(std::as_const(review));
   if (exempt(config, c.d.ns)) {
-    c.d.decision = "skip";
+    c.d.decision = Verdict::skip;
     return finish(c);
   }
   const std::string& op = c.d.operation;
@@ -327,7 +350,7 @@ Decision validate(json review, const Config& config, const ClusterView& cluster)
     auto o = request.find("object");
     if (o != request.end() && o->is_object()) validate_pod_like(c, std::move(*o), config, cluster);
   } else {
-    c.d.decision = "skip";
+    c.d.decision = Verdict::skip;
   }
   return finish(c);
 }
@@ -342,26 +365,26 @@ Decision mutate(const json& review, const Config& config, const ClusterView& clu
                     (workload && config.mutation.workloads && (c.d.operation == "CREATE" || c.d.operation == "UPDATE"));
   auto obj = req.find("object");
   if (!applicable || exempt(config, c.d.ns) || obj == req.end() || !obj->is_object()) {
-    c.d.decision = "skip";
+    c.d.decision = Verdict::skip;
     return finish(c);
   }
   auto pod = find_pod_template(*obj);
   if (!pod || !is_agent_pod(config, *pod) || !break_glass(*obj, pod).empty()) {
-    c.d.decision = "skip";
+    c.d.decision = Verdict::skip;
     return finish(c);
   }
   auto paths = pod_template_paths(c.d.kind);
   MutationResult m = mutate_pod(*obj, paths->spec, paths->metadata, config);
   for (const auto& ch : m.changes) c.d.patch_summary += (c.d.patch_summary.empty() ? "" : ",") + ch;
   if (m.patch.empty()) {
-    c.d.decision = "allow";
+    c.d.decision = Verdict::allow;
     return finish(c);
   }
   if (effective_mode(config, cluster, c.d.ns) == Mode::dry_run) {
-    c.d.decision = "dry-run-patch";
+    c.d.decision = Verdict::dry_run_patch;
     return finish(c);
   }
-  c.d.decision = "patch";
+  c.d.decision = Verdict::patch;
   c.response["patchType"] = "JSONPatch";
   c.response["patch"] = base64_encode(m.patch.dump());
   return finish(c);

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace loki::webhook {
@@ -36,11 +37,25 @@ struct ClusterView {
   std::function<Labels(const std::string& ns)> namespace_labels;
 };
 
+// What the webhook decided, as controller-runtime's admission.Response says
+// it (Allowed/Denied/Patched/WithWarnings), plus the cases it only logs.
+enum class Verdict { allow, deny, warn, patch, skip, dry_run_deny, dry_run_patch, break_glass };
+
+// The name in logs and metrics: "allow", "dry-run-deny", ...
+std::string_view to_string(Verdict v);
+// Comparing and joining with the name: the logging/metrics edge speaks strings.
+inline bool operator==(Verdict v, std::string_view name) {
+  return to_string(v) == name;
+}
+inline std::string operator+(std::string_view text, Verdict v) {
+  return std::string(text).append(to_string(v));
+}
+
 struct Decision {
   nlohmann::json review;  // the AdmissionReview to send back
   // For the log line and metrics.
   std::string uid, kind, ns, name, operation, user;
-  std::string decision;  // allow, deny, warn, patch, skip, dry-run-deny
+  Verdict decision = Verdict::allow;
   std::vector<std::string> rules;
   std::string patch_summary;
   std::vector<Finding> findings;

@@ -9,6 +9,7 @@
 #include "body_guard.hpp"
 #include "metrics.hpp"
 #include "policy_cache.hpp"
+#include "review_handler.hpp"
 #include "server.hpp"
 
 #include <malloc.h>
@@ -29,13 +30,6 @@ using nlohmann::json;
 using namespace loki::webhook;
 
 namespace {
-
-// One log line is one JSON object: the pattern supplies time and level, the
-// message supplies the rest as `"key":value,...` (never object bodies).
-std::string fields(const json& j) {
-  std::string s = j.dump();
-  return s.size() >= 2 ? s.substr(1, s.size() - 2) : std::string();
-}
 
 // The payload of a JSON log line: messages of this file are `"key":value`
 // fragments already; plain-text messages (server, TLS, Kubernetes client) are
@@ -200,52 +194,7 @@ int main(int argc, char** argv) {
       return v;
     };
 
-    auto review = [&](const HttpRequest& req, bool validating) -> HttpResponse {
-      auto t0 = std::chrono::steady_clock::now();
-      const char* endpoint = validating ? "/validate" : "/mutate";
-      auto bad = [&](const std::string& why) {
-        registry.inc("loki_webhook_requests_total", {{"endpoint", endpoint}, {"kind", ""}, {"decision", "error"}});
-        spdlog::warn(R"("msg":"bad request","endpoint":{},"remote":{},"error":{})", json(endpoint).dump(),
-                     json(req.remote).dump(), json(why).dump());
-        return HttpResponse{400, "application/json", json{{"error", why}}.dump()};
-      };
-      if (req.method != "POST") return HttpResponse{405, "application/json", R"({"error":"use POST"})"};
-      if (too_deep(req.body, 256)) return bad("JSON nested deeper than 256 levels");
-      json body = json::parse(req.body, nullptr, false);
-      if (body.is_discarded()) return bad("body is not valid JSON");
-      auto cfg = config.get();
-      Decision d;
-      try {
-        ClusterView view = view_for(*cfg);
-        d = validating ? validate(std::move(body), *cfg, view) : mutate(body, *cfg, view);
-      } catch (const BadReview& e) {
-        return bad(e.what());
-      }
-      double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      registry.inc("loki_webhook_requests_total", {{"endpoint", endpoint}, {"kind", d.kind}, {"decision", d.decision}});
-      registry.observe("loki_webhook_request_duration_seconds", {{"endpoint", endpoint}}, secs);
-      for (const auto& r : d.rules) registry.inc("loki_webhook_findings_total", {{"rule", r}});
-      // Built only when it will be written (a skip is debug, a decision info).
-      if (spdlog::should_log(d.decision == "skip" ? spdlog::level::debug : spdlog::level::info)) {
-        json line = {{"msg", "admission decision"},
-                     {"endpoint", endpoint},
-                     {"uid", d.uid},
-                     {"kind", d.kind},
-                     {"namespace", d.ns},
-                     {"name", d.name},
-                     {"operation", d.operation},
-                     {"user", d.user},
-                     {"decision", d.decision},
-                     {"rules", d.rules},
-                     {"patch", d.patch_summary},
-                     {"latency_ms", secs * 1000}};
-        if (d.decision == "skip")
-          spdlog::debug(fields(line));
-        else
-          spdlog::info(fields(line));
-      }
-      return HttpResponse{200, "application/json", d.review.dump()};
-    };
+    ReviewEndpoint review{registry, [&] { return config.get(); }, view_for};
 
     Handler handler = [&](const HttpRequest& req) -> HttpResponse {
       std::string path = req.target.substr(0, req.target.find('?'));

@@ -17,7 +17,7 @@ void apparmor_unconfined(const PodContext& ctx, std::vector<RawFinding>& out) {
     if (!prof) return;
     std::string type = pss::string_at(prof, "type").value_or("");
     if (type == "RuntimeDefault" || type == "Localhost") return;
-    emit(out, "apparmor-unconfined", s.path + "/appArmorProfile/type", pss::container_name(s),
+    emit(out, s.path + "/appArmorProfile/type", pss::container_name(s),
          s.who + " sets appArmorProfile.type: " + (type.empty() ? "\"\"" : type) +
              (type == "Unconfined" ? " (AppArmor off)" : "") + "; only RuntimeDefault or Localhost are allowed",
          "set `appArmorProfile: {type: RuntimeDefault}` (or remove it) in " +
@@ -27,7 +27,7 @@ void apparmor_unconfined(const PodContext& ctx, std::vector<RawFinding>& out) {
     if (!pss::starts_with(key, annotation_prefix)) return;
     if (value.empty() || value == "runtime/default" || pss::starts_with(value, "localhost/")) return;
     std::string container = key.substr(annotation_prefix.size());
-    emit(out, "apparmor-unconfined", field, container,
+    emit(out, field, container,
          "annotation " + key + ": " + value + " sets container \"" + container + "\"'s AppArmor profile to " + value +
              (value == "unconfined" ? " (AppArmor off)" : "") +
              "; only runtime/default or localhost/<profile> are allowed",

@@ -14,7 +14,7 @@ void git_repo_volume(const PodContext& ctx, std::vector<RawFinding>& out) {
     const auto* gr = pss::object_at(&v, "gitRepo");
     if (!gr) return;
     std::string repo = pss::string_at(gr, "repository").value_or("?");
-    emit(out, "git-repo-volume", path + "/gitRepo", std::nullopt,
+    emit(out, path + "/gitRepo", std::nullopt,
          "volume \"" + name + "\" is a gitRepo volume (" + repo +
              "): the kubelet runs git as root on the node for it, arbitrary command execution on the node "
              "(CVE-2024-10220)",

@@ -7,26 +7,25 @@
 namespace loki::checks {
 namespace {
 
-void check_ns(const PodContext& ctx, std::vector<RawFinding>& out, std::string_view rule, const char* field,
-              const char* what) {
+void check_ns(const PodContext& ctx, std::vector<RawFinding>& out, const char* field, const char* what) {
   if (!is_true(*ctx.pod.spec, field)) return;
-  emit(out, rule, ctx.pod.spec_path + "/" + field, std::nullopt,
+  emit(out, ctx.pod.spec_path + "/" + field, std::nullopt,
        std::string("pod shares the node's ") + what + " namespace (" + field + ": true)",
        std::string("remove `") + field + ": true` from the pod spec (or set `" + field + ": false`)");
 }
 
 void host_network(const PodContext& ctx, std::vector<RawFinding>& out) {
   if (!is_true(*ctx.pod.spec, "hostNetwork")) return;
-  emit(out, "host-network", ctx.pod.spec_path + "/hostNetwork", std::nullopt,
+  emit(out, ctx.pod.spec_path + "/hostNetwork", std::nullopt,
        "pod uses the node's network namespace (hostNetwork: true): NetworkPolicy does not apply to it, so "
        "every egress restriction is bypassed",
        "remove `hostNetwork: true` from the pod spec; expose the agent through a Service instead");
 }
 void host_pid(const PodContext& ctx, std::vector<RawFinding>& out) {
-  check_ns(ctx, out, "host-pid", "hostPID", "process ID");
+  check_ns(ctx, out, "hostPID", "process ID");
 }
 void host_ipc(const PodContext& ctx, std::vector<RawFinding>& out) {
-  check_ns(ctx, out, "host-ipc", "hostIPC", "IPC");
+  check_ns(ctx, out, "hostIPC", "IPC");
 }
 
 }  // namespace

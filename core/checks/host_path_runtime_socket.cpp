@@ -53,7 +53,7 @@ void host_path_runtime_socket(const PodContext& ctx, std::vector<RawFinding>& ou
     if (hit.empty()) return;
     std::string what = hit == p ? "the container runtime socket " + p
                                 : p + ", which contains the container runtime socket " + std::string(hit);
-    emit(out, "host-path-runtime-socket", path + "/hostPath/path", std::nullopt,
+    emit(out, path + "/hostPath/path", std::nullopt,
          "volume \"" + name + "\" mounts " + what +
              " (hostPath): whoever can reach it starts a privileged container with the node's root mounted",
          "remove the volume \"" + name +

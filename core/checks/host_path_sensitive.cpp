@@ -46,7 +46,7 @@ void host_path_sensitive(const PodContext& ctx, std::vector<RawFinding>& out) {
       std::string what = p == dir ? std::string(dir)
                          : inside ? p + " (inside " + std::string(dir) + ")"
                                   : p + " (which holds " + std::string(dir) + ")";
-      emit(out, "host-path-sensitive", path + "/hostPath/path", std::nullopt,
+      emit(out, path + "/hostPath/path", std::nullopt,
            "volume \"" + name + "\" mounts the node's " + what + " (hostPath): " + std::string(why),
            "remove the volume \"" + name + "\"; an agent never needs a node path");
       return;

@@ -14,7 +14,7 @@ void host_path_volume(const PodContext& ctx, std::vector<RawFinding>& out) {
     const auto* hp = pss::object_at(&v, "hostPath");
     if (!hp) return;
     std::string host = pss::string_at(hp, "path").value_or("?");
-    emit(out, "host-path-volume", path + "/hostPath", std::nullopt,
+    emit(out, path + "/hostPath", std::nullopt,
          "volume \"" + name + "\" mounts the node's " + host +
              " (hostPath): the agent reads and writes the node's filesystem outside the container",
          "replace the hostPath volume \"" + name +

@@ -20,7 +20,7 @@ void host_port(const PodContext& ctx, std::vector<RawFinding>& out) {
         container_port = std::to_string(cp->get<long long>());
       std::string proto = "TCP";
       if (auto pr = p.find("protocol"); pr != p.end() && pr->is_string()) proto = pr->get<std::string>();
-      emit(out, "host-port", c.path + "/ports/" + std::to_string(i) + "/hostPort", c.name,
+      emit(out, c.path + "/ports/" + std::to_string(i) + "/hostPort", c.name,
            describe(c) + " declares hostPort " + std::to_string(hp->get<long long>()) + " (containerPort " +
                container_port + "/" + proto + "): a port on the node bypasses the pod's NetworkPolicy",
            "remove `hostPort: " + std::to_string(hp->get<long long>()) + "` from " + describe(c) +

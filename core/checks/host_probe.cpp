@@ -16,7 +16,7 @@ void host_probe(const PodContext& ctx, std::vector<RawFinding>& out) {
     for (const char* kind : {"httpGet", "tcpSocket"}) {
       auto host = pss::string_at(pss::object_at(handler, kind), "host");
       if (!host || host->empty()) continue;
-      emit(out, "host-probe", path + "/" + kind + "/host", c.name,
+      emit(out, path + "/" + kind + "/host", c.name,
            describe(c) + "'s " + what + " sets " + kind + ".host: " + *host +
                ": the kubelet connects from the node to an address the pod chooses",
            "remove `host` from the " + what + " of " + describe(c) + " (the kubelet then uses the pod's IP)");

@@ -10,13 +10,22 @@ void privilege_escalation(const PodContext& ctx, std::vector<RawFinding>& out) {
     auto sc = effective_security_context(ctx.pod, c);
     if (sc.allowPrivilegeEscalation && !*sc.allowPrivilegeEscalation) continue;
     std::string field = sc.allowPrivilegeEscalation ? c.path + "/securityContext/allowPrivilegeEscalation" : c.path;
-    emit(out, "privilege-escalation", field, c.name,
+    emit(out, field, c.name,
          describe(c) +
              " allows privilege escalation (allowPrivilegeEscalation is not false): setuid binaries "
              "can gain root",
          "set `allowPrivilegeEscalation: false` in " + where(c));
   }
 }
+
+// A privileged container escalates anyway: that is the privileged rule's
+// finding, refused rather than patched.
+void fix_container(FixContext& f, nlohmann::json&, nlohmann::json& sc) {
+  if (fix::is_set(sc, "allowPrivilegeEscalation") || fix::flag(sc, "privileged")) return;
+  sc["allowPrivilegeEscalation"] = false;
+  f.note("allowPrivilegeEscalation");
+}
+const Fix kFix{.order = 5, .container = fix_container};
 
 }  // namespace
 
@@ -26,6 +35,9 @@ extern const Rule rule_privilege_escalation{"privilege-escalation",
                                             "A container may gain more privileges than its process started with.",
                                             "Set `allowPrivilegeEscalation: false`.",
                                             privilege_escalation,
-                                            "`allowPrivilegeEscalation` not false"};
+                                            "`allowPrivilegeEscalation` not false",
+                                            RuleSubject::pod_template,
+                                            Action::patch,
+                                            &kFix};
 
 }  // namespace loki::checks

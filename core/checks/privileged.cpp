@@ -9,7 +9,7 @@ void privileged(const PodContext& ctx, std::vector<RawFinding>& out) {
   for (const auto& c : ctx.containers) {
     auto sc = effective_security_context(ctx.pod, c);
     if (!sc.privileged.value_or(false)) continue;
-    emit(out, "privileged", c.path + "/securityContext/privileged", c.name,
+    emit(out, c.path + "/securityContext/privileged", c.name,
          describe(c) + " runs privileged (securityContext.privileged: true): full access to the node",
          "set `privileged: false` in " + where(c));
   }

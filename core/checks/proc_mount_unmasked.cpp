@@ -13,7 +13,7 @@ void proc_mount_unmasked(const PodContext& ctx, std::vector<RawFinding>& out) {
   for (const auto& c : ctx.containers) {
     auto mount = pss::string_at(pss::object_at(c.json, "securityContext"), "procMount");
     if (!mount || *mount == "Default") continue;
-    emit(out, "proc-mount-unmasked", c.path + "/securityContext/procMount", c.name,
+    emit(out, c.path + "/securityContext/procMount", c.name,
          describe(c) + " sets procMount: " + *mount +
              ": /proc is mounted without the runtime's masks (/proc/kcore, /proc/sysrq-trigger, ...)",
          "remove `procMount` from " + where(c) + " (or set it to Default)");

@@ -1,5 +1,7 @@
-// The list of rules. An explicit list (not static self-registration) so the
-// linker cannot drop a check from the static library.
+// The list of rules, the only one: pod, network and manifest rules. An explicit
+// list (not static self-registration) so the linker cannot drop a check from
+// the static library. Its order is the order of `loki-audit rules` and of the
+// per-object checks.
 #include <loki/rules.hpp>
 
 namespace loki {
@@ -13,7 +15,7 @@ extern const Rule rule_host_path_volume, rule_host_path_runtime_socket, rule_hos
     rule_proc_mount_unmasked, rule_unsafe_sysctl, rule_host_probe, rule_windows_host_process,
     rule_seccomp_annotation_unconfined, rule_root_group, rule_shared_pid_credentials;
 // Network rules (core/netpol/checks/): RuleScope::network, run by the network
-// pass (loki::check_network) from the lint session, not per object.
+// pass (loki::check_network) over the whole inventory, not per object.
 extern const Rule rule_egress_unrestricted, rule_egress_shadowed, rule_deny_egress_is_ingress_only,
     rule_egress_rules_ignored, rule_policy_selects_nothing, rule_egress_to_any, rule_metadata_endpoint_reachable,
     rule_host_network_bypasses_policy, rule_dns_blocked, rule_egress_policy_mismatch;
@@ -56,16 +58,24 @@ const std::vector<Rule>& all_rules() {
       checks::rule_policy_selects_nothing,
       checks::rule_deny_egress_is_ingress_only,
       checks::rule_egress_rules_ignored,
-      {rule_id::invalid_manifest, Severity::error, RuleScope::manifest,
+      {rule_id::invalid_manifest,
+       Severity::error,
+       RuleScope::manifest,
        "The manifest cannot be read as a valid Kubernetes object (syntax error, wrong type, missing field, "
        "unknown apiVersion).",
        "Fix the field named in the message; `kubectl apply --dry-run=server -f FILE` shows what the API server "
        "accepts.",
-       nullptr, "the input is not a valid Kubernetes object"},
-      {rule_id::invalid_ignore, Severity::warning, RuleScope::manifest,
+       {},
+       "the input is not a valid Kubernetes object",
+       RuleSubject::manifest},
+      {rule_id::invalid_ignore,
+       Severity::warning,
+       RuleScope::manifest,
        "An ignore.loki-guard.io/<rule> annotation has no reason or names no known rule; it is not honoured.",
        "Name an existing rule and give the reason as the value: ignore.loki-guard.io/<rule>: \"why this is safe\".",
-       nullptr, "an ignore annotation without a reason or for an unknown rule"},
+       {},
+       "an ignore annotation without a reason or for an unknown rule",
+       RuleSubject::manifest},
   };
   return rules;
 }

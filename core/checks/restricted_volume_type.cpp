@@ -32,7 +32,7 @@ void restricted_volume_type(const PodContext& ctx, std::vector<RawFinding>& out)
     for (auto it = v.begin(); it != v.end(); ++it) {
       const std::string& type = it.key();
       if (type == "name" || is_allowed(type) || type == "hostPath" || type == "gitRepo") continue;
-      emit(out, "restricted-volume-type", path + "/" + pss::pointer_escape(type), std::nullopt,
+      emit(out, path + "/" + pss::pointer_escape(type), std::nullopt,
            "volume \"" + name + "\" uses the restricted volume type " + type +
                ": mounted by the node with the pod's parameters (restricted allows only configMap, csi, "
                "downwardAPI, emptyDir, ephemeral, image, persistentVolumeClaim, projected, secret)",

@@ -15,17 +15,17 @@ void root_group(const PodContext& ctx, std::vector<RawFinding>& out) {
                             (s.container ? where(*s.container) : std::string("the pod's securityContext")) +
                             ", e.g. runAsGroup: 1000 and fsGroup: 1000";
     if (auto g = pss::int_at(s.sc, "runAsGroup"); g && *g == 0)
-      emit(out, "root-group", s.path + "/runAsGroup", pss::container_name(s),
+      emit(out, s.path + "/runAsGroup", pss::container_name(s),
            s.who + " runs with group root (runAsGroup: 0): every group-root-writable file is writable", fix);
     if (s.container) return;  // fsGroup and supplementalGroups are pod-level only
     if (auto g = pss::int_at(s.sc, "fsGroup"); g && *g == 0)
-      emit(out, "root-group", s.path + "/fsGroup", std::nullopt,
+      emit(out, s.path + "/fsGroup", std::nullopt,
            "the pod sets fsGroup: 0: the kubelet gives every volume to group root and adds it to every container", fix);
     auto sup = s.sc->find("supplementalGroups");
     if (sup == s.sc->end() || !sup->is_array()) return;
     for (std::size_t i = 0; i < sup->size(); ++i)
       if ((*sup)[i].is_number_integer() && (*sup)[i].get<long long>() == 0)
-        emit(out, "root-group", s.path + "/supplementalGroups/" + std::to_string(i), std::nullopt,
+        emit(out, s.path + "/supplementalGroups/" + std::to_string(i), std::nullopt,
              "the pod adds group root (0) to supplementalGroups of every container",
              "remove 0 from supplementalGroups");
   });

@@ -22,7 +22,7 @@ void seccomp_annotation_unconfined(const PodContext& ctx, std::vector<RawFinding
     else if (key != pod_key)
       return;
     if (value == "runtime/default" || value == "docker/default" || pss::starts_with(value, "localhost/")) return;
-    emit(out, "seccomp-annotation-unconfined", field, container,
+    emit(out, field, container,
          "annotation " + key + ": " + value + " sets " +
              (container ? "container \"" + *container + "\"'s" : std::string("the pod's")) + " seccomp profile to " +
              value + (value == "unconfined" ? " (every syscall allowed)" : ""),

@@ -26,7 +26,7 @@ void selinux_options(const PodContext& ctx, std::vector<RawFinding>& out) {
       bool ok = false;
       for (auto a : allowed_types) ok = ok || a == *type;
       if (!ok)
-        emit(out, "selinux-options", base + "/type", pss::container_name(s),
+        emit(out, base + "/type", pss::container_name(s),
              s.who + " sets seLinuxOptions.type: " + *type +
                  (*type == "spc_t" ? " (super-privileged container: SELinux confinement off)" : "") +
                  "; only container_t, container_init_t, container_kvm_t, container_engine_t are allowed",
@@ -35,7 +35,7 @@ void selinux_options(const PodContext& ctx, std::vector<RawFinding>& out) {
     for (const char* field : {"user", "role"}) {
       auto v = pss::string_at(opts, field);
       if (!v || v->empty()) continue;
-      emit(out, "selinux-options", base + "/" + field, pss::container_name(s),
+      emit(out, base + "/" + field, pss::container_name(s),
            s.who + " sets seLinuxOptions." + field + ": " + *v + "; a custom SELinux " + field + " may not be set",
            fix);
     }

@@ -63,7 +63,7 @@ void shared_pid_credentials(const PodContext& ctx, std::vector<RawFinding>& out)
     if (creds.empty()) continue;
     std::string list;
     for (const auto& x : creds) list += (list.empty() ? "" : ", ") + x;
-    emit(out, "shared-pid-credentials", ctx.pod.spec_path + "/shareProcessNamespace", c.name,
+    emit(out, ctx.pod.spec_path + "/shareProcessNamespace", c.name,
          "shareProcessNamespace: true lets every other container read " + describe(c) + "'s credentials (" + list +
              ") through /proc/<pid>/environ and /proc/<pid>/root",
          "remove `shareProcessNamespace: true`, or move the credentials into a pod of their own");

@@ -34,8 +34,7 @@ void unsafe_sysctl(const PodContext& ctx, std::vector<RawFinding>& out) {
     bool ok = false;
     for (auto s : safe) ok = ok || s == *name;
     if (ok) continue;
-    emit(out, "unsafe-sysctl", ctx.pod.spec_path + "/securityContext/sysctls/" + std::to_string(i) + "/name",
-         std::nullopt,
+    emit(out, ctx.pod.spec_path + "/securityContext/sysctls/" + std::to_string(i) + "/name", std::nullopt,
          "the pod sets the sysctl " + *name +
              ", which is not in the safe set: it is not isolated from other pods or the node",
          "remove the sysctl " + *name + " from the pod's securityContext.sysctls");

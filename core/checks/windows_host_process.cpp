@@ -11,7 +11,7 @@ void windows_host_process(const PodContext& ctx, std::vector<RawFinding>& out) {
   pss::for_each_security_context(ctx, [&](const pss::ContextSite& s) {
     const auto* win = pss::object_at(s.sc, "windowsOptions");
     if (!win || !is_true(*win, "hostProcess")) return;
-    emit(out, "windows-host-process", s.path + "/windowsOptions/hostProcess", pss::container_name(s),
+    emit(out, s.path + "/windowsOptions/hostProcess", pss::container_name(s),
          s.who +
              " sets windowsOptions.hostProcess: true: a process on the Windows node, with its network and "
              "filesystem",

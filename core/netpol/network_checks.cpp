@@ -1,6 +1,7 @@
 // The network pass: analyse every pod once, then run each network rule.
 #include <loki/network_checks.hpp>
 
+#include <algorithm>
 #include <functional>
 #include <loki/rules.hpp>
 
@@ -8,23 +9,7 @@
 
 namespace loki {
 
-namespace checks {
-extern const Rule rule_egress_unrestricted, rule_egress_shadowed, rule_deny_egress_is_ingress_only,
-    rule_egress_rules_ignored, rule_policy_selects_nothing, rule_egress_to_any, rule_metadata_endpoint_reachable,
-    rule_host_network_bypasses_policy, rule_dns_blocked, rule_egress_policy_mismatch;
-}  // namespace checks
-
 namespace netpol::checks {
-void egress_unrestricted(const NetContext&, NetOut&);
-void egress_shadowed(const NetContext&, NetOut&);
-void deny_egress_is_ingress_only(const NetContext&, NetOut&);
-void egress_rules_ignored(const NetContext&, NetOut&);
-void policy_selects_nothing(const NetContext&, NetOut&);
-void egress_to_any(const NetContext&, NetOut&);
-void metadata_endpoint_reachable(const NetContext&, NetOut&);
-void host_network_bypasses_policy(const NetContext&, NetOut&);
-void dns_blocked(const NetContext&, NetOut&);
-void egress_policy_mismatch(const NetContext&, NetOut&);
 
 // ---- shared helpers ---------------------------------------------------------------
 
@@ -95,24 +80,17 @@ bool host_network_selected(const NetContext& ctx, const PodInfo& pod) {
 void check_network(const netpol::Inventory& inv, const Config& config, const std::function<void(Finding&&)>& sink) {
   using namespace netpol;
   using namespace netpol::checks;
-  struct Entry {
-    const Rule* rule;
-    NetCheckFn fn;
-  };
-  static const Entry entries[] = {
-      {&loki::checks::rule_egress_unrestricted, egress_unrestricted},
-      {&loki::checks::rule_egress_shadowed, egress_shadowed},
-      {&loki::checks::rule_deny_egress_is_ingress_only, deny_egress_is_ingress_only},
-      {&loki::checks::rule_egress_rules_ignored, egress_rules_ignored},
-      {&loki::checks::rule_policy_selects_nothing, policy_selects_nothing},
-      {&loki::checks::rule_egress_to_any, egress_to_any},
-      {&loki::checks::rule_metadata_endpoint_reachable, metadata_endpoint_reachable},
-      {&loki::checks::rule_host_network_bypasses_policy, host_network_bypasses_policy},
-      {&loki::checks::rule_dns_blocked, dns_blocked},
-      {&loki::checks::rule_egress_policy_mismatch, egress_policy_mismatch},
-  };
+  // The network rules of the registry, in the order the pass runs them.
+  static const std::vector<const Rule*> rules = [] {
+    std::vector<const Rule*> r;
+    for (const auto& rule : all_rules())
+      if (rule.network_check) r.push_back(&rule);
+    std::stable_sort(r.begin(), r.end(),
+                     [](const Rule* a, const Rule* b) { return a->network_order < b->network_order; });
+    return r;
+  }();
   bool any_enabled = false;
-  for (const auto& e : entries) any_enabled |= config.rule_enabled(e.rule->id);
+  for (const Rule* rule : rules) any_enabled |= config.rule_enabled(rule->id);
   if (!any_enabled || (inv.policies.empty() && inv.pods.empty())) return;
 
   Analyzer analyzer(inv);
@@ -127,14 +105,14 @@ void check_network(const netpol::Inventory& inv, const Config& config, const std
   NetContext ctx{analyzer, config, inv, nets, selected_by, config.ai_hosts};
 
   NetOut raw;
-  for (const auto& e : entries) {
-    if (!config.rule_enabled(e.rule->id)) continue;
+  for (const Rule* rule : rules) {
+    if (!config.rule_enabled(rule->id)) continue;
     raw.clear();
-    e.fn(ctx, raw);
+    rule->network_check(ctx, raw);
     for (auto& r : raw) {
       Finding f;
-      f.rule = std::string(r.rule);
-      f.severity = config.severity_of(r.rule, e.rule->severity);
+      f.rule = std::string(rule->id);
+      f.severity = config.severity_of(rule->id, rule->severity);
       f.container = std::move(r.container);
       f.line = r.line;
       f.message = std::move(r.message);

@@ -7,14 +7,17 @@
 
 namespace loki::checks {
 extern const Rule rule_deny_egress_is_ingress_only{
-    "deny-egress-is-ingress-only",
-    Severity::warning,
-    RuleScope::network,
-    "A policy meant to deny egress (no rules; its name or an annotation mentions egress) has no policyTypes, so it "
-    "defaulted to [Ingress]: it denies ingress instead and leaves egress open.",
-    "Add `policyTypes: [Egress]` (or [Ingress, Egress] to deny both).",
-    nullptr,
-    "a \"deny egress\" policy without `policyTypes`, defaulted to `Ingress`"};
+    .id = "deny-egress-is-ingress-only",
+    .severity = Severity::warning,
+    .scope = RuleScope::network,
+    .description =
+        "A policy meant to deny egress (no rules; its name or an annotation mentions egress) has no policyTypes, so it "
+        "defaulted to [Ingress]: it denies ingress instead and leaves egress open.",
+    .remediation = "Add `policyTypes: [Egress]` (or [Ingress, Egress] to deny both).",
+    .summary = "a \"deny egress\" policy without `policyTypes`, defaulted to `Ingress`",
+    .subject = RuleSubject::policy,
+    .network_check = netpol::checks::deny_egress_is_ingress_only,
+    .network_order = 3};
 }  // namespace loki::checks
 
 namespace loki::netpol::checks {
@@ -26,7 +29,7 @@ void deny_egress_is_ingress_only(const NetContext& ctx, NetOut& out) {
     std::string selected = ctx.selected_by[ctx.index_of(p)].empty()
                                ? std::string()
                                : " (" + names_of(ctx.selected_by[ctx.index_of(p)]) + ")";
-    out.push_back({"deny-egress-is-ingress-only", nullptr, &p, "/spec", p.spec_line, std::nullopt,
+    out.push_back({nullptr, &p, "/spec", p.spec_line, std::nullopt,
                    p.ref.name +
                        " looks meant to deny egress, but it has no policyTypes and no rules, so the API "
                        "server defaults it to policyTypes: [Ingress]: it denies all ingress to the pods it "

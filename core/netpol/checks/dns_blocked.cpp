@@ -6,14 +6,17 @@
 
 namespace loki::checks {
 extern const Rule rule_dns_blocked{
-    "dns-blocked",
-    Severity::warning,
-    RuleScope::network,
-    "The loki-mode pod is egress-isolated without DNS (UDP and TCP 53) allowed, while its "
-    "LOKI_NETWORK_EGRESS_POLICY is not `none`: it cannot resolve the AI API hosts.",
-    "Allow UDP and TCP 53 to kube-dns (namespace kube-system, k8s-app: kube-dns).",
-    nullptr,
-    "an egress-isolated agent with no UDP+TCP 53 that still needs to resolve the AI API hosts"};
+    .id = "dns-blocked",
+    .severity = Severity::warning,
+    .scope = RuleScope::network,
+    .description =
+        "The loki-mode pod is egress-isolated without DNS (UDP and TCP 53) allowed, while its "
+        "LOKI_NETWORK_EGRESS_POLICY is not `none`: it cannot resolve the AI API hosts.",
+    .remediation = "Allow UDP and TCP 53 to kube-dns (namespace kube-system, k8s-app: kube-dns).",
+    .summary = "an egress-isolated agent with no UDP+TCP 53 that still needs to resolve the AI API hosts",
+    .subject = RuleSubject::pod_template,
+    .network_check = netpol::checks::dns_blocked,
+    .network_order = 9};
 }  // namespace loki::checks
 
 namespace loki::netpol::checks {
@@ -33,7 +36,7 @@ void dns_blocked(const NetContext& ctx, NetOut& out) {
     std::string missing = !udp && !tcp ? "UDP or TCP 53" : !udp ? "UDP 53" : "TCP 53";
     std::string promise = pod.egress_policy.present ? "LOKI_NETWORK_EGRESS_POLICY=" + pod.egress_policy.value
                                                     : "LOKI_NETWORK_EGRESS_POLICY unset (unrestricted)";
-    out.push_back({"dns-blocked", &pod, nullptr, pod.labels_field, pod.labels_line, std::nullopt,
+    out.push_back({&pod, nullptr, pod.labels_field, pod.labels_line, std::nullopt,
                    "the pod is egress-isolated by " + names_of(net.egress_policies) + " and no rule allows DNS (" +
                        missing + "), while " + promise + ": it will fail to resolve the AI API hosts" +
                        (udp ? " when a DNS answer needs TCP" : ""),

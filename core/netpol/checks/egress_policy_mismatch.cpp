@@ -19,16 +19,21 @@
 
 namespace loki::checks {
 extern const Rule rule_egress_policy_mismatch{
-    "egress-policy-mismatch",
-    Severity::error,
-    RuleScope::network,
-    "The agent's LOKI_NETWORK_EGRESS_POLICY / LOKI_BLOCK_METADATA_ENDPOINT promise is not what the cluster's "
-    "policies deliver, or one of the LOKI_* network variables has an invalid value.",
-    "Make the policies deliver the promise (default-deny egress, DNS, and for ai-only a CiliumNetworkPolicy with "
-    "toFQDNs for the AI API hosts), or correct the variable.",
-    nullptr,
-    "`LOKI_NETWORK_EGRESS_POLICY` / `LOKI_BLOCK_METADATA_ENDPOINT` promise what the cluster does not deliver "
-    "(`ai-only` needs an FQDN policy: Cilium `toFQDNs`)"};
+    .id = "egress-policy-mismatch",
+    .severity = Severity::error,
+    .scope = RuleScope::network,
+    .description =
+        "The agent's LOKI_NETWORK_EGRESS_POLICY / LOKI_BLOCK_METADATA_ENDPOINT promise is not what the cluster's "
+        "policies deliver, or one of the LOKI_* network variables has an invalid value.",
+    .remediation =
+        "Make the policies deliver the promise (default-deny egress, DNS, and for ai-only a CiliumNetworkPolicy with "
+        "toFQDNs for the AI API hosts), or correct the variable.",
+    .summary =
+        "`LOKI_NETWORK_EGRESS_POLICY` / `LOKI_BLOCK_METADATA_ENDPOINT` promise what the cluster does not deliver "
+        "(`ai-only` needs an FQDN policy: Cilium `toFQDNs`)",
+    .subject = RuleSubject::pod_template,
+    .network_check = netpol::checks::egress_policy_mismatch,
+    .network_order = 10};
 }  // namespace loki::checks
 
 namespace loki::netpol::checks {
@@ -111,8 +116,7 @@ void egress_policy_mismatch(const NetContext& ctx, NetOut& out) {
     if (!pod.loki) continue;
     const PodNetwork& net = ctx.net_of(pod);
     auto emit = [&](const EnvSetting& env, std::string msg, std::string fix) {
-      out.push_back({"egress-policy-mismatch", &pod, nullptr, env.field, env.line, env.container, std::move(msg),
-                     std::move(fix)});
+      out.push_back({&pod, nullptr, env.field, env.line, env.container, std::move(msg), std::move(fix)});
     };
     const EnvSetting& ep = pod.egress_policy;
     const EnvSetting& bm = pod.block_metadata;

@@ -4,15 +4,18 @@
 #include "net_check.hpp"
 
 namespace loki::checks {
-extern const Rule rule_egress_rules_ignored{
-    "egress-rules-ignored",
-    Severity::warning,
-    RuleScope::network,
-    "The policy has egress rules but its policyTypes lacks Egress, so the rules are ignored (and the policy does not "
-    "isolate egress).",
-    "Add Egress to policyTypes, or delete the egress rules.",
-    nullptr,
-    "`egress` rules written but `policyTypes` lacks `Egress`"};
+extern const Rule rule_egress_rules_ignored{.id = "egress-rules-ignored",
+                                            .severity = Severity::warning,
+                                            .scope = RuleScope::network,
+                                            .description =
+                                                "The policy has egress rules but its policyTypes lacks Egress, so the "
+                                                "rules are ignored (and the policy does not "
+                                                "isolate egress).",
+                                            .remediation = "Add Egress to policyTypes, or delete the egress rules.",
+                                            .summary = "`egress` rules written but `policyTypes` lacks `Egress`",
+                                            .subject = RuleSubject::policy,
+                                            .network_check = netpol::checks::egress_rules_ignored,
+                                            .network_order = 4};
 }  // namespace loki::checks
 
 namespace loki::netpol::checks {
@@ -20,7 +23,7 @@ namespace loki::netpol::checks {
 void egress_rules_ignored(const NetContext& ctx, NetOut& out) {
   for (const auto& p : ctx.inventory.policies) {
     if (p.is_cilium() || !p.policy_types_set || p.egress || !p.has_egress_rules) continue;
-    out.push_back({"egress-rules-ignored", nullptr, &p, "/spec/policyTypes", p.policy_types_line, std::nullopt,
+    out.push_back({nullptr, &p, "/spec/policyTypes", p.policy_types_line, std::nullopt,
                    p.ref.name + " has " + std::to_string(p.written_egress_rules) +
                        " egress rule(s), but policyTypes lists only Ingress: the egress rules are ignored and the "
                        "policy does not isolate egress",

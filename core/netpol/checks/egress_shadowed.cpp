@@ -9,16 +9,22 @@
 
 namespace loki::checks {
 extern const Rule rule_egress_shadowed{
-    "egress-shadowed",
-    Severity::error,
-    RuleScope::network,
-    "A loki-mode pod is selected only by ingress-only policies while an egress-isolating policy of its namespace "
-    "misses it (its podSelector does not match the pod's labels): egress is wide open although the namespace "
-    "looks locked down.",
-    "Add the label the egress policy selects to the pod template, or widen that policy's podSelector.",
-    nullptr,
-    "only ingress-only policies select the pod while an egress-isolating policy of its namespace misses it; names the "
-    "policy and the missing label"};
+    .id = "egress-shadowed",
+    .severity = Severity::error,
+    .scope = RuleScope::network,
+    .description =
+        "A loki-mode pod is selected only by ingress-only policies while an egress-isolating policy of its namespace "
+        "misses it (its podSelector does not match the pod's labels): egress is wide open although the namespace "
+        "looks locked down.",
+    .remediation = "Add the label the egress policy selects to the pod template, or widen that policy's podSelector.",
+    .summary =
+        "only ingress-only policies select the pod while an egress-isolating policy of its namespace misses it; names "
+        "the "
+        "policy and the missing label",
+    .subject = RuleSubject::pod_template,
+    .egress_open = true,
+    .network_check = netpol::checks::egress_shadowed,
+    .network_order = 2};
 }  // namespace loki::checks
 
 namespace loki::netpol::checks {
@@ -107,7 +113,7 @@ void egress_shadowed(const NetContext& ctx, NetOut& out) {
                       "). Only ingress-only policies select the pod (" + names_of(net.selecting) +
                       "), and they leave its egress open";
     if (!nm->others.empty()) msg += "; " + names_of(nm->others) + " miss it too";
-    out.push_back({"egress-shadowed", &pod, nullptr, pod.labels_field, pod.labels_line, std::nullopt, msg, nm->fix});
+    out.push_back({&pod, nullptr, pod.labels_field, pod.labels_line, std::nullopt, msg, nm->fix});
   }
 }
 

@@ -9,14 +9,18 @@
 
 namespace loki::checks {
 extern const Rule rule_egress_to_any{
-    "egress-to-any",
-    Severity::error,
-    RuleScope::network,
-    "An egress rule that applies to loki-mode pods reaches every destination (empty `to`, 0.0.0.0/0, ::/0, "
-    "toEntities world) on some or all ports: `to: []` on 443 is anywhere on 443, not only the AI APIs.",
-    "Narrow the rule's destinations: kube-dns for DNS; toFQDNs (CiliumNetworkPolicy) for the AI API hosts.",
-    nullptr,
-    "an egress rule that reaches every destination (`to: []`, `0.0.0.0/0`, `::/0`) on some or all ports"};
+    .id = "egress-to-any",
+    .severity = Severity::error,
+    .scope = RuleScope::network,
+    .description =
+        "An egress rule that applies to loki-mode pods reaches every destination (empty `to`, 0.0.0.0/0, ::/0, "
+        "toEntities world) on some or all ports: `to: []` on 443 is anywhere on 443, not only the AI APIs.",
+    .remediation =
+        "Narrow the rule's destinations: kube-dns for DNS; toFQDNs (CiliumNetworkPolicy) for the AI API hosts.",
+    .summary = "an egress rule that reaches every destination (`to: []`, `0.0.0.0/0`, `::/0`) on some or all ports",
+    .subject = RuleSubject::policy,
+    .network_check = netpol::checks::egress_to_any,
+    .network_order = 6};
 }  // namespace loki::checks
 
 namespace loki::netpol::checks {
@@ -74,7 +78,7 @@ void egress_to_any(const NetContext& ctx, NetOut& out) {
         msg += " (the except list removes only " + std::to_string(anyp->except.size()) + " block(s))";
       msg += loki.empty() ? "; no pod of its namespace is in the input, so the affected pods are unknown"
                           : "; affects loki-mode pods: " + names_of(loki);
-      out.push_back({"egress-to-any", nullptr, &p, rule.field, rule.line, std::nullopt, msg, fix});
+      out.push_back({nullptr, &p, rule.field, rule.line, std::nullopt, msg, fix});
     }
   }
 }

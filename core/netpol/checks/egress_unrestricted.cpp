@@ -7,15 +7,21 @@
 
 namespace loki::checks {
 extern const Rule rule_egress_unrestricted{
-    "egress-unrestricted",
-    Severity::error,
-    RuleScope::network,
-    "No NetworkPolicy (or CiliumNetworkPolicy) with Egress selects the loki-mode pod, so its egress is unrestricted: "
-    "the internet, the cloud metadata endpoint and every in-cluster service.",
-    "Add a default-deny egress policy for the namespace (podSelector: {}, policyTypes: [Egress]) and allow only "
-    "DNS and what the agent needs.",
-    nullptr,
-    "a loki-mode pod that no egress-isolating policy selects"};
+    .id = "egress-unrestricted",
+    .severity = Severity::error,
+    .scope = RuleScope::network,
+    .description =
+        "No NetworkPolicy (or CiliumNetworkPolicy) with Egress selects the loki-mode pod, so its egress is "
+        "unrestricted: "
+        "the internet, the cloud metadata endpoint and every in-cluster service.",
+    .remediation =
+        "Add a default-deny egress policy for the namespace (podSelector: {}, policyTypes: [Egress]) and allow only "
+        "DNS and what the agent needs.",
+    .summary = "a loki-mode pod that no egress-isolating policy selects",
+    .subject = RuleSubject::pod_template,
+    .egress_open = true,
+    .network_check = netpol::checks::egress_unrestricted,
+    .network_order = 1};
 }  // namespace loki::checks
 
 namespace loki::netpol::checks {
@@ -29,7 +35,7 @@ void egress_unrestricted(const NetContext& ctx, NetOut& out) {
     if (net.egress_isolated) continue;
     if (hn_rule && host_network_selected(ctx, pod)) continue;
     if (shadow_rule && is_shadowed(ctx, pod)) continue;
-    NetFinding f{"egress-unrestricted", &pod, nullptr, pod.labels_field, pod.labels_line, std::nullopt, {}, {}};
+    NetFinding f{&pod, nullptr, pod.labels_field, pod.labels_line, std::nullopt, {}, {}};
     const std::string anything =
         "it can reach anything (the internet, the cloud metadata endpoint, every service "
         "of the cluster)";

@@ -8,14 +8,17 @@
 
 namespace loki::checks {
 extern const Rule rule_host_network_bypasses_policy{
-    "host-network-bypasses-policy",
-    Severity::error,
-    RuleScope::network,
-    "Policies select a hostNetwork pod, but NetworkPolicy does not apply to pods on the node's network: every "
-    "restriction they express is bypassed.",
-    "Remove `hostNetwork: true` from the pod; expose it through a Service instead.",
-    nullptr,
-    "policies select a hostNetwork pod, where they do not apply"};
+    .id = "host-network-bypasses-policy",
+    .severity = Severity::error,
+    .scope = RuleScope::network,
+    .description =
+        "Policies select a hostNetwork pod, but NetworkPolicy does not apply to pods on the node's network: every "
+        "restriction they express is bypassed.",
+    .remediation = "Remove `hostNetwork: true` from the pod; expose it through a Service instead.",
+    .summary = "policies select a hostNetwork pod, where they do not apply",
+    .subject = RuleSubject::pod_template,
+    .network_check = netpol::checks::host_network_bypasses_policy,
+    .network_order = 8};
 }  // namespace loki::checks
 
 namespace loki::netpol::checks {
@@ -24,8 +27,7 @@ void host_network_bypasses_policy(const NetContext& ctx, NetOut& out) {
   for (const auto& pod : ctx.inventory.pods) {
     if (!host_network_selected(ctx, pod)) continue;
     const PodNetwork& net = ctx.net_of(pod);
-    out.push_back({"host-network-bypasses-policy", &pod, nullptr, pod.host_network_field, pod.host_network_line,
-                   std::nullopt,
+    out.push_back({&pod, nullptr, pod.host_network_field, pod.host_network_line, std::nullopt,
                    "the pod uses hostNetwork: true, so the policies that select it (" + names_of(net.selecting) +
                        ") do not apply: its ingress and egress are unrestricted",
                    "remove `hostNetwork: true` from " +

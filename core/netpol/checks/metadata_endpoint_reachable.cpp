@@ -11,15 +11,19 @@
 
 namespace loki::checks {
 extern const Rule rule_metadata_endpoint_reachable{
-    "metadata-endpoint-reachable",
-    Severity::error,
-    RuleScope::network,
-    "The loki-mode pod's effective egress reaches the cloud metadata endpoint (169.254.169.254 / fd00:ec2::254) on "
-    "TCP 80, which hands out node credentials.",
-    "Add `except: [169.254.169.254/32]` to the ipBlock that covers it (or narrow the rule); enforcement of ipBlock "
-    "for link-local addresses depends on the CNI, so verify from the pod.",
-    nullptr,
-    "the pod's egress reaches 169.254.169.254 / fd00:ec2::254"};
+    .id = "metadata-endpoint-reachable",
+    .severity = Severity::error,
+    .scope = RuleScope::network,
+    .description =
+        "The loki-mode pod's effective egress reaches the cloud metadata endpoint (169.254.169.254 / fd00:ec2::254) on "
+        "TCP 80, which hands out node credentials.",
+    .remediation =
+        "Add `except: [169.254.169.254/32]` to the ipBlock that covers it (or narrow the rule); enforcement of ipBlock "
+        "for link-local addresses depends on the CNI, so verify from the pod.",
+    .summary = "the pod's egress reaches 169.254.169.254 / fd00:ec2::254",
+    .subject = RuleSubject::pod_template,
+    .network_check = netpol::checks::metadata_endpoint_reachable,
+    .network_order = 7};
 }  // namespace loki::checks
 
 namespace loki::netpol::checks {
@@ -36,8 +40,7 @@ void metadata_endpoint_reachable(const NetContext& ctx, NetOut& out) {
     for (const auto& addr : metadata_addresses()) {
       Verdict v = ctx.analyzer.allows(net, Destination::address(addr), 80, Protocol::TCP);
       if (!v.possible()) continue;  // err toward reachable
-      NetFinding f{
-          "metadata-endpoint-reachable", &pod, nullptr, pod.labels_field, pod.labels_line, std::nullopt, {}, {}};
+      NetFinding f{&pod, nullptr, pod.labels_field, pod.labels_line, std::nullopt, {}, {}};
       std::string cidr = addr.to_string() + (addr.v6 ? "/128" : "/32");
       f.message = "the pod can reach the cloud metadata endpoint " + addr.to_string() + " on TCP 80: ";
       if (!net.policies_apply) {

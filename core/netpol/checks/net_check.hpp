@@ -27,8 +27,8 @@ struct NetContext {
   }
 };
 
+// What a network check reports; the network pass stamps the rule's id.
 struct NetFinding {
-  std::string_view rule;
   const PodInfo* pod = nullptr;    // the finding is about this workload...
   const Policy* policy = nullptr;  // ...or this policy
   std::string field;
@@ -39,7 +39,18 @@ struct NetFinding {
 };
 
 using NetOut = std::vector<NetFinding>;
-using NetCheckFn = void (*)(const NetContext&, NetOut&);
+
+// The checks, one per file in this folder (the registry names them in each Rule).
+void egress_unrestricted(const NetContext&, NetOut&);
+void egress_shadowed(const NetContext&, NetOut&);
+void deny_egress_is_ingress_only(const NetContext&, NetOut&);
+void egress_rules_ignored(const NetContext&, NetOut&);
+void policy_selects_nothing(const NetContext&, NetOut&);
+void egress_to_any(const NetContext&, NetOut&);
+void metadata_endpoint_reachable(const NetContext&, NetOut&);
+void host_network_bypasses_policy(const NetContext&, NetOut&);
+void dns_blocked(const NetContext&, NetOut&);
+void egress_policy_mismatch(const NetContext&, NetOut&);
 
 // ---- helpers shared by the rules ----------------------------------------------
 

@@ -10,14 +10,17 @@
 
 namespace loki::checks {
 extern const Rule rule_policy_selects_nothing{
-    "policy-selects-nothing",
-    Severity::warning,
-    RuleScope::network,
-    "The policy's podSelector matches no pod of its namespace in the input: a label typo, or a policy for "
-    "workloads that are not there.",
-    "Fix the podSelector (or the pods' labels) so the policy selects the pods it was written for.",
-    nullptr,
-    "a policy whose `podSelector` matches no pod of the input (cluster audit: no live pod)"};
+    .id = "policy-selects-nothing",
+    .severity = Severity::warning,
+    .scope = RuleScope::network,
+    .description =
+        "The policy's podSelector matches no pod of its namespace in the input: a label typo, or a policy for "
+        "workloads that are not there.",
+    .remediation = "Fix the podSelector (or the pods' labels) so the policy selects the pods it was written for.",
+    .summary = "a policy whose `podSelector` matches no pod of the input (cluster audit: no live pod)",
+    .subject = RuleSubject::policy,
+    .network_check = netpol::checks::policy_selects_nothing,
+    .network_order = 5};
 }  // namespace loki::checks
 
 namespace loki::netpol::checks {
@@ -51,7 +54,7 @@ void policy_selects_nothing(const NetContext& ctx, NetOut& out) {
       msg += "; closest: " + closest->ref.display() + " (labels " + closest->labels_text() + ")";
       for (const auto& m : misses) msg += ", " + m;
     }
-    out.push_back({"policy-selects-nothing", nullptr, &p, p.selector_field, p.selector_line, std::nullopt, msg,
+    out.push_back({nullptr, &p, p.selector_field, p.selector_line, std::nullopt, msg,
                    "fix spec." + sel_name + " (or the pods' labels) so it selects the pods it was written for"});
   }
 }

@@ -1,0 +1,93 @@
+// What a rule is, in one place: its id, severity, subject, default webhook
+// action, documentation, check and optional fix. The registry
+// (core/checks/registry.cpp, all_rules()) is the only list of rules; lint,
+// the cluster audit, explain and the webhook all read it. The runner stamps
+// the rule's id into each finding, so a check never writes its own id.
+#pragma once
+
+#include <loki/config.hpp>
+#include <loki/finding.hpp>
+#include <loki/fix.hpp>
+#include <loki/manifest.hpp>
+#include <loki/podspec.hpp>
+
+#include <nlohmann/json_fwd.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace loki {
+
+namespace netpol::checks {
+struct NetContext;
+struct NetFinding;
+}  // namespace netpol::checks
+
+struct PodContext {
+  const Object& object;
+  const PodTemplate& pod;
+  const std::vector<ContainerRef>& containers;
+};
+
+// What a pod check reports; the runner fills in the rule id, object, file,
+// line and severity.
+struct RawFinding {
+  std::string field;  // JSON pointer relative to the object
+  std::optional<std::string> container;
+  std::string message;
+  std::string remediation;
+};
+
+using PodCheckFn = void (*)(const PodContext&, std::vector<RawFinding>&);
+// Network checks run once over the analysed inventory (core/netpol/network_checks.cpp).
+using NetCheckFn = void (*)(const netpol::checks::NetContext&, std::vector<netpol::checks::NetFinding>&);
+
+// When a rule runs: per object with a pod template, in the network pass, or
+// while reading manifests.
+enum class RuleScope { pod, manifest, network };
+
+// What a finding of the rule is about. The webhook's pod admission runs only
+// the network rules whose subject is a pod template.
+enum class RuleSubject { pod_template, policy, manifest };
+
+// Fields in the order existing rule files initialise them (positionally);
+// new fields go at the end with defaults.
+struct Rule {
+  std::string_view id;
+  Severity severity;
+  RuleScope scope;
+  std::string_view description;
+  std::string_view remediation;
+  // The check: per object (scope pod) or in the network pass (scope
+  // network); manifest rules have neither (the loader and engine report them).
+  PodCheckFn check = nullptr;
+  // One line for the README's rules table (`loki-audit rules -f markdown`).
+  std::string_view summary = {};
+  RuleSubject subject = RuleSubject::pod_template;
+  // The webhook's default action; none: deny at error severity (after the
+  // config's severity override), else warn. rules.<id>.action overrides it.
+  std::optional<Action> action = std::nullopt;
+  const Fix* fix = nullptr;  // the mutating webhook's repair (action patch)
+  // A finding means the pod's egress is open: the webhook denies it only where
+  // isolation is required, and refuses a policy change that causes one.
+  bool egress_open = false;
+  NetCheckFn network_check = nullptr;
+  // Network rules run in this order (the order their findings reach the
+  // webhook's warnings and the audit's groups), which predates the registry's.
+  int network_order = 0;
+};
+
+const std::vector<Rule>& all_rules();
+const Rule* find_rule(std::string_view id);
+
+// Rule ids used outside core/checks.
+namespace rule_id {
+inline constexpr std::string_view invalid_manifest = "invalid-manifest";
+inline constexpr std::string_view invalid_ignore = "invalid-ignore";
+}  // namespace rule_id
+
+// The ignore annotation prefix: ignore.loki-guard.io/<rule>: "<reason>".
+inline constexpr std::string_view ignore_annotation_prefix = "ignore.loki-guard.io/";
+
+}  // namespace loki
