@@ -35,11 +35,5 @@ inline void emit(std::vector<RawFinding>& out, std::string field, std::optional<
   out.push_back({std::move(field), std::move(container), std::move(message), std::move(remediation)});
 }
 
-// The old form, which named the rule: still compiles so rule files written
-// before the id was stamped port by deleting the literal. The id is ignored.
-inline void emit(std::vector<RawFinding>& out, std::string_view /*rule*/, std::string field,
-                 std::optional<std::string> container, std::string message, std::string remediation) {
-  emit(out, std::move(field), std::move(container), std::move(message), std::move(remediation));
-}
 
 }  // namespace loki::checks
