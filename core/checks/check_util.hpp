@@ -35,5 +35,4 @@ inline void emit(std::vector<RawFinding>& out, std::string field, std::optional<
   out.push_back({std::move(field), std::move(container), std::move(message), std::move(remediation)});
 }
 
-
 }  // namespace loki::checks
