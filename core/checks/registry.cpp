@@ -1,63 +1,39 @@
-// The list of rules, the only one: pod, network and manifest rules. An explicit
-// list (not static self-registration) so the linker cannot drop a check from
-// the static library. Its order is the order of `loki-audit rules` and of the
-// per-object checks.
+// The list of rules, the only one: pod, network and manifest rules. Generated
+// from the rule files (not static self-registration, which the linker may
+// drop from a static library). Ordered pod rules, network rules, manifest
+// rules, each by id: the order of `loki-audit rules`, the README table, SARIF's
+// rule list and the per-object checks, independent of file names.
 #include <loki/rules.hpp>
+
+#include <algorithm>
+#include <tuple>
 
 namespace loki {
 namespace checks {
-extern const Rule rule_host_network, rule_host_pid, rule_host_ipc, rule_host_port, rule_privileged, rule_run_as_root,
-    rule_writable_root_fs, rule_missing_seccomp, rule_privilege_escalation, rule_capabilities,
-    rule_service_account_token;
-// Pod Security Standards controls and agent escape routes (issue 18).
-extern const Rule rule_host_path_volume, rule_host_path_runtime_socket, rule_host_path_sensitive,
-    rule_restricted_volume_type, rule_git_repo_volume, rule_selinux_options, rule_apparmor_unconfined,
-    rule_proc_mount_unmasked, rule_unsafe_sysctl, rule_host_probe, rule_windows_host_process,
-    rule_seccomp_annotation_unconfined, rule_root_group, rule_shared_pid_credentials;
-// Network rules (core/netpol/checks/): RuleScope::network, run by the network
-// pass (loki::check_network) over the whole inventory, not per object.
-extern const Rule rule_egress_unrestricted, rule_egress_shadowed, rule_deny_egress_is_ingress_only,
-    rule_egress_rules_ignored, rule_policy_selects_nothing, rule_egress_to_any, rule_metadata_endpoint_reachable,
-    rule_host_network_bypasses_policy, rule_dns_blocked, rule_egress_policy_mismatch;
+// Every `extern const Rule rule_x` of core/checks/ and core/netpol/checks/,
+// found by cmake/rule-registry.cmake.
+#define LOKI_RULE(sym) extern const Rule sym;
+#include "rule_list.inc"
+#undef LOKI_RULE
 }  // namespace checks
 
+namespace {
+
+std::vector<Rule> sorted(std::vector<Rule> rules) {
+  auto rank = [](RuleScope s) { return s == RuleScope::pod ? 0 : s == RuleScope::network ? 1 : 2; };
+  std::sort(rules.begin(), rules.end(), [&](const Rule& a, const Rule& b) {
+    return std::tuple(rank(a.scope), a.id) < std::tuple(rank(b.scope), b.id);
+  });
+  return rules;
+}
+
+}  // namespace
+
 const std::vector<Rule>& all_rules() {
-  static const std::vector<Rule> rules = {
-      checks::rule_host_network,
-      checks::rule_host_pid,
-      checks::rule_host_ipc,
-      checks::rule_host_port,
-      checks::rule_privileged,
-      checks::rule_run_as_root,
-      checks::rule_writable_root_fs,
-      checks::rule_missing_seccomp,
-      checks::rule_privilege_escalation,
-      checks::rule_capabilities,
-      checks::rule_service_account_token,
-      checks::rule_host_path_volume,
-      checks::rule_host_path_runtime_socket,
-      checks::rule_host_path_sensitive,
-      checks::rule_restricted_volume_type,
-      checks::rule_git_repo_volume,
-      checks::rule_selinux_options,
-      checks::rule_apparmor_unconfined,
-      checks::rule_proc_mount_unmasked,
-      checks::rule_unsafe_sysctl,
-      checks::rule_host_probe,
-      checks::rule_windows_host_process,
-      checks::rule_seccomp_annotation_unconfined,
-      checks::rule_root_group,
-      checks::rule_shared_pid_credentials,
-      checks::rule_egress_unrestricted,
-      checks::rule_egress_shadowed,
-      checks::rule_host_network_bypasses_policy,
-      checks::rule_egress_to_any,
-      checks::rule_metadata_endpoint_reachable,
-      checks::rule_egress_policy_mismatch,
-      checks::rule_dns_blocked,
-      checks::rule_policy_selects_nothing,
-      checks::rule_deny_egress_is_ingress_only,
-      checks::rule_egress_rules_ignored,
+  static const std::vector<Rule> rules = sorted({
+#define LOKI_RULE(sym) checks::sym,
+#include "rule_list.inc"
+#undef LOKI_RULE
       {rule_id::invalid_manifest,
        Severity::error,
        RuleScope::manifest,
@@ -76,7 +52,7 @@ const std::vector<Rule>& all_rules() {
        {},
        "an ignore annotation without a reason or for an unknown rule",
        RuleSubject::manifest},
-  };
+  });
   return rules;
 }
 
