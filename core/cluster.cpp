@@ -17,10 +17,6 @@ using nlohmann::json;
 
 namespace {
 
-const ResourceType* workload_types[] = {
-    &resources::deployments, &resources::replicasets, &resources::statefulsets,          &resources::daemonsets,
-    &resources::jobs,        &resources::cronjobs,    &resources::replicationcontrollers};
-
 const json& meta(const json& o) {
   return mapping_field(o, "metadata");
 }
@@ -57,7 +53,7 @@ ClusterSnapshot walk_cluster(KubeClient& client, const WalkOptions& opts) {
   };
   take(resources::pods, s.pods);
   take(resources::networkpolicies, s.networkpolicies);
-  for (const ResourceType* rt : workload_types) take(*rt, s.workloads);
+  for (const ResourceType& rt : listed_workload_resources()) take(rt, s.workloads);
   // Namespace labels matter for namespaceSelector; a namespace-scoped user
   // may not list namespaces: fall back to the one namespace, then to its name.
   try {

@@ -1,4 +1,5 @@
 #include <loki/podspec.hpp>
+#include <loki/workload_kinds.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -7,14 +8,9 @@ namespace loki {
 using nlohmann::json;
 
 std::optional<PodTemplatePaths> pod_template_paths(std::string_view kind) {
-  if (kind == "Pod") return PodTemplatePaths{"/spec", "/metadata"};
-  if (kind == "Deployment" || kind == "ReplicaSet" || kind == "StatefulSet" || kind == "DaemonSet" || kind == "Job" ||
-      kind == "ReplicationController")
-    return PodTemplatePaths{"/spec/template/spec", "/spec/template/metadata"};
-  if (kind == "CronJob")
-    return PodTemplatePaths{"/spec/jobTemplate/spec/template/spec", "/spec/jobTemplate/spec/template/metadata"};
-  if (kind == "PodTemplate") return PodTemplatePaths{"/template/spec", "/template/metadata"};
-  return std::nullopt;
+  const WorkloadKind* k = find_workload_kind(kind);
+  if (!k) return std::nullopt;
+  return PodTemplatePaths{k->spec_pointer(), k->metadata_pointer()};
 }
 
 bool is_workload_kind(std::string_view kind) {

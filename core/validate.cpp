@@ -4,6 +4,7 @@
 #include <loki/engine.hpp>
 #include <loki/podspec.hpp>
 #include <loki/selector.hpp>
+#include <loki/workload_kinds.hpp>
 
 #include <map>
 #include <nlohmann/json.hpp>
@@ -19,31 +20,22 @@ namespace {
 // Served apiVersions per kind for the kinds users put next to agent
 // workloads. Removed versions carry the release that removed them.
 struct KindVersions {
-  std::vector<std::string_view> served;
+  std::vector<std::string> served;
   std::vector<std::pair<std::string_view, std::string_view>> removed;  // version, "removed in 1.x"
 };
 
-const std::map<std::string_view, KindVersions, std::less<>>& known_kinds() {
-  static const std::map<std::string_view, KindVersions, std::less<>> kinds = {
-      {"Pod", {{"v1"}, {}}},
+std::map<std::string_view, KindVersions, std::less<>> make_known_kinds() {
+  std::map<std::string_view, KindVersions, std::less<>> kinds = {
       {"Service", {{"v1"}, {}}},
       {"ConfigMap", {{"v1"}, {}}},
       {"Secret", {{"v1"}, {}}},
       {"Namespace", {{"v1"}, {}}},
       {"ServiceAccount", {{"v1"}, {}}},
-      {"PodTemplate", {{"v1"}, {}}},
-      {"ReplicationController", {{"v1"}, {}}},
       {"PersistentVolumeClaim", {{"v1"}, {}}},
       {"LimitRange", {{"v1"}, {}}},
       {"ResourceQuota", {{"v1"}, {}}},
       {"Endpoints", {{"v1"}, {}}},
-      {"Deployment",
-       {{"apps/v1"}, {{"extensions/v1beta1", "1.16"}, {"apps/v1beta1", "1.16"}, {"apps/v1beta2", "1.16"}}}},
-      {"ReplicaSet", {{"apps/v1"}, {{"extensions/v1beta1", "1.16"}, {"apps/v1beta2", "1.16"}}}},
-      {"StatefulSet", {{"apps/v1"}, {{"apps/v1beta1", "1.16"}, {"apps/v1beta2", "1.16"}}}},
       {"DaemonSet", {{"apps/v1"}, {{"extensions/v1beta1", "1.16"}, {"apps/v1beta2", "1.16"}}}},
-      {"Job", {{"batch/v1"}, {}}},
-      {"CronJob", {{"batch/v1"}, {{"batch/v1beta1", "1.25"}, {"batch/v2alpha1", "1.21"}}}},
       {"NetworkPolicy", {{"networking.k8s.io/v1"}, {{"extensions/v1beta1", "1.16"}}}},
       {"Ingress", {{"networking.k8s.io/v1"}, {{"extensions/v1beta1", "1.22"}, {"networking.k8s.io/v1beta1", "1.22"}}}},
       {"Role", {{"rbac.authorization.k8s.io/v1"}, {{"rbac.authorization.k8s.io/v1beta1", "1.22"}}}},
@@ -61,6 +53,16 @@ const std::map<std::string_view, KindVersions, std::less<>>& known_kinds() {
       {"CiliumNetworkPolicy", {{"cilium.io/v2"}, {}}},
       {"CiliumClusterwideNetworkPolicy", {{"cilium.io/v2"}, {}}},
   };
+  for (const WorkloadKind& w : workload_kinds()) {
+    KindVersions& v = kinds[w.kind];
+    v.served = {w.api_version()};
+    for (const RemovedVersion& r : w.removed) v.removed.emplace_back(r.api_version, r.release);
+  }
+  return kinds;
+}
+
+const std::map<std::string_view, KindVersions, std::less<>>& known_kinds() {
+  static const auto kinds = make_known_kinds();
   return kinds;
 }
 
@@ -322,10 +324,10 @@ class Validator {
     auto known = known_kinds().find(k);
     if (known != known_kinds().end()) {
       bool served = false;
-      for (auto s : known->second.served) served |= (s == v);
+      for (const auto& s : known->second.served) served |= (s == v);
       if (!served) {
         std::string expected;
-        for (auto s : known->second.served) expected += (expected.empty() ? "" : " or ") + std::string(s);
+        for (const auto& s : known->second.served) expected += (expected.empty() ? "" : " or ") + std::string(s);
         std::string msg = "\"" + v + "\" is not a served apiVersion for " + k + " (use " + expected + ")";
         for (auto [ver, rel] : known->second.removed)
           if (ver == v)
