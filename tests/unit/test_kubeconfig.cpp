@@ -6,6 +6,7 @@
 #include <loki/base64.hpp>
 #include <loki/kubeconfig.hpp>
 
+#include "kube/exec_credential.hpp"
 #include "kube/kubeconfig_steps.hpp"
 
 #include <cstdlib>
@@ -292,4 +293,36 @@ contexts:
   CHECK(anon.user_name.empty());
   CHECK_FALSE(anon.exec);
   CHECK(anon.token.empty());
+}
+
+TEST_CASE("exec plugin: environment, cluster info, exit codes, install hint") {
+  TempDir d;
+  // Prints a token built from its argument, its env entry and whether the cluster info arrived.
+  std::string plugin = d.write("plugin.sh", R"(#!/bin/sh
+case "$KUBERNETES_EXEC_INFO" in *'"server":"https://k:6443"'*) info=yes ;; *) info=no ;; esac
+[ "$1" = fail ] && exit 3
+printf '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"%s-%s-%s","expirationTimestamp":"2030-01-01T00:00:00Z"}}' "$1" "$LOKI_TEST_VALUE" "$info"
+)");
+  fs::permissions(plugin, fs::perms::owner_all);
+  loki::ClusterConfig cluster;
+  cluster.server = "https://k:6443";
+  cluster.user_name = "u";
+  loki::ExecConfig e;
+  e.apiVersion = "client.authentication.k8s.io/v1";
+  e.command = plugin;
+  e.args = {"tok"};
+  e.env = {{"LOKI_TEST_VALUE", "from-kubeconfig"}};
+  EnvVar outer("LOKI_TEST_VALUE", "from-environment");  // the kubeconfig's entry wins
+  auto c = loki::run_exec_plugin(e, cluster);
+  CHECK(c.token == "tok-from-kubeconfig-no");
+  REQUIRE(c.expiration);
+  CHECK_FALSE(c.expired());
+  e.provideClusterInfo = true;
+  CHECK(loki::run_exec_plugin(e, cluster).token == "tok-from-kubeconfig-yes");
+  e.args = {"fail"};
+  CHECK_THROWS_WITH_AS(loki::run_exec_plugin(e, cluster), doctest::Contains("failed (exit 3)"), KubeError);
+  e.command = (d.path / "no-such-plugin").string();
+  e.installHint = "install the plugin";
+  CHECK_THROWS_WITH_AS(loki::run_exec_plugin(e, cluster), doctest::Contains("could not be run"), KubeError);
+  CHECK_THROWS_WITH_AS(loki::run_exec_plugin(e, cluster), doctest::Contains("install the plugin"), KubeError);
 }
