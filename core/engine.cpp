@@ -14,17 +14,7 @@ bool is_loki_pod(const Config& config, const Labels& pod_labels) {
 
 bool is_agent_pod(const Config& config, const PodTemplate& pod) {
   if (is_loki_pod(config, pod.metadata ? labels_of(*pod.metadata) : Labels{})) return true;
-  PodTemplate p = pod;
-  for (const auto& c : containers_of(p)) {
-    auto env = c.json->find("env");
-    if (env == c.json->end() || !env->is_array()) continue;
-    for (const auto& e : *env) {
-      if (!e.is_object() || e.value("name", json()) != "LOKI_NETWORK_EGRESS_POLICY") continue;
-      auto v = e.find("value");
-      if (v != e.end() && v->is_string() && !v->get_ref<const std::string&>().empty()) return true;
-    }
-  }
-  return false;
+  return declares_egress_promise(containers_of(pod));
 }
 
 Finding finding_from_load_error(const LoadError& e, const EngineOptions& opts) {

@@ -83,6 +83,29 @@ std::vector<ContainerRef> containers_of(const PodTemplate& pod) {
   return out;
 }
 
+std::vector<EnvRef> env_entries(const std::vector<ContainerRef>& containers, std::string_view name) {
+  std::vector<EnvRef> out;
+  for (const auto& c : containers) {
+    auto env = c.json->find("env");
+    if (env == c.json->end() || !env->is_array()) continue;
+    for (std::size_t i = 0; i < env->size(); ++i) {
+      const json& e = (*env)[i];
+      if (!e.is_object()) continue;
+      auto n = e.find("name");
+      if (n != e.end() && n->is_string() && n->get_ref<const std::string&>() == name) out.push_back({&c, i, &e});
+    }
+  }
+  return out;
+}
+
+bool declares_egress_promise(const std::vector<ContainerRef>& containers) {
+  for (const EnvRef& e : env_entries(containers, "LOKI_NETWORK_EGRESS_POLICY")) {
+    auto v = e.entry->find("value");
+    if (v != e.entry->end() && v->is_string() && !v->get_ref<const std::string&>().empty()) return true;
+  }
+  return false;
+}
+
 namespace {
 template <class T>
 std::optional<T> get_opt(const json* obj, const char* key) {

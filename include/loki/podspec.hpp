@@ -46,6 +46,19 @@ struct ContainerRef {
 // containers, initContainers, ephemeralContainers (only JSON objects).
 std::vector<ContainerRef> containers_of(const PodTemplate& pod);
 
+// The env entries named `name` in the containers, in order.
+struct EnvRef {
+  const ContainerRef* container;
+  std::size_t index;  // in the container's env list
+  const nlohmann::json* entry;
+};
+std::vector<EnvRef> env_entries(const std::vector<ContainerRef>& containers, std::string_view name);
+
+// Whether a pod declares Loki Mode's egress promise: a literal, non-empty
+// LOKI_NETWORK_EGRESS_POLICY in any container's env, which says it is an
+// agent (the pod rules and the network pass both ask this).
+bool declares_egress_promise(const std::vector<ContainerRef>& containers);
+
 // The effective security context of a container.
 // https://kubernetes.io/docs/tasks/configure-pod-container/security-context/
 // runAsNonRoot, runAsUser, runAsGroup, seccompProfile are inherited from the
