@@ -6,6 +6,7 @@
 #include <loki/selector.hpp>
 #include <loki/workload_kinds.hpp>
 
+#include <algorithm>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <regex>
@@ -307,46 +308,53 @@ class Validator {
     const json& o = obj_.json;
     const json* kind = field(o, "", "", "kind", Type::string, true);
     const json* av = field(o, "", "", "apiVersion", Type::string, true);
-    const json* md = field(o, "", "", "metadata", Type::object, true);
-    if (md) {
-      const json* name = field(*md, "/metadata", "metadata", "name", Type::string);
-      const json* gen = field(*md, "/metadata", "metadata", "generateName", Type::string);
-      if (!name && !gen && !md->contains("name")) error("/metadata", "metadata.name", "required field is missing");
-      if (name && name->get_ref<const std::string&>().empty())
-        error("/metadata/name", "metadata.name", "must not be empty");
-      field(*md, "/metadata", "metadata", "namespace", Type::string);
-      string_map(*md, "/metadata", "metadata", "labels", true);
-      string_map(*md, "/metadata", "metadata", "annotations", false);
-    }
+    if (const json* md = field(o, "", "", "metadata", Type::object, true)) metadata(*md);
     if (!kind || !av) return;
     const std::string& k = kind->get_ref<const std::string&>();
-    const std::string& v = av->get_ref<const std::string&>();
-    auto known = known_kinds().find(k);
-    if (known != known_kinds().end()) {
-      bool served = false;
-      for (const auto& s : known->second.served) served |= (s == v);
-      if (!served) {
-        std::string expected;
-        for (const auto& s : known->second.served) expected += (expected.empty() ? "" : " or ") + std::string(s);
-        std::string msg = "\"" + v + "\" is not a served apiVersion for " + k + " (use " + expected + ")";
-        for (auto [ver, rel] : known->second.removed)
-          if (ver == v)
-            msg =
-                "\"" + v + "\" for " + k + " was removed in Kubernetes " + std::string(rel) + " (use " + expected + ")";
-        error("/apiVersion", "apiVersion", msg);
-      }
-    } else if (!std::regex_match(v, api_version_syntax())) {
-      error("/apiVersion", "apiVersion",
-            "\"" + v + "\" is not a Kubernetes group/version (expected e.g. v1, apps/v1, example.com/v1beta1)");
-    }
+    api_version(k, av->get_ref<const std::string&>());
     if (k == "NetworkPolicy") network_policy(o);
-    auto paths = pod_template_paths(k);
-    if (!paths) return;
-    // Walk down to the pod spec, reporting the first container that is wrong.
+    if (auto paths = pod_template_paths(k)) pod_template(k, *paths);
+  }
+
+ private:
+  void metadata(const json& md) {
+    const json* name = field(md, "/metadata", "metadata", "name", Type::string);
+    const json* gen = field(md, "/metadata", "metadata", "generateName", Type::string);
+    if (!name && !gen && !md.contains("name")) error("/metadata", "metadata.name", "required field is missing");
+    if (name && name->get_ref<const std::string&>().empty())
+      error("/metadata/name", "metadata.name", "must not be empty");
+    field(md, "/metadata", "metadata", "namespace", Type::string);
+    string_map(md, "/metadata", "metadata", "labels", true);
+    string_map(md, "/metadata", "metadata", "annotations", false);
+  }
+
+  // Served versions of the kinds we know; the syntax of any other.
+  void api_version(const std::string& k, const std::string& v) {
+    auto known = known_kinds().find(k);
+    if (known == known_kinds().end()) {
+      if (!std::regex_match(v, api_version_syntax()))
+        error("/apiVersion", "apiVersion",
+              "\"" + v + "\" is not a Kubernetes group/version (expected e.g. v1, apps/v1, example.com/v1beta1)");
+      return;
+    }
+    const KindVersions& kv = known->second;
+    if (std::find(kv.served.begin(), kv.served.end(), v) != kv.served.end()) return;
+    std::string expected;
+    for (const auto& s : kv.served) expected += (expected.empty() ? "" : " or ") + std::string(s);
+    std::string msg = "\"" + v + "\" is not a served apiVersion for " + k + " (use " + expected + ")";
+    for (auto [ver, rel] : kv.removed)
+      if (ver == v)
+        msg = "\"" + v + "\" for " + k + " was removed in Kubernetes " + std::string(rel) + " (use " + expected + ")";
+    error("/apiVersion", "apiVersion", msg);
+  }
+
+  // Walks down to the pod spec (each step required), reporting the first
+  // container that is wrong; then the template's labels.
+  void pod_template(const std::string& k, const PodTemplatePaths& paths) {
     std::string ptr;
     std::string dotted;
-    const json* cur = &o;
-    std::string_view rest = paths->spec;
+    const json* cur = &obj_.json;
+    std::string_view rest = paths.spec;
     while (!rest.empty()) {
       rest.remove_prefix(1);
       auto slash = rest.find('/');
@@ -358,33 +366,32 @@ class Validator {
       if (!cur) return;
     }
     pod_spec(*cur, ptr, dotted, k == "Pod");
-    if (k != "Pod") {
-      const json* parent = &o;
-      // Template labels must be valid labels too.
-      std::string mptr = paths->metadata;
-      std::string_view r2 = mptr;
-      std::string p2, d2;
-      while (!r2.empty() && parent) {
-        r2.remove_prefix(1);
-        auto slash = r2.find('/');
-        std::string key(r2.substr(0, slash));
-        r2 = slash == std::string_view::npos ? std::string_view() : r2.substr(slash);
-        if (r2.empty()) {
-          if (const json* tm = field(*parent, p2, d2, key.c_str(), Type::object)) {
-            string_map(*tm, p2 + "/" + key, d2 + "." + key, "labels", true);
-            string_map(*tm, p2 + "/" + key, d2 + "." + key, "annotations", false);
-          }
-          break;
+    if (k != "Pod") template_metadata(paths.metadata);
+  }
+
+  // Template labels must be valid labels too.
+  void template_metadata(std::string_view r2) {
+    const json* parent = &obj_.json;
+    std::string p2, d2;
+    while (!r2.empty() && parent) {
+      r2.remove_prefix(1);
+      auto slash = r2.find('/');
+      std::string key(r2.substr(0, slash));
+      r2 = slash == std::string_view::npos ? std::string_view() : r2.substr(slash);
+      if (r2.empty()) {
+        if (const json* tm = field(*parent, p2, d2, key.c_str(), Type::object)) {
+          string_map(*tm, p2 + "/" + key, d2 + "." + key, "labels", true);
+          string_map(*tm, p2 + "/" + key, d2 + "." + key, "annotations", false);
         }
-        auto it = parent->find(key);
-        parent = (it != parent->end() && it->is_object()) ? &*it : nullptr;
-        p2 += "/" + key;
-        d2 += (d2.empty() ? "" : ".") + key;
+        break;
       }
+      auto it = parent->find(key);
+      parent = (it != parent->end() && it->is_object()) ? &*it : nullptr;
+      p2 += "/" + key;
+      d2 += (d2.empty() ? "" : ".") + key;
     }
   }
 
- private:
   const Object& obj_;
   std::vector<LoadError>& errors_;
 };
