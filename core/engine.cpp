@@ -1,5 +1,6 @@
 #include <loki/engine.hpp>
 #include <loki/ignore.hpp>
+#include <loki/json_access.hpp>
 #include <loki/podspec.hpp>
 #include <loki/rules.hpp>
 #include <nlohmann/json.hpp>
@@ -30,14 +31,6 @@ Finding finding_from_load_error(const LoadError& e, const EngineOptions& opts) {
   f.remediation = std::string(find_rule(rule_id::invalid_manifest)->remediation);
   return f;
 }
-
-namespace {
-
-bool blank(const std::string& s) {
-  return s.find_first_not_of(" \t\r\n") == std::string::npos;
-}
-
-}  // namespace
 
 std::vector<Finding> check_object(const Object& object, const EngineOptions& opts) {
   std::vector<Finding> findings;

@@ -1,3 +1,4 @@
+#include <loki/json_access.hpp>
 #include <loki/podspec.hpp>
 #include <loki/workload_kinds.hpp>
 
@@ -79,6 +80,24 @@ std::vector<ContainerRef> containers_of(const PodTemplate& pod) {
       ref.name = (n != c.end() && n->is_string()) ? n->get<std::string>() : std::string("#").append(std::to_string(i));
       out.push_back(std::move(ref));
     }
+  }
+  return out;
+}
+
+std::vector<ContainerPort> ports_of(const ContainerRef& c) {
+  std::vector<ContainerPort> out;
+  const json* ports = member(*c.json, "ports");
+  if (!ports || !ports->is_array()) return out;
+  for (std::size_t i = 0; i < ports->size(); ++i) {
+    const json& p = (*ports)[i];
+    if (!p.is_object()) continue;
+    ContainerPort cp{i, {}, {}, {}, {}};
+    if (const json* n = member(p, "name"); n && n->is_string()) cp.name = n->get<std::string>();
+    if (const json* n = member(p, "containerPort"); n && n->is_number_integer())
+      cp.container_port = n->get<long long>();
+    if (const json* n = member(p, "hostPort"); n && n->is_number_integer()) cp.host_port = n->get<long long>();
+    if (const json* n = member(p, "protocol"); n && n->is_string()) cp.protocol = n->get<std::string>();
+    out.push_back(std::move(cp));
   }
   return out;
 }

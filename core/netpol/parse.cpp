@@ -5,6 +5,7 @@
 #include <loki/podspec.hpp>
 #include <loki/rules.hpp>
 
+#include <loki/json_access.hpp>
 #include "internal.hpp"
 
 #include <algorithm>
@@ -200,13 +201,6 @@ Policy policy_base(const Object& o, const std::string& default_namespace) {
 
 namespace {
 
-const json* member(const json& j, const char* key) {
-  if (!j.is_object()) return nullptr;
-  auto it = j.find(key);
-  if (it == j.end() || it->is_null()) return nullptr;
-  return &*it;
-}
-
 // A Kubernetes NetworkPolicyPort.
 std::optional<PortSpec> k8s_port(const json& p, Policy& pol, const std::string& where) {
   if (!p.is_object()) {
@@ -395,16 +389,10 @@ void add_pod_ips(const json& object, PodInfo& info) {
 void add_named_ports(const std::vector<ContainerRef>& containers, PodInfo& info) {
   for (const auto& c : containers) {
     if (c.kind == ContainerKind::ephemeral) continue;  // ephemeral containers declare no ports
-    auto ports = c.json->find("ports");
-    if (ports == c.json->end() || !ports->is_array()) continue;
-    for (const auto& p : *ports) {
-      if (!p.is_object()) continue;
-      auto name = p.find("name");
-      auto num = p.find("containerPort");
-      if (name == p.end() || !name->is_string() || num == p.end() || !num->is_number_integer()) continue;
-      NamedPort np{name->get<std::string>(), Protocol::TCP, num->get<int>()};
-      if (auto pr = p.find("protocol"); pr != p.end() && pr->is_string())
-        np.protocol = parse_protocol(pr->get<std::string>()).value_or(Protocol::TCP);
+    for (const ContainerPort& p : ports_of(c)) {
+      if (!p.name || !p.container_port) continue;
+      NamedPort np{*p.name, Protocol::TCP, static_cast<int>(*p.container_port)};
+      if (p.protocol) np.protocol = parse_protocol(*p.protocol).value_or(Protocol::TCP);
       info.ports.push_back(std::move(np));
     }
   }

@@ -46,6 +46,18 @@ struct ContainerRef {
 // containers, initContainers, ephemeralContainers (only JSON objects).
 std::vector<ContainerRef> containers_of(const PodTemplate& pod);
 
+// One entry of a container's ports list; each field set only when it has
+// the right type.
+struct ContainerPort {
+  std::size_t index;  // in the container's ports list
+  std::optional<std::string> name;
+  std::optional<long long> container_port;
+  std::optional<long long> host_port;
+  std::optional<std::string> protocol;
+};
+// The mapping entries of a container's ports list.
+std::vector<ContainerPort> ports_of(const ContainerRef& c);
+
 // The env entries named `name` in the containers, in order.
 struct EnvRef {
   const ContainerRef* container;
