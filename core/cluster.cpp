@@ -74,6 +74,17 @@ ClusterSnapshot walk_cluster(KubeClient& client, const WalkOptions& opts) {
                         " (forbidden): namespaceSelector terms are matched on its name label only");
     }
   }
+  // Workload kinds from CRDs (DeploymentConfig, Rollout): listed where the
+  // API serves them; a forbidden list is a note, not a failed audit.
+  for (const ResourceType& rt : listed_workload_resources(Listing::when_served)) {
+    if (!client.serves(rt)) continue;
+    try {
+      take(rt, s.workloads);
+    } catch (const KubeError& e) {
+      if (e.status != 403) throw;
+      s.notes.push_back("cannot list " + rt.display() + " (forbidden): their pod templates are not checked");
+    }
+  }
   s.cilium_served = client.serves(resources::ciliumnetworkpolicies);
   if (s.cilium_served) take(resources::ciliumnetworkpolicies, s.ciliumnetworkpolicies);
   s.api_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

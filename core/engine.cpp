@@ -67,12 +67,13 @@ std::vector<Finding> check_object(const Object& object, const EngineOptions& opt
       auto containers = containers_of(*pod);
       PodContext ctx{object, *pod, containers};
       std::vector<RawFinding> raw;
+      const std::string note = pod->inferred ? inferred_kind_note(ref.kind) : std::string();
       for (const auto& rule : all_rules()) {
         if (!rule.check || !cfg.rule_enabled(rule.id)) continue;
         raw.clear();
         rule.check(ctx, raw);
         for (auto& r : raw)
-          add(r.rule, rule.severity, std::move(r.field), std::move(r.container), std::move(r.message),
+          add(r.rule, rule.severity, std::move(r.field), std::move(r.container), std::move(r.message) + note,
               std::move(r.remediation));
       }
     }

@@ -18,7 +18,14 @@ bool is_workload_kind(std::string_view kind) {
   return pod_template_paths(kind).has_value();
 }
 
+std::string inferred_kind_note(std::string_view kind) {
+  return " [kind " + std::string(kind) +
+         " is not a known workload kind: its pod template was inferred from spec.template.spec]";
+}
+
 namespace {
+const PodTemplatePaths kInferredTemplate{"/spec/template/spec", "/spec/template/metadata"};
+
 const json* at(const json& root, const std::string& pointer) {
   const json* cur = &root;
   std::size_t pos = 1;
@@ -41,10 +48,20 @@ std::optional<PodTemplate> find_pod_template(const json& object) {
   auto kind = object.find("kind");
   if (kind == object.end() || !kind->is_string()) return std::nullopt;
   auto paths = pod_template_paths(kind->get_ref<const std::string&>());
-  if (!paths) return std::nullopt;
+  bool inferred = false;
+  if (!paths) {
+    // Another kind (a CRD: Knative, KubeVela, an in-house controller) that
+    // carries a pod template where the apps/v1 kinds do: check it too, and
+    // say the kind was inferred.
+    const json* s = at(object, kInferredTemplate.spec);
+    if (!s || !s->is_object() || !s->contains("containers") || !(*s)["containers"].is_array()) return std::nullopt;
+    paths = kInferredTemplate;
+    inferred = true;
+  }
   const json* spec = at(object, paths->spec);
   if (!spec || !spec->is_object()) return std::nullopt;
   PodTemplate t;
+  t.inferred = inferred;
   t.spec = spec;
   t.spec_path = paths->spec;
   t.metadata = at(object, paths->metadata);

@@ -2,6 +2,7 @@
 // (wrong types, missing names, apiVersions that do not exist for a kind),
 // reported with the field so the finding points at its line.
 #include <loki/engine.hpp>
+#include <loki/json_access.hpp>
 #include <loki/podspec.hpp>
 #include <loki/selector.hpp>
 #include <loki/workload_kinds.hpp>
@@ -55,6 +56,7 @@ std::map<std::string_view, KindVersions, std::less<>> make_known_kinds() {
       {"CiliumClusterwideNetworkPolicy", {{"cilium.io/v2"}, {}}},
   };
   for (const WorkloadKind& w : workload_kinds()) {
+    if (!w.builtin) continue;
     KindVersions& v = kinds[w.kind];
     v.served = {w.api_version()};
     for (const RemovedVersion& r : w.removed) v.removed.emplace_back(r.api_version, r.release);
@@ -355,12 +357,17 @@ class Validator {
     std::string dotted;
     const json* cur = &obj_.json;
     std::string_view rest = paths.spec;
+    // A Rollout with spec.workloadRef has no template of its own.
+    const WorkloadKind* wk = find_workload_kind(k);
+    const bool template_optional =
+        wk && wk->template_optional && mapping_field(obj_.json, "spec").contains("workloadRef");
     while (!rest.empty()) {
       rest.remove_prefix(1);
       auto slash = rest.find('/');
       std::string key(rest.substr(0, slash));
       rest = slash == std::string_view::npos ? std::string_view() : rest.substr(slash);
-      cur = field(*cur, ptr, dotted, key.c_str(), Type::object, true);
+      const bool optional = template_optional && ptr + "/" + key == wk->pod_template;
+      cur = field(*cur, ptr, dotted, key.c_str(), Type::object, !optional);
       ptr += "/" + key;
       dotted += (dotted.empty() ? "" : ".") + key;
       if (!cur) return;

@@ -5,7 +5,7 @@ namespace loki {
 namespace {
 
 constexpr std::string_view po[] = {"po"}, deploy[] = {"deploy"}, rs[] = {"rs"}, sts[] = {"sts"}, ds[] = {"ds"},
-                           cj[] = {"cj"}, rc[] = {"rc"};
+                           cj[] = {"cj"}, rc[] = {"rc"}, dc[] = {"dc"}, ro[] = {"ro"};
 constexpr RemovedVersion deploy_removed[] = {
     {"extensions/v1beta1", "1.16"}, {"apps/v1beta1", "1.16"}, {"apps/v1beta2", "1.16"}};
 constexpr RemovedVersion rs_removed[] = {{"extensions/v1beta1", "1.16"}, {"apps/v1beta2", "1.16"}};
@@ -22,7 +22,7 @@ constexpr WorkloadKind kinds[] = {
      .plural = "pods",
      .short_names = po,
      .pod_template = "",
-     .listed = false},
+     .listing = Listing::no},
     {.kind = "Deployment",
      .group = "apps",
      .version = "v1",
@@ -70,7 +70,27 @@ constexpr WorkloadKind kinds[] = {
      .version = "v1",
      .plural = "podtemplates",
      .pod_template = "/template",
-     .listed = false},
+     .listing = Listing::no},
+    // OpenShift's DeploymentConfig (deprecated in 4.14, still common in
+    // public manifests, also under the legacy `apiVersion: v1`).
+    {.kind = "DeploymentConfig",
+     .group = "apps.openshift.io",
+     .version = "v1",
+     .plural = "deploymentconfigs",
+     .short_names = dc,
+     .pod_template = "/spec/template",
+     .listing = Listing::when_served,
+     .builtin = false},
+    // Argo Rollouts; spec.template is absent when spec.workloadRef names a Deployment.
+    {.kind = "Rollout",
+     .group = "argoproj.io",
+     .version = "v1alpha1",
+     .plural = "rollouts",
+     .short_names = ro,
+     .pod_template = "/spec/template",
+     .listing = Listing::when_served,
+     .builtin = false,
+     .template_optional = true},
 };
 
 }  // namespace

@@ -70,10 +70,10 @@ const ResourceType* resource_for_kind(std::string_view kind) {
   return nullptr;
 }
 
-std::vector<ResourceType> listed_workload_resources() {
+std::vector<ResourceType> listed_workload_resources(Listing which) {
   std::vector<ResourceType> out;
   for (const WorkloadKind& k : workload_kinds())
-    if (k.listed) out.push_back(workload_resource(k.kind));
+    if (k.listing == which) out.push_back(workload_resource(k.kind));
   return out;
 }
 

@@ -419,6 +419,7 @@ std::optional<PodInfo> parse_pod(const Object& o, const Config& config, const st
   if (!pod) return std::nullopt;
   PodInfo info;
   info.ref = o.ref(default_namespace);
+  info.inferred_kind = pod->inferred;
   info.file = o.file;
   info.line = o.line;
   info.ns = info.ref.ns;

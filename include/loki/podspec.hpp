@@ -12,14 +12,16 @@
 
 namespace loki {
 
-// The pod template inside a workload: Pod, Deployment, ReplicaSet,
-// StatefulSet, DaemonSet, Job, CronJob (jobTemplate), ReplicationController,
-// PodTemplate.
+// The pod template inside a workload: the kinds of workload_kinds.hpp
+// (Pod, Deployment, ..., DeploymentConfig, Rollout), or inferred.
 struct PodTemplate {
   const nlohmann::json* spec = nullptr;      // the PodSpec
   const nlohmann::json* metadata = nullptr;  // template metadata (labels); may be null
   std::string spec_path;                     // JSON pointer of the PodSpec
   std::string metadata_path;
+  // The kind is none of workload_kinds(): the template was found at
+  // spec.template.spec (with a containers list) and findings say so.
+  bool inferred = false;
 };
 
 // Pointer paths of the pod template for a kind; nullopt for other kinds.
@@ -30,8 +32,12 @@ struct PodTemplatePaths {
 std::optional<PodTemplatePaths> pod_template_paths(std::string_view kind);
 bool is_workload_kind(std::string_view kind);
 
-// The pod template of an object, if its kind has one and it is present.
+// The pod template of an object, if its kind has one and it is present; for
+// another kind, a spec.template.spec with a containers list (inferred).
 std::optional<PodTemplate> find_pod_template(const nlohmann::json& object);
+
+// Appended to the messages of findings on an inferred pod template.
+std::string inferred_kind_note(std::string_view kind);
 
 enum class ContainerKind { container, init, ephemeral };
 std::string_view to_string(ContainerKind k);

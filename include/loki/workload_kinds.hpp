@@ -15,6 +15,11 @@ struct RemovedVersion {
   std::string_view release;
 };
 
+// Whether the cluster audit lists a kind as a top-level workload: not Pod
+// (pods are listed on their own), not PodTemplate (nothing runs it); the
+// kinds of CRDs (DeploymentConfig, Rollout) only where the API serves them.
+enum class Listing { no, always, when_served };
+
 struct WorkloadKind {
   std::string_view kind;
   std::string_view group;  // "" for the core group
@@ -25,9 +30,13 @@ struct WorkloadKind {
   // "" for a Pod, which is its own template.
   std::string_view pod_template;
   std::span<const RemovedVersion> removed = {};
-  // The cluster audit lists it as a top-level workload (not Pod: pods are
-  // listed on their own; not PodTemplate: nothing runs it).
-  bool listed = true;
+  Listing listing = Listing::always;
+  // Served by Kubernetes itself: validation knows its apiVersions. Other
+  // kinds come from CRDs (OpenShift, Argo) whose versions we do not police.
+  bool builtin = true;
+  // The template may be absent: an Argo Rollout with spec.workloadRef runs
+  // the pod template of an existing Deployment (checked there) instead.
+  bool template_optional = false;
 
   std::string api_version() const;
   std::string spec_pointer() const { return std::string(pod_template) + "/spec"; }
