@@ -5,6 +5,7 @@
 #include <loki/config.hpp>
 #include <loki/lint.hpp>
 #include <loki/netpol.hpp>
+#include <loki/workload_kinds.hpp>
 
 #include <algorithm>
 #include <cctype>
@@ -21,26 +22,14 @@ std::string lower(std::string s) {
   return s;
 }
 
-// kubectl's names and short names for the workload kinds.
+// kubectl's names for the workload kinds (kind, plural, short names) -> the lower-case kind.
 std::string canonical_kind(const std::string& k) {
-  static const std::pair<const char*, const char*> aliases[] = {{"po", "pod"},
-                                                                {"pods", "pod"},
-                                                                {"deploy", "deployment"},
-                                                                {"deployments", "deployment"},
-                                                                {"rs", "replicaset"},
-                                                                {"replicasets", "replicaset"},
-                                                                {"sts", "statefulset"},
-                                                                {"statefulsets", "statefulset"},
-                                                                {"ds", "daemonset"},
-                                                                {"daemonsets", "daemonset"},
-                                                                {"jobs", "job"},
-                                                                {"cj", "cronjob"},
-                                                                {"cronjobs", "cronjob"},
-                                                                {"rc", "replicationcontroller"},
-                                                                {"podtemplates", "podtemplate"}};
   std::string l = lower(k);
-  for (auto [a, c] : aliases)
-    if (l == a) return c;
+  for (const loki::WorkloadKind& w : loki::workload_kinds()) {
+    bool match = l == w.plural;
+    for (std::string_view s : w.short_names) match |= l == s;
+    if (match) return lower(std::string(w.kind));
+  }
   return l;
 }
 

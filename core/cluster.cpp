@@ -17,10 +17,6 @@ using nlohmann::json;
 
 namespace {
 
-const ResourceType* workload_types[] = {
-    &resources::deployments, &resources::replicasets, &resources::statefulsets,          &resources::daemonsets,
-    &resources::jobs,        &resources::cronjobs,    &resources::replicationcontrollers};
-
 const json& meta(const json& o) {
   return mapping_field(o, "metadata");
 }
@@ -57,7 +53,7 @@ ClusterSnapshot walk_cluster(KubeClient& client, const WalkOptions& opts) {
   };
   take(resources::pods, s.pods);
   take(resources::networkpolicies, s.networkpolicies);
-  for (const ResourceType* rt : workload_types) take(*rt, s.workloads);
+  for (const ResourceType& rt : listed_workload_resources()) take(rt, s.workloads);
   // Namespace labels matter for namespaceSelector; a namespace-scoped user
   // may not list namespaces: fall back to the one namespace, then to its name.
   try {
@@ -76,6 +72,17 @@ ClusterSnapshot walk_cluster(KubeClient& client, const WalkOptions& opts) {
                               {"metadata", {{"name", ns}, {"labels", {{"kubernetes.io/metadata.name", ns}}}}}});
       s.notes.push_back("cannot read namespace " + ns +
                         " (forbidden): namespaceSelector terms are matched on its name label only");
+    }
+  }
+  // Workload kinds from CRDs (DeploymentConfig, Rollout): listed where the
+  // API serves them; a forbidden list is a note, not a failed audit.
+  for (const ResourceType& rt : listed_workload_resources(Listing::when_served)) {
+    if (!client.serves(rt)) continue;
+    try {
+      take(rt, s.workloads);
+    } catch (const KubeError& e) {
+      if (e.status != 403) throw;
+      s.notes.push_back("cannot list " + rt.display() + " (forbidden): their pod templates are not checked");
     }
   }
   s.cilium_served = client.serves(resources::ciliumnetworkpolicies);

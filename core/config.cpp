@@ -89,6 +89,155 @@ bool boolean(const std::string& name, const YAML::Node& n, const std::string& fi
 
 }  // namespace
 
+namespace {
+
+void parse_selector(Config& cfg, const std::string& name, const YAML::Node& v) {
+  cfg.selector_text = scalar(name, v, "selector");
+  try {
+    cfg.selector = LabelSelector::parse(cfg.selector_text);
+  } catch (const SelectorError& e) {
+    fail(name, v, std::string("selector: ") + e.what());
+  }
+}
+
+std::vector<std::string> string_list(const std::string& name, const YAML::Node& v, const std::string& field,
+                                     const std::string& what) {
+  if (!v.IsSequence()) fail(name, v, field + ": expected a list of " + what);
+  std::vector<std::string> out;
+  for (auto item : v) out.push_back(scalar(name, item, field + "[]"));
+  return out;
+}
+
+RuleSettings parse_rule_settings(const std::string& name, const std::string& id, const YAML::Node& v) {
+  RuleSettings s;
+  if (!v.IsMap()) fail(name, v, "rules." + id + ": expected a mapping (enabled, severity)");
+  for (auto f : v) {
+    const std::string fk = f.first.as<std::string>();
+    const std::string field = "rules." + id + "." + fk;
+    if (fk == "enabled") {
+      s.enabled = boolean(name, f.second, field);
+    } else if (fk == "severity") {
+      s.severity = parse_severity(scalar(name, f.second, field));
+      if (!s.severity) fail(name, f.second, field + ": must be error, warning or info");
+    } else if (fk == "action") {
+      s.action = parse_action(scalar(name, f.second, field));
+      if (!s.action) fail(name, f.second, field + ": must be deny, warn, patch or off");
+    } else {
+      fail(name, f.first, "rules." + id + ": unknown setting \"" + fk + "\"");
+    }
+  }
+  return s;
+}
+
+void parse_rules(Config& cfg, const std::string& name, const YAML::Node& v) {
+  if (!v.IsMap()) fail(name, v, "rules: expected a mapping of rule id to settings");
+  for (auto r : v) {
+    const std::string id = r.first.as<std::string>();
+    if (!find_rule(id)) fail(name, r.first, "rules: unknown rule \"" + id + "\" (see `loki-audit rules`)");
+    cfg.rules[id] = parse_rule_settings(name, id, r.second);
+  }
+}
+
+void parse_mutation(Config& cfg, const std::string& name, const YAML::Node& v) {
+  if (!v.IsMap()) fail(name, v, "mutation: expected a mapping");
+  for (auto f : v) {
+    const std::string fk = f.first.as<std::string>();
+    if (fk == "runAsUser" || fk == "runAsGroup") {
+      long long n = 0;
+      if (!f.second.IsScalar() || !YAML::convert<long long>::decode(f.second, n) || n <= 0)
+        fail(name, f.second, "mutation." + fk + ": expected a positive integer");
+      (fk == "runAsUser" ? cfg.mutation.run_as_user : cfg.mutation.run_as_group) = n;
+    } else if (fk == "tmpSizeLimit") {
+      cfg.mutation.tmp_size_limit = scalar(name, f.second, "mutation.tmpSizeLimit");
+    } else if (fk == "workloads") {
+      cfg.mutation.workloads = boolean(name, f.second, "mutation.workloads");
+    } else {
+      fail(name, f.first, "mutation: unknown setting \"" + fk + "\"");
+    }
+  }
+}
+
+void parse_repair_labels(Config& cfg, const std::string& name, const YAML::Node& v) {
+  if (!v.IsMap()) fail(name, v, "repairLabels: expected a mapping of label key to value");
+  for (auto l : v) {
+    std::string k = l.first.as<std::string>(), val = scalar(name, l.second, "repairLabels." + k);
+    if (auto e = validate_label_key(k); !e.empty()) fail(name, l.first, "repairLabels: " + e);
+    if (auto e = validate_label_value(val); !e.empty()) fail(name, l.second, "repairLabels: " + e);
+    cfg.repair_labels[k] = val;
+  }
+}
+
+using Parser = void (*)(Config&, const std::string& name, const YAML::Node&);
+
+struct Key {
+  ConfigKey doc;
+  Parser parse;
+};
+
+constexpr std::string_view rule_settings[] = {"enabled", "severity", "action"};
+constexpr std::string_view mutation_settings[] = {"runAsUser", "runAsGroup", "tmpSizeLimit", "workloads"};
+
+// Every setting, in the order the "unknown setting" message lists them.
+const Key keys[] = {
+    {{"selector", "policy.agentSelector", {}}, parse_selector},
+    {{"allPods", "", {}},
+     [](Config& c, const std::string& n, const YAML::Node& v) { c.all_pods = boolean(n, v, "allPods"); }},
+    {{"aiHosts", "policy.aiHosts", {}},
+     [](Config& c, const std::string& n, const YAML::Node& v) {
+       c.ai_hosts = string_list(n, v, "aiHosts", "host names");
+     }},
+    {{"rules", "policy.rules", rule_settings}, parse_rules},
+    {{"mode", "policy.mode", {}},
+     [](Config& c, const std::string& n, const YAML::Node& v) {
+       auto m = parse_mode(scalar(n, v, "mode"));
+       if (!m) fail(n, v, "mode: must be enforce, warn or dry-run");
+       c.mode = *m;
+     }},
+    // The chart renders the release namespace plus webhook.excludeNamespaces.
+    {{"exemptNamespaces", "webhook.excludeNamespaces", {}},
+     [](Config& c, const std::string& n, const YAML::Node& v) {
+       c.exempt_namespaces = string_list(n, v, "exemptNamespaces", "namespace names");
+     }},
+    {{"requireEgressIsolation", "policy.requireEgressIsolation", {}},
+     [](Config& c, const std::string& n, const YAML::Node& v) {
+       c.require_egress_isolation = boolean(n, v, "requireEgressIsolation");
+     }},
+    {{"cacheUnavailable", "policy.cacheUnavailable", {}},
+     [](Config& c, const std::string& n, const YAML::Node& v) {
+       c.cache_unavailable = scalar(n, v, "cacheUnavailable");
+       if (c.cache_unavailable != "deny" && c.cache_unavailable != "allow")
+         fail(n, v, "cacheUnavailable: must be deny (fail closed) or allow (fail open)");
+     }},
+    {{"networkPolicyChanges", "policy.networkPolicyChanges", {}},
+     [](Config& c, const std::string& n, const YAML::Node& v) {
+       auto a = parse_action(scalar(n, v, "networkPolicyChanges"));
+       if (!a || *a == Action::patch) fail(n, v, "networkPolicyChanges: must be deny, warn or off");
+       c.network_policy_changes = *a;
+     }},
+    {{"mutation", "policy.mutation", mutation_settings}, parse_mutation},
+    {{"repairLabels", "policy.repairLabels", {}}, parse_repair_labels},
+};
+
+const Key* find_key(std::string_view name) {
+  for (const Key& k : keys)
+    if (k.doc.name == name) return &k;
+  return nullptr;
+}
+
+std::string known_keys() {
+  std::string out;
+  for (const Key& k : keys) out.append(out.empty() ? "" : ", ").append(k.doc.name);
+  return out;
+}
+
+}  // namespace
+
+std::vector<ConfigKey> config_keys() {
+  std::vector<ConfigKey> out;
+  for (const Key& k : keys) out.push_back(k.doc);
+  return out;
+}
+
 Config Config::parse(const std::string& text, const std::string& name) {
   Config cfg;
   YAML::Node root;
@@ -101,94 +250,9 @@ Config Config::parse(const std::string& text, const std::string& name) {
   if (!root.IsMap()) fail(name, root, "expected a mapping of settings");
   for (auto kv : root) {
     const std::string key = kv.first.as<std::string>();
-    const YAML::Node& v = kv.second;
-    if (key == "selector") {
-      cfg.selector_text = scalar(name, v, "selector");
-      try {
-        cfg.selector = LabelSelector::parse(cfg.selector_text);
-      } catch (const SelectorError& e) {
-        fail(name, v, std::string("selector: ") + e.what());
-      }
-    } else if (key == "allPods") {
-      cfg.all_pods = boolean(name, v, "allPods");
-    } else if (key == "aiHosts") {
-      if (!v.IsSequence()) fail(name, v, "aiHosts: expected a list of host names");
-      cfg.ai_hosts.clear();
-      for (auto h : v) cfg.ai_hosts.push_back(scalar(name, h, "aiHosts[]"));
-    } else if (key == "rules") {
-      if (!v.IsMap()) fail(name, v, "rules: expected a mapping of rule id to settings");
-      for (auto r : v) {
-        const std::string id = r.first.as<std::string>();
-        if (!find_rule(id)) fail(name, r.first, "rules: unknown rule \"" + id + "\" (see `loki-audit rules`)");
-        RuleSettings s;
-        if (!r.second.IsMap()) fail(name, r.second, "rules." + id + ": expected a mapping (enabled, severity)");
-        for (auto f : r.second) {
-          const std::string fk = f.first.as<std::string>();
-          if (fk == "enabled") {
-            s.enabled = boolean(name, f.second, "rules." + id + ".enabled");
-          } else if (fk == "severity") {
-            auto sev = parse_severity(scalar(name, f.second, "rules." + id + ".severity"));
-            if (!sev) fail(name, f.second, "rules." + id + ".severity: must be error, warning or info");
-            s.severity = sev;
-          } else if (fk == "action") {
-            auto a = parse_action(scalar(name, f.second, "rules." + id + ".action"));
-            if (!a) fail(name, f.second, "rules." + id + ".action: must be deny, warn, patch or off");
-            s.action = a;
-          } else {
-            fail(name, f.first, "rules." + id + ": unknown setting \"" + fk + "\"");
-          }
-        }
-        cfg.rules[id] = s;
-      }
-    } else if (key == "mode") {
-      auto m = parse_mode(scalar(name, v, "mode"));
-      if (!m) fail(name, v, "mode: must be enforce, warn or dry-run");
-      cfg.mode = *m;
-    } else if (key == "exemptNamespaces") {
-      if (!v.IsSequence()) fail(name, v, "exemptNamespaces: expected a list of namespace names");
-      cfg.exempt_namespaces.clear();
-      for (auto n : v) cfg.exempt_namespaces.push_back(scalar(name, n, "exemptNamespaces[]"));
-    } else if (key == "requireEgressIsolation") {
-      cfg.require_egress_isolation = boolean(name, v, "requireEgressIsolation");
-    } else if (key == "cacheUnavailable") {
-      cfg.cache_unavailable = scalar(name, v, "cacheUnavailable");
-      if (cfg.cache_unavailable != "deny" && cfg.cache_unavailable != "allow")
-        fail(name, v, "cacheUnavailable: must be deny (fail closed) or allow (fail open)");
-    } else if (key == "networkPolicyChanges") {
-      auto a = parse_action(scalar(name, v, "networkPolicyChanges"));
-      if (!a || *a == Action::patch) fail(name, v, "networkPolicyChanges: must be deny, warn or off");
-      cfg.network_policy_changes = *a;
-    } else if (key == "mutation") {
-      if (!v.IsMap()) fail(name, v, "mutation: expected a mapping");
-      for (auto f : v) {
-        const std::string fk = f.first.as<std::string>();
-        if (fk == "runAsUser" || fk == "runAsGroup") {
-          long long n = 0;
-          if (!f.second.IsScalar() || !YAML::convert<long long>::decode(f.second, n) || n <= 0)
-            fail(name, f.second, "mutation." + fk + ": expected a positive integer");
-          (fk == "runAsUser" ? cfg.mutation.run_as_user : cfg.mutation.run_as_group) = n;
-        } else if (fk == "tmpSizeLimit") {
-          cfg.mutation.tmp_size_limit = scalar(name, f.second, "mutation.tmpSizeLimit");
-        } else if (fk == "workloads") {
-          cfg.mutation.workloads = boolean(name, f.second, "mutation.workloads");
-        } else {
-          fail(name, f.first, "mutation: unknown setting \"" + fk + "\"");
-        }
-      }
-    } else if (key == "repairLabels") {
-      if (!v.IsMap()) fail(name, v, "repairLabels: expected a mapping of label key to value");
-      for (auto l : v) {
-        std::string k = l.first.as<std::string>(), val = scalar(name, l.second, "repairLabels." + k);
-        if (auto e = validate_label_key(k); !e.empty()) fail(name, l.first, "repairLabels: " + e);
-        if (auto e = validate_label_value(val); !e.empty()) fail(name, l.second, "repairLabels: " + e);
-        cfg.repair_labels[k] = val;
-      }
-    } else {
-      fail(name, kv.first,
-           "unknown setting \"" + key +
-               "\" (known: selector, allPods, aiHosts, rules, mode, exemptNamespaces, requireEgressIsolation, "
-               "cacheUnavailable, networkPolicyChanges, mutation, repairLabels)");
-    }
+    const Key* k = find_key(key);
+    if (!k) fail(name, kv.first, "unknown setting \"" + key + "\" (known: " + known_keys() + ")");
+    k->parse(cfg, name, kv.second);
   }
   return cfg;
 }

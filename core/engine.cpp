@@ -1,5 +1,6 @@
 #include <loki/engine.hpp>
 #include <loki/ignore.hpp>
+#include <loki/json_access.hpp>
 #include <loki/podspec.hpp>
 #include <loki/rules.hpp>
 #include <nlohmann/json.hpp>
@@ -14,17 +15,7 @@ bool is_loki_pod(const Config& config, const Labels& pod_labels) {
 
 bool is_agent_pod(const Config& config, const PodTemplate& pod) {
   if (is_loki_pod(config, pod.metadata ? labels_of(*pod.metadata) : Labels{})) return true;
-  PodTemplate p = pod;
-  for (const auto& c : containers_of(p)) {
-    auto env = c.json->find("env");
-    if (env == c.json->end() || !env->is_array()) continue;
-    for (const auto& e : *env) {
-      if (!e.is_object() || e.value("name", json()) != "LOKI_NETWORK_EGRESS_POLICY") continue;
-      auto v = e.find("value");
-      if (v != e.end() && v->is_string() && !v->get_ref<const std::string&>().empty()) return true;
-    }
-  }
-  return false;
+  return declares_egress_promise(containers_of(pod));
 }
 
 Finding finding_from_load_error(const LoadError& e, const EngineOptions& opts) {
@@ -40,14 +31,6 @@ Finding finding_from_load_error(const LoadError& e, const EngineOptions& opts) {
   f.remediation = std::string(find_rule(rule_id::invalid_manifest)->remediation);
   return f;
 }
-
-namespace {
-
-bool blank(const std::string& s) {
-  return s.find_first_not_of(" \t\r\n") == std::string::npos;
-}
-
-}  // namespace
 
 std::vector<Finding> check_object(const Object& object, const EngineOptions& opts) {
   std::vector<Finding> findings;
@@ -84,12 +67,13 @@ std::vector<Finding> check_object(const Object& object, const EngineOptions& opt
       auto containers = containers_of(*pod);
       PodContext ctx{object, *pod, containers};
       std::vector<RawFinding> raw;
+      const std::string note = pod->inferred ? inferred_kind_note(ref.kind) : std::string();
       for (const auto& rule : all_rules()) {
         if (!rule.check || !cfg.rule_enabled(rule.id)) continue;
         raw.clear();
         rule.check(ctx, raw);
         for (auto& r : raw)
-          add(rule.id, rule.severity, std::move(r.field), std::move(r.container), std::move(r.message),
+          add(rule.id, rule.severity, std::move(r.field), std::move(r.container), std::move(r.message) + note,
               std::move(r.remediation));
       }
     }

@@ -1,16 +1,11 @@
 #include <loki/ignore.hpp>
+#include <loki/json_access.hpp>
 #include <loki/rules.hpp>
 #include <nlohmann/json.hpp>
 
 namespace loki {
 
 using nlohmann::json;
-
-namespace {
-bool blank(const std::string& s) {
-  return s.find_first_not_of(" \t\r\n") == std::string::npos;
-}
-}  // namespace
 
 bool IgnoreAnnotation::honoured() const {
   return find_rule(rule) != nullptr && !blank(reason) && rule != rule_id::invalid_ignore;

@@ -1,4 +1,6 @@
+#include <loki/json_access.hpp>
 #include <loki/podspec.hpp>
+#include <loki/workload_kinds.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -7,21 +9,23 @@ namespace loki {
 using nlohmann::json;
 
 std::optional<PodTemplatePaths> pod_template_paths(std::string_view kind) {
-  if (kind == "Pod") return PodTemplatePaths{"/spec", "/metadata"};
-  if (kind == "Deployment" || kind == "ReplicaSet" || kind == "StatefulSet" || kind == "DaemonSet" || kind == "Job" ||
-      kind == "ReplicationController")
-    return PodTemplatePaths{"/spec/template/spec", "/spec/template/metadata"};
-  if (kind == "CronJob")
-    return PodTemplatePaths{"/spec/jobTemplate/spec/template/spec", "/spec/jobTemplate/spec/template/metadata"};
-  if (kind == "PodTemplate") return PodTemplatePaths{"/template/spec", "/template/metadata"};
-  return std::nullopt;
+  const WorkloadKind* k = find_workload_kind(kind);
+  if (!k) return std::nullopt;
+  return PodTemplatePaths{k->spec_pointer(), k->metadata_pointer()};
 }
 
 bool is_workload_kind(std::string_view kind) {
   return pod_template_paths(kind).has_value();
 }
 
+std::string inferred_kind_note(std::string_view kind) {
+  return " [kind " + std::string(kind) +
+         " is not a known workload kind: its pod template was inferred from spec.template.spec]";
+}
+
 namespace {
+const PodTemplatePaths kInferredTemplate{"/spec/template/spec", "/spec/template/metadata"};
+
 const json* at(const json& root, const std::string& pointer) {
   const json* cur = &root;
   std::size_t pos = 1;
@@ -44,10 +48,20 @@ std::optional<PodTemplate> find_pod_template(const json& object) {
   auto kind = object.find("kind");
   if (kind == object.end() || !kind->is_string()) return std::nullopt;
   auto paths = pod_template_paths(kind->get_ref<const std::string&>());
-  if (!paths) return std::nullopt;
+  bool inferred = false;
+  if (!paths) {
+    // Another kind (a CRD: Knative, KubeVela, an in-house controller) that
+    // carries a pod template where the apps/v1 kinds do: check it too, and
+    // say the kind was inferred.
+    const json* s = at(object, kInferredTemplate.spec);
+    if (!s || !s->is_object() || !s->contains("containers") || !(*s)["containers"].is_array()) return std::nullopt;
+    paths = kInferredTemplate;
+    inferred = true;
+  }
   const json* spec = at(object, paths->spec);
   if (!spec || !spec->is_object()) return std::nullopt;
   PodTemplate t;
+  t.inferred = inferred;
   t.spec = spec;
   t.spec_path = paths->spec;
   t.metadata = at(object, paths->metadata);
@@ -85,6 +99,47 @@ std::vector<ContainerRef> containers_of(const PodTemplate& pod) {
     }
   }
   return out;
+}
+
+std::vector<ContainerPort> ports_of(const ContainerRef& c) {
+  std::vector<ContainerPort> out;
+  const json* ports = member(*c.json, "ports");
+  if (!ports || !ports->is_array()) return out;
+  for (std::size_t i = 0; i < ports->size(); ++i) {
+    const json& p = (*ports)[i];
+    if (!p.is_object()) continue;
+    ContainerPort cp{i, {}, {}, {}, {}};
+    if (const json* n = member(p, "name"); n && n->is_string()) cp.name = n->get<std::string>();
+    if (const json* n = member(p, "containerPort"); n && n->is_number_integer())
+      cp.container_port = n->get<long long>();
+    if (const json* n = member(p, "hostPort"); n && n->is_number_integer()) cp.host_port = n->get<long long>();
+    if (const json* n = member(p, "protocol"); n && n->is_string()) cp.protocol = n->get<std::string>();
+    out.push_back(std::move(cp));
+  }
+  return out;
+}
+
+std::vector<EnvRef> env_entries(const std::vector<ContainerRef>& containers, std::string_view name) {
+  std::vector<EnvRef> out;
+  for (const auto& c : containers) {
+    auto env = c.json->find("env");
+    if (env == c.json->end() || !env->is_array()) continue;
+    for (std::size_t i = 0; i < env->size(); ++i) {
+      const json& e = (*env)[i];
+      if (!e.is_object()) continue;
+      auto n = e.find("name");
+      if (n != e.end() && n->is_string() && n->get_ref<const std::string&>() == name) out.push_back({&c, i, &e});
+    }
+  }
+  return out;
+}
+
+bool declares_egress_promise(const std::vector<ContainerRef>& containers) {
+  for (const EnvRef& e : env_entries(containers, "LOKI_NETWORK_EGRESS_POLICY")) {
+    auto v = e.entry->find("value");
+    if (v != e.entry->end() && v->is_string() && !v->get_ref<const std::string&>().empty()) return true;
+  }
+  return false;
 }
 
 namespace {

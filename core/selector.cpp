@@ -128,150 +128,195 @@ LabelSelector LabelSelector::nothing() {
   return s;
 }
 
-LabelSelector LabelSelector::parse(std::string_view text) {
-  LabelSelector sel;
-  std::size_t pos = 0;
-  auto fail = [&](const std::string& why) -> SelectorError {
-    return SelectorError("invalid selector \"" + std::string(text) + "\": " + why + " at position " +
-                         std::to_string(pos + 1));
-  };
-  auto skip_ws = [&] {
-    while (pos < text.size() && std::isspace(static_cast<unsigned char>(text[pos]))) ++pos;
-  };
-  auto is_word_char = [](char c) {
+namespace {
+
+// kubectl's selector syntax, one requirement at a time; errors name the
+// 1-based position.
+class SelectorParser {
+ public:
+  explicit SelectorParser(std::string_view text) : text_(text) {}
+
+  std::vector<Requirement> parse() {
+    std::vector<Requirement> out;
+    skip_ws();
+    if (at_end()) return out;
+    while (true) {
+      out.push_back(requirement());
+      skip_ws();
+      if (at_end()) break;
+      if (text_[pos_] != ',') throw fail("expected ','");
+      ++pos_;
+    }
+    return out;
+  }
+
+ private:
+  std::string_view text_;
+  std::size_t pos_ = 0;
+
+  bool at_end() const { return pos_ >= text_.size(); }
+  bool at(char c) const { return !at_end() && text_[pos_] == c; }
+  bool at(std::string_view s) const { return text_.compare(pos_, s.size(), s) == 0; }
+
+  SelectorError fail(const std::string& why) const {
+    return SelectorError("invalid selector \"" + std::string(text_) + "\": " + why + " at position " +
+                         std::to_string(pos_ + 1));
+  }
+  void skip_ws() {
+    while (!at_end() && std::isspace(static_cast<unsigned char>(text_[pos_]))) ++pos_;
+  }
+  static bool is_word_char(char c) {
     return !std::isspace(static_cast<unsigned char>(c)) && c != ',' && c != '=' && c != '!' && c != '(' && c != ')';
-  };
-  auto word = [&] {
-    std::size_t b = pos;
-    while (pos < text.size() && is_word_char(text[pos])) ++pos;
-    return std::string(text.substr(b, pos - b));
-  };
-  skip_ws();
-  if (pos == text.size()) return sel;
-  while (true) {
+  }
+  std::string word() {
+    std::size_t b = pos_;
+    while (!at_end() && is_word_char(text_[pos_])) ++pos_;
+    return std::string(text_.substr(b, pos_ - b));
+  }
+  std::string value() {
+    std::string v = word();
+    if (auto e = validate_label_value(v); !e.empty()) throw fail(e);
+    return v;
+  }
+
+  Requirement requirement() {
     skip_ws();
     Requirement r;
     bool negated = false;
-    if (pos < text.size() && text[pos] == '!') {
+    if (at('!')) {
       negated = true;
-      ++pos;
+      ++pos_;
       skip_ws();
     }
     r.key = word();
     if (r.key.empty()) throw fail("expected a label key");
     if (auto e = validate_label_key(r.key); !e.empty()) throw fail(e);
     skip_ws();
-    if (negated) {
+    if (negated)
       r.op = Requirement::Op::DoesNotExist;
-    } else if (pos >= text.size() || text[pos] == ',') {
+    else if (at_end() || at(','))
       r.op = Requirement::Op::Exists;
-    } else if (text.compare(pos, 2, "==") == 0 || text.compare(pos, 2, "!=") == 0 || text[pos] == '=') {
-      if (text[pos] == '!') {
-        r.op = Requirement::Op::NotEquals;
-        pos += 2;
-      } else {
-        r.op = Requirement::Op::Equals;
-        pos += text.compare(pos, 2, "==") == 0 ? 2 : 1;
-      }
-      skip_ws();
-      std::string v = word();
-      if (auto e = validate_label_value(v); !e.empty()) throw fail(e);
-      r.values.push_back(v);
-    } else {
-      std::string op = word();
-      if (op == "in")
-        r.op = Requirement::Op::In;
-      else if (op == "notin")
-        r.op = Requirement::Op::NotIn;
-      else
-        throw fail("expected one of =, ==, !=, in, notin after \"" + r.key + "\"");
-      skip_ws();
-      if (pos >= text.size() || text[pos] != '(') throw fail("expected '(' after " + op);
-      ++pos;
-      while (true) {
-        skip_ws();
-        std::string v = word();
-        if (auto e = validate_label_value(v); !e.empty()) throw fail(e);
-        r.values.push_back(v);
-        skip_ws();
-        if (pos < text.size() && text[pos] == ',') {
-          ++pos;
-          continue;
-        }
-        if (pos < text.size() && text[pos] == ')') {
-          ++pos;
-          break;
-        }
-        throw fail("expected ',' or ')' in value set");
-      }
-    }
+    else if (at("==") || at("!=") || at('='))
+      equality(r);
+    else
+      set(r);
     std::sort(r.values.begin(), r.values.end());
     r.values.erase(std::unique(r.values.begin(), r.values.end()), r.values.end());
     // After de-duplication, so "in (,,)" is refused like "in ()" (found by
     // fuzzing: it was accepted and printed as "in ()", which does not parse).
     if (r.op == Requirement::Op::In && r.values.size() == 1 && r.values[0].empty())
       throw fail("'in' needs at least one value");
-    sel.requirements_.push_back(std::move(r));
-    skip_ws();
-    if (pos >= text.size()) break;
-    if (text[pos] != ',') throw fail("expected ','");
-    ++pos;
+    return r;
   }
+
+  // key=value, key==value, key!=value
+  void equality(Requirement& r) {
+    if (at('!')) {
+      r.op = Requirement::Op::NotEquals;
+      pos_ += 2;
+    } else {
+      r.op = Requirement::Op::Equals;
+      pos_ += at("==") ? 2 : 1;
+    }
+    skip_ws();
+    r.values.push_back(value());
+  }
+
+  // key in (a,b), key notin (a,b)
+  void set(Requirement& r) {
+    std::string op = word();
+    if (op == "in")
+      r.op = Requirement::Op::In;
+    else if (op == "notin")
+      r.op = Requirement::Op::NotIn;
+    else
+      throw fail("expected one of =, ==, !=, in, notin after \"" + r.key + "\"");
+    skip_ws();
+    if (!at('(')) throw fail("expected '(' after " + op);
+    ++pos_;
+    while (true) {
+      skip_ws();
+      r.values.push_back(value());
+      skip_ws();
+      if (at(',')) {
+        ++pos_;
+        continue;
+      }
+      if (at(')')) {
+        ++pos_;
+        break;
+      }
+      throw fail("expected ',' or ')' in value set");
+    }
+  }
+};
+
+}  // namespace
+
+LabelSelector LabelSelector::parse(std::string_view text) {
+  LabelSelector sel;
+  sel.requirements_ = SelectorParser(text).parse();
   return sel;
 }
+
+namespace {
+
+void match_labels(const json& ml, const std::string& w, std::vector<Requirement>& out) {
+  if (!ml.is_object()) throw SelectorError(w + ".matchLabels: expected a mapping of strings");
+  for (auto it = ml.begin(); it != ml.end(); ++it) {
+    if (!it->is_string())
+      throw SelectorError(w + ".matchLabels." + it.key() + ": expected a string, got " + it->dump());
+    if (auto e = validate_label_key(it.key()); !e.empty()) throw SelectorError(w + ".matchLabels: " + e);
+    out.push_back(Requirement{it.key(), Requirement::Op::Equals, {it->get<std::string>()}});
+  }
+}
+
+Requirement::Op expression_operator(const std::string& o, const std::string& at) {
+  if (o == "In") return Requirement::Op::In;
+  if (o == "NotIn") return Requirement::Op::NotIn;
+  if (o == "Exists") return Requirement::Op::Exists;
+  if (o == "DoesNotExist") return Requirement::Op::DoesNotExist;
+  throw SelectorError(at + ".operator: \"" + o + "\" is not one of In, NotIn, Exists, DoesNotExist");
+}
+
+// One metav1.LabelSelectorRequirement; `at` names it in errors.
+Requirement match_expression(const json& e, const std::string& at) {
+  if (!e.is_object()) throw SelectorError(at + ": expected a mapping");
+  auto key = e.find("key");
+  auto op = e.find("operator");
+  if (key == e.end() || !key->is_string()) throw SelectorError(at + ".key: required string");
+  if (op == e.end() || !op->is_string()) throw SelectorError(at + ".operator: required string");
+  Requirement r;
+  r.key = key->get<std::string>();
+  const std::string& o = op->get_ref<const std::string&>();
+  r.op = expression_operator(o, at);
+  if (auto v = e.find("values"); v != e.end() && !v->is_null()) {
+    if (!v->is_array()) throw SelectorError(at + ".values: expected a list of strings");
+    for (auto& s : *v) {
+      if (!s.is_string()) throw SelectorError(at + ".values: expected strings, got " + s.dump());
+      r.values.push_back(s.get<std::string>());
+    }
+  }
+  bool set_op = r.op == Requirement::Op::In || r.op == Requirement::Op::NotIn;
+  if (set_op && r.values.empty()) throw SelectorError(at + ".values: must be non-empty for " + o);
+  if (!set_op && !r.values.empty()) throw SelectorError(at + ".values: must be empty for " + o);
+  std::sort(r.values.begin(), r.values.end());
+  r.values.erase(std::unique(r.values.begin(), r.values.end()), r.values.end());
+  return r;
+}
+
+}  // namespace
 
 LabelSelector LabelSelector::from_json(const json& j, std::string_view where) {
   LabelSelector sel;
   const std::string w(where);
   if (j.is_null()) return nothing();
   if (!j.is_object()) throw SelectorError(w + ": expected a mapping (matchLabels/matchExpressions)");
-  if (auto ml = j.find("matchLabels"); ml != j.end() && !ml->is_null()) {
-    if (!ml->is_object()) throw SelectorError(w + ".matchLabels: expected a mapping of strings");
-    for (auto it = ml->begin(); it != ml->end(); ++it) {
-      if (!it->is_string())
-        throw SelectorError(w + ".matchLabels." + it.key() + ": expected a string, got " + it->dump());
-      if (auto e = validate_label_key(it.key()); !e.empty()) throw SelectorError(w + ".matchLabels: " + e);
-      Requirement r{it.key(), Requirement::Op::Equals, {it->get<std::string>()}};
-      sel.requirements_.push_back(std::move(r));
-    }
-  }
+  if (auto ml = j.find("matchLabels"); ml != j.end() && !ml->is_null()) match_labels(*ml, w, sel.requirements_);
   if (auto me = j.find("matchExpressions"); me != j.end() && !me->is_null()) {
     if (!me->is_array()) throw SelectorError(w + ".matchExpressions: expected a list");
-    for (std::size_t i = 0; i < me->size(); ++i) {
-      const json& e = (*me)[i];
-      std::string at = w + ".matchExpressions[" + std::to_string(i) + "]";
-      if (!e.is_object()) throw SelectorError(at + ": expected a mapping");
-      auto key = e.find("key");
-      auto op = e.find("operator");
-      if (key == e.end() || !key->is_string()) throw SelectorError(at + ".key: required string");
-      if (op == e.end() || !op->is_string()) throw SelectorError(at + ".operator: required string");
-      Requirement r;
-      r.key = key->get<std::string>();
-      const std::string& o = op->get_ref<const std::string&>();
-      if (o == "In")
-        r.op = Requirement::Op::In;
-      else if (o == "NotIn")
-        r.op = Requirement::Op::NotIn;
-      else if (o == "Exists")
-        r.op = Requirement::Op::Exists;
-      else if (o == "DoesNotExist")
-        r.op = Requirement::Op::DoesNotExist;
-      else
-        throw SelectorError(at + ".operator: \"" + o + "\" is not one of In, NotIn, Exists, DoesNotExist");
-      if (auto v = e.find("values"); v != e.end() && !v->is_null()) {
-        if (!v->is_array()) throw SelectorError(at + ".values: expected a list of strings");
-        for (auto& s : *v) {
-          if (!s.is_string()) throw SelectorError(at + ".values: expected strings, got " + s.dump());
-          r.values.push_back(s.get<std::string>());
-        }
-      }
-      bool set_op = r.op == Requirement::Op::In || r.op == Requirement::Op::NotIn;
-      if (set_op && r.values.empty()) throw SelectorError(at + ".values: must be non-empty for " + o);
-      if (!set_op && !r.values.empty()) throw SelectorError(at + ".values: must be empty for " + o);
-      std::sort(r.values.begin(), r.values.end());
-      r.values.erase(std::unique(r.values.begin(), r.values.end()), r.values.end());
-      sel.requirements_.push_back(std::move(r));
-    }
+    for (std::size_t i = 0; i < me->size(); ++i)
+      sel.requirements_.push_back(match_expression((*me)[i], w + ".matchExpressions[" + std::to_string(i) + "]"));
   }
   return sel;
 }

@@ -2,9 +2,12 @@
 // (wrong types, missing names, apiVersions that do not exist for a kind),
 // reported with the field so the finding points at its line.
 #include <loki/engine.hpp>
+#include <loki/json_access.hpp>
 #include <loki/podspec.hpp>
 #include <loki/selector.hpp>
+#include <loki/workload_kinds.hpp>
 
+#include <algorithm>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <regex>
@@ -19,31 +22,22 @@ namespace {
 // Served apiVersions per kind for the kinds users put next to agent
 // workloads. Removed versions carry the release that removed them.
 struct KindVersions {
-  std::vector<std::string_view> served;
+  std::vector<std::string> served;
   std::vector<std::pair<std::string_view, std::string_view>> removed;  // version, "removed in 1.x"
 };
 
-const std::map<std::string_view, KindVersions, std::less<>>& known_kinds() {
-  static const std::map<std::string_view, KindVersions, std::less<>> kinds = {
-      {"Pod", {{"v1"}, {}}},
+std::map<std::string_view, KindVersions, std::less<>> make_known_kinds() {
+  std::map<std::string_view, KindVersions, std::less<>> kinds = {
       {"Service", {{"v1"}, {}}},
       {"ConfigMap", {{"v1"}, {}}},
       {"Secret", {{"v1"}, {}}},
       {"Namespace", {{"v1"}, {}}},
       {"ServiceAccount", {{"v1"}, {}}},
-      {"PodTemplate", {{"v1"}, {}}},
-      {"ReplicationController", {{"v1"}, {}}},
       {"PersistentVolumeClaim", {{"v1"}, {}}},
       {"LimitRange", {{"v1"}, {}}},
       {"ResourceQuota", {{"v1"}, {}}},
       {"Endpoints", {{"v1"}, {}}},
-      {"Deployment",
-       {{"apps/v1"}, {{"extensions/v1beta1", "1.16"}, {"apps/v1beta1", "1.16"}, {"apps/v1beta2", "1.16"}}}},
-      {"ReplicaSet", {{"apps/v1"}, {{"extensions/v1beta1", "1.16"}, {"apps/v1beta2", "1.16"}}}},
-      {"StatefulSet", {{"apps/v1"}, {{"apps/v1beta1", "1.16"}, {"apps/v1beta2", "1.16"}}}},
       {"DaemonSet", {{"apps/v1"}, {{"extensions/v1beta1", "1.16"}, {"apps/v1beta2", "1.16"}}}},
-      {"Job", {{"batch/v1"}, {}}},
-      {"CronJob", {{"batch/v1"}, {{"batch/v1beta1", "1.25"}, {"batch/v2alpha1", "1.21"}}}},
       {"NetworkPolicy", {{"networking.k8s.io/v1"}, {{"extensions/v1beta1", "1.16"}}}},
       {"Ingress", {{"networking.k8s.io/v1"}, {{"extensions/v1beta1", "1.22"}, {"networking.k8s.io/v1beta1", "1.22"}}}},
       {"Role", {{"rbac.authorization.k8s.io/v1"}, {{"rbac.authorization.k8s.io/v1beta1", "1.22"}}}},
@@ -61,6 +55,17 @@ const std::map<std::string_view, KindVersions, std::less<>>& known_kinds() {
       {"CiliumNetworkPolicy", {{"cilium.io/v2"}, {}}},
       {"CiliumClusterwideNetworkPolicy", {{"cilium.io/v2"}, {}}},
   };
+  for (const WorkloadKind& w : workload_kinds()) {
+    if (!w.builtin) continue;
+    KindVersions& v = kinds[w.kind];
+    v.served = {w.api_version()};
+    for (const RemovedVersion& r : w.removed) v.removed.emplace_back(r.api_version, r.release);
+  }
+  return kinds;
+}
+
+const std::map<std::string_view, KindVersions, std::less<>>& known_kinds() {
+  static const auto kinds = make_known_kinds();
   return kinds;
 }
 
@@ -305,84 +310,95 @@ class Validator {
     const json& o = obj_.json;
     const json* kind = field(o, "", "", "kind", Type::string, true);
     const json* av = field(o, "", "", "apiVersion", Type::string, true);
-    const json* md = field(o, "", "", "metadata", Type::object, true);
-    if (md) {
-      const json* name = field(*md, "/metadata", "metadata", "name", Type::string);
-      const json* gen = field(*md, "/metadata", "metadata", "generateName", Type::string);
-      if (!name && !gen && !md->contains("name")) error("/metadata", "metadata.name", "required field is missing");
-      if (name && name->get_ref<const std::string&>().empty())
-        error("/metadata/name", "metadata.name", "must not be empty");
-      field(*md, "/metadata", "metadata", "namespace", Type::string);
-      string_map(*md, "/metadata", "metadata", "labels", true);
-      string_map(*md, "/metadata", "metadata", "annotations", false);
-    }
+    if (const json* md = field(o, "", "", "metadata", Type::object, true)) metadata(*md);
     if (!kind || !av) return;
     const std::string& k = kind->get_ref<const std::string&>();
-    const std::string& v = av->get_ref<const std::string&>();
-    auto known = known_kinds().find(k);
-    if (known != known_kinds().end()) {
-      bool served = false;
-      for (auto s : known->second.served) served |= (s == v);
-      if (!served) {
-        std::string expected;
-        for (auto s : known->second.served) expected += (expected.empty() ? "" : " or ") + std::string(s);
-        std::string msg = "\"" + v + "\" is not a served apiVersion for " + k + " (use " + expected + ")";
-        for (auto [ver, rel] : known->second.removed)
-          if (ver == v)
-            msg =
-                "\"" + v + "\" for " + k + " was removed in Kubernetes " + std::string(rel) + " (use " + expected + ")";
-        error("/apiVersion", "apiVersion", msg);
-      }
-    } else if (!std::regex_match(v, api_version_syntax())) {
-      error("/apiVersion", "apiVersion",
-            "\"" + v + "\" is not a Kubernetes group/version (expected e.g. v1, apps/v1, example.com/v1beta1)");
-    }
+    api_version(k, av->get_ref<const std::string&>());
     if (k == "NetworkPolicy") network_policy(o);
-    auto paths = pod_template_paths(k);
-    if (!paths) return;
-    // Walk down to the pod spec, reporting the first container that is wrong.
+    if (auto paths = pod_template_paths(k)) pod_template(k, *paths);
+  }
+
+ private:
+  void metadata(const json& md) {
+    const json* name = field(md, "/metadata", "metadata", "name", Type::string);
+    const json* gen = field(md, "/metadata", "metadata", "generateName", Type::string);
+    if (!name && !gen && !md.contains("name")) error("/metadata", "metadata.name", "required field is missing");
+    if (name && name->get_ref<const std::string&>().empty())
+      error("/metadata/name", "metadata.name", "must not be empty");
+    field(md, "/metadata", "metadata", "namespace", Type::string);
+    string_map(md, "/metadata", "metadata", "labels", true);
+    string_map(md, "/metadata", "metadata", "annotations", false);
+  }
+
+  // Served versions of the kinds we know; the syntax of any other.
+  void api_version(const std::string& k, const std::string& v) {
+    auto known = known_kinds().find(k);
+    if (known == known_kinds().end()) {
+      if (!std::regex_match(v, api_version_syntax()))
+        error("/apiVersion", "apiVersion",
+              "\"" + v + "\" is not a Kubernetes group/version (expected e.g. v1, apps/v1, example.com/v1beta1)");
+      return;
+    }
+    const KindVersions& kv = known->second;
+    if (std::find(kv.served.begin(), kv.served.end(), v) != kv.served.end()) return;
+    std::string expected;
+    for (const auto& s : kv.served) expected += (expected.empty() ? "" : " or ") + std::string(s);
+    std::string msg = "\"" + v + "\" is not a served apiVersion for " + k + " (use " + expected + ")";
+    for (auto [ver, rel] : kv.removed)
+      if (ver == v)
+        msg = "\"" + v + "\" for " + k + " was removed in Kubernetes " + std::string(rel) + " (use " + expected + ")";
+    error("/apiVersion", "apiVersion", msg);
+  }
+
+  // Walks down to the pod spec (each step required), reporting the first
+  // container that is wrong; then the template's labels.
+  void pod_template(const std::string& k, const PodTemplatePaths& paths) {
     std::string ptr;
     std::string dotted;
-    const json* cur = &o;
-    std::string_view rest = paths->spec;
+    const json* cur = &obj_.json;
+    std::string_view rest = paths.spec;
+    // A Rollout with spec.workloadRef has no template of its own.
+    const WorkloadKind* wk = find_workload_kind(k);
+    const bool template_optional =
+        wk && wk->template_optional && mapping_field(obj_.json, "spec").contains("workloadRef");
     while (!rest.empty()) {
       rest.remove_prefix(1);
       auto slash = rest.find('/');
       std::string key(rest.substr(0, slash));
       rest = slash == std::string_view::npos ? std::string_view() : rest.substr(slash);
-      cur = field(*cur, ptr, dotted, key.c_str(), Type::object, true);
+      const bool optional = template_optional && ptr + "/" + key == wk->pod_template;
+      cur = field(*cur, ptr, dotted, key.c_str(), Type::object, !optional);
       ptr += "/" + key;
       dotted += (dotted.empty() ? "" : ".") + key;
       if (!cur) return;
     }
     pod_spec(*cur, ptr, dotted, k == "Pod");
-    if (k != "Pod") {
-      const json* parent = &o;
-      // Template labels must be valid labels too.
-      std::string mptr = paths->metadata;
-      std::string_view r2 = mptr;
-      std::string p2, d2;
-      while (!r2.empty() && parent) {
-        r2.remove_prefix(1);
-        auto slash = r2.find('/');
-        std::string key(r2.substr(0, slash));
-        r2 = slash == std::string_view::npos ? std::string_view() : r2.substr(slash);
-        if (r2.empty()) {
-          if (const json* tm = field(*parent, p2, d2, key.c_str(), Type::object)) {
-            string_map(*tm, p2 + "/" + key, d2 + "." + key, "labels", true);
-            string_map(*tm, p2 + "/" + key, d2 + "." + key, "annotations", false);
-          }
-          break;
+    if (k != "Pod") template_metadata(paths.metadata);
+  }
+
+  // Template labels must be valid labels too.
+  void template_metadata(std::string_view r2) {
+    const json* parent = &obj_.json;
+    std::string p2, d2;
+    while (!r2.empty() && parent) {
+      r2.remove_prefix(1);
+      auto slash = r2.find('/');
+      std::string key(r2.substr(0, slash));
+      r2 = slash == std::string_view::npos ? std::string_view() : r2.substr(slash);
+      if (r2.empty()) {
+        if (const json* tm = field(*parent, p2, d2, key.c_str(), Type::object)) {
+          string_map(*tm, p2 + "/" + key, d2 + "." + key, "labels", true);
+          string_map(*tm, p2 + "/" + key, d2 + "." + key, "annotations", false);
         }
-        auto it = parent->find(key);
-        parent = (it != parent->end() && it->is_object()) ? &*it : nullptr;
-        p2 += "/" + key;
-        d2 += (d2.empty() ? "" : ".") + key;
+        break;
       }
+      auto it = parent->find(key);
+      parent = (it != parent->end() && it->is_object()) ? &*it : nullptr;
+      p2 += "/" + key;
+      d2 += (d2.empty() ? "" : ".") + key;
     }
   }
 
- private:
   const Object& obj_;
   std::vector<LoadError>& errors_;
 };

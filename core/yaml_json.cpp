@@ -104,35 +104,48 @@ void append_pointer_token(std::string& pointer, std::string_view token) {
   }
 }
 
-json resolve_plain_scalar(const std::string& v) {
-  if (v.empty()) return json(nullptr);
-  const char c = v[0];
-  // Fast path: most scalars are plain words that are none of the below.
-  const bool maybe_special = (c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == '~' || c == 'n' ||
-                             c == 'N' || c == 't' || c == 'T' || c == 'f' || c == 'F' || c == 'y' || c == 'Y' ||
-                             c == 'o' || c == 'O';
-  if (!maybe_special) return json(v);
+namespace {
+
+// The YAML 1.1 words with a meaning, as Kubernetes' YAML decoder (go-yaml v2)
+// reads them: null, booleans, infinities and NaN.
+std::optional<json> special_word(const std::string& v) {
   if (is_one_of(v, {"~", "null", "Null", "NULL"})) return json(nullptr);
-  // YAML 1.1 booleans, as Kubernetes' YAML decoder (go-yaml v2) reads them.
   if (is_one_of(v, {"true", "True", "TRUE", "yes", "Yes", "YES", "y", "Y", "on", "On", "ON"})) return json(true);
   if (is_one_of(v, {"false", "False", "FALSE", "no", "No", "NO", "n", "N", "off", "Off", "OFF"})) return json(false);
-  if ((c >= '0' && c <= '9') || c == '-' || c == '+') {
-    if (auto i = parse_int(v)) return *i;
-  }
   if (is_one_of(v, {".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF"}))
     return json(std::numeric_limits<double>::infinity());
   if (is_one_of(v, {"-.inf", "-.Inf", "-.INF"})) return json(-std::numeric_limits<double>::infinity());
   if (is_one_of(v, {".nan", ".NaN", ".NAN"})) return json(std::numeric_limits<double>::quiet_NaN());
-  if (looks_like_float(v)) {
-    std::string clean;
-    for (char ch : v)
-      if (ch != '_') clean.push_back(ch);
-    try {
-      return json(std::stod(clean));
-    } catch (...) {
-      return json(v);
-    }
+  return std::nullopt;
+}
+
+std::optional<json> number(const std::string& v) {
+  const char c = v[0];
+  if ((c >= '0' && c <= '9') || c == '-' || c == '+') {
+    if (auto i = parse_int(v)) return i;
   }
+  if (!looks_like_float(v)) return std::nullopt;
+  std::string clean;
+  for (char ch : v)
+    if (ch != '_') clean.push_back(ch);
+  try {
+    return json(std::stod(clean));
+  } catch (...) {
+    return std::nullopt;  // out of range: the text stays a string
+  }
+}
+
+}  // namespace
+
+json resolve_plain_scalar(const std::string& v) {
+  if (v.empty()) return json(nullptr);
+  // Fast path: most scalars are plain words that start with none of these.
+  // (The word sets above and the numbers are disjoint, so the order of the
+  // two lookups below does not matter.)
+  static constexpr std::string_view maybe_special = "0123456789-+.~nNtTfFyYoO";
+  if (maybe_special.find(v[0]) == std::string_view::npos) return json(v);
+  if (auto w = special_word(v)) return *w;
+  if (auto n = number(v)) return *n;
   return json(v);
 }
 

@@ -1,16 +1,12 @@
 // Small helpers shared by the checks in this folder.
 #pragma once
 
+#include <loki/json_access.hpp>
 #include <loki/rules.hpp>
 
 #include <string>
 
 namespace loki::checks {
-
-inline bool is_true(const nlohmann::json& obj, const char* key) {
-  auto it = obj.find(key);
-  return it != obj.end() && it->is_boolean() && it->get<bool>();
-}
 
 // "container \"agent\"", "init container \"setup\"".
 inline std::string describe(const ContainerRef& c) {

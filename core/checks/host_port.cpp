@@ -8,23 +8,16 @@ namespace {
 
 void host_port(const PodContext& ctx, std::vector<RawFinding>& out) {
   for (const auto& c : ctx.containers) {
-    auto ports = c.json->find("ports");
-    if (ports == c.json->end() || !ports->is_array()) continue;
-    for (std::size_t i = 0; i < ports->size(); ++i) {
-      const auto& p = (*ports)[i];
-      if (!p.is_object()) continue;
-      auto hp = p.find("hostPort");
-      if (hp == p.end() || !hp->is_number_integer() || hp->get<long long>() == 0) continue;
-      std::string container_port = "?";
-      if (auto cp = p.find("containerPort"); cp != p.end() && cp->is_number_integer())
-        container_port = std::to_string(cp->get<long long>());
-      std::string proto = "TCP";
-      if (auto pr = p.find("protocol"); pr != p.end() && pr->is_string()) proto = pr->get<std::string>();
+    for (const ContainerPort& p : ports_of(c)) {
+      if (p.host_port.value_or(0) == 0) continue;
+      const std::string hp = std::to_string(*p.host_port);
+      const std::string container_port = p.container_port ? std::to_string(*p.container_port) : "?";
+      const std::string proto = p.protocol.value_or("TCP");
+      const std::size_t i = p.index;
       emit(out, c.path + "/ports/" + std::to_string(i) + "/hostPort", c.name,
-           describe(c) + " declares hostPort " + std::to_string(hp->get<long long>()) + " (containerPort " +
-               container_port + "/" + proto + "): a port on the node bypasses the pod's NetworkPolicy",
-           "remove `hostPort: " + std::to_string(hp->get<long long>()) + "` from " + describe(c) +
-               " and reach it through a Service");
+           describe(c) + " declares hostPort " + hp + " (containerPort " + container_port + "/" + proto +
+               "): a port on the node bypasses the pod's NetworkPolicy",
+           "remove `hostPort: " + hp + "` from " + describe(c) + " and reach it through a Service");
     }
   }
 }

@@ -1,6 +1,7 @@
 #include <loki/json_access.hpp>
 #include <loki/kube_client.hpp>
 #include <loki/manifest.hpp>
+#include <loki/workload_kinds.hpp>
 
 #include "exec_credential.hpp"
 
@@ -36,35 +37,44 @@ std::string ResourceType::collection_path(const std::string& ns) const {
   return p + "/" + resource;
 }
 
+namespace {
+// The API coordinates of a kind in the workload table.
+ResourceType workload_resource(std::string_view kind) {
+  const WorkloadKind* k = find_workload_kind(kind);
+  return {std::string(k->group), std::string(k->version), std::string(k->plural), std::string(k->kind), true};
+}
+}  // namespace
+
 namespace resources {
-const ResourceType pods{"", "v1", "pods", "Pod", true};
+const ResourceType pods = workload_resource("Pod");
 const ResourceType namespaces{"", "v1", "namespaces", "Namespace", false};
 const ResourceType networkpolicies{"networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy", true};
-const ResourceType deployments{"apps", "v1", "deployments", "Deployment", true};
-const ResourceType replicasets{"apps", "v1", "replicasets", "ReplicaSet", true};
-const ResourceType statefulsets{"apps", "v1", "statefulsets", "StatefulSet", true};
-const ResourceType daemonsets{"apps", "v1", "daemonsets", "DaemonSet", true};
-const ResourceType jobs{"batch", "v1", "jobs", "Job", true};
-const ResourceType cronjobs{"batch", "v1", "cronjobs", "CronJob", true};
-const ResourceType replicationcontrollers{"", "v1", "replicationcontrollers", "ReplicationController", true};
+const ResourceType deployments = workload_resource("Deployment");
+const ResourceType replicasets = workload_resource("ReplicaSet");
+const ResourceType statefulsets = workload_resource("StatefulSet");
+const ResourceType daemonsets = workload_resource("DaemonSet");
+const ResourceType jobs = workload_resource("Job");
+const ResourceType cronjobs = workload_resource("CronJob");
+const ResourceType replicationcontrollers = workload_resource("ReplicationController");
 const ResourceType ciliumnetworkpolicies{"cilium.io", "v2", "ciliumnetworkpolicies", "CiliumNetworkPolicy", true};
 }  // namespace resources
 
 const ResourceType* resource_for_kind(std::string_view kind) {
-  static const ResourceType* const all[] = {&resources::pods,
-                                            &resources::namespaces,
-                                            &resources::networkpolicies,
-                                            &resources::deployments,
-                                            &resources::replicasets,
-                                            &resources::statefulsets,
-                                            &resources::daemonsets,
-                                            &resources::jobs,
-                                            &resources::cronjobs,
-                                            &resources::replicationcontrollers,
-                                            &resources::ciliumnetworkpolicies};
-  for (const ResourceType* rt : all)
-    if (rt->kind == kind) return rt;
+  static const std::vector<ResourceType> all = [] {
+    std::vector<ResourceType> v{resources::namespaces, resources::networkpolicies, resources::ciliumnetworkpolicies};
+    for (const WorkloadKind& k : workload_kinds()) v.push_back(workload_resource(k.kind));
+    return v;
+  }();
+  for (const ResourceType& rt : all)
+    if (rt.kind == kind) return &rt;
   return nullptr;
+}
+
+std::vector<ResourceType> listed_workload_resources(Listing which) {
+  std::vector<ResourceType> out;
+  for (const WorkloadKind& k : workload_kinds())
+    if (k.listing == which) out.push_back(workload_resource(k.kind));
+  return out;
 }
 
 namespace {

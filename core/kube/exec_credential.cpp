@@ -76,7 +76,11 @@ ExecCredential parse_exec_credential(const std::string& text, const std::string&
   return c;
 }
 
-ExecCredential run_exec_plugin(const ExecConfig& exec, const ClusterConfig& cluster) {
+namespace {
+
+// KUBERNETES_EXEC_INFO: the ExecCredential request, with the cluster when the
+// kubeconfig asks for provideClusterInfo.
+json exec_info(const ExecConfig& exec, const ClusterConfig& cluster) {
   json info = {{"apiVersion", exec.apiVersion}, {"kind", "ExecCredential"}, {"spec", {{"interactive", false}}}};
   if (exec.provideClusterInfo) {
     json c = {{"server", cluster.server}};
@@ -85,27 +89,37 @@ ExecCredential run_exec_plugin(const ExecConfig& exec, const ClusterConfig& clus
     if (cluster.insecure_skip_tls_verify) c["insecure-skip-tls-verify"] = true;
     info["spec"]["cluster"] = c;
   }
-  std::vector<std::string> env_store;
+  return info;
+}
+
+// Our environment, with the kubeconfig's env entries overriding it.
+std::vector<std::string> plugin_env(const ExecConfig& exec, const json& info) {
+  std::vector<std::string> env;
   for (char** e = environ; e && *e; ++e) {
     std::string kv = *e;
     if (kv.rfind("KUBERNETES_EXEC_INFO=", 0) == 0) continue;
     bool overridden = false;
     for (auto& [k, v] : exec.env) overridden |= kv.rfind(k + "=", 0) == 0;
-    if (!overridden) env_store.push_back(kv);
+    if (!overridden) env.push_back(kv);
   }
-  for (auto& [k, v] : exec.env) env_store.push_back(k + "=" + v);
-  env_store.push_back("KUBERNETES_EXEC_INFO=" + info.dump());
-  std::vector<char*> envp;
-  envp.reserve(env_store.size() + 1);
-  for (auto& s : env_store) envp.push_back(s.data());
-  envp.push_back(nullptr);
-  std::vector<std::string> argv_store{exec.command};
-  argv_store.insert(argv_store.end(), exec.args.begin(), exec.args.end());
-  std::vector<char*> argv;
-  argv.reserve(argv_store.size() + 1);
-  for (auto& s : argv_store) argv.push_back(s.data());
-  argv.push_back(nullptr);
+  for (auto& [k, v] : exec.env) env.push_back(k + "=" + v);
+  env.push_back("KUBERNETES_EXEC_INFO=" + info.dump());
+  return env;
+}
 
+// A null-terminated char* array over `strings` (which must outlive it).
+std::vector<char*> c_array(std::vector<std::string>& strings) {
+  std::vector<char*> out;
+  out.reserve(strings.size() + 1);
+  for (auto& s : strings) out.push_back(s.data());
+  out.push_back(nullptr);
+  return out;
+}
+
+// Starts the plugin with stdin from /dev/null and stdout to a pipe; returns
+// the pid and the pipe's read end.
+std::pair<pid_t, int> spawn_plugin(const ExecConfig& exec, const ClusterConfig& cluster, char* const* argv,
+                                   char* const* envp) {
   int out[2];
   if (::pipe(out) != 0) throw KubeError(std::string("exec plugin: pipe: ") + std::strerror(errno));
   posix_spawn_file_actions_t fa;
@@ -115,7 +129,7 @@ ExecCredential run_exec_plugin(const ExecConfig& exec, const ClusterConfig& clus
   posix_spawn_file_actions_addclose(&fa, out[0]);
   posix_spawn_file_actions_addclose(&fa, out[1]);
   pid_t pid = 0;
-  int rc = posix_spawnp(&pid, exec.command.c_str(), &fa, nullptr, argv.data(), envp.data());
+  int rc = posix_spawnp(&pid, exec.command.c_str(), &fa, nullptr, argv, envp);
   posix_spawn_file_actions_destroy(&fa);
   ::close(out[1]);
   if (rc != 0) {
@@ -125,44 +139,56 @@ ExecCredential run_exec_plugin(const ExecConfig& exec, const ClusterConfig& clus
     if (rc == ENOENT && !exec.installHint.empty()) msg += "\n" + exec.installHint;
     throw KubeError(msg);
   }
-  std::string output;
+  return {pid, out[0]};
+}
+
+// Reads `fd` to its end, at most 1 MiB and until `deadline`; false when the
+// deadline passed.
+bool read_bounded(int fd, std::chrono::steady_clock::time_point deadline, std::string& output) {
   char buf[4096];
-  // Bounded: a plugin that hangs for a minute or prints megabytes is broken.
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  bool timed_out = false;
   while (true) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) {
-      timed_out = true;
-      break;
-    }
-    pollfd pfd{out[0], POLLIN, 0};
+    if (left.count() <= 0) return false;
+    pollfd pfd{fd, POLLIN, 0};
     int pr = ::poll(&pfd, 1, static_cast<int>(left.count()));
     if (pr < 0 && errno == EINTR) continue;
-    if (pr <= 0) {
-      timed_out = pr == 0;
-      break;
-    }
-    ssize_t n = ::read(out[0], buf, sizeof buf);
+    if (pr <= 0) return pr != 0;
+    ssize_t n = ::read(fd, buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
+    if (n <= 0) return true;
     output.append(buf, static_cast<std::size_t>(n));
-    if (output.size() > std::size_t{1024} * 1024) break;
+    if (output.size() > std::size_t{1024} * 1024) return true;
   }
-  ::close(out[0]);
+}
+
+void check_exit(const ExecConfig& exec, int status) {
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return;
+  std::string msg = "exec plugin \"" + exec.command + "\" failed (exit " +
+                    std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : -1) + ")";
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 127 && !exec.installHint.empty()) msg += "\n" + exec.installHint;
+  throw KubeError(msg);
+}
+
+}  // namespace
+
+ExecCredential run_exec_plugin(const ExecConfig& exec, const ClusterConfig& cluster) {
+  std::vector<std::string> env_store = plugin_env(exec, exec_info(exec, cluster));
+  std::vector<std::string> argv_store{exec.command};
+  argv_store.insert(argv_store.end(), exec.args.begin(), exec.args.end());
+  std::vector<char*> envp = c_array(env_store), argv = c_array(argv_store);
+  auto [pid, fd] = spawn_plugin(exec, cluster, argv.data(), envp.data());
+  std::string output;
+  // Bounded: a plugin that hangs for a minute or prints megabytes is broken.
+  const bool timed_out = !read_bounded(fd, std::chrono::steady_clock::now() + std::chrono::seconds(60), output);
+  ::close(fd);
   if (timed_out) ::kill(pid, SIGKILL);
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
   if (timed_out) throw KubeError("exec plugin \"" + exec.command + "\" did not finish within 60 s");
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    std::string msg = "exec plugin \"" + exec.command + "\" failed (exit " +
-                      std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : -1) + ")";
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 127 && !exec.installHint.empty()) msg += "\n" + exec.installHint;
-    throw KubeError(msg);
-  }
-  ExecCredential c = parse_exec_credential(output, exec.apiVersion, exec.command);
-  return c;  // clientCertificateData is PEM text, not base64 (unlike kubeconfig *-data)
+  check_exit(exec, status);
+  // clientCertificateData is PEM text, not base64 (unlike kubeconfig *-data).
+  return parse_exec_credential(output, exec.apiVersion, exec.command);
 }
 
 }  // namespace loki

@@ -3,6 +3,7 @@
 #include <loki/kubeconfig.hpp>
 #include <loki/manifest.hpp>
 
+#include "kubeconfig_steps.hpp"
 #include "yaml_json.hpp"
 
 #include <cstdlib>
@@ -159,58 +160,68 @@ void parse_server_url(const std::string& url, ClusterConfig& cfg) {
   if (cfg.host.empty()) throw KubeError("server \"" + url + "\" has no host");
 }
 
-ClusterConfig load_cluster_config(const KubeConfigOptions& opts) {
+namespace kubeconfig {
+
+std::vector<std::string> discover_files(const std::string& flag) {
   std::vector<std::string> files;
-  if (!opts.kubeconfig.empty()) {
-    if (!fs::exists(opts.kubeconfig)) throw KubeError("kubeconfig " + opts.kubeconfig + ": no such file");
-    files.push_back(opts.kubeconfig);
+  if (!flag.empty()) {
+    if (!fs::exists(flag)) throw KubeError("kubeconfig " + flag + ": no such file");
+    files.push_back(flag);
   } else if (const char* env = std::getenv("KUBECONFIG"); env && *env) {
     for (auto& p : split_paths(env))
       if (fs::exists(p)) files.push_back(p);  // missing entries are skipped, as kubectl does
   } else if (const char* home = std::getenv("HOME"); home && fs::exists(std::string(home) + "/.kube/config")) {
     files.push_back(std::string(home) + "/.kube/config");
   }
-  if (files.empty()) {
-    if (std::getenv("KUBERNETES_SERVICE_HOST") && opts.context.empty()) return in_cluster_config();
-    throw KubeError(
-        "no kubeconfig found: pass --kubeconfig, set KUBECONFIG, or create ~/.kube/config (and not running in a "
-        "cluster: KUBERNETES_SERVICE_HOST is not set)");
-  }
-  // Merge: the first file to set a value wins.
-  FileEntries merged;
-  std::string sources;
+  return files;
+}
+
+Merged merge_files(const std::vector<std::string>& files) {
+  // The first file to set a value wins (kubectl's merge order).
+  Merged merged;
   for (const auto& path : files) {
     FileEntries f = parse_kubeconfig_file(path);
     if (merged.current_context.empty()) merged.current_context = f.current_context;
-    for (auto& [k, v] : f.clusters.items())
-      if (!merged.clusters.contains(k)) merged.clusters[k] = v;
-    for (auto& [k, v] : f.users.items())
-      if (!merged.users.contains(k)) merged.users[k] = v;
-    for (auto& [k, v] : f.contexts.items())
-      if (!merged.contexts.contains(k)) merged.contexts[k] = v;
-    sources += (sources.empty() ? "" : ":") + path;
+    for (auto [from, into] : {std::pair{&f.clusters, &merged.clusters}, std::pair{&f.users, &merged.users},
+                              std::pair{&f.contexts, &merged.contexts}})
+      for (auto& [k, v] : from->items())
+        if (!into->contains(k)) (*into)[k] = v;
+    merged.sources += (merged.sources.empty() ? "" : ":") + path;
   }
-  ClusterConfig cfg;
-  cfg.source = sources;
-  cfg.context = opts.context.empty() ? merged.current_context : opts.context;
+  return merged;
+}
+
+}  // namespace kubeconfig
+
+namespace {
+
+using kubeconfig::Merged;
+
+// The context, cluster and user names, and the context's namespace.
+void select_context(const Merged& m, const KubeConfigOptions& opts, ClusterConfig& cfg) {
+  cfg.context = opts.context.empty() ? m.current_context : opts.context;
   if (cfg.context.empty())
-    throw KubeError("kubeconfig " + sources + " sets no current-context; pass --context (contexts: " + [&] {
+    throw KubeError("kubeconfig " + m.sources + " sets no current-context; pass --context (contexts: " + [&] {
       std::string names;
-      for (auto& [k, v] : merged.contexts.items()) names += (names.empty() ? "" : ", ") + k;
+      for (auto& [k, v] : m.contexts.items()) names += (names.empty() ? "" : ", ") + k;
       return names.empty() ? std::string("none") : names;
     }() + ")");
-  if (!merged.contexts.contains(cfg.context))
-    throw KubeError("context \"" + cfg.context + "\" not found in kubeconfig " + sources);
-  const json& ctx = merged.contexts[cfg.context];
-  cfg.cluster_name = string_field(ctx, "cluster");
-  cfg.user_name = string_field(ctx, "user");
+  if (!m.contexts.contains(cfg.context))
+    throw KubeError("context \"" + cfg.context + "\" not found in kubeconfig " + m.sources);
+  const json& ctx = m.contexts[cfg.context];
+  cfg.cluster_name = opts.cluster.empty() ? string_field(ctx, "cluster") : opts.cluster;
+  cfg.user_name = opts.user.empty() ? string_field(ctx, "user") : opts.user;
   cfg.default_namespace = string_field(ctx, "namespace");
-  if (!merged.clusters.contains(cfg.cluster_name))
+}
+
+// Server and TLS settings of the selected cluster.
+void apply_cluster(const Merged& m, ClusterConfig& cfg) {
+  if (!m.clusters.contains(cfg.cluster_name))
     throw KubeError("context \"" + cfg.context + "\" names cluster \"" + cfg.cluster_name + "\", which kubeconfig " +
-                    sources + " does not define");
-  const json& cl = merged.clusters[cfg.cluster_name];
+                    m.sources + " does not define");
+  const json& cl = m.clusters[cfg.cluster_name];
   cfg.server = string_field(cl, "server");
-  if (cfg.server.empty()) throw KubeError("cluster \"" + cfg.cluster_name + "\" in " + sources + " has no server");
+  if (cfg.server.empty()) throw KubeError("cluster \"" + cfg.cluster_name + "\" in " + m.sources + " has no server");
   parse_server_url(cfg.server, cfg);
   cfg.tls_server_name = string_field(cl, "tls-server-name");
   if (auto it = cl.find("insecure-skip-tls-verify"); it != cl.end() && it->is_boolean())
@@ -222,63 +233,91 @@ ClusterConfig load_cluster_config(const KubeConfigOptions& opts) {
     cfg.ca_pem = read_file_or_throw(file, "cluster \"" + cfg.cluster_name + "\" certificate-authority");
     cfg.ca_source = file;
   }
+}
 
-  if (!cfg.user_name.empty()) {
-    if (!merged.users.contains(cfg.user_name))
-      throw KubeError("context \"" + cfg.context + "\" names user \"" + cfg.user_name + "\", which kubeconfig " +
-                      sources + " does not define");
-    const json& u = merged.users[cfg.user_name];
-    const std::string who = "user \"" + cfg.user_name + "\"";
-    if (auto ap = u.find("auth-provider"); ap != u.end() && ap->is_object()) {
-      std::string name = string_field(*ap, "name");
-      if (name == "gcp")
-        throw KubeError(who +
-                        " uses the removed `auth-provider: gcp`; install gke-gcloud-auth-plugin and run "
-                        "`gcloud container clusters get-credentials` to switch the kubeconfig to it "
-                        "(https://cloud.google.com/kubernetes-engine/docs/how-to/cluster-access-for-kubectl)");
-      if (name == "azure")
-        throw KubeError(who +
-                        " uses the removed `auth-provider: azure`; convert the kubeconfig with `kubelogin "
-                        "convert-kubeconfig`");
-      throw KubeError(who + " uses `auth-provider: " + name +
-                      "`, which was removed from Kubernetes clients; use an exec credential plugin instead");
-    }
-    cfg.token = string_field(u, "token");
-    cfg.token_file = string_field(u, "tokenFile");
-    if (auto d = string_field(u, "client-certificate-data"); !d.empty())
-      cfg.client_cert_pem = b64decode(d, who + " client-certificate-data");
-    else if (auto f = string_field(u, "client-certificate"); !f.empty())
-      cfg.client_cert_pem = read_file_or_throw(f, who + " client-certificate");
-    if (auto d = string_field(u, "client-key-data"); !d.empty())
-      cfg.client_key_pem = b64decode(d, who + " client-key-data");
-    else if (auto f = string_field(u, "client-key"); !f.empty())
-      cfg.client_key_pem = read_file_or_throw(f, who + " client-key");
-    if (cfg.client_cert_pem.empty() != cfg.client_key_pem.empty())
-      throw KubeError(who + " has a client certificate without a key (or a key without a certificate)");
-    if (auto ex = u.find("exec"); ex != u.end() && ex->is_object()) {
-      ExecConfig e;
-      e.apiVersion = string_field(*ex, "apiVersion");
-      e.command = string_field(*ex, "command");
-      e.installHint = string_field(*ex, "installHint");
-      if (e.command.empty()) throw KubeError(who + ": exec plugin has no command");
-      if (e.apiVersion != "client.authentication.k8s.io/v1" && e.apiVersion != "client.authentication.k8s.io/v1beta1")
-        throw KubeError(who + ": exec plugin apiVersion \"" + e.apiVersion +
-                        "\" is not supported (use client.authentication.k8s.io/v1 or v1beta1)");
-      if (auto a = ex->find("args"); a != ex->end() && a->is_array())
-        for (auto& v : *a)
-          if (v.is_string()) e.args.push_back(v.get<std::string>());
-      if (auto en = ex->find("env"); en != ex->end() && en->is_array())
-        for (auto& v : *en)
-          if (v.is_object()) e.env.emplace_back(string_field(v, "name"), string_field(v, "value"));
-      if (auto pci = ex->find("provideClusterInfo"); pci != ex->end() && pci->is_boolean())
-        e.provideClusterInfo = pci->get<bool>();
-      cfg.exec = std::move(e);
-    }
-    if (!string_field(u, "username").empty())
-      throw KubeError(who +
-                      " uses basic auth (username/password), which loki-audit does not support; use a token "
-                      "or client certificate");
+// Legacy auth providers were removed from client-go: say what replaces them.
+void reject_auth_provider(const json& u, const std::string& who) {
+  auto ap = u.find("auth-provider");
+  if (ap == u.end() || !ap->is_object()) return;
+  std::string name = string_field(*ap, "name");
+  if (name == "gcp")
+    throw KubeError(who +
+                    " uses the removed `auth-provider: gcp`; install gke-gcloud-auth-plugin and run "
+                    "`gcloud container clusters get-credentials` to switch the kubeconfig to it "
+                    "(https://cloud.google.com/kubernetes-engine/docs/how-to/cluster-access-for-kubectl)");
+  if (name == "azure")
+    throw KubeError(who +
+                    " uses the removed `auth-provider: azure`; convert the kubeconfig with `kubelogin "
+                    "convert-kubeconfig`");
+  throw KubeError(who + " uses `auth-provider: " + name +
+                  "`, which was removed from Kubernetes clients; use an exec credential plugin instead");
+}
+
+// Inline data wins over the file, as in client-go.
+std::string data_or_file(const json& u, const std::string& key, const std::string& who) {
+  if (auto d = string_field(u, (key + "-data").c_str()); !d.empty()) return b64decode(d, who + " " + key + "-data");
+  if (auto f = string_field(u, key.c_str()); !f.empty()) return read_file_or_throw(f, who + " " + key);
+  return "";
+}
+
+ExecConfig parse_exec(const json& ex, const std::string& who) {
+  ExecConfig e;
+  e.apiVersion = string_field(ex, "apiVersion");
+  e.command = string_field(ex, "command");
+  e.installHint = string_field(ex, "installHint");
+  if (e.command.empty()) throw KubeError(who + ": exec plugin has no command");
+  if (e.apiVersion != "client.authentication.k8s.io/v1" && e.apiVersion != "client.authentication.k8s.io/v1beta1")
+    throw KubeError(who + ": exec plugin apiVersion \"" + e.apiVersion +
+                    "\" is not supported (use client.authentication.k8s.io/v1 or v1beta1)");
+  if (auto a = ex.find("args"); a != ex.end() && a->is_array())
+    for (auto& v : *a)
+      if (v.is_string()) e.args.push_back(v.get<std::string>());
+  if (auto en = ex.find("env"); en != ex.end() && en->is_array())
+    for (auto& v : *en)
+      if (v.is_object()) e.env.emplace_back(string_field(v, "name"), string_field(v, "value"));
+  if (auto pci = ex.find("provideClusterInfo"); pci != ex.end() && pci->is_boolean())
+    e.provideClusterInfo = pci->get<bool>();
+  return e;
+}
+
+// Credentials of the selected user (none when the context names no user).
+void apply_user(const Merged& m, ClusterConfig& cfg) {
+  if (cfg.user_name.empty()) return;
+  if (!m.users.contains(cfg.user_name))
+    throw KubeError("context \"" + cfg.context + "\" names user \"" + cfg.user_name + "\", which kubeconfig " +
+                    m.sources + " does not define");
+  const json& u = m.users[cfg.user_name];
+  const std::string who = "user \"" + cfg.user_name + "\"";
+  reject_auth_provider(u, who);
+  cfg.token = string_field(u, "token");
+  cfg.token_file = string_field(u, "tokenFile");
+  cfg.client_cert_pem = data_or_file(u, "client-certificate", who);
+  cfg.client_key_pem = data_or_file(u, "client-key", who);
+  if (cfg.client_cert_pem.empty() != cfg.client_key_pem.empty())
+    throw KubeError(who + " has a client certificate without a key (or a key without a certificate)");
+  if (auto ex = u.find("exec"); ex != u.end() && ex->is_object()) cfg.exec = parse_exec(*ex, who);
+  if (!string_field(u, "username").empty())
+    throw KubeError(who +
+                    " uses basic auth (username/password), which loki-audit does not support; use a token "
+                    "or client certificate");
+}
+
+}  // namespace
+
+ClusterConfig load_cluster_config(const KubeConfigOptions& opts) {
+  std::vector<std::string> files = kubeconfig::discover_files(opts.kubeconfig);
+  if (files.empty()) {
+    if (std::getenv("KUBERNETES_SERVICE_HOST") && opts.context.empty()) return in_cluster_config();
+    throw KubeError(
+        "no kubeconfig found: pass --kubeconfig, set KUBECONFIG, or create ~/.kube/config (and not running in a "
+        "cluster: KUBERNETES_SERVICE_HOST is not set)");
   }
+  Merged merged = kubeconfig::merge_files(files);
+  ClusterConfig cfg;
+  cfg.source = merged.sources;
+  select_context(merged, opts, cfg);
+  apply_cluster(merged, cfg);
+  apply_user(merged, cfg);
   return cfg;
 }
 

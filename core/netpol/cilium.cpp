@@ -19,6 +19,8 @@
 // toNodes, toRequires, L7 rules.
 #include <loki/netpol.hpp>
 
+#include <loki/json_access.hpp>
+
 #include "internal.hpp"
 
 #include <algorithm>
@@ -31,13 +33,6 @@ using detail::ptr;
 using nlohmann::json;
 
 namespace {
-
-const json* member(const json& j, const char* key) {
-  if (!j.is_object()) return nullptr;
-  auto it = j.find(key);
-  if (it == j.end() || it->is_null()) return nullptr;
-  return &*it;
-}
 
 bool non_empty_list(const json* j) {
   return j && j->is_array() && !j->empty();

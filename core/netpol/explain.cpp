@@ -133,11 +133,11 @@ nlohmann::json explain_json(const Analyzer& an, const PodInfo& pod, const Explai
   return j;
 }
 
-std::string explain(const Analyzer& an, const PodInfo& pod, const std::optional<ExplainTarget>& to) {
-  std::ostringstream out;
-  const Inventory& inv = an.inventory();
-  PodNetwork net = an.analyze(pod);
+namespace {
 
+// The pod: where it is defined, its labels, addresses, ports and the env
+// settings that promise something about its network.
+void describe_pod(std::ostream& out, const Inventory& inv, const PodInfo& pod) {
   out << pod.ref.display() << "\n";
   out << "  file:        " << pod.file << ":" << pod.line << "\n";
   out << "  namespace:   " << pod.ns << " (labels " << labels_text(inv.namespaces.labels_of(pod.ns))
@@ -159,15 +159,18 @@ std::string explain(const Analyzer& an, const PodInfo& pod, const std::optional<
       ps.push_back(p.name + "=" + std::string(to_string(p.protocol)) + "/" + std::to_string(p.port));
     out << "  named ports: " << join(ps, ", ") << "\n";
   }
-  for (const EnvSetting* e : {&pod.egress_policy, &pod.allowed_hosts, &pod.block_metadata}) {
+  const std::pair<const EnvSetting*, const char*> envs[] = {{&pod.egress_policy, "LOKI_NETWORK_EGRESS_POLICY"},
+                                                            {&pod.allowed_hosts, "LOKI_ALLOWED_HOSTS"},
+                                                            {&pod.block_metadata, "LOKI_BLOCK_METADATA_ENDPOINT"}};
+  for (auto [e, name] : envs) {
     if (!e->present) continue;
-    const char* name = e == &pod.egress_policy   ? "LOKI_NETWORK_EGRESS_POLICY"
-                       : e == &pod.allowed_hosts ? "LOKI_ALLOWED_HOSTS"
-                                                 : "LOKI_BLOCK_METADATA_ENDPOINT";
     out << "  env:         " << name << "=" << (e->literal ? e->value : std::string("<valueFrom>")) << " (container "
         << e->container << ")\n";
   }
+}
 
+// The namespace's policies, whether each selects the pod and why not.
+void describe_policies(std::ostream& out, const Analyzer& an, const Inventory& inv, const PodInfo& pod) {
   auto policies = an.policies_for(pod.ns);
   out << "\nPolicies of namespace " << pod.ns << " (" << policies.size() << "):\n";
   if (policies.empty()) out << "  none\n";
@@ -185,88 +188,109 @@ std::string explain(const Analyzer& an, const PodInfo& pod, const std::optional<
     }
     for (const auto& n : p->notes) out << "      note: " << n << "\n";
   }
+}
 
+std::string names(const std::vector<const Policy*>& ps) {
+  std::vector<std::string> v;
+  v.reserve(ps.size());
+  for (const Policy* p : ps) v.push_back(p->display());
+  return join(v, ", ");
+}
+
+void describe_isolation(std::ostream& out, const PodNetwork& net) {
   out << "\nIsolation:\n";
   if (!net.policies_apply) {
     out << "  ingress: NOT isolated as node traffic (hostNetwork; what a CNI does is implementation-defined)\n";
     out << "  egress:  NOT isolated as node traffic (hostNetwork; what a CNI does is implementation-defined)\n";
-  } else {
-    std::vector<const Policy*> deny;
-    for (const Policy* p : net.egress_policies)
-      if (p->egress_default_deny) deny.push_back(p);
-    auto names = [](const std::vector<const Policy*>& ps) {
-      std::vector<std::string> v;
-      v.reserve(ps.size());
-      for (const Policy* p : ps) v.push_back(p->display());
-      return join(v, ", ");
-    };
-    out << "  ingress: "
-        << (net.ingress_isolated ? "isolated by " + names(net.ingress_policies)
-                                 : std::string("NOT isolated: no selecting policy has Ingress; all ingress allowed"))
-        << "\n";
-    out << "  egress:  "
-        << (net.egress_isolated ? "isolated by " + names(deny)
-                                : std::string("NOT isolated: no selecting policy has Egress; all egress allowed"))
-        << "\n";
+    return;
   }
+  std::vector<const Policy*> deny;
+  for (const Policy* p : net.egress_policies)
+    if (p->egress_default_deny) deny.push_back(p);
+  out << "  ingress: "
+      << (net.ingress_isolated ? "isolated by " + names(net.ingress_policies)
+                               : std::string("NOT isolated: no selecting policy has Ingress; all ingress allowed"))
+      << "\n";
+  out << "  egress:  "
+      << (net.egress_isolated ? "isolated by " + names(deny)
+                              : std::string("NOT isolated: no selecting policy has Egress; all egress allowed"))
+      << "\n";
+}
 
-  auto allowed_table = [&](bool ingress) {
-    const bool isolated = ingress ? net.ingress_isolated : net.egress_isolated;
-    out << (ingress ? "\nAllowed ingress:\n" : "\nAllowed egress:\n");
-    if (!isolated) {
-      out << (ingress ? "  everything (every source, every port)\n" : "  everything (every destination, every port)\n");
-      return;
-    }
-    std::vector<std::vector<std::string>> rows = {{"POLICY", "RULE", ingress ? "FROM" : "TO", "PORTS"}};
-    for (const Policy* p : ingress ? net.ingress_policies : net.egress_policies) {
-      const auto& rules = ingress ? p->ingress_rules : p->egress_rules;
-      for (std::size_t r = 0; r < rules.size(); ++r) {
-        const auto& rule = rules[r];
-        std::vector<std::string> peers, ports;
-        for (const auto& peer : rule.to) peers.push_back(peer.to_string());
-        for (const auto& port : rule.ports)
-          ports.push_back(port.all_ports() && !port.protocol ? "every port" : port.to_string());
-        rows.push_back({p->display(), std::string(ingress ? "ingress[" : "egress[") + std::to_string(r) + "]",
-                        peers.empty() ? "nothing" : join(peers, " | "), join(ports, ", ")});
-      }
-      if (rules.empty())
-        rows.push_back({p->display(), "-",
-                        p->is_cilium() && ingress
-                            ? "not modelled (Cilium ingress)"
-                            : std::string("nothing (no ") + (ingress ? "ingress" : "egress") + " rules)",
-                        "-"});
-    }
-    table(out, rows, "  ");
-  };
-  allowed_table(false);
-  allowed_table(true);
-
-  if (to) {
-    Connection c = an.connect(pod, to->dest, to->port, to->protocol);
-    out << "\nTo " << to->text;
-    if (!to->port_name.empty())
-      out << " (" << to_string(to->protocol) << "/" << to->port << ", named port " << to->port_name << ")";
-    out << ": " << upper(c.answer) << "\n";
-    out << "  egress (source side, " << pod.ref.display() << "): " << upper(c.egress.answer) << "\n    "
-        << c.egress.reason << "\n";
-    for (const auto& cv : c.egress.caveats) out << "    note: " << cv << "\n";
-    if (c.egress.answer != Verdict::Answer::allowed)
-      why_not(out, an, net.egress_policies, false, to->dest, to->port, to->protocol, to->dest);
-    if (!c.ingress) {
-      out << "  ingress: not applicable: " << to->dest.to_string()
-          << " is not a pod of the input; only the source's egress applies\n";
-    } else {
-      const PodInfo& dst = *to->dest.pod;
-      out << "  ingress (destination side, " << dst.ref.display() << "): " << upper(c.ingress->answer) << "\n    "
-          << c.ingress->reason << "\n";
-      for (const auto& cv : c.ingress->caveats) out << "    note: " << cv << "\n";
-      if (c.ingress->answer != Verdict::Answer::allowed) {
-        PodNetwork dnet = an.analyze(dst);
-        why_not(out, an, dnet.ingress_policies, true, Destination::to_pod(pod), to->port, to->protocol,
-                Destination::to_pod(dst));
-      }
-    }
+// One row per rule of the selecting policies of a direction.
+void allowed_rows(std::vector<std::vector<std::string>>& rows, const Policy& p, bool ingress) {
+  const auto& rules = ingress ? p.ingress_rules : p.egress_rules;
+  for (std::size_t r = 0; r < rules.size(); ++r) {
+    const auto& rule = rules[r];
+    std::vector<std::string> peers, ports;
+    for (const auto& peer : rule.to) peers.push_back(peer.to_string());
+    for (const auto& port : rule.ports)
+      ports.push_back(port.all_ports() && !port.protocol ? "every port" : port.to_string());
+    rows.push_back({p.display(), std::string(ingress ? "ingress[" : "egress[") + std::to_string(r) + "]",
+                    peers.empty() ? "nothing" : join(peers, " | "), join(ports, ", ")});
   }
+  if (rules.empty())
+    rows.push_back({p.display(), "-",
+                    p.is_cilium() && ingress
+                        ? "not modelled (Cilium ingress)"
+                        : std::string("nothing (no ") + (ingress ? "ingress" : "egress") + " rules)",
+                    "-"});
+}
+
+void allowed_table(std::ostream& out, const PodNetwork& net, bool ingress) {
+  const bool isolated = ingress ? net.ingress_isolated : net.egress_isolated;
+  out << (ingress ? "\nAllowed ingress:\n" : "\nAllowed egress:\n");
+  if (!isolated) {
+    out << (ingress ? "  everything (every source, every port)\n" : "  everything (every destination, every port)\n");
+    return;
+  }
+  std::vector<std::vector<std::string>> rows = {{"POLICY", "RULE", ingress ? "FROM" : "TO", "PORTS"}};
+  for (const Policy* p : ingress ? net.ingress_policies : net.egress_policies) allowed_rows(rows, *p, ingress);
+  table(out, rows, "  ");
+}
+
+// The verdict for one connection, each side with its reason and, when
+// refused, why no rule allows it.
+void describe_connection(std::ostream& out, const Analyzer& an, const PodInfo& pod, const PodNetwork& net,
+                         const ExplainTarget& to) {
+  Connection c = an.connect(pod, to.dest, to.port, to.protocol);
+  out << "\nTo " << to.text;
+  if (!to.port_name.empty())
+    out << " (" << to_string(to.protocol) << "/" << to.port << ", named port " << to.port_name << ")";
+  out << ": " << upper(c.answer) << "\n";
+  out << "  egress (source side, " << pod.ref.display() << "): " << upper(c.egress.answer) << "\n    "
+      << c.egress.reason << "\n";
+  for (const auto& cv : c.egress.caveats) out << "    note: " << cv << "\n";
+  if (c.egress.answer != Verdict::Answer::allowed)
+    why_not(out, an, net.egress_policies, false, to.dest, to.port, to.protocol, to.dest);
+  if (!c.ingress) {
+    out << "  ingress: not applicable: " << to.dest.to_string()
+        << " is not a pod of the input; only the source's egress applies\n";
+    return;
+  }
+  const PodInfo& dst = *to.dest.pod;
+  out << "  ingress (destination side, " << dst.ref.display() << "): " << upper(c.ingress->answer) << "\n    "
+      << c.ingress->reason << "\n";
+  for (const auto& cv : c.ingress->caveats) out << "    note: " << cv << "\n";
+  if (c.ingress->answer != Verdict::Answer::allowed) {
+    PodNetwork dnet = an.analyze(dst);
+    why_not(out, an, dnet.ingress_policies, true, Destination::to_pod(pod), to.port, to.protocol,
+            Destination::to_pod(dst));
+  }
+}
+
+}  // namespace
+
+std::string explain(const Analyzer& an, const PodInfo& pod, const std::optional<ExplainTarget>& to) {
+  std::ostringstream out;
+  const Inventory& inv = an.inventory();
+  PodNetwork net = an.analyze(pod);
+  describe_pod(out, inv, pod);
+  describe_policies(out, an, inv, pod);
+  describe_isolation(out, net);
+  allowed_table(out, net, false);
+  allowed_table(out, net, true);
+  if (to) describe_connection(out, an, pod, net, *to);
   return out.str();
 }
 

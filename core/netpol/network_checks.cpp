@@ -1,5 +1,6 @@
 // The network pass: analyse every pod once, then run each network rule.
 #include <loki/network_checks.hpp>
+#include <loki/podspec.hpp>
 
 #include <algorithm>
 #include <functional>
@@ -119,6 +120,7 @@ void check_network(const netpol::Inventory& inv, const Config& config, const std
       f.remediation = std::move(r.remediation);
       f.field = std::move(r.field);
       if (r.pod) {
+        if (r.pod->inferred_kind) f.message += inferred_kind_note(r.pod->ref.kind);
         f.object = r.pod->ref;
         f.file = r.pod->file;
         if (f.line == 0) f.line = r.pod->line;

@@ -5,6 +5,7 @@
 #include <loki/podspec.hpp>
 #include <loki/rules.hpp>
 
+#include <loki/json_access.hpp>
 #include "internal.hpp"
 
 #include <algorithm>
@@ -200,13 +201,6 @@ Policy policy_base(const Object& o, const std::string& default_namespace) {
 
 namespace {
 
-const json* member(const json& j, const char* key) {
-  if (!j.is_object()) return nullptr;
-  auto it = j.find(key);
-  if (it == j.end() || it->is_null()) return nullptr;
-  return &*it;
-}
-
 // A Kubernetes NetworkPolicyPort.
 std::optional<PortSpec> k8s_port(const json& p, Policy& pol, const std::string& where) {
   if (!p.is_object()) {
@@ -357,27 +351,49 @@ std::vector<Policy> parse_k8s(const Object& o, const std::string& default_namesp
 }
 
 // Finds the first container env entry named `name`.
+// The first env entry named `name`, as the pod's setting (for messages).
 void find_env(const std::vector<ContainerRef>& containers, std::string_view name, EnvSetting& out, const Object& o) {
+  auto entries = env_entries(containers, name);
+  if (entries.empty()) return;
+  const EnvRef& ref = entries.front();
+  const json& e = *ref.entry;
+  out.present = true;
+  out.container = ref.container->name;
+  out.field = ptr(ptr(ref.container->path, "env"), ref.index);
+  out.line = o.line_of(out.field);
+  if (auto v = e.find("value"); v != e.end() && v->is_string()) {
+    out.value = v->get<std::string>();
+  } else if (e.contains("valueFrom")) {
+    out.literal = false;
+  } else if (v != e.end() && !v->is_null()) {
+    out.value = v->dump();  // a number or boolean the API would reject; keep it for the message
+  }
+}
+
+// A pod's addresses (status.podIPs, else the older status.podIP): ipBlock
+// peers match pods by them. hostNetwork pods report their node's IPs here.
+void add_pod_ips(const json& object, PodInfo& info) {
+  const json* status = member(object, "status");
+  if (!status || !status->is_object()) return;
+  auto add_ip = [&](const json* v) {
+    if (!v || !v->is_string()) return;
+    if (auto ip = IpAddress::parse(v->get<std::string>()))
+      if (std::find(info.ips.begin(), info.ips.end(), *ip) == info.ips.end()) info.ips.push_back(*ip);
+  };
+  if (const json* ips = member(*status, "podIPs"); ips && ips->is_array())
+    for (const auto& e : *ips) add_ip(member(e, "ip"));
+  add_ip(member(*status, "podIP"));
+}
+
+// Named container ports, for policies that name a port.
+void add_named_ports(const std::vector<ContainerRef>& containers, PodInfo& info) {
   for (const auto& c : containers) {
-    auto env = c.json->find("env");
-    if (env == c.json->end() || !env->is_array()) continue;
-    for (std::size_t i = 0; i < env->size(); ++i) {
-      const json& e = (*env)[i];
-      if (!e.is_object()) continue;
-      auto n = e.find("name");
-      if (n == e.end() || !n->is_string() || n->get_ref<const std::string&>() != name) continue;
-      out.present = true;
-      out.container = c.name;
-      out.field = ptr(ptr(c.path, "env"), i);
-      out.line = o.line_of(out.field);
-      if (auto v = e.find("value"); v != e.end() && v->is_string()) {
-        out.value = v->get<std::string>();
-      } else if (e.contains("valueFrom")) {
-        out.literal = false;
-      } else if (v != e.end() && !v->is_null()) {
-        out.value = v->dump();  // a number or boolean the API would reject; keep it for the message
-      }
-      return;
+    if (c.kind == ContainerKind::ephemeral) continue;  // ephemeral containers declare no ports
+    for (const ContainerPort& p : ports_of(c)) {
+      if (!p.name || !p.container_port) continue;
+      NamedPort np{*p.name, Protocol::TCP, static_cast<int>(*p.container_port)};
+      if (p.protocol) np.protocol = parse_protocol(*p.protocol).value_or(Protocol::TCP);
+      info.ports.push_back(std::move(np));
     }
   }
 }
@@ -403,6 +419,7 @@ std::optional<PodInfo> parse_pod(const Object& o, const Config& config, const st
   if (!pod) return std::nullopt;
   PodInfo info;
   info.ref = o.ref(default_namespace);
+  info.inferred_kind = pod->inferred;
   info.file = o.file;
   info.line = o.line;
   info.ns = info.ref.ns;
@@ -414,41 +431,15 @@ std::optional<PodInfo> parse_pod(const Object& o, const Config& config, const st
     info.host_network_field = pod->spec_path + "/hostNetwork";
     info.host_network_line = o.line_of(info.host_network_field);
   }
-  // A pod's addresses (status.podIPs, else the older status.podIP): ipBlock
-  // peers match pods by them. hostNetwork pods report their node's IPs here.
-  if (const json* status = member(o.json, "status"); status && status->is_object()) {
-    auto add_ip = [&](const json* v) {
-      if (!v || !v->is_string()) return;
-      if (auto ip = IpAddress::parse(v->get<std::string>()))
-        if (std::find(info.ips.begin(), info.ips.end(), *ip) == info.ips.end()) info.ips.push_back(*ip);
-    };
-    if (const json* ips = member(*status, "podIPs"); ips && ips->is_array())
-      for (const auto& e : *ips) add_ip(member(e, "ip"));
-    add_ip(member(*status, "podIP"));
-  }
+  add_pod_ips(o.json, info);
   auto containers = containers_of(*pod);
-  for (const auto& c : containers) {
-    if (c.kind == ContainerKind::ephemeral) continue;  // ephemeral containers declare no ports
-    auto ports = c.json->find("ports");
-    if (ports == c.json->end() || !ports->is_array()) continue;
-    for (const auto& p : *ports) {
-      if (!p.is_object()) continue;
-      auto name = p.find("name");
-      auto num = p.find("containerPort");
-      if (name == p.end() || !name->is_string() || num == p.end() || !num->is_number_integer()) continue;
-      NamedPort np{name->get<std::string>(), Protocol::TCP, num->get<int>()};
-      if (auto pr = p.find("protocol"); pr != p.end() && pr->is_string())
-        np.protocol = parse_protocol(pr->get<std::string>()).value_or(Protocol::TCP);
-      info.ports.push_back(std::move(np));
-    }
-  }
+  add_named_ports(containers, info);
   find_env(containers, "LOKI_NETWORK_EGRESS_POLICY", info.egress_policy, o);
   find_env(containers, "LOKI_ALLOWED_HOSTS", info.allowed_hosts, o);
   find_env(containers, "LOKI_BLOCK_METADATA_ENDPOINT", info.block_metadata, o);
   // A loki-mode pod under the config, or a pod that declares Loki Mode's
-  // egress promise: its own LOKI_NETWORK_EGRESS_POLICY says it is an agent.
-  info.loki = is_loki_pod(config, info.labels) ||
-              (info.egress_policy.present && info.egress_policy.literal && !info.egress_policy.value.empty());
+  // egress promise (the same test as the pod rules: is_agent_pod).
+  info.loki = is_loki_pod(config, info.labels) || declares_egress_promise(containers);
   for (auto& ig : ignore_annotations(o, pod))
     if (ig.honoured()) info.ignores.push_back(std::move(ig));
   return info;

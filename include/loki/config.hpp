@@ -6,6 +6,7 @@
 
 #include <map>
 #include <optional>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -76,5 +77,15 @@ struct Config {
 struct ConfigError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
+
+// A top-level setting of the config file, for the docs drift test (README,
+// the Helm chart's values.schema.json and configmap template).
+struct ConfigKey {
+  std::string_view name;
+  std::string_view chart_value;  // the chart value it is rendered from ("policy.mode"); "" when the chart omits it
+  std::span<const std::string_view> settings;  // nested settings (mutation.*, rules.<id>.*)
+};
+// In the order Config::parse lists them.
+std::vector<ConfigKey> config_keys();
 
 }  // namespace loki

@@ -3,7 +3,9 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
+#include <string_view>
 
 namespace loki {
 
@@ -20,6 +22,29 @@ inline const nlohmann::json& mapping_field(const nlohmann::json& obj, const char
   if (!obj.is_object()) return empty;
   auto it = obj.find(key);
   return it != obj.end() && it->is_object() ? *it : empty;
+}
+
+// obj[key] when obj is a mapping and the value is present and not null; else nullptr.
+inline const nlohmann::json* member(const nlohmann::json& obj, const char* key) {
+  if (!obj.is_object()) return nullptr;
+  auto it = obj.find(key);
+  return it == obj.end() || it->is_null() ? nullptr : &*it;
+}
+
+// obj[key] when a boolean; else nullopt.
+inline std::optional<bool> bool_field(const nlohmann::json& obj, const char* key) {
+  const nlohmann::json* v = member(obj, key);
+  return v && v->is_boolean() ? std::optional<bool>(v->get<bool>()) : std::nullopt;
+}
+
+// obj[key] is the boolean true.
+inline bool is_true(const nlohmann::json& obj, const char* key) {
+  return bool_field(obj, key).value_or(false);
+}
+
+// Empty or only whitespace (an ignore reason that says nothing).
+inline bool blank(std::string_view s) {
+  return s.find_first_not_of(" \t\r\n") == std::string_view::npos;
 }
 
 }  // namespace loki

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <loki/kubeconfig.hpp>
+#include <loki/workload_kinds.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -36,8 +37,13 @@ extern const ResourceType pods, namespaces, networkpolicies, deployments, replic
     cronjobs, replicationcontrollers, ciliumnetworkpolicies;
 }
 
-// The resource type of a kind among the ones above; nullptr for others.
+// The resource type of a kind among the ones above and the workload kinds
+// (include/loki/workload_kinds.hpp); nullptr for others.
 const ResourceType* resource_for_kind(std::string_view kind);
+
+// The workload kinds the cluster audit lists (controllers) always, or where
+// the API serves them, in table order.
+std::vector<ResourceType> listed_workload_resources(Listing which = Listing::always);
 
 struct ListResult {
   std::vector<nlohmann::json> items;  // each with apiVersion and kind filled in

@@ -60,8 +60,10 @@ struct ClusterConfig {
 };
 
 struct KubeConfigOptions {
-  std::string kubeconfig;  // --kubeconfig
-  std::string context;     // --context
+  std::string kubeconfig;    // --kubeconfig
+  std::string context;       // --context
+  std::string user = {};     // kubectl's --user: overrides the context's user
+  std::string cluster = {};  // kubectl's --cluster: overrides the context's cluster
 };
 
 // Resolves the client configuration. Throws KubeError with a clear message

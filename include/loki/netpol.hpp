@@ -182,6 +182,7 @@ struct PodInfo {
   Labels labels;
   bool host_network = false;
   bool loki = false;             // a loki-mode pod under the config
+  bool inferred_kind = false;    // its kind is not a known workload kind (PodTemplate::inferred)
   std::vector<NamedPort> ports;  // containers' named ports
   // status.podIPs (else status.podIP) when known (live pods, pods from
   // files with a status); for a hostNetwork pod these are its node's IPs.

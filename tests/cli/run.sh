@@ -136,6 +136,11 @@ for fmt in text json sarif junit; do
   "$BIN" lint --color never -f "$fmt" $FIX/pods.yaml $FIX/invalid.yaml >"$TMP/out.$fmt"
   golden "lint.$fmt" "$TMP/out.$fmt"
 done
+# Pod templates of DeploymentConfig, Rollout and an inferred kind (issue 18).
+for fmt in text json; do
+  "$BIN" lint --color never -f "$fmt" $FIX/pod-template-kinds.yaml >"$TMP/out.$fmt"
+  golden "pod-template-kinds.$fmt" "$TMP/out.$fmt"
+done
 "$BIN" lint -f sarif -o "$TMP/o.sarif" $FIX/pods.yaml; cmp -s "$TMP/o.sarif" <("$BIN" lint -f sarif $FIX/pods.yaml) \
   && ok "--output writes the report" || bad "--output differs from stdout"
 

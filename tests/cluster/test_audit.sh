@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # loki-audit against the real kube-apiserver of tests/cluster/up: pagination,
 # ownerReferences grouping, RBAC errors, exec credential plugins, KUBECONFIG
-# merging, a wrong CA, in-cluster config, and the fourth seed's shadowed egress.
+# merging, a wrong CA, in-cluster config, the fourth seed's shadowed egress,
+# and Argo Rollouts (a CRD) listed where the API serves them.
 # Objects are created with kubectl apply, exactly as users do.
 set -uo pipefail
 AUDIT=${1:?usage: test_audit.sh path/to/loki-audit}
@@ -264,5 +265,66 @@ run "explain against the cluster: the labelled pod is isolated" 1 "$AUDIT" expla
 run "seed 4: with the label the finding is gone" 0 "$AUDIT" --namespace "$MNS" --all-pods -f json --fail-on none
 python3 -c "import json,sys; f=json.load(open('$TMP/out'))['findings']; sys.exit(1 if [x for x in f if x['rule'] in ('egress-shadowed','egress-unrestricted')] else 0)" \
   && ok "no egress finding after labelling" || bad "egress finding remains" "$(cat "$TMP/out")"
+
+# ---- Argo Rollouts (a CRD): listed where served, template checked ---------------
+RNS=${NS}-rollouts
+trap 'cleanup_ns $NS ${NS}-models $RNS; k delete crd rollouts.argoproj.io --wait=false >/dev/null 2>&1; rm -rf "$TMP"' EXIT
+cat >"$TMP/rollout-crd.yaml" <<EOF
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: rollouts.argoproj.io}
+spec:
+  group: argoproj.io
+  scope: Namespaced
+  names: {kind: Rollout, listKind: RolloutList, plural: rollouts, singular: rollout, shortNames: [ro]}
+  versions:
+  - name: v1alpha1
+    served: true
+    storage: true
+    schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}
+EOF
+k apply -f "$TMP/rollout-crd.yaml" >/dev/null
+k wait --for condition=established --timeout=60s crd/rollouts.argoproj.io >/dev/null || bad "rollouts CRD not established"
+k create namespace "$RNS" >/dev/null
+cat >"$TMP/rollout.yaml" <<EOF
+apiVersion: argoproj.io/v1alpha1
+kind: Rollout
+metadata: {name: canary-agent, namespace: $RNS}
+spec:
+  selector: {matchLabels: {app: loki-mode}}
+  template:
+    metadata: {labels: {app: loki-mode}}
+    spec:
+      hostNetwork: true
+      containers: [{name: agent, image: "loki:1"}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: audit-no-rollouts, namespace: $RNS}
+rules:
+- {apiGroups: [""], resources: [pods, namespaces, replicationcontrollers], verbs: [get, list]}
+- {apiGroups: [apps, batch], resources: ["*"], verbs: [get, list]}
+- {apiGroups: [networking.k8s.io], resources: [networkpolicies], verbs: [get, list]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: audit-no-rollouts, namespace: $RNS}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: audit-no-rollouts}
+subjects:
+- {apiGroup: rbac.authorization.k8s.io, kind: User, name: restricted}
+EOF
+k apply -f "$TMP/rollout.yaml" >/dev/null || bad "kubectl apply of the Rollout" "$(k apply -f "$TMP/rollout.yaml" 2>&1)"
+run "a Rollout's template is audited (no controller: no live pods)" 1 "$AUDIT" --namespace "$RNS" -f json
+python3 - "$TMP/out" <<'PY' && ok "host-network found on the Rollout, from its template" || bad "Rollout audit" "$(cat "$TMP/out")"
+import json, sys
+f = json.load(open(sys.argv[1]))["findings"]
+hn = [x for x in f if x["rule"] == "host-network"]
+assert len(hn) == 1 and hn[0]["object"]["kind"] == "Rollout" and hn[0]["object"]["name"] == "canary-agent", hn
+assert "no live pods" in hn[0]["message"], hn[0]["message"]
+ns = hn[0]["object"]["namespace"]
+assert hn[0]["file"].endswith("/apis/argoproj.io/v1alpha1/namespaces/" + ns + "/rollouts/canary-agent"), hn[0]["file"]
+PY
+run "a user who may not list rollouts still gets the audit" 0 "$AUDIT" --kubeconfig "$LOKI_RESTRICTED_KUBECONFIG" -n "$RNS" --fail-on none
+has "forbidden rollouts are a note" "$TMP/err" 'note: cannot list rollouts.argoproj.io \(forbidden\)'
 
 summary

@@ -109,34 +109,50 @@ bool is_tcp_443(const PortSpec& p) {
   return p.protocol == Protocol::TCP && p.name.empty() && p.port == 443 && (p.end_port == 0 || p.end_port == 443);
 }
 
-}  // namespace
+// Emits findings on one loki-mode pod.
+struct PodCheck {
+  const NetContext& ctx;
+  NetOut& out;
+  const PodInfo& pod;
+  const PodNetwork& net;
 
-void egress_policy_mismatch(const NetContext& ctx, NetOut& out) {
-  for (const auto& pod : ctx.inventory.pods) {
-    if (!pod.loki) continue;
-    const PodNetwork& net = ctx.net_of(pod);
-    auto emit = [&](const EnvSetting& env, std::string msg, std::string fix) {
-      out.push_back({&pod, nullptr, env.field, env.line, env.container, std::move(msg), std::move(fix)});
-    };
+  void emit(const EnvSetting& env, std::string msg, std::string fix) const {
+    out.push_back({&pod, nullptr, env.field, env.line, env.container, std::move(msg), std::move(fix)});
+  }
+
+  std::string not_isolated() const {
+    return !net.policies_apply
+               ? "the pod uses hostNetwork, so no NetworkPolicy applies to it"
+               : "its egress is not isolated (no policy with Egress selects it), so it can reach anything";
+  }
+
+  // The egress promise, if it is a literal valid value ("" otherwise).
+  std::string egress_promise() const {
     const EnvSetting& ep = pod.egress_policy;
-    const EnvSetting& bm = pod.block_metadata;
-    const EnvSetting& ah = pod.allowed_hosts;
-    bool ep_known = ep.present && ep.literal;
-    if (ep_known && ep.value != "unrestricted" && ep.value != "ai-only" && ep.value != "none") {
+    if (!ep.present || !ep.literal) return "";
+    if (ep.value != "unrestricted" && ep.value != "ai-only" && ep.value != "none") {
       emit(ep, "LOKI_NETWORK_EGRESS_POLICY=\"" + ep.value + "\" is not a valid value (unrestricted, ai-only, none)",
            "set LOKI_NETWORK_EGRESS_POLICY to unrestricted, ai-only or none");
-      ep_known = false;
+      return "";
     }
-    bool bm_true = false;
-    if (bm.present && bm.literal) {
-      if (bm.value == "true")
-        bm_true = true;
-      else if (bm.value != "false")
-        emit(bm, "LOKI_BLOCK_METADATA_ENDPOINT=\"" + bm.value + "\" is not a valid value (true, false)",
-             "set LOKI_BLOCK_METADATA_ENDPOINT to \"true\" or \"false\"");
-    }
+    return ep.value;
+  }
+
+  bool blocks_metadata() const {
+    const EnvSetting& bm = pod.block_metadata;
+    if (!bm.present || !bm.literal) return false;
+    if (bm.value == "true") return true;
+    if (bm.value != "false")
+      emit(bm, "LOKI_BLOCK_METADATA_ENDPOINT=\"" + bm.value + "\" is not a valid value (true, false)",
+           "set LOKI_BLOCK_METADATA_ENDPOINT to \"true\" or \"false\"");
+    return false;
+  }
+
+  // Config::ai_hosts plus LOKI_ALLOWED_HOSTS, normalized, sorted, unique.
+  std::vector<std::string> allowed_hosts() const {
     std::vector<std::string> hosts;
     for (const auto& h : ctx.ai_hosts_default) hosts.push_back(trim_lower(h));
+    const EnvSetting& ah = pod.allowed_hosts;
     if (ah.present && ah.literal) {
       std::string bad;
       std::string_view v = ah.value;
@@ -158,70 +174,87 @@ void egress_policy_mismatch(const NetContext& ctx, NetOut& out) {
     }
     std::sort(hosts.begin(), hosts.end());
     hosts.erase(std::unique(hosts.begin(), hosts.end()), hosts.end());
+    return hosts;
+  }
 
-    const std::string not_isolated =
-        !net.policies_apply ? "the pod uses hostNetwork, so no NetworkPolicy applies to it"
-                            : "its egress is not isolated (no policy with Egress selects it), so it can reach anything";
-    if (ep_known && ep.value == "none") {
-      if (!net.egress_isolated) {
-        emit(ep, "LOKI_NETWORK_EGRESS_POLICY=none promises no egress, but " + not_isolated,
-             "deny egress by default (allow only DNS, or nothing):\n" + default_deny_yaml(pod.ns));
-      } else {
-        std::vector<const Grant*> beyond;
-        for (const auto& g : net.egress)
-          if (!is_dns_port(*g.port)) beyond.push_back(&g);
-        if (!beyond.empty())
-          emit(ep,
-               "LOKI_NETWORK_EGRESS_POLICY=none promises no egress, but policies allow more than DNS: " +
-                   list_grants(beyond),
-               "remove those egress rules (or stop selecting the pod with them)");
-      }
+  void check_none() const {
+    const EnvSetting& ep = pod.egress_policy;
+    if (!net.egress_isolated) {
+      emit(ep, "LOKI_NETWORK_EGRESS_POLICY=none promises no egress, but " + not_isolated(),
+           "deny egress by default (allow only DNS, or nothing):\n" + default_deny_yaml(pod.ns));
+      return;
     }
-    if (ep_known && ep.value == "ai-only") {
-      std::string host_list;
-      for (std::size_t i = 0; i < hosts.size(); ++i) host_list += (i ? ", " : "") + hosts[i];
-      std::string cilium =
-          "NetworkPolicy alone cannot express ai-only; with Cilium, deny egress by default and "
-          "allow DNS and the AI API hosts by name:\n" +
-          cilium_yaml(pod, hosts);
-      if (!net.egress_isolated) {
-        emit(ep,
-             "LOKI_NETWORK_EGRESS_POLICY=ai-only promises DNS and TCP 443 to " + host_list + " only, but " +
-                 not_isolated,
-             cilium);
-      } else {
-        std::vector<const Grant*> beyond;
-        bool anywhere_443 = false, from_k8s = false;
-        for (const auto& g : net.egress) {
-          if (is_dns_port(*g.port)) continue;
-          if (fqdn_allowed(*g.peer, hosts) && is_tcp_443(*g.port)) continue;
-          beyond.push_back(&g);
-          anywhere_443 |= g.peer->reaches_anywhere() && g.port->covers_number(443, Protocol::TCP);
-          from_k8s |= !g.policy->is_cilium();
-        }
-        if (!beyond.empty()) {
-          std::string msg = "LOKI_NETWORK_EGRESS_POLICY=ai-only promises DNS and TCP 443 to " + host_list +
-                            " only, but the pod's egress reaches more: " + list_grants(beyond);
-          if (anywhere_443) msg += ". It reaches anything on 443 (see egress-to-any), not only the AI APIs";
-          if (from_k8s)
-            msg += ". Kubernetes NetworkPolicy alone cannot express ai-only: it has no host names, only IPs and pods";
-          emit(ep, msg, cilium + "\nand remove the rules listed above");
-        }
-      }
+    std::vector<const Grant*> beyond;
+    for (const auto& g : net.egress)
+      if (!is_dns_port(*g.port)) beyond.push_back(&g);
+    if (!beyond.empty())
+      emit(ep,
+           "LOKI_NETWORK_EGRESS_POLICY=none promises no egress, but policies allow more than DNS: " +
+               list_grants(beyond),
+           "remove those egress rules (or stop selecting the pod with them)");
+  }
+
+  void check_ai_only(const std::vector<std::string>& hosts) const {
+    const EnvSetting& ep = pod.egress_policy;
+    std::string host_list;
+    for (std::size_t i = 0; i < hosts.size(); ++i) host_list += (i ? ", " : "") + hosts[i];
+    std::string cilium =
+        "NetworkPolicy alone cannot express ai-only; with Cilium, deny egress by default and "
+        "allow DNS and the AI API hosts by name:\n" +
+        cilium_yaml(pod, hosts);
+    if (!net.egress_isolated) {
+      emit(ep,
+           "LOKI_NETWORK_EGRESS_POLICY=ai-only promises DNS and TCP 443 to " + host_list + " only, but " +
+               not_isolated(),
+           cilium);
+      return;
     }
-    if (bm_true) {
-      for (const auto& addr : metadata_addresses()) {
-        Verdict v = ctx.analyzer.allows(net, Destination::address(addr), 80, Protocol::TCP);
-        if (!v.possible()) continue;  // err toward reachable
-        std::string cidr = addr.to_string() + (addr.v6 ? "/128" : "/32");
-        emit(bm,
-             "LOKI_BLOCK_METADATA_ENDPOINT=true, but the cluster lets the pod reach " + addr.to_string() +
-                 " on TCP 80: " + (v.by && v.by->policy ? describe(*v.by) : not_isolated) +
-                 " (the variable is not enforced by the application yet)",
-             "deny it in the policies: add `except: [" + cidr + "]` to the ipBlock that covers it, or narrow the rule");
-        break;
-      }
+    std::vector<const Grant*> beyond;
+    bool anywhere_443 = false, from_k8s = false;
+    for (const auto& g : net.egress) {
+      if (is_dns_port(*g.port)) continue;
+      if (fqdn_allowed(*g.peer, hosts) && is_tcp_443(*g.port)) continue;
+      beyond.push_back(&g);
+      anywhere_443 |= g.peer->reaches_anywhere() && g.port->covers_number(443, Protocol::TCP);
+      from_k8s |= !g.policy->is_cilium();
     }
+    if (beyond.empty()) return;
+    std::string msg = "LOKI_NETWORK_EGRESS_POLICY=ai-only promises DNS and TCP 443 to " + host_list +
+                      " only, but the pod's egress reaches more: " + list_grants(beyond);
+    if (anywhere_443) msg += ". It reaches anything on 443 (see egress-to-any), not only the AI APIs";
+    if (from_k8s)
+      msg += ". Kubernetes NetworkPolicy alone cannot express ai-only: it has no host names, only IPs and pods";
+    emit(ep, msg, cilium + "\nand remove the rules listed above");
+  }
+
+  void check_metadata() const {
+    for (const auto& addr : metadata_addresses()) {
+      Verdict v = ctx.analyzer.allows(net, Destination::address(addr), 80, Protocol::TCP);
+      if (!v.possible()) continue;  // err toward reachable
+      std::string cidr = addr.to_string() + (addr.v6 ? "/128" : "/32");
+      emit(pod.block_metadata,
+           "LOKI_BLOCK_METADATA_ENDPOINT=true, but the cluster lets the pod reach " + addr.to_string() +
+               " on TCP 80: " + (v.by && v.by->policy ? describe(*v.by) : not_isolated()) +
+               " (the variable is not enforced by the application yet)",
+           "deny it in the policies: add `except: [" + cidr + "]` to the ipBlock that covers it, or narrow the rule");
+      break;
+    }
+  }
+};
+
+}  // namespace
+
+void egress_policy_mismatch(const NetContext& ctx, NetOut& out) {
+  for (const auto& pod : ctx.inventory.pods) {
+    if (!pod.loki) continue;
+    PodCheck c{ctx, out, pod, ctx.net_of(pod)};
+    // Validity first, in the order the variables' findings were always emitted.
+    const std::string promise = c.egress_promise();
+    const bool block_metadata = c.blocks_metadata();
+    const std::vector<std::string> hosts = c.allowed_hosts();
+    if (promise == "none") c.check_none();
+    if (promise == "ai-only") c.check_ai_only(hosts);
+    if (block_metadata) c.check_metadata();
   }
 }
 
