@@ -1,7 +1,7 @@
 #include <loki/cluster.hpp>
 #include <loki/json_access.hpp>
 #include <loki/netpol.hpp>
-#include <loki/network_checks.hpp>
+#include <loki/pipeline.hpp>
 #include <loki/podspec.hpp>
 
 #include <algorithm>
@@ -144,31 +144,28 @@ AuditResult audit_snapshot(const ClusterSnapshot& snap, const EngineOptions& opt
     }
     it->second.pods.push_back(pod_name);
   };
-  netpol::Inventory inventory;
+  Pipeline pipeline(opts);
+  PipelineBatch live;  // the live pods, policies and namespaces: what the network pass sees
   for (const auto& pod : snap.pods) {
     ++out.objects;
     const json* owner = top_of(pod);
     if (owner) owners_with_pods.insert(string_field(meta(*owner), "uid"));
-    Object o = to_object(pod);
     pod_by_key[string_field(meta(pod), "namespace") + "/" + string_field(meta(pod), "name")] = &pod;
-    auto pt = find_pod_template(pod);
-    if (pt && is_agent_pod(opts.config, *pt)) ++out.pods_checked;
-    for (auto& f : check_object(o, opts)) group_on_owner(std::move(f), pod);
-    inventory.add(o, opts.config, opts.default_namespace);
+    for (auto& f : pipeline.check(to_object(pod), live)) group_on_owner(std::move(f), pod);
   }
   for (const auto* list : {&snap.networkpolicies, &snap.ciliumnetworkpolicies, &snap.namespaces})
-    for (const auto& j : *list) inventory.add(to_object(j), opts.config, opts.default_namespace);
-  inventory.sort();
+    for (const auto& j : *list) pipeline.record(to_object(j), live);
+  pipeline.submit(std::move(live), 0);
   // The network pass on live pods: pod findings go to their owners, policy
   // findings (policy-selects-nothing means no live pod matches) stay put.
   std::vector<Finding> policy_findings;
-  for (auto& f : check_network(inventory, opts.config)) {
+  pipeline.network([&](Finding&& f) {
     auto it = f.object.kind == "Pod" ? pod_by_key.find(f.object.ns + "/" + f.object.name) : pod_by_key.end();
     if (it != pod_by_key.end())
       group_on_owner(std::move(f), *it->second);
     else
       policy_findings.push_back(std::move(f));
-  }
+  });
   for (const auto& key : order) {
     Group& g = groups[key];
     std::sort(g.pods.begin(), g.pods.end());
@@ -181,18 +178,17 @@ AuditResult audit_snapshot(const ClusterSnapshot& snap, const EngineOptions& opt
   }
   // Top-level workloads with no live pods: check their templates, so a
   // scaled-to-zero or not-yet-scheduled workload is not a blind spot.
+  PipelineBatch templates;  // checked after the network pass, which sees live pods only
   for (const auto& w : snap.workloads) {
     ++out.objects;
     if (controller_of(w)) continue;  // not top-level
     if (owners_with_pods.count(string_field(meta(w), "uid"))) continue;
-    Object o = to_object(w);
-    auto pt = find_pod_template(w);
-    if (pt && is_agent_pod(opts.config, *pt)) ++out.pods_checked;
-    for (auto& f : check_object(o, opts)) {
+    for (auto& f : pipeline.check(to_object(w), templates)) {
       f.message += " [no live pods: checked the pod template]";
       out.findings.push_back(std::move(f));
     }
   }
+  out.pods_checked = pipeline.agent_pods() + templates.agent_pods;
   for (auto& f : policy_findings) out.findings.push_back(std::move(f));
   out.objects += snap.networkpolicies.size() + snap.ciliumnetworkpolicies.size() + snap.namespaces.size();
   return out;
