@@ -88,26 +88,29 @@ void LoadedInventory::load_live(const InventorySource& src, const loki::EngineOp
   wo.ns = !src.ns.empty() ? src.ns : !cfg.default_namespace.empty() ? cfg.default_namespace : "default";
   live_ns_ = wo.ns;
   loki::KubeClient client(cfg);
-  add_snapshot(loki::walk_cluster(client, wo), wo.ns, true, src.pods_over_templates, eo.config);
+  live_.emplace(eo);
+  add_snapshot(loki::walk_cluster(client, wo), wo.ns, true, src.pods_over_templates);
   for (const auto& more : src.more_namespaces) {
     if (more.empty() || more == wo.ns) continue;
     loki::WalkOptions other = wo;
     other.ns = more;
     try {
-      add_snapshot(loki::walk_cluster(client, other), more, false, src.pods_over_templates, eo.config);
+      add_snapshot(loki::walk_cluster(client, other), more, false, src.pods_over_templates);
     } catch (const loki::KubeError& e) {
       if (!src.optional_more) throw;
       std::cerr << "loki-audit: note: namespace " << more << " not listed (" << e.what() << ")\n";
     }
   }
-  live_.sort();
+  inv_ = &live_->inventory();
 }
 
 void LoadedInventory::add_snapshot(const loki::ClusterSnapshot& snap, const std::string& ns, bool with_namespaces,
-                                   bool pods_over_templates, const loki::Config& config) {
+                                   bool pods_over_templates) {
   for (const auto& n : snap.notes) std::cerr << "loki-audit: note: " << n << "\n";
   std::set<std::string> covered;
   if (pods_over_templates) covered = owners_with_pods(snap);
+  loki::PipelineBatch batch;  // network records only: explain and netmap report no findings
+  batch.default_namespace = ns;
   for (const auto* list :
        {&snap.workloads, &snap.pods, &snap.networkpolicies, &snap.ciliumnetworkpolicies, &snap.namespaces}) {
     if (list == &snap.namespaces && !with_namespaces) continue;
@@ -116,9 +119,10 @@ void LoadedInventory::add_snapshot(const loki::ClusterSnapshot& snap, const std:
       loki::Object obj;
       obj.json = j;
       obj.file = loki::api_path_of(j);
-      live_.add(obj, config, ns);
+      live_->record(obj, batch);
     }
   }
+  live_->submit(std::move(batch), 0);
 }
 
 }  // namespace loki_audit

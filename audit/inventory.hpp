@@ -7,6 +7,7 @@
 #include <loki/engine.hpp>
 #include <loki/lint.hpp>
 #include <loki/netpol.hpp>
+#include <loki/pipeline.hpp>
 
 #include <CLI/CLI.hpp>
 
@@ -49,11 +50,11 @@ class LoadedInventory {
  private:
   void load_live(const InventorySource& src, const loki::EngineOptions& eo);
   void add_snapshot(const loki::ClusterSnapshot& snap, const std::string& ns, bool with_namespaces,
-                    bool pods_over_templates, const loki::Config& config);
+                    bool pods_over_templates);
 
-  std::optional<loki::LintSession> session_;
-  loki::netpol::Inventory live_;
-  const loki::netpol::Inventory* inv_ = &live_;
+  std::optional<loki::LintSession> session_;  // files: the lint session's pipeline
+  std::optional<loki::Pipeline> live_;        // the live cluster
+  const loki::netpol::Inventory* inv_ = nullptr;
   bool live_mode_ = false;
   std::string live_ns_;
 };

@@ -1,7 +1,7 @@
 #include <loki/cluster.hpp>
 #include <loki/json_access.hpp>
 #include <loki/netpol.hpp>
-#include <loki/network_checks.hpp>
+#include <loki/pipeline.hpp>
 #include <loki/podspec.hpp>
 
 #include <algorithm>
@@ -92,22 +92,34 @@ ClusterSnapshot walk_cluster(KubeClient& client, const WalkOptions& opts) {
   return s;
 }
 
-AuditResult audit_snapshot(const ClusterSnapshot& snap, const EngineOptions& opts) {
-  AuditResult out;
-  // Index workloads by uid to follow ownerReferences to the top.
-  std::unordered_map<std::string, const json*> by_uid;
-  for (const auto& w : snap.workloads) by_uid[string_field(meta(w), "uid")] = &w;
-  auto controller_of = [&](const json& o) -> const json* {
+namespace {
+
+Object live_object(const json& j) {
+  Object o;
+  o.json = j;
+  o.file = api_path_of(j);
+  o.line = 0;
+  return o;
+}
+
+// Ownership of live objects: ownerReferences followed to the top-level
+// workload (Pod -> ReplicaSet -> Deployment, Pod -> Job -> CronJob).
+class Owners {
+ public:
+  explicit Owners(const std::vector<json>& workloads) {
+    for (const auto& w : workloads) by_uid_[string_field(meta(w), "uid")] = &w;
+  }
+  const json* controller_of(const json& o) const {
     auto refs = meta(o).find("ownerReferences");
     if (refs == meta(o).end() || !refs->is_array()) return nullptr;
     for (const auto& r : *refs) {
       if (!r.is_object() || !r.value("controller", false)) continue;
-      auto it = by_uid.find(r.value("uid", ""));
-      if (it != by_uid.end()) return it->second;
+      auto it = by_uid_.find(r.value("uid", ""));
+      if (it != by_uid_.end()) return it->second;
     }
     return nullptr;
-  };
-  auto top_of = [&](const json& o) -> const json* {
+  }
+  const json* top_of(const json& o) const {
     const json* cur = controller_of(o);
     for (int depth = 0; cur && depth < 8; ++depth) {
       const json* up = controller_of(*cur);
@@ -115,91 +127,101 @@ AuditResult audit_snapshot(const ClusterSnapshot& snap, const EngineOptions& opt
       cur = up;
     }
     return cur;
-  };
+  }
 
-  auto to_object = [](const json& j) {
-    Object o;
-    o.json = j;
-    o.file = api_path_of(j);
-    o.line = 0;
-    return o;
-  };
+ private:
+  std::unordered_map<std::string, const json*> by_uid_;
+};
 
-  // Pod findings grouped per top-level workload: (owner, rule, container,
-  // message) -> finding with the pods it applies to.
-  struct Group {
-    Finding finding;
-    std::vector<std::string> pods;
-  };
-  std::map<std::string, Group> groups;
-  std::vector<std::string> order;
-  std::set<std::string> owners_with_pods;
-  // Pods by namespace/name, to put network findings on their owners too.
-  std::unordered_map<std::string, const json*> pod_by_key;
-  auto group_on_owner = [&](Finding f, const json& pod) {
-    const json* owner = top_of(pod);
+// Pod findings grouped per top-level workload: (owner, rule, container,
+// message) -> finding with the pods it applies to.
+class OwnerGroups {
+ public:
+  explicit OwnerGroups(const Owners& owners) : owners_(owners) {}
+  void add(Finding f, const json& pod) {
+    const json* owner = owners_.top_of(pod);
     const std::string pod_name = string_field(meta(pod), "name");
-    ObjectRef owner_ref = owner ? to_object(*owner).ref() : to_object(pod).ref();
+    ObjectRef owner_ref = owner ? live_object(*owner).ref() : live_object(pod).ref();
     std::string owner_file = owner ? api_path_of(*owner) : api_path_of(pod);
     std::string key = owner_ref.display() + "\x1f" + f.rule + "\x1f" + f.container.value_or("") + "\x1f" + f.message;
-    auto [it, fresh] = groups.try_emplace(key);
+    auto [it, fresh] = groups_.try_emplace(key);
     if (fresh) {
       f.object = owner_ref;
       f.file = owner_file;
       it->second.finding = std::move(f);
-      order.push_back(key);
+      order_.push_back(key);
     }
     it->second.pods.push_back(pod_name);
+  }
+  // One finding per group, in the order groups were opened, naming its pods.
+  void flush(std::vector<Finding>& out) {
+    for (const auto& key : order_) {
+      Group& g = groups_[key];
+      std::sort(g.pods.begin(), g.pods.end());
+      std::string names;
+      for (std::size_t i = 0; i < g.pods.size() && i < 10; ++i) names += (i ? ", " : "") + g.pods[i];
+      if (g.pods.size() > 10) names += ", ... (" + std::to_string(g.pods.size()) + " pods)";
+      if (!(g.pods.size() == 1 && g.finding.object.kind == "Pod" && g.finding.object.name == g.pods[0]))
+        g.finding.message += " [pods: " + names + "]";
+      out.push_back(std::move(g.finding));
+    }
+  }
+
+ private:
+  struct Group {
+    Finding finding;
+    std::vector<std::string> pods;
   };
-  netpol::Inventory inventory;
+  const Owners& owners_;
+  std::map<std::string, Group> groups_;
+  std::vector<std::string> order_;
+};
+
+}  // namespace
+
+AuditResult audit_snapshot(const ClusterSnapshot& snap, const EngineOptions& opts) {
+  AuditResult out;
+  const Owners owners(snap.workloads);
+  OwnerGroups groups(owners);
+  std::set<std::string> owners_with_pods;
+  // Pods by namespace/name, to put network findings on their owners too.
+  std::unordered_map<std::string, const json*> pod_by_key;
+  Pipeline pipeline(opts);
+  PipelineBatch live;  // the live pods, policies and namespaces: what the network pass sees
   for (const auto& pod : snap.pods) {
     ++out.objects;
-    const json* owner = top_of(pod);
+    const json* owner = owners.top_of(pod);
     if (owner) owners_with_pods.insert(string_field(meta(*owner), "uid"));
-    Object o = to_object(pod);
     pod_by_key[string_field(meta(pod), "namespace") + "/" + string_field(meta(pod), "name")] = &pod;
-    auto pt = find_pod_template(pod);
-    if (pt && is_agent_pod(opts.config, *pt)) ++out.pods_checked;
-    for (auto& f : check_object(o, opts)) group_on_owner(std::move(f), pod);
-    inventory.add(o, opts.config, opts.default_namespace);
+    for (auto& f : pipeline.check(live_object(pod), live)) groups.add(std::move(f), pod);
   }
   for (const auto* list : {&snap.networkpolicies, &snap.ciliumnetworkpolicies, &snap.namespaces})
-    for (const auto& j : *list) inventory.add(to_object(j), opts.config, opts.default_namespace);
-  inventory.sort();
+    for (const auto& j : *list) pipeline.record(live_object(j), live);
+  pipeline.submit(std::move(live), 0);
   // The network pass on live pods: pod findings go to their owners, policy
   // findings (policy-selects-nothing means no live pod matches) stay put.
   std::vector<Finding> policy_findings;
-  for (auto& f : check_network(inventory, opts.config)) {
+  pipeline.network([&](Finding&& f) {
     auto it = f.object.kind == "Pod" ? pod_by_key.find(f.object.ns + "/" + f.object.name) : pod_by_key.end();
     if (it != pod_by_key.end())
-      group_on_owner(std::move(f), *it->second);
+      groups.add(std::move(f), *it->second);
     else
       policy_findings.push_back(std::move(f));
-  }
-  for (const auto& key : order) {
-    Group& g = groups[key];
-    std::sort(g.pods.begin(), g.pods.end());
-    std::string names;
-    for (std::size_t i = 0; i < g.pods.size() && i < 10; ++i) names += (i ? ", " : "") + g.pods[i];
-    if (g.pods.size() > 10) names += ", ... (" + std::to_string(g.pods.size()) + " pods)";
-    if (!(g.pods.size() == 1 && g.finding.object.kind == "Pod" && g.finding.object.name == g.pods[0]))
-      g.finding.message += " [pods: " + names + "]";
-    out.findings.push_back(std::move(g.finding));
-  }
+  });
+  groups.flush(out.findings);
   // Top-level workloads with no live pods: check their templates, so a
   // scaled-to-zero or not-yet-scheduled workload is not a blind spot.
+  PipelineBatch templates;  // checked after the network pass, which sees live pods only
   for (const auto& w : snap.workloads) {
     ++out.objects;
-    if (controller_of(w)) continue;  // not top-level
+    if (owners.controller_of(w)) continue;  // not top-level
     if (owners_with_pods.count(string_field(meta(w), "uid"))) continue;
-    Object o = to_object(w);
-    auto pt = find_pod_template(w);
-    if (pt && is_agent_pod(opts.config, *pt)) ++out.pods_checked;
-    for (auto& f : check_object(o, opts)) {
+    for (auto& f : pipeline.check(live_object(w), templates)) {
       f.message += " [no live pods: checked the pod template]";
       out.findings.push_back(std::move(f));
     }
   }
+  out.pods_checked = pipeline.agent_pods() + templates.agent_pods;
   for (auto& f : policy_findings) out.findings.push_back(std::move(f));
   out.objects += snap.networkpolicies.size() + snap.ciliumnetworkpolicies.size() + snap.namespaces.size();
   return out;

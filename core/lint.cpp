@@ -1,10 +1,6 @@
 #include <loki/lint.hpp>
-#include <loki/network_checks.hpp>
-#include <loki/podspec.hpp>
-#include <loki/rules.hpp>
 
 #include <algorithm>
-#include <atomic>
 #include <tuple>
 
 namespace loki {
@@ -19,7 +15,7 @@ std::uint64_t order_of(std::uint32_t input, std::size_t document) {
 }
 }  // namespace
 
-LintSession::LintSession(EngineOptions opts, LoadOptions load) : opts_(std::move(opts)), load_(std::move(load)) {}
+LintSession::LintSession(EngineOptions opts, LoadOptions load) : pipeline_(std::move(opts)), load_(std::move(load)) {}
 
 void LintSession::add_file(const std::string& path) {
   InputText in = InputText::open(path);
@@ -41,41 +37,34 @@ void LintSession::add_text(std::string_view text, const std::string& name) {
     input = inputs_++;
   }
   std::mutex mu;
-  std::atomic<std::size_t> objects{0}, pods{0};
   std::size_t documents_with_content = 0;
   std::vector<SkippedDocument> skipped;
-  netpol::Inventory inventory;  // this input's share of the network inventory
+  PipelineBatch batch;  // this input's share of the network inventory, and its counts
   // Reserve for the most pod templates and findings the text could hold: the
   // vectors never reallocate (a reallocation holds old and new copies at
   // once), and pages of the reservation that are never written are never
   // resident.
-  inventory.pods.reserve(text.size() / kMinBytesPerPod + 16);
-  {
-    std::lock_guard lk(mu_);
-    findings_.reserve(findings_.size() + text.size() / kMinBytesPerFinding + 64);
-  }
+  batch.inventory.pods.reserve(text.size() / kMinBytesPerPod + 16);
+  pipeline_.reserve_findings(text.size() / kMinBytesPerFinding + 64);
   for_each_document(
       text, name,
       [&](std::size_t index, DocumentResult&& doc) {
+        PipelineBatch doc_batch;
         std::vector<Finding> found;
-        netpol::Inventory doc_inventory;
-        for (const auto& e : doc.errors) found.push_back(finding_from_load_error(e, opts_));
+        for (const auto& e : doc.errors) found.push_back(pipeline_.load_error(e));
         for (const auto& o : doc.objects) {
-          ++objects;
-          auto pod = find_pod_template(o.json);
-          if (pod && is_agent_pod(opts_.config, *pod)) ++pods;
-          auto f = check_object(o, opts_);
+          auto f = pipeline_.check(o, doc_batch);
           found.insert(found.end(), std::make_move_iterator(f.begin()), std::make_move_iterator(f.end()));
-          // Keep only the compact network record (a few labels, ports, lines), not the object.
-          doc_inventory.add(o, opts_.config, opts_.default_namespace);
         }
         std::lock_guard lk(mu);
-        inventory.merge(std::move(doc_inventory));
+        batch.inventory.merge(std::move(doc_batch.inventory));
+        batch.objects += doc_batch.objects;
+        batch.agent_pods += doc_batch.agent_pods;
         if (!doc.objects.empty() || !doc.errors.empty() || !doc.skipped.empty()) ++documents_with_content;
         skipped.insert(skipped.end(), std::make_move_iterator(doc.skipped.begin()),
                        std::make_move_iterator(doc.skipped.end()));
-        std::lock_guard session(mu_);  // compacted as they come: the findings of a big file never pile up
-        findings_.add(std::move(found), order_of(input, index));
+        // Compacted as they come: the findings of a big file never pile up.
+        pipeline_.add(std::move(found), order_of(input, index));
       },
       load_);
   if (documents_with_content == 0) {
@@ -85,36 +74,25 @@ void LintSession::add_text(std::string_view text, const std::string& name) {
     e.file = name;
     e.line = 1;
     e.message = "file contains no Kubernetes objects (empty, or only comments)";
-    std::lock_guard lk(mu_);
-    findings_.add(finding_from_load_error(e, opts_), order_of(input, 0));
+    pipeline_.add(pipeline_.load_error(e), order_of(input, 0));
   }
   std::lock_guard lk(mu_);
   summary_.files += 1;
-  summary_.objects += objects;
-  summary_.pods_checked += pods;
+  summary_.objects += batch.objects;
+  summary_.pods_checked += batch.agent_pods;
   summary_.documents_skipped += skipped.size();
   skipped_.insert(skipped_.end(), std::make_move_iterator(skipped.begin()), std::make_move_iterator(skipped.end()));
-  inventory_.merge(std::move(inventory));
+  pipeline_.submit(std::move(batch), order_of(input, 0));
 }
 
 const netpol::Inventory& LintSession::inventory() {
-  std::lock_guard lk(mu_);
-  inventory_.sort();
-  return inventory_;
+  return pipeline_.inventory();
 }
 
 LintResult LintSession::finish() {
   LintResult r;
   std::lock_guard lk(mu_);
-  // The network pass: cross-object, over everything the inputs contained.
-  inventory_.sort();
-  check_network(inventory_, opts_.config, [&](Finding&& f) { findings_.add(std::move(f), order_of(inputs_, 0)); });
-  inventory_ = netpol::Inventory{};  // done with it: free the per-pod records
-  // Drop findings for rules the config switched off (e.g. invalid-manifest).
-  findings_.keep_if([&](std::string_view rule) { return opts_.config.rule_enabled(rule); });
-  findings_.sort();
-  r.findings = std::move(findings_);
-  findings_ = FindingStore{};
+  r.findings = pipeline_.finish(order_of(inputs_, 0));
   r.summary = summary_;
   r.skipped = std::move(skipped_);
   skipped_.clear();

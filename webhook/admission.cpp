@@ -1,13 +1,13 @@
 #include "admission.hpp"
 
-#include <loki/base64.hpp>
 #include <loki/engine.hpp>
 #include <loki/json_access.hpp>
-#include <loki/network_checks.hpp>
+#include <loki/pipeline.hpp>
 #include <loki/podspec.hpp>
 #include <loki/rules.hpp>
 
 #include "mutate.hpp"
+#include "response.hpp"
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
@@ -34,7 +34,7 @@ struct Context {
   const json* review = nullptr;
   const json* request = nullptr;
   Decision d;
-  json response;
+  Response response = Response::Allowed();
 };
 
 Context begin(const json& review) {
@@ -62,14 +62,14 @@ Context begin(const json& review) {
         c.d.name = string_field(*md, "generateName") + "*";
     }
   }
-  c.response = {{"uid", c.d.uid}, {"allowed", true}};
   c.d.decision = Verdict::allow;
   return c;
 }
 
 Decision finish(Context& c) {
-  c.d.review = {
-      {"apiVersion", string_field(*c.review, "apiVersion")}, {"kind", "AdmissionReview"}, {"response", c.response}};
+  c.d.review = {{"apiVersion", string_field(*c.review, "apiVersion")},
+                {"kind", "AdmissionReview"},
+                {"response", c.response.to_json(c.d.uid)}};
   return std::move(c.d);
 }
 
@@ -116,21 +116,36 @@ std::string describe(const Finding& f) {
   return s + f.message;
 }
 
-// Findings of the network pass about this pod object.
-std::vector<Finding> network_findings(const Object& o, const Config& config, const ClusterView& cluster,
-                                      const std::string& ns) {
-  netpol::Inventory inv;
-  if (cluster.fill) cluster.fill(ns, inv);
-  inv.add(o, config, ns);
-  ObjectRef me = o.ref(ns);
-  // Only findings about this pod matter here: skip the rules about policies.
-  Config pod_only = config;
-  for (const Rule& r : all_rules())
-    if (r.scope == RuleScope::network && r.subject == RuleSubject::policy)
-      pod_only.rules[std::string(r.id)].enabled = false;
+// The pipeline of one admission. The API server has validated the object
+// (manifest checks are for files); records without a namespace are in the
+// review's. pod_only: only findings about the pod matter, so the network
+// rules about policies are off.
+Pipeline admission_pipeline(const Config& config, const std::string& ns, bool pod_only) {
+  EngineOptions eo;
+  eo.config = config;
+  if (pod_only)
+    for (const Rule& r : all_rules())
+      if (r.scope == RuleScope::network && r.subject == RuleSubject::policy)
+        eo.config.rules[std::string(r.id)].enabled = false;
+  eo.default_namespace = ns;
+  eo.validate = false;
+  return Pipeline(std::move(eo));
+}
+
+// Findings of the network pass about the pod `me`, whose record is in `pod`.
+std::vector<Finding> network_findings(Pipeline& pipeline, PipelineBatch&& pod, const ObjectRef& me,
+                                      const ClusterView& cluster, const std::string& ns) {
+  PipelineBatch around;  // the cluster's policies and namespaces
+  if (cluster.fill) cluster.fill(ns, around.inventory);
+  pipeline.submit(std::move(pod), 0);
+  pipeline.submit(std::move(around), 0);
   std::vector<Finding> out;
-  for (auto& f : check_network(inv, pod_only))
-    if (f.object.kind == me.kind && f.object.name == me.name && f.object.ns == me.ns) out.push_back(std::move(f));
+  // In the cache's order, as the webhook has always run them (not sorted by file).
+  pipeline.network(
+      [&](Finding&& f) {
+        if (f.object.kind == me.kind && f.object.name == me.name && f.object.ns == me.ns) out.push_back(std::move(f));
+      },
+      false);
   return out;
 }
 
@@ -139,15 +154,10 @@ bool egress_open(const Finding& f) {
   return r && r->egress_open;
 }
 
-void deny(Context& c, const std::string& message) {
-  c.response["allowed"] = false;
-  c.response["status"] = {{"code", 403}, {"reason", "Forbidden"}, {"message", message}};
-}
-
 // Applies mode and actions: violations deny (or warn, or only log).
 void settle(Context& c, Mode mode, const std::vector<std::pair<Finding, Action>>& judged, const std::string& subject) {
   std::vector<const Finding*> violations;
-  json warnings = json::array();
+  std::vector<std::string> warnings;
   for (const auto& [f, action] : judged) {
     c.d.findings.push_back(f);
     if (action == Action::off) continue;
@@ -162,7 +172,7 @@ void settle(Context& c, Mode mode, const std::vector<std::pair<Finding, Action>>
       std::string msg = "loki-guard denied " + subject + ": " + std::to_string(violations.size()) + " violation" +
                         (violations.size() == 1 ? "" : "s") + "\n";
       for (const Finding* f : violations) msg += describe(*f) + "\n  fix: " + f->remediation + "\n";
-      deny(c, msg);
+      c.response = Response::Denied(msg);
       c.d.decision = Verdict::deny;
     } else {
       for (const Finding* f : violations) warnings.push_back(warning_text("(would deny) " + describe(*f)));
@@ -171,8 +181,66 @@ void settle(Context& c, Mode mode, const std::vector<std::pair<Finding, Action>>
   } else if (!warnings.empty()) {
     c.d.decision = Verdict::warn;
   }
-  if (mode == Mode::dry_run) warnings = json::array();  // dry-run: log only
-  if (!warnings.empty()) c.response["warnings"] = warnings;
+  if (mode == Mode::dry_run) warnings.clear();  // dry-run: log only
+  if (!warnings.empty()) c.response.with_warnings(std::move(warnings));
+}
+
+using Judged = std::vector<std::pair<Finding, Action>>;
+
+// What the webhook does with each per-object finding of the object under review.
+void judge_object(std::vector<Finding>&& found, const Context& c, const PodTemplate& pod, const Config& config,
+                  bool ephemeral, Judged& judged) {
+  for (auto& f : found) {
+    // The API server validates schemas; our manifest checks are for files.
+    if (f.rule == rule_id::invalid_manifest || f.suppressed) continue;
+    if (ephemeral && f.field.rfind(pod.spec_path + "/ephemeralContainers", 0) != 0) continue;
+    Action a = config.action_of(f.rule);
+    if (a == Action::patch) {
+      // The mutating webhook fills these in on Pod creation; still present
+      // here means it is not installed or the field was set explicitly.
+      if (c.d.kind != "Pod" && !config.mutation.workloads) {
+        a = Action::warn;
+        f.message += " (its pods will be patched at creation)";
+      } else {
+        a = Action::deny;
+      }
+    }
+    judged.emplace_back(std::move(f), a);
+  }
+}
+
+// The policy cache cannot say whether the pod's egress is isolated.
+Finding state_unknown(const Object& o, const Config& config, const ClusterView& cluster, const std::string& ns) {
+  Finding f;
+  f.rule = std::string(checks::rule_egress_unrestricted.id);
+  f.severity = Severity::error;
+  f.object = o.ref(ns);
+  f.message = "NetworkPolicy state is unknown (" + cluster.unavailable_reason + "); " +
+              (config.cache_unavailable == "deny" ? "refusing (cacheUnavailable: deny, fail closed)"
+                                                  : "admitting (cacheUnavailable: allow, fail open)");
+  f.remediation = "retry when the webhook's policy cache has synced (GET /readyz)";
+  return f;
+}
+
+// The network findings about the pod (its record in `pod`), judged: open
+// egress is denied only where isolation is required.
+void judge_network(Pipeline& pipeline, PipelineBatch&& pod, const Object& o, const Config& config,
+                   const ClusterView& cluster, const std::string& ns, Judged& judged) {
+  const netpol::PodInfo* info = pod.inventory.pods.empty() ? nullptr : &pod.inventory.pods.front();
+  std::string promise = info && info->egress_policy.present ? info->egress_policy.value : "";
+  bool must_isolate = requires_isolation(config, cluster, ns) || promise == "none" || promise == "ai-only";
+  if (!cluster.available) {
+    if (must_isolate)
+      judged.emplace_back(state_unknown(o, config, cluster, ns),
+                          config.cache_unavailable == "deny" ? Action::deny : Action::warn);
+    return;
+  }
+  for (auto& f : network_findings(pipeline, std::move(pod), o.ref(ns), cluster, ns)) {
+    if (f.suppressed) continue;
+    Action a = config.action_of(f.rule);
+    if (egress_open(f) && a == Action::deny && !must_isolate) a = Action::warn;
+    judged.emplace_back(std::move(f), a);
+  }
 }
 
 void validate_pod_like(Context& c, json&& object, const Config& config, const ClusterView& cluster) {
@@ -189,59 +257,52 @@ void validate_pod_like(Context& c, json&& object, const Config& config, const Cl
   if (std::string reason = break_glass(o.json, pod); !reason.empty()) {
     c.d.decision = Verdict::break_glass;
     c.d.patch_summary = "break-glass: " + reason;
-    c.response["warnings"] = json::array({warning_text("loki-guard: admitted by break-glass annotation: " + reason)});
+    c.response =
+        Response::Allowed().with_warnings({warning_text("loki-guard: admitted by break-glass annotation: " + reason)});
     return;
   }
-  EngineOptions eo;
-  eo.config = config;
-  eo.default_namespace = ns;
-  eo.validate = false;  // the API server validates schemas; manifest checks are for files
   const bool ephemeral = string_field(*c.request, "subResource") == "ephemeralcontainers";
-  const bool is_pod = c.d.kind == "Pod";
-  std::vector<std::pair<Finding, Action>> judged;
-  for (auto& f : check_object(o, eo)) {
-    // The API server validates schemas; our manifest checks are for files.
-    if (f.rule == rule_id::invalid_manifest || f.suppressed) continue;
-    if (ephemeral && f.field.rfind(pod->spec_path + "/ephemeralContainers", 0) != 0) continue;
-    Action a = config.action_of(f.rule);
-    if (a == Action::patch) {
-      // The mutating webhook fills these in on Pod creation; still present
-      // here means it is not installed or the field was set explicitly.
-      if (!is_pod && !config.mutation.workloads) {
-        a = Action::warn;
-        f.message += " (its pods will be patched at creation)";
-      } else {
-        a = Action::deny;
-      }
-    }
-    judged.emplace_back(std::move(f), a);
-  }
-  if (!ephemeral && c.d.operation != "DELETE") {
-    auto info = netpol::parse_pod(o, config, ns);
-    std::string promise = info && info->egress_policy.present ? info->egress_policy.value : "";
-    bool must_isolate = requires_isolation(config, cluster, ns) || promise == "none" || promise == "ai-only";
-    if (!cluster.available) {
-      if (must_isolate) {
-        Finding f;
-        f.rule = "egress-unrestricted";
-        f.severity = Severity::error;
-        f.object = o.ref(ns);
-        f.message = "NetworkPolicy state is unknown (" + cluster.unavailable_reason + "); " +
-                    (config.cache_unavailable == "deny" ? "refusing (cacheUnavailable: deny, fail closed)"
-                                                        : "admitting (cacheUnavailable: allow, fail open)");
-        f.remediation = "retry when the webhook's policy cache has synced (GET /readyz)";
-        judged.emplace_back(std::move(f), config.cache_unavailable == "deny" ? Action::deny : Action::warn);
-      }
-    } else {
-      for (auto& f : network_findings(o, config, cluster, ns)) {
-        if (f.suppressed) continue;
-        Action a = config.action_of(f.rule);
-        if (egress_open(f) && a == Action::deny && !must_isolate) a = Action::warn;
-        judged.emplace_back(std::move(f), a);
-      }
-    }
-  }
+  Pipeline pipeline = admission_pipeline(config, ns, true);
+  PipelineBatch me;  // the object's network record, for the network pass
+  Judged judged;
+  judge_object(pipeline.check(o, me), c, *pod, config, ephemeral, judged);
+  if (!ephemeral && c.d.operation != "DELETE") judge_network(pipeline, std::move(me), o, config, cluster, ns, judged);
   settle(c, effective_mode(config, cluster, ns), judged, c.d.kind + " " + ns + "/" + c.d.name);
+}
+
+// The live loki-mode pods of the namespace whose egress is open, before or
+// after the policy change under review.
+std::set<std::string> open_pods(const Context& c, const Config& config, const ClusterView& cluster, bool after) {
+  const std::string& ns = c.d.ns;
+  const json& req = *c.request;
+  Pipeline pipeline = admission_pipeline(config, ns, false);
+  PipelineBatch batch;
+  if (cluster.fill) cluster.fill(ns, batch.inventory);
+  if (after) {
+    std::erase_if(batch.inventory.policies, [&](const netpol::Policy& p) {
+      return !p.is_cilium() == (c.d.kind == "NetworkPolicy") && p.ns == ns && p.ref.name == c.d.name;
+    });
+    if (c.d.operation != "DELETE" && req.contains("object") && req["object"].is_object()) {
+      Object o;
+      o.json = req["object"];
+      o.file = "admission";
+      pipeline.record(o, batch);
+    }
+  }
+  for (const auto& p : cluster.pods(ns)) {
+    Object o;
+    o.json = p;
+    o.file = "live";
+    pipeline.record(o, batch);
+  }
+  pipeline.submit(std::move(batch), 0);
+  std::set<std::string> open;
+  pipeline.network(
+      [&](Finding&& f) {
+        if (egress_open(f) && f.object.kind == "Pod") open.insert(f.object.name);
+      },
+      false);
+  return open;
 }
 
 // A NetworkPolicy change that leaves running loki-mode pods egress-open.
@@ -249,33 +310,7 @@ void validate_policy_change(Context& c, const Config& config, const ClusterView&
   if (config.network_policy_changes == Action::off) return;
   const std::string& ns = c.d.ns;
   if (!cluster.available || !cluster.pods) return;  // nothing to compare against
-  const json& req = *c.request;
-  auto open_pods = [&](bool after) {
-    netpol::Inventory inv;
-    if (cluster.fill) cluster.fill(ns, inv);
-    if (after) {
-      std::erase_if(inv.policies, [&](const netpol::Policy& p) {
-        return !p.is_cilium() == (c.d.kind == "NetworkPolicy") && p.ns == ns && p.ref.name == c.d.name;
-      });
-      if (c.d.operation != "DELETE" && req.contains("object") && req["object"].is_object()) {
-        Object o;
-        o.json = req["object"];
-        o.file = "admission";
-        inv.add(o, config, ns);
-      }
-    }
-    for (const auto& p : cluster.pods(ns)) {
-      Object o;
-      o.json = p;
-      o.file = "live";
-      inv.add(o, config, ns);
-    }
-    std::set<std::string> open;
-    for (const auto& f : check_network(inv, config))
-      if (egress_open(f) && f.object.kind == "Pod") open.insert(f.object.name);
-    return open;
-  };
-  std::set<std::string> before = open_pods(false), after = open_pods(true);
+  std::set<std::string> before = open_pods(c, config, cluster, false), after = open_pods(c, config, cluster, true);
   std::vector<std::string> newly;
   for (const auto& p : after)
     if (!before.count(p)) newly.push_back(p);
@@ -284,7 +319,7 @@ void validate_policy_change(Context& c, const Config& config, const ClusterView&
   for (std::size_t i = 0; i < newly.size() && i < 10; ++i) list += (i ? ", " : "") + newly[i];
   if (newly.size() > 10) list += ", ... (" + std::to_string(newly.size()) + " pods)";
   Finding f;
-  f.rule = "egress-unrestricted";
+  f.rule = std::string(checks::rule_egress_unrestricted.id);
   f.severity = Severity::error;
   f.object = {"networking.k8s.io/v1", c.d.kind, ns, c.d.name};
   f.message = "this " + c.d.operation + " would leave running loki-mode pods with unrestricted egress: " + list;
@@ -385,8 +420,7 @@ Decision mutate(const json& review, const Config& config, const ClusterView& clu
     return finish(c);
   }
   c.d.decision = Verdict::patch;
-  c.response["patchType"] = "JSONPatch";
-  c.response["patch"] = base64_encode(m.patch.dump());
+  c.response = Response::Patched(m.patch);
   return finish(c);
 }
 

@@ -6,6 +6,7 @@
 #include <loki/finding_store.hpp>
 #include <loki/manifest.hpp>
 #include <loki/netpol.hpp>
+#include <loki/pipeline.hpp>
 #include <loki/report.hpp>
 
 #include <mutex>
@@ -40,16 +41,14 @@ class LintSession {
   // every pod template added so far (sorted by file and line).
   const netpol::Inventory& inventory();
 
-  const EngineOptions& options() const { return opts_; }
+  const EngineOptions& options() const { return pipeline_.options(); }
 
  private:
-  EngineOptions opts_;
+  Pipeline pipeline_;  // checks, inventory, network pass, ordering
   LoadOptions load_;
-  std::mutex mu_;
-  FindingStore findings_;
+  std::mutex mu_;  // the session's own state below
   std::uint32_t inputs_ = 0;
   std::vector<SkippedDocument> skipped_;
-  netpol::Inventory inventory_;
   ReportSummary summary_;
 };
 

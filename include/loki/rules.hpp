@@ -2,3 +2,9 @@
 #pragma once
 
 #include <loki/rule.hpp>
+
+namespace loki::checks {
+// Rules whose findings are also made outside their check (the webhook's
+// fail-closed and policy-change findings), named by the rule, not a literal.
+extern const Rule rule_egress_unrestricted;
+}  // namespace loki::checks

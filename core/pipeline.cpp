@@ -1,0 +1,77 @@
+#include <loki/network_checks.hpp>
+#include <loki/pipeline.hpp>
+#include <loki/podspec.hpp>
+
+namespace loki {
+
+Pipeline::Pipeline(EngineOptions opts) : opts_(std::move(opts)) {}
+
+std::vector<Finding> Pipeline::check(const Object& object, PipelineBatch& batch) const {
+  ++batch.objects;
+  auto pod = find_pod_template(object.json);
+  if (pod && is_agent_pod(opts_.config, *pod)) ++batch.agent_pods;
+  auto found = check_object(object, opts_);
+  // Keep only the compact network record (a few labels, ports, lines), not the object.
+  record(object, batch);
+  return found;
+}
+
+void Pipeline::record(const Object& object, PipelineBatch& batch) const {
+  const std::string& ns = batch.default_namespace.empty() ? opts_.default_namespace : batch.default_namespace;
+  batch.inventory.add(object, opts_.config, ns);
+}
+
+Finding Pipeline::load_error(const LoadError& e) const {
+  return finding_from_load_error(e, opts_);
+}
+
+void Pipeline::add(std::vector<Finding>&& findings, std::uint64_t order) {
+  std::lock_guard lk(mu_);
+  findings_.add(std::move(findings), order);
+}
+
+void Pipeline::add(Finding&& finding, std::uint64_t order) {
+  std::lock_guard lk(mu_);
+  findings_.add(std::move(finding), order);
+}
+
+void Pipeline::reserve_findings(std::size_t more) {
+  std::lock_guard lk(mu_);
+  findings_.reserve(findings_.size() + more);
+}
+
+void Pipeline::submit(PipelineBatch&& batch, std::uint64_t order) {
+  std::lock_guard lk(mu_);
+  if (!batch.findings.empty()) findings_.add(std::move(batch.findings), order);
+  inventory_.merge(std::move(batch.inventory));
+  objects_ += batch.objects;
+  agent_pods_ += batch.agent_pods;
+}
+
+const netpol::Inventory& Pipeline::inventory() {
+  std::lock_guard lk(mu_);
+  inventory_.sort();
+  return inventory_;
+}
+
+void Pipeline::network(const Sink& sink, bool sort_inventory) {
+  std::lock_guard lk(mu_);
+  if (sort_inventory) inventory_.sort();
+  check_network(inventory_, opts_.config, sink);
+}
+
+FindingStore Pipeline::finish(std::uint64_t network_order) {
+  std::lock_guard lk(mu_);
+  // The network pass: cross-object, over everything the inputs contained.
+  inventory_.sort();
+  check_network(inventory_, opts_.config, [&](Finding&& f) { findings_.add(std::move(f), network_order); });
+  inventory_ = netpol::Inventory{};  // done with it: free the per-pod records
+  // Drop findings for rules the config switched off (e.g. invalid-manifest).
+  findings_.keep_if([&](std::string_view rule) { return opts_.config.rule_enabled(rule); });
+  findings_.sort();
+  FindingStore out = std::move(findings_);
+  findings_ = FindingStore{};
+  return out;
+}
+
+}  // namespace loki
