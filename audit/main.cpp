@@ -46,14 +46,29 @@ int run_lint(CommonOptions o, const std::vector<std::string>& paths, bool verbos
   return emit_report(o, r.findings, r.summary);
 }
 
+std::string_view subject_name(loki::RuleSubject s) {
+  switch (s) {
+    case loki::RuleSubject::pod_template:
+      return "pod template";
+    case loki::RuleSubject::policy:
+      return "NetworkPolicy";
+    default:
+      return "manifest";
+  }
+}
+
 int run_rules(const std::string& format) {
+  const loki::Config defaults;
   if (format == "json") {
     nlohmann::json arr = nlohmann::json::array();
     for (const auto& r : loki::all_rules())
       arr.push_back({{"id", r.id},
                      {"severity", loki::to_string(r.severity)},
                      {"description", r.description},
-                     {"remediation", r.remediation}});
+                     {"remediation", r.remediation},
+                     {"subject", subject_name(r.subject)},
+                     {"webhookDefault", loki::to_string(defaults.action_of(r.id))},
+                     {"patchable", r.fix != nullptr}});
     std::cout << arr.dump(2) << "\n";
     return kExitOk;
   }
@@ -61,6 +76,13 @@ int run_rules(const std::string& format) {
     std::cout << "| id | severity | what it catches |\n|---|---|---|\n";
     for (const auto& r : loki::all_rules())
       std::cout << "| `" << r.id << "` | " << loki::to_string(r.severity) << " | " << r.summary << " |\n";
+    return kExitOk;
+  }
+  if (format == "policy-markdown") {  // the chart README's policy table (scripts/gen-docs.sh)
+    std::cout << "| id | severity | about | webhook default | description |\n|---|---|---|---|---|\n";
+    for (const auto& r : loki::all_rules())
+      std::cout << "| `" << r.id << "` | " << loki::to_string(r.severity) << " | " << subject_name(r.subject) << " | "
+                << loki::to_string(defaults.action_of(r.id)) << " | " << r.description << " |\n";
     return kExitOk;
   }
   for (const auto& r : loki::all_rules()) {
@@ -123,8 +145,8 @@ int main(int argc, char** argv) {
 
   std::string rules_format = "text";
   auto* rules = app.add_subcommand("rules", "List the rules with their ids, severities and remediations");
-  rules->add_option("-f,--format", rules_format, "text, json or markdown")
-      ->check(CLI::IsMember({"text", "json", "markdown"}));
+  rules->add_option("-f,--format", rules_format, "text, json, markdown (README table) or policy-markdown (chart docs)")
+      ->check(CLI::IsMember({"text", "json", "markdown", "policy-markdown"}));
 
   loki_audit::ExplainOptions explain_opts;
   auto* explain = loki_audit::add_explain_command(app, explain_opts);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Rewrites the generated blocks of the docs from the registry, so the rules
 # table is never edited by hand: README.md between <!-- rules:begin --> and
-# <!-- rules:end --> is `loki-audit rules -f markdown`. tests/cli/run.sh fails
+# <!-- rules:end --> is `loki-audit rules -f markdown`, and the chart README's
+# policy table between <!-- policies:begin/end --> is `rules -f policy-markdown`. tests/cli/run.sh fails
 # when the block and the binary disagree.
 #
 #   scripts/gen-docs.sh [path/to/loki-audit]     (default build/bin/loki-audit)
@@ -22,3 +23,5 @@ replace_block() {
   cat "$TABLE.doc" >"$1"
 }
 replace_block "$ROOT/README.md" '<!-- rules:begin -->' '<!-- rules:end -->'
+"$BIN" rules -f policy-markdown >"$TABLE"
+replace_block "$ROOT/charts/loki-guard/README.md" '<!-- policies:begin -->' '<!-- policies:end -->'

@@ -62,6 +62,15 @@ else
   bad "README rules table is stale: run scripts/gen-docs.sh $BIN" "$(cat "$TMP/diff")"
 fi
 
+# So is the chart README's policy table (default webhook action per rule).
+"$BIN" rules -f policy-markdown >"$TMP/policies"
+sed -n '/^<!-- policies:begin -->$/,/^<!-- policies:end -->$/{//!p}' "$ROOT/charts/loki-guard/README.md" >"$TMP/chart-policies"
+if diff -u "$TMP/chart-policies" "$TMP/policies" >"$TMP/diff"; then
+  ok "chart README policy table matches loki-audit rules -f policy-markdown"
+else
+  bad "chart README policy table is stale: run scripts/gen-docs.sh $BIN" "$(cat "$TMP/diff")"
+fi
+
 # Warnings only: exit 0 by default, 1 with --fail-on warning
 expect_exit "warnings pass --fail-on error" 0 "$BIN" lint $FIX/warning-only.yaml
 expect_exit "warnings fail --fail-on warning" 1 "$BIN" lint --fail-on warning $FIX/warning-only.yaml
