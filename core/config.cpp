@@ -8,7 +8,20 @@ namespace loki {
 
 bool Config::rule_enabled(std::string_view id) const {
   auto it = rules.find(id);
-  return it == rules.end() || it->second.enabled;
+  if (it != rules.end() && it->second.enabled) return *it->second.enabled;
+  const Rule* r = find_rule(id);
+  return !r || r->enabled_by_default;
+}
+
+bool Config::is_sandbox_runtime_class(std::string_view name) const {
+  for (std::string_view p : sandbox_runtime_classes) {
+    if (!p.empty() && p.back() == '*') {
+      if (name.substr(0, p.size() - 1) == p.substr(0, p.size() - 1)) return true;
+    } else if (name == p) {
+      return true;
+    }
+  }
+  return false;
 }
 
 Severity Config::severity_of(std::string_view id, Severity fallback) const {
@@ -56,10 +69,8 @@ std::optional<Mode> parse_mode(std::string_view s) {
 
 Action Config::action_of(std::string_view id) const {
   auto it = rules.find(id);
-  if (it != rules.end()) {
-    if (!it->second.enabled) return Action::off;
-    if (it->second.action) return *it->second.action;
-  }
+  if (!rule_enabled(id)) return Action::off;
+  if (it != rules.end() && it->second.action) return *it->second.action;
   // The rule's own default (patch what the mutating webhook fills in
   // safely), else by severity: errors are refused, other findings warned.
   const Rule* r = find_rule(id);
@@ -140,6 +151,10 @@ Config Config::parse(const std::string& text, const std::string& name) {
         }
         cfg.rules[id] = s;
       }
+    } else if (key == "sandboxRuntimeClasses") {
+      if (!v.IsSequence()) fail(name, v, "sandboxRuntimeClasses: expected a list of RuntimeClass names");
+      cfg.sandbox_runtime_classes.clear();
+      for (auto n : v) cfg.sandbox_runtime_classes.push_back(scalar(name, n, "sandboxRuntimeClasses[]"));
     } else if (key == "mode") {
       auto m = parse_mode(scalar(name, v, "mode"));
       if (!m) fail(name, v, "mode: must be enforce, warn or dry-run");
@@ -186,8 +201,8 @@ Config Config::parse(const std::string& text, const std::string& name) {
     } else {
       fail(name, kv.first,
            "unknown setting \"" + key +
-               "\" (known: selector, allPods, aiHosts, rules, mode, exemptNamespaces, requireEgressIsolation, "
-               "cacheUnavailable, networkPolicyChanges, mutation, repairLabels)");
+               "\" (known: selector, allPods, aiHosts, rules, sandboxRuntimeClasses, mode, exemptNamespaces, "
+               "requireEgressIsolation, cacheUnavailable, networkPolicyChanges, mutation, repairLabels)");
     }
   }
   return cfg;

@@ -82,7 +82,7 @@ std::vector<Finding> check_object(const Object& object, const EngineOptions& opt
   if (pod) {
     if (is_agent_pod(cfg, *pod)) {
       auto containers = containers_of(*pod);
-      PodContext ctx{object, *pod, containers};
+      PodContext ctx{object, *pod, containers, &cfg};
       std::vector<RawFinding> raw;
       for (const auto& rule : all_rules()) {
         if (!rule.check || !cfg.rule_enabled(rule.id)) continue;

@@ -13,7 +13,7 @@ extern const Rule rule_host_network, rule_host_pid, rule_host_ipc, rule_host_por
 extern const Rule rule_host_path_volume, rule_host_path_runtime_socket, rule_host_path_sensitive,
     rule_restricted_volume_type, rule_git_repo_volume, rule_selinux_options, rule_apparmor_unconfined,
     rule_proc_mount_unmasked, rule_unsafe_sysctl, rule_host_probe, rule_windows_host_process,
-    rule_seccomp_annotation_unconfined, rule_root_group, rule_shared_pid_credentials;
+    rule_seccomp_annotation_unconfined, rule_root_group, rule_shared_pid_credentials, rule_runtime_class_not_sandboxed;
 // Network rules (core/netpol/checks/): RuleScope::network, run by the network
 // pass (loki::check_network) over the whole inventory, not per object.
 extern const Rule rule_egress_unrestricted, rule_egress_shadowed, rule_deny_egress_is_ingress_only,
@@ -48,6 +48,7 @@ const std::vector<Rule>& all_rules() {
       checks::rule_seccomp_annotation_unconfined,
       checks::rule_root_group,
       checks::rule_shared_pid_credentials,
+      checks::rule_runtime_class_not_sandboxed,
       checks::rule_egress_unrestricted,
       checks::rule_egress_shadowed,
       checks::rule_host_network_bypasses_policy,

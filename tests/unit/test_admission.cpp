@@ -186,6 +186,51 @@ TEST_CASE("mutation never touches what must be refused") {
   CHECK(response(d)["allowed"] == false);
 }
 
+TEST_CASE("mutation: a root pod-level value every container overrides is replaced") {
+  // It reaches only containers added later (an ephemeral debug container), so
+  // replacing it cannot break the pod; Pod Security Admission refuses it.
+  json spec = hardened_spec();
+  spec["securityContext"] = {{"runAsNonRoot", false}, {"runAsUser", 0}, {"seccompProfile", {{"type", "Unconfined"}}}};
+  json& csc = spec["containers"][0]["securityContext"];
+  csc["runAsNonRoot"] = true;
+  csc["runAsUser"] = 2000;
+  csc["seccompProfile"] = {{"type", "RuntimeDefault"}};
+  loki::Config cfg;
+  CHECK(response(validate(review(pod(spec)), cfg, no_cluster()))["allowed"] == false);
+  auto m = mutate_pod(pod(spec), "/spec", "/metadata", cfg);
+  const json& p = m.patched["spec"];
+  CHECK(p["securityContext"]["runAsNonRoot"] == true);
+  CHECK(p["securityContext"]["runAsUser"] == 1000);
+  CHECK(p["securityContext"]["seccompProfile"] == json({{"type", "RuntimeDefault"}}));
+  CHECK(p["containers"][0]["securityContext"]["runAsUser"] == 2000);  // the container's own value stays
+  CHECK(m.patched == pod(spec).patch(m.patch));
+  CHECK(response(validate(review(m.patched), cfg, no_cluster()))["allowed"] == true);
+  CHECK(mutate_pod(m.patched, "/spec", "/metadata", cfg).patch.empty());
+  // A container that inherits the pod's value keeps it refused, untouched.
+  json inherits = spec;
+  inherits["containers"][0]["securityContext"].erase("runAsUser");
+  inherits["containers"][0]["securityContext"].erase("seccompProfile");
+  auto n = mutate_pod(pod(inherits), "/spec", "/metadata", cfg);
+  CHECK(n.patched["spec"]["securityContext"]["runAsUser"] == 0);
+  CHECK(n.patched["spec"]["securityContext"]["seccompProfile"]["type"] == "Unconfined");
+  CHECK(response(validate(review(n.patched), cfg, no_cluster()))["allowed"] == false);
+}
+
+TEST_CASE("runtime-class-not-sandboxed: off by default, warns when enabled") {
+  json spec = hardened_spec();
+  auto warned = [](const Decision& d) {
+    return response(d).value("warnings", json::array()).dump().find("[runtime-class-not-sandboxed]") !=
+           std::string::npos;
+  };
+  CHECK_FALSE(warned(validate(review(pod(spec)), loki::Config{}, no_cluster())));
+  auto cfg = loki::Config::parse("rules: {runtime-class-not-sandboxed: {enabled: true}}\n", "c.yaml");
+  auto d = validate(review(pod(spec)), cfg, no_cluster());
+  CHECK(response(d)["allowed"] == true);
+  CHECK(warned(d));
+  spec["runtimeClassName"] = "gvisor";
+  CHECK_FALSE(warned(validate(review(pod(spec)), cfg, no_cluster())));
+}
+
 TEST_CASE("only rules whose action is patch are patched") {
   loki::Config cfg = loki::Config::parse("rules:\n  missing-seccomp: {action: deny}\n", "c.yaml");
   auto m = mutate_pod(pod(bare_spec()), "/spec", "/metadata", cfg);
