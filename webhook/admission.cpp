@@ -110,10 +110,31 @@ std::string break_glass(const json& object, const std::optional<PodTemplate>& po
   return r;
 }
 
+// A JSON pointer as kubectl spells fields: /spec/volumes/0/hostPath/path ->
+// spec.volumes[0].hostPath.path.
+std::string field_path(const std::string& pointer) {
+  std::string out;
+  std::size_t pos = 1;
+  while (pos <= pointer.size() && !pointer.empty()) {
+    std::size_t next = pointer.find('/', pos);
+    std::string tok = pointer.substr(pos, next == std::string::npos ? std::string::npos : next - pos);
+    for (std::size_t i = 0; (i = tok.find('~', i)) != std::string::npos && i + 1 < tok.size(); ++i)
+      tok.replace(i, 2, tok[i + 1] == '1' ? "/" : "~");
+    bool index = !tok.empty() && tok.find_first_not_of("0123456789") == std::string::npos;
+    out += index ? "[" + tok + "]" : (out.empty() ? "" : ".") + tok;
+    if (next == std::string::npos) break;
+    pos = next + 1;
+  }
+  return out;
+}
+
+// "[rule] message (field)": the field tells the user which line to change.
 std::string describe(const Finding& f) {
   std::string s = "[" + f.rule + "] ";
   if (f.container && f.message.find(*f.container) == std::string::npos) s += "container " + *f.container + ": ";
-  return s + f.message;
+  s += f.message;
+  if (f.field.size() > 1) s += " (" + field_path(f.field) + ")";
+  return s;
 }
 
 // Findings of the network pass about this pod object.

@@ -114,6 +114,9 @@ TEST_CASE("a hostNetwork loki-mode pod is refused with every rule and its fix") 
   CHECK(msg.find("[host-network]") != std::string::npos);
   CHECK(msg.find("[host-port]") != std::string::npos);
   CHECK(msg.find("fix: remove `hostNetwork: true`") != std::string::npos);
+  // Each violation names its field as kubectl spells it.
+  CHECK(msg.find("(spec.hostNetwork)") != std::string::npos);
+  CHECK(msg.find("(spec.containers[0].ports[0].hostPort)") != std::string::npos);
   CHECK(msg.find("2 violations") != std::string::npos);
   CHECK(d.decision == "deny");
   CHECK(d.user == "alice");
@@ -214,6 +217,23 @@ TEST_CASE("mutation: a root pod-level value every container overrides is replace
   CHECK(n.patched["spec"]["securityContext"]["runAsUser"] == 0);
   CHECK(n.patched["spec"]["securityContext"]["seccompProfile"]["type"] == "Unconfined");
   CHECK(response(validate(review(n.patched), cfg, no_cluster()))["allowed"] == false);
+}
+
+TEST_CASE("escape routes of a hardened pod are refused with the rule and field named") {
+  json spec = hardened_spec();
+  spec["volumes"] =
+      json::array({{{"name", "sock"}, {"hostPath", {{"path", "/var/run/docker.sock"}, {"type", "Socket"}}}}});
+  spec["containers"][0]["volumeMounts"] = json::array({{{"name", "sock"}, {"mountPath", "/var/run/docker.sock"}}});
+  auto d = validate(review(pod(spec)), loki::Config{}, no_cluster());
+  REQUIRE(response(d)["allowed"] == false);
+  std::string msg = response(d)["status"]["message"];
+  CHECK(msg.find("[host-path-runtime-socket]") != std::string::npos);
+  CHECK(msg.find("(spec.volumes[0].hostPath.path)") != std::string::npos);
+  json spc = hardened_spec();
+  spc["containers"][0]["securityContext"]["seLinuxOptions"] = {{"type", "spc_t"}};
+  msg = response(validate(review(pod(spc)), loki::Config{}, no_cluster()))["status"]["message"];
+  CHECK(msg.find("[selinux-options]") != std::string::npos);
+  CHECK(msg.find("(spec.containers[0].securityContext.seLinuxOptions.type)") != std::string::npos);
 }
 
 TEST_CASE("runtime-class-not-sandboxed: off by default, warns when enabled") {
