@@ -133,7 +133,9 @@ std::string describe(const Finding& f) {
   std::string s = "[" + f.rule + "] ";
   if (f.container && f.message.find(*f.container) == std::string::npos) s += "container " + *f.container + ": ";
   s += f.message;
-  if (f.field.size() > 1) s += " (" + field_path(f.field) + ")";
+  // A whole pod spec (the finding is about something missing from it) names nothing useful.
+  bool whole_spec = f.field.size() >= 5 && f.field.compare(f.field.size() - 5, 5, "/spec") == 0;
+  if (f.field.size() > 1 && !whole_spec) s += " (" + field_path(f.field) + ")";
   return s;
 }
 
@@ -218,12 +220,20 @@ void validate_pod_like(Context& c, json&& object, const Config& config, const Cl
   eo.default_namespace = ns;
   eo.validate = false;  // the API server validates schemas; manifest checks are for files
   const bool ephemeral = string_field(*c.request, "subResource") == "ephemeralcontainers";
+  std::set<std::string> ephemeral_names;  // container names are unique across the pod's lists
+  if (ephemeral)
+    for (const auto& ref : containers_of(*pod))
+      if (ref.kind == ContainerKind::ephemeral) ephemeral_names.insert(ref.name);
   const bool is_pod = c.d.kind == "Pod";
   std::vector<std::pair<Finding, Action>> judged;
   for (auto& f : check_object(o, eo)) {
     // The API server validates schemas; our manifest checks are for files.
     if (f.rule == rule_id::invalid_manifest || f.suppressed) continue;
-    if (ephemeral && f.field.rfind(pod->spec_path + "/ephemeralContainers", 0) != 0) continue;
+    // Judge the ephemeral containers only, including what they inherit from
+    // the pod (a pod-level runAsUser 0 is reported at the pod's field).
+    if (ephemeral && f.field.rfind(pod->spec_path + "/ephemeralContainers", 0) != 0 &&
+        !(f.container && ephemeral_names.count(*f.container)))
+      continue;
     Action a = config.action_of(f.rule);
     if (a == Action::patch) {
       // The mutating webhook fills these in on Pod creation; still present

@@ -348,6 +348,28 @@ TEST_CASE("ephemeral containers subresource: only the new containers are judged"
   CHECK(msg.find("service-account-token") == std::string::npos);
 }
 
+TEST_CASE("ephemeral containers subresource: a debug container inheriting the pod's root user is refused") {
+  // The pod predates the rule (or was admitted by break-glass): every regular
+  // container overrides the pod-level runAsUser 0, the debug container does not.
+  json spec = hardened_spec();
+  spec["securityContext"]["runAsUser"] = 0;
+  spec["containers"][0]["securityContext"]["runAsUser"] = 1000;
+  json debugger = spec["containers"][0];
+  debugger["name"] = "debugger";
+  debugger["securityContext"].erase("runAsUser");
+  spec["ephemeralContainers"] = json::array({debugger});
+  json r = review(pod(spec), "UPDATE");
+  r["request"]["subResource"] = "ephemeralcontainers";
+  auto d = validate(r, loki::Config{}, no_cluster());
+  REQUIRE(response(d)["allowed"] == false);
+  std::string msg = response(d)["status"]["message"];
+  CHECK(msg.find("[run-as-root] ephemeral container \"debugger\" runs as root") != std::string::npos);
+  CHECK(msg.find("1 violation\n") != std::string::npos);  // not the pod-level finding itself
+  // With its own non-root user it is admitted.
+  r["request"]["object"]["spec"]["ephemeralContainers"][0]["securityContext"]["runAsUser"] = 1000;
+  CHECK(response(validate(r, loki::Config{}, no_cluster()))["allowed"] == true);
+}
+
 TEST_CASE("NetworkPolicy awareness: the shadowed-egress pod from the fourth seed") {
   json spec = hardened_spec();
   spec["containers"][0]["env"] = json::array({{{"name", "LOKI_NETWORK_EGRESS_POLICY"}, {"value", "none"}}});
