@@ -49,11 +49,13 @@ int run_lint(CommonOptions o, const std::vector<std::string>& paths, bool verbos
 int run_rules(const std::string& format) {
   if (format == "json") {
     nlohmann::json arr = nlohmann::json::array();
-    for (const auto& r : loki::all_rules())
+    for (const auto& r : loki::all_rules()) {
       arr.push_back({{"id", r.id},
                      {"severity", loki::to_string(r.severity)},
                      {"description", r.description},
                      {"remediation", r.remediation}});
+      if (!r.enabled_by_default) arr.back()["enabled_by_default"] = false;  // on is the norm: keep entries as they were
+    }
     std::cout << arr.dump(2) << "\n";
     return kExitOk;
   }
@@ -64,8 +66,8 @@ int run_rules(const std::string& format) {
     return kExitOk;
   }
   for (const auto& r : loki::all_rules()) {
-    std::cout << r.id << " (" << loki::to_string(r.severity) << ")\n  " << r.description << "\n  fix: " << r.remediation
-              << "\n";
+    std::cout << r.id << " (" << loki::to_string(r.severity) << (r.enabled_by_default ? "" : ", off by default")
+              << ")\n  " << r.description << "\n  fix: " << r.remediation << "\n";
   }
   return kExitOk;
 }
