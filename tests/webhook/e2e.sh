@@ -177,7 +177,7 @@ apply "a Deployment with a hostPort sidecar is refused at kubectl apply" deny "$
 
 # Issue 18: escape routes of an otherwise fully hardened agent pod are refused
 # with the rule and the field (as kubectl spells it) in kubectl's error.
-hardened_pod() {  # name namespace extra-pod-spec-lines extra-container-sc
+hardened_pod() {  # name namespace extra-pod-spec-lines extra-container-sc extra-container-lines
   cat <<EOF
 apiVersion: v1
 kind: Pod
@@ -190,9 +190,11 @@ ${3:-}
   - name: agent
     image: loki:1
     securityContext: {allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: {drop: [ALL]}${4:-}}
+${5:-}
 EOF
 }
-hardened_pod docker-sock "$NS" "  volumes: [{name: sock, hostPath: {path: /var/run/docker.sock, type: Socket}}]" >"$TMP/docker-sock.yaml"
+hardened_pod docker-sock "$NS" "  volumes: [{name: sock, hostPath: {path: /var/run/docker.sock, type: Socket}}]" "" \
+  "    volumeMounts: [{name: sock, mountPath: /var/run/docker.sock}]" >"$TMP/docker-sock.yaml"
 apply "a hardened pod mounting /var/run/docker.sock is refused (rule and field named)" deny "$TMP/docker-sock.yaml" \
   "\[host-path-runtime-socket\] .*/var/run/docker.sock.*\(spec\.volumes\[0\]\.hostPath\.path\)"
 hardened_pod spc-t "$NS" "" ", seLinuxOptions: {type: spc_t}" >"$TMP/spc-t.yaml"
