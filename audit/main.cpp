@@ -61,14 +61,16 @@ int run_rules(const std::string& format) {
   const loki::Config defaults;
   if (format == "json") {
     nlohmann::json arr = nlohmann::json::array();
-    for (const auto& r : loki::all_rules())
+    for (const auto& r : loki::all_rules()) {
       arr.push_back({{"id", r.id},
                      {"severity", loki::to_string(r.severity)},
                      {"description", r.description},
                      {"remediation", r.remediation},
                      {"subject", subject_name(r.subject)},
                      {"webhookDefault", loki::to_string(defaults.action_of(r.id))},
-                     {"patchable", r.fix != nullptr}});
+                     {"patchable", r.fix != nullptr},
+                     {"enabledByDefault", r.enabled_by_default}});
+    }
     std::cout << arr.dump(2) << "\n";
     return kExitOk;
   }
@@ -82,12 +84,13 @@ int run_rules(const std::string& format) {
     std::cout << "| id | severity | about | webhook default | description |\n|---|---|---|---|---|\n";
     for (const auto& r : loki::all_rules())
       std::cout << "| `" << r.id << "` | " << loki::to_string(r.severity) << " | " << subject_name(r.subject) << " | "
-                << loki::to_string(defaults.action_of(r.id)) << " | " << r.description << " |\n";
+                << (r.enabled_by_default ? "" : "off; when on: ") << loki::to_string(defaults.action_of(r.id)) << " | "
+                << r.description << " |\n";
     return kExitOk;
   }
   for (const auto& r : loki::all_rules()) {
-    std::cout << r.id << " (" << loki::to_string(r.severity) << ")\n  " << r.description << "\n  fix: " << r.remediation
-              << "\n";
+    std::cout << r.id << " (" << loki::to_string(r.severity) << (r.enabled_by_default ? "" : ", off by default")
+              << ")\n  " << r.description << "\n  fix: " << r.remediation << "\n";
   }
   return kExitOk;
 }

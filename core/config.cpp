@@ -8,7 +8,20 @@ namespace loki {
 
 bool Config::rule_enabled(std::string_view id) const {
   auto it = rules.find(id);
-  return it == rules.end() || it->second.enabled;
+  if (it != rules.end() && it->second.enabled) return *it->second.enabled;
+  const Rule* r = find_rule(id);
+  return !r || r->enabled_by_default;
+}
+
+bool Config::is_sandbox_runtime_class(std::string_view name) const {
+  for (std::string_view p : sandbox_runtime_classes) {
+    if (!p.empty() && p.back() == '*') {
+      if (name.substr(0, p.size() - 1) == p.substr(0, p.size() - 1)) return true;
+    } else if (name == p) {
+      return true;
+    }
+  }
+  return false;
 }
 
 Severity Config::severity_of(std::string_view id, Severity fallback) const {
@@ -56,10 +69,8 @@ std::optional<Mode> parse_mode(std::string_view s) {
 
 Action Config::action_of(std::string_view id) const {
   auto it = rules.find(id);
-  if (it != rules.end()) {
-    if (!it->second.enabled) return Action::off;
-    if (it->second.action) return *it->second.action;
-  }
+  if (!rule_enabled(id)) return Action::off;
+  if (it != rules.end() && it->second.action) return *it->second.action;
   // The rule's own default (patch what the mutating webhook fills in
   // safely), else by severity: errors are refused, other findings warned.
   const Rule* r = find_rule(id);
@@ -187,6 +198,10 @@ const Key keys[] = {
        c.ai_hosts = string_list(n, v, "aiHosts", "host names");
      }},
     {{"rules", "policy.rules", rule_settings}, parse_rules},
+    {{"sandboxRuntimeClasses", "policy.sandboxRuntimeClasses", {}},
+     [](Config& c, const std::string& n, const YAML::Node& v) {
+       c.sandbox_runtime_classes = string_list(n, v, "sandboxRuntimeClasses", "RuntimeClass names");
+     }},
     {{"mode", "policy.mode", {}},
      [](Config& c, const std::string& n, const YAML::Node& v) {
        auto m = parse_mode(scalar(n, v, "mode"));

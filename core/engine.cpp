@@ -65,7 +65,7 @@ std::vector<Finding> check_object(const Object& object, const EngineOptions& opt
   if (pod) {
     if (is_agent_pod(cfg, *pod)) {
       auto containers = containers_of(*pod);
-      PodContext ctx{object, *pod, containers};
+      PodContext ctx{object, *pod, containers, &cfg};
       std::vector<RawFinding> raw;
       const std::string note = pod->inferred ? inferred_kind_note(ref.kind) : std::string();
       for (const auto& rule : all_rules()) {

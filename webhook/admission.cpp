@@ -110,10 +110,33 @@ std::string break_glass(const json& object, const std::optional<PodTemplate>& po
   return r;
 }
 
+// A JSON pointer as kubectl spells fields: /spec/volumes/0/hostPath/path ->
+// spec.volumes[0].hostPath.path.
+std::string field_path(const std::string& pointer) {
+  std::string out;
+  std::size_t pos = 1;
+  while (pos <= pointer.size() && !pointer.empty()) {
+    std::size_t next = pointer.find('/', pos);
+    std::string tok = pointer.substr(pos, next == std::string::npos ? std::string::npos : next - pos);
+    for (std::size_t i = 0; (i = tok.find('~', i)) != std::string::npos && i + 1 < tok.size(); ++i)
+      tok.replace(i, 2, tok[i + 1] == '1' ? "/" : "~");
+    bool index = !tok.empty() && tok.find_first_not_of("0123456789") == std::string::npos;
+    out += index ? "[" + tok + "]" : (out.empty() ? "" : ".") + tok;
+    if (next == std::string::npos) break;
+    pos = next + 1;
+  }
+  return out;
+}
+
+// "[rule] message (field)": the field tells the user which line to change.
 std::string describe(const Finding& f) {
   std::string s = "[" + f.rule + "] ";
   if (f.container && f.message.find(*f.container) == std::string::npos) s += "container " + *f.container + ": ";
-  return s + f.message;
+  s += f.message;
+  // A whole pod spec (the finding is about something missing from it) names nothing useful.
+  bool whole_spec = f.field.size() >= 5 && f.field.compare(f.field.size() - 5, 5, "/spec") == 0;
+  if (f.field.size() > 1 && !whole_spec) s += " (" + field_path(f.field) + ")";
+  return s;
 }
 
 // The pipeline of one admission. The API server has validated the object
@@ -190,10 +213,18 @@ using Judged = std::vector<std::pair<Finding, Action>>;
 // What the webhook does with each per-object finding of the object under review.
 void judge_object(std::vector<Finding>&& found, const Context& c, const PodTemplate& pod, const Config& config,
                   bool ephemeral, Judged& judged) {
+  std::set<std::string> ephemeral_names;  // container names are unique across the pod's lists
+  if (ephemeral)
+    for (const auto& ref : containers_of(pod))
+      if (ref.kind == ContainerKind::ephemeral) ephemeral_names.insert(ref.name);
   for (auto& f : found) {
     // The API server validates schemas; our manifest checks are for files.
     if (f.rule == rule_id::invalid_manifest || f.suppressed) continue;
-    if (ephemeral && f.field.rfind(pod.spec_path + "/ephemeralContainers", 0) != 0) continue;
+    // Judge the ephemeral containers only, including what they inherit from
+    // the pod (a pod-level runAsUser 0 is reported at the pod's field).
+    if (ephemeral && f.field.rfind(pod.spec_path + "/ephemeralContainers", 0) != 0 &&
+        !(f.container && ephemeral_names.count(*f.container)))
+      continue;
     Action a = config.action_of(f.rule);
     if (a == Action::patch) {
       // The mutating webhook fills these in on Pod creation; still present

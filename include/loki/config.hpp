@@ -25,7 +25,7 @@ std::string_view to_string(Mode m);
 std::optional<Mode> parse_mode(std::string_view s);
 
 struct RuleSettings {
-  bool enabled = true;
+  std::optional<bool> enabled;       // none: the rule's default (Rule::enabled_by_default)
   std::optional<Severity> severity;  // overrides the rule's default
   std::optional<Action> action;      // webhook; overrides the rule's default action
 };
@@ -62,8 +62,12 @@ struct Config {
   // Labels the mutating webhook adds to loki-mode pods (label repair, so the
   // namespace's deny-all-egress policy selects them); empty: off.
   std::map<std::string, std::string> repair_labels;
+  // runtimeClassName values that are sandboxes (runtime-class-not-sandboxed);
+  // a trailing * matches any suffix.
+  std::vector<std::string> sandbox_runtime_classes = {"gvisor", "runsc", "kata*"};
 
   bool rule_enabled(std::string_view id) const;
+  bool is_sandbox_runtime_class(std::string_view name) const;
   // The webhook's action for a rule: the config's, else the rule's default.
   Action action_of(std::string_view id) const;
   Severity severity_of(std::string_view id, Severity fallback) const;

@@ -28,6 +28,7 @@ struct PodContext {
   const Object& object;
   const PodTemplate& pod;
   const std::vector<ContainerRef>& containers;
+  const Config* config = nullptr;  // the policy config, for rules with settings of their own
 };
 
 // What a pod check reports; the runner fills in the rule id, object, file,
@@ -76,6 +77,9 @@ struct Rule {
   // Network rules run in this order (the order their findings reach the
   // webhook's warnings and the audit's groups), which predates the registry's.
   int network_order = 0;
+  // Off unless the config turns it on (rules.<id>.enabled: true): checks that
+  // need something on the nodes (e.g. a sandbox RuntimeClass) to be fixable.
+  bool enabled_by_default = true;
 };
 
 const std::vector<Rule>& all_rules();

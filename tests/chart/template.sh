@@ -67,6 +67,8 @@ assert cfg["selector"] == "app=loki-mode,tier in (agent,sandbox),!legacy", cfg["
 assert cfg["mode"] == "warn" and cfg["requireEgressIsolation"] is True
 assert cfg["exemptNamespaces"] == ["loki-guard", "kube-system"], cfg
 assert cfg["mutation"] == {"runAsUser": 2000, "workloads": True}
+assert cfg["rules"]["runtime-class-not-sandboxed"] == {"enabled": True}, cfg["rules"]
+assert cfg["sandboxRuntimeClasses"] == ["gvisor", "kata*"], cfg
 pods = hooks[0]
 assert pods["objectSelector"]["matchExpressions"][0] == {"key": "tier", "operator": "In", "values": ["agent", "sandbox"]}
 np = next(d for d in docs if d["kind"] == "NetworkPolicy")

@@ -27,7 +27,7 @@ has() {  # name file pattern
   if grep -qE -- "$3" "$2"; then ok "$1"; else bad "$1: no /$3/ in $2" "$(cat "$2")"; fi
 }
 cleanup_ns() { k delete namespace "$@" --wait=false >/dev/null 2>&1 || true; }
-trap 'cleanup_ns $NS ${NS}-models; rm -rf "$TMP"' EXIT
+trap 'cleanup_ns $NS ${NS}-models ${NS}-escape; rm -rf "$TMP"' EXIT
 
 # ---- a namespace with 55 agent pods and a bare hostNetwork pod --------------
 k create namespace "$NS" >/dev/null
@@ -238,6 +238,76 @@ HOSTPORT=${SERVER#https://}
 run "in-cluster config (service account token and CA)" 1 env -u KUBECONFIG HOME="$TMP" LOKI_INCLUSTER_DIR="$TMP/sa" \
   KUBERNETES_SERVICE_HOST="${HOSTPORT%:*}" KUBERNETES_SERVICE_PORT="${HOSTPORT##*:}" "$AUDIT" -f json
 has "in-cluster audit used the pod's namespace" "$TMP/out" "\"namespace\": \"$NS\""
+
+# ---- issue 18: escape routes on live pods (no webhook in this namespace) ----------
+ENS=${NS}-escape
+k create namespace "$ENS" >/dev/null
+escape_pod() {  # name extra-pod-spec-lines extra-container-sc pod-runAsUser
+  cat <<EOF
+apiVersion: v1
+kind: Pod
+metadata: {name: $1, namespace: $ENS, labels: {app: loki-mode}}
+spec:
+  automountServiceAccountToken: false
+  securityContext: {runAsNonRoot: true, runAsUser: ${4:-1000}, seccompProfile: {type: RuntimeDefault}}
+${2:-}
+  containers:
+  - name: agent
+    image: loki:1
+    securityContext: {allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: {drop: [ALL]}${3:-}}
+---
+EOF
+}
+{
+  escape_pod docker-sock "  volumes: [{name: sock, hostPath: {path: /var/run/docker.sock, type: Socket}}]"
+  escape_pod spc-t "" ", seLinuxOptions: {type: spc_t}"
+  escape_pod pod-root "" ", runAsUser: 2000" 0
+  escape_pod clean
+  cat <<EOF
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: git-repo, namespace: $ENS}
+spec:
+  selector: {matchLabels: {app: loki-mode, fleet: git}}
+  template:
+    metadata: {labels: {app: loki-mode, fleet: git}}
+    spec:
+      automountServiceAccountToken: false
+      securityContext: {runAsNonRoot: true, runAsUser: 1000, seccompProfile: {type: RuntimeDefault}}
+      volumes: [{name: repo, gitRepo: {repository: "https://github.com/example/agent-task.git"}}]
+      containers:
+      - name: agent
+        image: loki:1
+        securityContext: {allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: {drop: [ALL]}}
+EOF
+} >"$TMP/escape.yaml"
+k apply -f "$TMP/escape.yaml" >"$TMP/apply.out" 2>&1 && ok "escape-route pods created without a webhook" \
+  || bad "kubectl apply of the escape-route pods" "$(cat "$TMP/apply.out")"
+for i in $(seq 1 60); do
+  [ "$(k get pods -n "$ENS" -l fleet=git --no-headers 2>/dev/null | wc -l)" -ge 1 ] && break
+  sleep 0.5
+done
+run "escape routes found on live pods" 1 "$AUDIT" --namespace "$ENS" -f json
+python3 - "$TMP/out" <<'PY' && ok "docker.sock, spc_t, gitRepo and the pod-level runAsUser 0 reported, objects named" || bad "escape-route findings" "$(cat "$TMP/out")"
+import json, sys
+f = [x for x in json.load(open(sys.argv[1]))["findings"] if x["rule"] not in ("egress-unrestricted",)]
+by = {}
+for x in f:
+    by.setdefault((x["object"]["kind"], x["object"]["name"]), set()).add(x["rule"])
+def msg(kind, name, rule):
+    return " ".join(x["message"] for x in f if x["object"]["kind"] == kind and x["object"]["name"] == name and x["rule"] == rule)
+assert by.get(("Pod", "docker-sock")) >= {"host-path-runtime-socket", "host-path-volume"}, by
+assert "/var/run/docker.sock" in msg("Pod", "docker-sock", "host-path-runtime-socket")
+assert by.get(("Pod", "spc-t")) == {"selinux-options"}, by
+assert "spc_t" in msg("Pod", "spc-t", "selinux-options")
+assert by.get(("Pod", "pod-root")) == {"run-as-root"}, by
+assert "added later" in msg("Pod", "pod-root", "run-as-root")
+assert by.get(("Deployment", "git-repo")) == {"git-repo-volume"}, by  # grouped on the owner, not its pods
+assert ("Pod", "clean") not in by, by
+PY
+run "text report names the objects" 1 "$AUDIT" --namespace "$ENS"
+has "text: Pod docker-sock with the socket" "$TMP/out" "docker-sock"
+has "text: host-path-runtime-socket finding" "$TMP/out" "\[host-path-runtime-socket\].*/var/run/docker.sock"
 
 # ---- the fourth seed end to end: egress shadowed by a label mismatch -------------
 MNS=${NS}-models

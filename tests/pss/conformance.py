@@ -14,6 +14,8 @@ leaves):
     not, from a rule that implements the fixture's control (CONTROL_RULES);
   - every pass fixture must produce no finding beyond the base's, except from
     the rules where loki-guard is deliberately stricter for agents (STRICTER).
+Plus OVERRIDE_CASES: a bad pod-level value that every container overrides,
+which Pod Security Admission refuses and the module's fixtures do not cover.
 loki-guard implements the latest version of the standard; older versions are
 checked too because their fixtures (legacy annotations, older value sets) are
 pods that still exist in clusters.
@@ -26,8 +28,10 @@ import collections
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 import urllib.parse
 
 MODULE = "k8s.io/pod-security-admission@v0.36.3"
@@ -70,6 +74,37 @@ STRICTER = {
 }
 
 ANNOT_SKIP = {("metadata", "name")}
+
+# Pod-level values every container overrides. The module's fixtures never pair
+# a bad pod value with containers that all override it, yet Pod Security
+# Admission judges the pod's value on its own (an ephemeral container added
+# later inherits it): policy/check_runAsNonRoot.go:83-85, check_runAsUser.go:83-84,
+# check_seccompProfile_restricted.go:76-79. Each case is the restricted base pod
+# (pass/base.yaml of the latest version) with the container values and the pod
+# value set; fail cases must add a finding of the control's rule at `field`,
+# the pass case none.
+OVERRIDE_CASES = [
+    ("fail", "runasnonroot", {"runAsNonRoot": False}, {"runAsNonRoot": True}, "/spec/securityContext/runAsNonRoot"),
+    ("fail", "runasuser", {"runAsUser": 0}, {"runAsUser": 1000}, "/spec/securityContext/runAsUser"),
+    ("fail", "seccompprofile_restricted", {"seccompProfile": {"type": "Unconfined"}},
+     {"seccompProfile": {"type": "RuntimeDefault"}}, "/spec/securityContext/seccompProfile/type"),
+    ("pass", "runasnonroot", {"runAsNonRoot": True, "runAsUser": 2000, "seccompProfile": {"type": "RuntimeDefault"}},
+     {"runAsNonRoot": True, "runAsUser": 1000, "seccompProfile": {"type": "Localhost", "localhostProfile": "p.json"}},
+     None),
+]
+
+
+def override_pod(pod_values, container_values):
+    """The module's restricted base pod (pass/base.yaml) with the given values."""
+    def container(name):
+        sc = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
+        sc.update(container_values)
+        return {"image": "registry.k8s.io/pause", "name": name, "securityContext": sc}
+    psc = {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
+    psc.update(pod_values)
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "override"},
+            "spec": {"containers": [container("container1")], "initContainers": [container("initcontainer1")],
+                     "securityContext": psc}}
 
 
 def find_testdata(explicit):
@@ -180,7 +215,23 @@ def main():
     if not any(c[2] == "fail" for c in cases):
         print(f"pss-conformance: no fail fixtures under {root}", file=sys.stderr)
         return 1
-    findings = lint(args.loki_audit, files)
+    tmp = tempfile.mkdtemp(prefix="pss-override-")
+    latest = sorted((v for v in os.listdir(os.path.join(root, "restricted")) if re.fullmatch(r"v\d+\.\d+", v)),
+                    key=version_key)[-1]
+    override_base = os.path.join(root, "restricted", latest, "pass", "base.yaml")
+    overrides = []  # (kind, control, file, field)
+    for i, (kind, control, pod_values, container_values, field) in enumerate(OVERRIDE_CASES):
+        f = os.path.join(tmp, f"{kind}-{control}{i}.yaml")
+        with open(f, "w") as out:
+            json.dump(override_pod(pod_values, container_values), out)  # JSON is YAML
+        overrides.append((kind, control, f, field))
+        files.append(f)
+    if override_base not in files:
+        files.append(override_base)
+    try:
+        findings = lint(args.loki_audit, files)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
     docs = {}
 
@@ -214,6 +265,20 @@ def main():
                 extras_allowed.setdefault(x[0], set()).add(f"{level}/{v}/pass/{os.path.basename(p)}")
             if extra:
                 problems.append(f"EXTRA {level}/{v}/pass/{os.path.basename(p)} (base {os.path.basename(base)}): {sorted(extra)}")
+
+    print(f"pod-level values every container overrides (restricted {latest}, PSA check_*.go):")
+    for kind, control, f, field in overrides:
+        new = findings[f] - findings[override_base]
+        if kind == "fail":
+            hit = [x for x in new if x[0] in CONTROL_RULES[control] and x[2] == field]
+            ok = bool(hit)
+        else:
+            hit = sorted(x for x in new if x[0] not in STRICTER)
+            ok = not hit
+        print(f"  {'ok  ' if ok else 'FAIL'} {kind} {control}: {sorted(hit) if hit else 'no new finding'}")
+        if not ok:
+            problems.append(f"OVERRIDE {kind} {control} ({os.path.basename(f)}): new findings {sorted(new)}, want "
+                            f"{'a ' + '/'.join(sorted(CONTROL_RULES[control])) + ' finding at ' + field if field else 'none'}")
 
     # The table: one row per level x control, one column per version range
     # with the same counts (the fixtures change rarely between versions).

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every rule in the registry (`loki-audit rules -f json`) must have
 #  - a fixture tests/fixtures/rules/<id>.yaml that `loki-audit lint` flags with
-#    exactly that id, plus the ids its `# also: ID...` comment line names;
+#    exactly that id, plus the ids its `# also: ID...` comment line names
+#    (linted with the rule enabled, so rules that are off by default count);
 #  - a positive and a negative unit test: a comment line
 #    `// rule: <id> positive` / `// rule: <id> negative` in tests/unit/*.cpp
 #    right above the test case, subcase or assertion that shows it.
@@ -15,6 +16,8 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 # shellcheck source=../lib.sh
 source "$ROOT/tests/lib.sh"
 cd "$ROOT"
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
 FIX=tests/fixtures/rules
 UNIT=(tests/unit/*.cpp)
 
@@ -30,7 +33,8 @@ for id in $ids; do
     missing=1
   else
     want=$({ echo "$id"; sed -n 's/^# also: \([a-z0-9 -]*\).*/\1/p' "$f" | tr ' ' '\n'; } | grep . | sort -u | xargs)
-    got=$("$BIN" lint -f json --fail-on none "$f" | rule_ids)
+    printf 'rules: {%s: {enabled: true}}\n' "$id" >"$TMP/config.yaml"
+    got=$("$BIN" lint -f json --fail-on none --config "$TMP/config.yaml" "$f" | rule_ids)
     if [ "$want" != "$got" ]; then
       bad "$id: $f does not trigger exactly its rule" "want: $want"$'\n'"got:  $got"
       missing=1

@@ -114,6 +114,9 @@ TEST_CASE("a hostNetwork loki-mode pod is refused with every rule and its fix") 
   CHECK(msg.find("[host-network]") != std::string::npos);
   CHECK(msg.find("[host-port]") != std::string::npos);
   CHECK(msg.find("fix: remove `hostNetwork: true`") != std::string::npos);
+  // Each violation names its field as kubectl spells it.
+  CHECK(msg.find("(spec.hostNetwork)") != std::string::npos);
+  CHECK(msg.find("(spec.containers[0].ports[0].hostPort)") != std::string::npos);
   CHECK(msg.find("2 violations") != std::string::npos);
   CHECK(d.decision == "deny");
   CHECK(d.user == "alice");
@@ -184,6 +187,68 @@ TEST_CASE("mutation never touches what must be refused") {
   CHECK(p["containers"][0]["ports"][0]["hostPort"] == 80);
   auto d = validate(review(m.patched), loki::Config{}, no_cluster());
   CHECK(response(d)["allowed"] == false);
+}
+
+TEST_CASE("mutation: a root pod-level value every container overrides is replaced") {
+  // It reaches only containers added later (an ephemeral debug container), so
+  // replacing it cannot break the pod; Pod Security Admission refuses it.
+  json spec = hardened_spec();
+  spec["securityContext"] = {{"runAsNonRoot", false}, {"runAsUser", 0}, {"seccompProfile", {{"type", "Unconfined"}}}};
+  json& csc = spec["containers"][0]["securityContext"];
+  csc["runAsNonRoot"] = true;
+  csc["runAsUser"] = 2000;
+  csc["seccompProfile"] = {{"type", "RuntimeDefault"}};
+  loki::Config cfg;
+  CHECK(response(validate(review(pod(spec)), cfg, no_cluster()))["allowed"] == false);
+  auto m = mutate_pod(pod(spec), "/spec", "/metadata", cfg);
+  const json& p = m.patched["spec"];
+  CHECK(p["securityContext"]["runAsNonRoot"] == true);
+  CHECK(p["securityContext"]["runAsUser"] == 1000);
+  CHECK(p["securityContext"]["seccompProfile"] == json({{"type", "RuntimeDefault"}}));
+  CHECK(p["containers"][0]["securityContext"]["runAsUser"] == 2000);  // the container's own value stays
+  CHECK(m.patched == pod(spec).patch(m.patch));
+  CHECK(response(validate(review(m.patched), cfg, no_cluster()))["allowed"] == true);
+  CHECK(mutate_pod(m.patched, "/spec", "/metadata", cfg).patch.empty());
+  // A container that inherits the pod's value keeps it refused, untouched.
+  json inherits = spec;
+  inherits["containers"][0]["securityContext"].erase("runAsUser");
+  inherits["containers"][0]["securityContext"].erase("seccompProfile");
+  auto n = mutate_pod(pod(inherits), "/spec", "/metadata", cfg);
+  CHECK(n.patched["spec"]["securityContext"]["runAsUser"] == 0);
+  CHECK(n.patched["spec"]["securityContext"]["seccompProfile"]["type"] == "Unconfined");
+  CHECK(response(validate(review(n.patched), cfg, no_cluster()))["allowed"] == false);
+}
+
+TEST_CASE("escape routes of a hardened pod are refused with the rule and field named") {
+  json spec = hardened_spec();
+  spec["volumes"] =
+      json::array({{{"name", "sock"}, {"hostPath", {{"path", "/var/run/docker.sock"}, {"type", "Socket"}}}}});
+  spec["containers"][0]["volumeMounts"] = json::array({{{"name", "sock"}, {"mountPath", "/var/run/docker.sock"}}});
+  auto d = validate(review(pod(spec)), loki::Config{}, no_cluster());
+  REQUIRE(response(d)["allowed"] == false);
+  std::string msg = response(d)["status"]["message"];
+  CHECK(msg.find("[host-path-runtime-socket]") != std::string::npos);
+  CHECK(msg.find("(spec.volumes[0].hostPath.path)") != std::string::npos);
+  json spc = hardened_spec();
+  spc["containers"][0]["securityContext"]["seLinuxOptions"] = {{"type", "spc_t"}};
+  msg = response(validate(review(pod(spc)), loki::Config{}, no_cluster()))["status"]["message"];
+  CHECK(msg.find("[selinux-options]") != std::string::npos);
+  CHECK(msg.find("(spec.containers[0].securityContext.seLinuxOptions.type)") != std::string::npos);
+}
+
+TEST_CASE("runtime-class-not-sandboxed: off by default, warns when enabled") {
+  json spec = hardened_spec();
+  auto warned = [](const Decision& d) {
+    return response(d).value("warnings", json::array()).dump().find("[runtime-class-not-sandboxed]") !=
+           std::string::npos;
+  };
+  CHECK_FALSE(warned(validate(review(pod(spec)), loki::Config{}, no_cluster())));
+  auto cfg = loki::Config::parse("rules: {runtime-class-not-sandboxed: {enabled: true}}\n", "c.yaml");
+  auto d = validate(review(pod(spec)), cfg, no_cluster());
+  CHECK(response(d)["allowed"] == true);
+  CHECK(warned(d));
+  spec["runtimeClassName"] = "gvisor";
+  CHECK_FALSE(warned(validate(review(pod(spec)), cfg, no_cluster())));
 }
 
 TEST_CASE("only rules whose action is patch are patched") {
@@ -281,6 +346,28 @@ TEST_CASE("ephemeral containers subresource: only the new containers are judged"
   std::string msg = response(d)["status"]["message"];
   CHECK(msg.find("debugger") != std::string::npos);
   CHECK(msg.find("service-account-token") == std::string::npos);
+}
+
+TEST_CASE("ephemeral containers subresource: a debug container inheriting the pod's root user is refused") {
+  // The pod predates the rule (or was admitted by break-glass): every regular
+  // container overrides the pod-level runAsUser 0, the debug container does not.
+  json spec = hardened_spec();
+  spec["securityContext"]["runAsUser"] = 0;
+  spec["containers"][0]["securityContext"]["runAsUser"] = 1000;
+  json debugger = spec["containers"][0];
+  debugger["name"] = "debugger";
+  debugger["securityContext"].erase("runAsUser");
+  spec["ephemeralContainers"] = json::array({debugger});
+  json r = review(pod(spec), "UPDATE");
+  r["request"]["subResource"] = "ephemeralcontainers";
+  auto d = validate(r, loki::Config{}, no_cluster());
+  REQUIRE(response(d)["allowed"] == false);
+  std::string msg = response(d)["status"]["message"];
+  CHECK(msg.find("[run-as-root] ephemeral container \"debugger\" runs as root") != std::string::npos);
+  CHECK(msg.find("1 violation\n") != std::string::npos);  // not the pod-level finding itself
+  // With its own non-root user it is admitted.
+  r["request"]["object"]["spec"]["ephemeralContainers"][0]["securityContext"]["runAsUser"] = 1000;
+  CHECK(response(validate(r, loki::Config{}, no_cluster()))["allowed"] == true);
 }
 
 TEST_CASE("NetworkPolicy awareness: the shadowed-egress pod from the fourth seed") {

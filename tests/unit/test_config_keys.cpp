@@ -121,11 +121,12 @@ TEST_CASE("config keys: the parser accepts every listed setting and names the kn
       }
     }
   }
-  CHECK_THROWS_WITH_AS(loki::Config::parse("\nselectr: x\n", "c.yaml"),
-                       "c.yaml:2: unknown setting \"selectr\" (known: selector, allPods, aiHosts, rules, mode, "
-                       "exemptNamespaces, requireEgressIsolation, cacheUnavailable, networkPolicyChanges, mutation, "
-                       "repairLabels)",
-                       loki::ConfigError);
+  CHECK_THROWS_WITH_AS(
+      loki::Config::parse("\nselectr: x\n", "c.yaml"),
+      "c.yaml:2: unknown setting \"selectr\" (known: selector, allPods, aiHosts, rules, sandboxRuntimeClasses, mode, "
+      "exemptNamespaces, requireEgressIsolation, cacheUnavailable, networkPolicyChanges, mutation, "
+      "repairLabels)",
+      loki::ConfigError);
   CHECK_THROWS_WITH_AS(loki::Config::parse("mutation: {uid: 1}\n", "c.yaml"),
                        doctest::Contains("mutation: unknown setting \"uid\""), loki::ConfigError);
   auto cfg = loki::Config::parse(

@@ -326,3 +326,124 @@ TEST_CASE("shared-pid-credentials") {
   spec(unshared)["shareProcessNamespace"] = false;
   CHECK(findings(unshared, "shared-pid-credentials").empty());
 }
+
+// Pod Security Admission refuses a root or unconfined pod-level value even when
+// every container overrides it: visitContainers never looks at containers
+// added later, so the pod's own value is judged on its own
+// (k8s.io/pod-security-admission@v0.36.3 policy/check_runAsNonRoot.go:83-85
+// `if !*podSpec.SecurityContext.RunAsNonRoot { badSetters = append(badSetters, "pod") }`,
+// check_runAsUser.go:83-84 `... *podSpec.SecurityContext.RunAsUser == 0 { badSetters = append(badSetters, "pod") }`,
+// check_seccompProfile_restricted.go:76-79 `if !validSeccomp(podSpec.SecurityContext.SeccompProfile.Type) {
+// badSetters = append(badSetters, "pod")`). An ephemeral debug container
+// (kubectl debug) added later inherits the pod's value.
+TEST_CASE("pod-level values every container overrides") {
+  json p = hardened_pod();
+  for (json* sc : {&csc(p), &init_sc(p)}) {
+    (*sc)["runAsNonRoot"] = true;
+    (*sc)["runAsUser"] = 1000;
+    (*sc)["seccompProfile"] = {{"type", "RuntimeDefault"}};
+  }
+  // rule: run-as-root positive
+  SUBCASE("runAsNonRoot: false (check_runAsNonRoot.go:84)") {
+    spec(p)["securityContext"]["runAsNonRoot"] = false;
+    auto f = findings(p, "run-as-root");
+    REQUIRE(f.size() == 1);
+    CHECK(f[0].field == "/spec/securityContext/runAsNonRoot");
+    CHECK_FALSE(f[0].container);
+    CHECK(has(f[0].message, "added later"));
+    CHECK(has(f[0].message, "inherits"));
+  }
+  SUBCASE("runAsUser: 0 (check_runAsUser.go:83)") {
+    spec(p)["securityContext"]["runAsUser"] = 0;
+    auto f = findings(p, "run-as-root");
+    REQUIRE(f.size() == 1);
+    CHECK(f[0].field == "/spec/securityContext/runAsUser");
+    CHECK(has(f[0].message, "added later"));
+  }
+  // rule: missing-seccomp positive
+  SUBCASE("seccompProfile Unconfined (check_seccompProfile_restricted.go:77)") {
+    spec(p)["securityContext"]["seccompProfile"]["type"] = "Unconfined";
+    auto f = findings(p, "missing-seccomp");
+    REQUIRE(f.size() == 1);
+    CHECK(f[0].field == "/spec/securityContext/seccompProfile/type");
+    CHECK_FALSE(f[0].container);
+    CHECK(has(f[0].message, "added later"));
+  }
+  SUBCASE("a pod value some container inherits is reported once, on that container") {
+    spec(p)["securityContext"]["runAsUser"] = 0;
+    spec(p)["securityContext"]["seccompProfile"]["type"] = "Unconfined";
+    csc(p).erase("runAsUser");
+    csc(p).erase("seccompProfile");
+    auto f = findings(p, "run-as-root");
+    REQUIRE(f.size() == 1);
+    CHECK(f[0].container == "loki");
+    auto s = findings(p, "missing-seccomp");
+    REQUIRE(s.size() == 1);
+    CHECK(s[0].container == "loki");
+    CHECK(s[0].field == "/spec/securityContext/seccompProfile/type");
+  }
+  // rule: run-as-root negative
+  // rule: missing-seccomp negative
+  SUBCASE("no pod-level value, or a good one, with every container overriding") {
+    spec(p).erase("securityContext");
+    CHECK(findings(p, "run-as-root").empty());
+    CHECK(findings(p, "missing-seccomp").empty());
+    spec(p)["securityContext"] = {{"runAsNonRoot", true},
+                                  {"runAsUser", 2000},
+                                  {"seccompProfile", {{"type", "Localhost"}, {"localhostProfile", "a.json"}}}};
+    CHECK(findings(p, "run-as-root").empty());
+    CHECK(findings(p, "missing-seccomp").empty());
+  }
+}
+
+TEST_CASE("runtime-class-not-sandboxed: off by default, a warning when enabled") {
+  json p = hardened_pod();
+  loki::EngineOptions on;
+  on.config = loki::Config::parse("rules: {runtime-class-not-sandboxed: {enabled: true}}\n", "c.yaml");
+  auto with = [&](const json& obj, const loki::EngineOptions& o) {
+    loki::Object ob;
+    ob.json = obj;
+    ob.file = "t.yaml";
+    auto all = loki::check_object(ob, o);
+    std::vector<loki::Finding> out;
+    std::copy_if(all.begin(), all.end(), std::back_inserter(out),
+                 [](const auto& f) { return f.rule == "runtime-class-not-sandboxed"; });
+    return out;
+  };
+  const loki::Rule* r = loki::find_rule("runtime-class-not-sandboxed");
+  REQUIRE(r);
+  CHECK_FALSE(r->enabled_by_default);
+  CHECK(r->severity == loki::Severity::info);
+  CHECK(loki::Config{}.action_of(r->id) == loki::Action::off);
+  CHECK(on.config.action_of(r->id) == loki::Action::warn);
+  // A setting that does not name `enabled` keeps the rule's default (off).
+  CHECK_FALSE(
+      loki::Config::parse("rules: {runtime-class-not-sandboxed: {severity: warning}}\n", "c.yaml").rule_enabled(r->id));
+  // Off by default: the hardened pod is clean without a runtimeClassName.
+  CHECK(findings(p, "runtime-class-not-sandboxed").empty());
+  // rule: runtime-class-not-sandboxed positive
+  auto f = with(p, on);
+  REQUIRE(f.size() == 1);
+  CHECK(f[0].severity == loki::Severity::info);
+  CHECK(f[0].field == "/spec");
+  spec(p)["runtimeClassName"] = "runc";
+  f = with(p, on);
+  REQUIRE(f.size() == 1);
+  CHECK(f[0].field == "/spec/runtimeClassName");
+  CHECK(has(f[0].message, "\"runc\""));
+  // rule: runtime-class-not-sandboxed negative
+  for (const char* rc : {"gvisor", "runsc", "kata", "kata-qemu", "kata-clh"}) {
+    spec(p)["runtimeClassName"] = rc;
+    CAPTURE(rc);
+    CHECK(with(p, on).empty());
+  }
+  // The sandboxed names are configurable.
+  loki::EngineOptions custom = on;
+  custom.config.sandbox_runtime_classes = {"firecracker"};
+  spec(p)["runtimeClassName"] = "firecracker";
+  CHECK(with(p, custom).empty());
+  spec(p)["runtimeClassName"] = "gvisor";
+  CHECK(with(p, custom).size() == 1);
+  CHECK(loki::Config::parse("sandboxRuntimeClasses: [sbx-*]\n", "c.yaml").is_sandbox_runtime_class("sbx-1"));
+  CHECK_THROWS_AS(loki::Config::parse("sandboxRuntimeClasses: gvisor\n", "c.yaml"), loki::ConfigError);
+}

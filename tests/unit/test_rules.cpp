@@ -132,12 +132,17 @@ TEST_CASE("run-as-root: runAsUser/runAsNonRoot inherit from the pod") {
     CHECK(f[0].field == "/spec/template/spec/securityContext/runAsUser");
   }
   // rule: run-as-root negative
-  SUBCASE("a container's runAsUser overrides the pod's 0") {
+  SUBCASE("a container's runAsUser overrides the pod's 0: the container passes, the pod's value does not") {
     json d = hardened();
     pod_spec(d)["securityContext"]["runAsUser"] = 0;
     pod_spec(d)["securityContext"].erase("runAsNonRoot");
     container0(d)["securityContext"]["runAsUser"] = 1000;
-    CHECK(rule_findings(d, "run-as-root").empty());
+    // An ephemeral debug container added later would inherit runAsUser 0
+    // (tests/unit/test_pss_rules.cpp "pod-level values every container overrides").
+    auto f = rule_findings(d, "run-as-root");
+    REQUIRE(f.size() == 1);
+    CHECK_FALSE(f[0].container);
+    CHECK(f[0].field == "/spec/template/spec/securityContext/runAsUser");
   }
   SUBCASE("a container's runAsUser 0 overrides the pod's non-root user") {
     json d = hardened();

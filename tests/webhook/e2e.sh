@@ -19,7 +19,7 @@ cleanup() {
   stop_webhook
   k delete validatingwebhookconfiguration loki-guard-e2e-$$ >/dev/null 2>&1
   k delete mutatingwebhookconfiguration loki-guard-e2e-$$ >/dev/null 2>&1
-  k delete namespace "$NS" --wait=false >/dev/null 2>&1
+  k delete namespace "$NS" "$NS-pss" "$NS-psa" --wait=false >/dev/null 2>&1
   rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -174,6 +174,82 @@ spec:
         ports: [{containerPort: 1080, hostPort: 1080}]
 EOF
 apply "a Deployment with a hostPort sidecar is refused at kubectl apply" deny "$TMP/sidecar.yaml" "hostPort 1080"
+
+# Issue 18: escape routes of an otherwise fully hardened agent pod are refused
+# with the rule and the field (as kubectl spells it) in kubectl's error.
+hardened_pod() {  # name namespace extra-pod-spec-lines extra-container-sc extra-container-lines
+  cat <<EOF
+apiVersion: v1
+kind: Pod
+metadata: {name: $1, namespace: $2, labels: {app: loki-mode}}
+spec:
+  automountServiceAccountToken: false
+  securityContext: {runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000, seccompProfile: {type: RuntimeDefault}}
+${3:-}
+  containers:
+  - name: agent
+    image: loki:1
+    securityContext: {allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: {drop: [ALL]}${4:-}}
+${5:-}
+EOF
+}
+hardened_pod docker-sock "$NS" "  volumes: [{name: sock, hostPath: {path: /var/run/docker.sock, type: Socket}}]" "" \
+  "    volumeMounts: [{name: sock, mountPath: /var/run/docker.sock}]" >"$TMP/docker-sock.yaml"
+apply "a hardened pod mounting /var/run/docker.sock is refused (rule and field named)" deny "$TMP/docker-sock.yaml" \
+  "\[host-path-runtime-socket\] .*/var/run/docker.sock.*\(spec\.volumes\[0\]\.hostPath\.path\)"
+hardened_pod spc-t "$NS" "" ", seLinuxOptions: {type: spc_t}" >"$TMP/spc-t.yaml"
+apply "a hardened pod with seLinuxOptions.type spc_t is refused (rule and field named)" deny "$TMP/spc-t.yaml" \
+  "\[selinux-options\] .*spc_t.*\(spec\.containers\[0\]\.securityContext\.seLinuxOptions\.type\)"
+cat >"$TMP/git-repo.yaml" <<EOF
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: git-repo, namespace: $NS}
+spec:
+  selector: {matchLabels: {app: loki-mode}}
+  template:
+    metadata: {labels: {app: loki-mode}}
+    spec:
+      automountServiceAccountToken: false
+      securityContext: {runAsNonRoot: true, runAsUser: 1000, seccompProfile: {type: RuntimeDefault}}
+      volumes: [{name: repo, gitRepo: {repository: "https://github.com/example/agent-task.git"}}]
+      containers:
+      - name: agent
+        image: loki:1
+        volumeMounts: [{name: repo, mountPath: /work}]
+        securityContext: {allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: {drop: [ALL]}}
+EOF
+apply "a Deployment whose template has a gitRepo volume is refused (rule and field named)" deny "$TMP/git-repo.yaml" \
+  "\[git-repo-volume\] .*CVE-2024-10220.*\(spec\.template\.spec\.volumes\[0\]\.gitRepo\)"
+for n in docker-sock spc-t; do
+  k get pod "$n" -n "$NS" >/dev/null 2>&1 && bad "pod $n exists after the refusal"
+done
+k get deployment git-repo -n "$NS" >/dev/null 2>&1 && bad "deployment git-repo exists after the refusal"
+
+# A namespace where Kubernetes' own Pod Security Admission enforces restricted
+# too: the restricted-compliant hardened pod passes both, unpatched.
+k create namespace "$NS-pss" >/dev/null
+k label namespace "$NS-pss" loki-guard.io/enforce=e2e-$$ pod-security.kubernetes.io/enforce=restricted >/dev/null
+hardened_pod restricted "$NS-pss" "" "" >"$TMP/restricted.yaml"
+apply "a restricted-compliant hardened pod is admitted (by loki-guard and by PSA restricted)" ok "$TMP/restricted.yaml"
+if k get pod restricted -n "$NS-pss" -o jsonpath='{.metadata.annotations}' | grep -q "loki-guard.io/patched"; then
+  bad "the restricted-compliant pod was patched"
+else
+  ok "the restricted-compliant pod was not patched"
+fi
+# A root pod-level runAsUser that every container overrides: PSA restricted
+# refuses it (check_runAsUser.go), loki-guard's mutating webhook replaces it
+# (it reaches only containers added later), so the pod is admitted by both.
+sed -e 's/name: restricted,/name: pod-root,/' -e 's/runAsUser: 1000, runAsGroup/runAsUser: 0, runAsGroup/' \
+  -e 's/capabilities: {drop: \[ALL\]}}/capabilities: {drop: [ALL]}, runAsUser: 2000}/' "$TMP/restricted.yaml" >"$TMP/pod-root.yaml"
+k create namespace "$NS-psa" >/dev/null  # PSA restricted only, no loki-guard
+k label namespace "$NS-psa" pod-security.kubernetes.io/enforce=restricted >/dev/null
+sed "s/namespace: $NS-pss/namespace: $NS-psa/" "$TMP/pod-root.yaml" >"$TMP/pod-root-psa.yaml"
+apply "without loki-guard, PSA restricted refuses it (the pod's runAsUser=0)" deny "$TMP/pod-root-psa.yaml" \
+  'violates PodSecurity "restricted.*runAsUser=0.*pod must not set runAsUser=0'
+apply "pod-level runAsUser 0 overridden by every container: patched, then admitted by PSA restricted" ok "$TMP/pod-root.yaml"
+[ "$(k get pod pod-root -n "$NS-pss" -o jsonpath='{.spec.securityContext.runAsUser}/{.spec.containers[0].securityContext.runAsUser}')" = 1000/2000 ] \
+  && ok "the pod-level runAsUser was set to 1000, the container's 2000 kept" \
+  || bad "pod-root runAsUser" "$(k get pod pod-root -n "$NS-pss" -o yaml)"
 
 # The fourth seed: deny-all-egress selects role=backend, the pod has app=llm-api only.
 until_refused "loki-guard denied" delete networkpolicy deny-all-egress -n "$NS"
