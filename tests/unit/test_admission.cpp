@@ -282,6 +282,29 @@ TEST_CASE("workload templates: a hostPort sidecar refuses the Deployment") {
   }
 }
 
+TEST_CASE("workload templates: ReplicationController, DeploymentConfig and Rollout are judged like Deployments") {
+  // The chart's workloads webhook lists replicationcontrollers, apps.openshift.io deploymentconfigs and
+  // argoproj.io rollouts; each carries its pod template at spec.template.
+  json tmpl_spec = hardened_spec();
+  tmpl_spec["volumes"] = json::array({{{"name", "sock"}, {"hostPath", {{"path", "/var/run/docker.sock"}}}}});
+  tmpl_spec["containers"][0]["volumeMounts"] = json::array({{{"name", "sock"}, {"mountPath", "/var/run/docker.sock"}}});
+  for (auto [api, kind] :
+       {std::pair{"v1", "ReplicationController"}, std::pair{"apps.openshift.io/v1", "DeploymentConfig"},
+        std::pair{"argoproj.io/v1alpha1", "Rollout"}}) {
+    json w = {{"apiVersion", api},
+              {"kind", kind},
+              {"metadata", {{"name", "agent"}}},
+              {"spec", {{"template", {{"metadata", {{"labels", {{"app", "loki-mode"}}}}}, {"spec", tmpl_spec}}}}}};
+    auto d = validate(review(w), loki::Config{}, no_cluster());
+    const std::string k = kind;
+    INFO(k);
+    CHECK(response(d)["allowed"] == false);
+    CHECK(response(d)["status"]["message"].get<std::string>().find("[host-path-runtime-socket]") != std::string::npos);
+    CHECK(response(d)["status"]["message"].get<std::string>().find("spec.template.spec.volumes[0].hostPath.path") !=
+          std::string::npos);
+  }
+}
+
 TEST_CASE("skips: other pods, exempt namespaces, DELETE") {
   json spec = hardened_spec();
   spec["hostNetwork"] = true;
