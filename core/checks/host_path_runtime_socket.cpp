@@ -33,12 +33,7 @@ constexpr std::array<std::string_view, 5> socket_names = {"docker.sock", "contai
                                                           "cri-dockerd.sock"};
 
 void host_path_runtime_socket(const PodContext& ctx, std::vector<RawFinding>& out) {
-  pss::for_each_volume(ctx, [&](const nlohmann::json& v, const std::string& path, const std::string& name) {
-    const auto* hp = pss::object_at(&v, "hostPath");
-    if (!hp) return;
-    auto raw = pss::string_at(hp, "path");
-    if (!raw || raw->empty()) return;
-    std::string p = pss::normalize_path(*raw);
+  pss::for_each_host_path(ctx, [&](const std::string& p, const std::string& path, const std::string& name) {
     std::string_view hit;
     for (auto s : sockets)
       if (pss::path_under(s, p)) {

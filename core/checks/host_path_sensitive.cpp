@@ -30,12 +30,7 @@ constexpr std::array<std::pair<std::string_view, std::string_view>, 14> sensitiv
 }};
 
 void host_path_sensitive(const PodContext& ctx, std::vector<RawFinding>& out) {
-  pss::for_each_volume(ctx, [&](const nlohmann::json& v, const std::string& path, const std::string& name) {
-    const auto* hp = pss::object_at(&v, "hostPath");
-    if (!hp) return;
-    auto raw = pss::string_at(hp, "path");
-    if (!raw || raw->empty()) return;
-    std::string p = pss::normalize_path(*raw);
+  pss::for_each_host_path(ctx, [&](const std::string& p, const std::string& path, const std::string& name) {
     for (auto [dir, why] : sensitive) {
       // The path is the sensitive directory, inside it, or one of its parents
       // (/var/lib holds /var/lib/kubelet).

@@ -128,4 +128,18 @@ inline bool path_under(std::string_view path, std::string_view dir) {
   return path == dir || (starts_with(path, dir) && path.size() > dir.size() && path[dir.size()] == '/');
 }
 
+// Each hostPath volume with a non-empty path: fn(normalized path, the volume's
+// JSON pointer, its name). The runtime-socket and sensitive-path rules match on
+// the normalized path, so `/var/run/../run/docker.sock` cannot slip past.
+inline void for_each_host_path(
+    const PodContext& ctx, const std::function<void(const std::string&, const std::string&, const std::string&)>& fn) {
+  for_each_volume(ctx, [&](const nlohmann::json& v, const std::string& path, const std::string& name) {
+    const auto* hp = object_at(&v, "hostPath");
+    if (!hp) return;
+    auto raw = string_at(hp, "path");
+    if (!raw || raw->empty()) return;
+    fn(normalize_path(*raw), path, name);
+  });
+}
+
 }  // namespace loki::checks::pss

@@ -6,6 +6,7 @@
 // The input is the object under review (a Pod or a workload, as JSON); the
 // harness wraps it in a CREATE AdmissionReview so no input is spent on the envelope.
 #include <loki/base64.hpp>
+#include "../lib/review_of.hpp"
 
 #include "admission_common.hpp"
 #include "fuzz_target.hpp"
@@ -16,18 +17,7 @@
 namespace fuzz_mutate_patch {
 
 nlohmann::json review_of(const nlohmann::json& object) {
-  std::string kind = "Pod";
-  if (auto k = object.find("kind"); k != object.end() && k->is_string() && !k->get<std::string>().empty())
-    kind = k->get<std::string>();
-  return {{"apiVersion", "admission.k8s.io/v1"},
-          {"kind", "AdmissionReview"},
-          {"request",
-           {{"uid", "fuzz"},
-            {"kind", {{"group", ""}, {"version", "v1"}, {"kind", kind}}},
-            {"namespace", "loki"},
-            {"operation", "CREATE"},
-            {"userInfo", {{"username", "fuzz"}}},
-            {"object", object}}}};
+  return loki_test::review_of(object, "fuzz");
 }
 
 // The patch a decision carries, decoded; an empty array when it carries none.

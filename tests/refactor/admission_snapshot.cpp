@@ -5,6 +5,7 @@
 // as the object under review and wrapped in a CREATE review, as
 // fuzz_mutate_patch does.
 #include "../fuzz/admission_common.hpp"
+#include "../lib/review_of.hpp"
 
 #include <fstream>
 #include <iostream>
@@ -14,18 +15,7 @@
 namespace {
 
 nlohmann::json review_of(const nlohmann::json& object) {
-  std::string kind = "Pod";
-  if (auto k = object.find("kind"); k != object.end() && k->is_string() && !k->get<std::string>().empty())
-    kind = k->get<std::string>();
-  return {{"apiVersion", "admission.k8s.io/v1"},
-          {"kind", "AdmissionReview"},
-          {"request",
-           {{"uid", "snapshot"},
-            {"kind", {{"group", ""}, {"version", "v1"}, {"kind", kind}}},
-            {"namespace", "loki"},
-            {"operation", "CREATE"},
-            {"userInfo", {{"username", "snapshot"}}},
-            {"object", object}}}};
+  return loki_test::review_of(object, "snapshot");
 }
 
 void print(const char* handler, const loki::webhook::Decision& d) {
