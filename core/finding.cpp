@@ -45,6 +45,8 @@ nlohmann::json to_json(const Finding& f) {
                       {"container", f.container ? nlohmann::json(*f.container) : nlohmann::json(nullptr)},
                       {"file", f.file},
                       {"line", f.line},
+                      // JSON pointer into the object (RFC 6901), as in SARIF's fingerprint; "" for the whole object.
+                      {"field", f.field},
                       {"message", f.message},
                       {"remediation", f.remediation},
                       {"suppressed", f.suppressed}};

@@ -246,6 +246,8 @@ void write_finding_json(std::ostream& out, const Finding& f, const std::string& 
     write_json_string(out, *f.container);
   else
     out << "null";
+  out << ",\n" << i1 << "\"field\": ";
+  write_json_string(out, f.field);
   out << ",\n" << i1 << "\"file\": ";
   write_json_string(out, f.file);
   out << ",\n" << i1 << "\"line\": " << f.line << ",\n" << i1 << "\"message\": ";

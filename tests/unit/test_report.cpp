@@ -44,7 +44,7 @@ TEST_CASE("JSON output has exactly the documented fields") {
   const json& f = doc["findings"][0];
   std::set<std::string> keys;
   for (auto it = f.begin(); it != f.end(); ++it) keys.insert(it.key());
-  CHECK(keys == std::set<std::string>{"rule", "severity", "object", "container", "file", "line", "message",
+  CHECK(keys == std::set<std::string>{"rule", "severity", "object", "container", "field", "file", "line", "message",
                                       "remediation", "suppressed"});
   CHECK(f["object"] ==
         json({{"apiVersion", "apps/v1"}, {"kind", "Deployment"}, {"namespace", "loki"}, {"name", "agent"}}));
