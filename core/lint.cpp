@@ -15,7 +15,9 @@ std::uint64_t order_of(std::uint32_t input, std::size_t document) {
 }
 }  // namespace
 
-LintSession::LintSession(EngineOptions opts, LoadOptions load) : pipeline_(std::move(opts)), load_(std::move(load)) {}
+LintSession::LintSession(EngineOptions opts, LoadOptions load) : pipeline_(std::move(opts)), load_(std::move(load)) {
+  load_.skip_unread = true;  // objects are checked and dropped: nothing else reads them
+}
 
 void LintSession::add_file(const std::string& path) {
   InputText in = InputText::open(path);
