@@ -140,13 +140,18 @@ std::optional<json> number(const std::string& v) {
 
 }  // namespace
 
+namespace {
+// First characters of the plain scalars that may resolve to something other
+// than a string: most scalars start with none of these.
+constexpr std::string_view maybe_special_start = "0123456789-+.~nNtTfFyYoO";
+}  // namespace
+
 json resolve_plain_scalar(const std::string& v) {
   if (v.empty()) return json(nullptr);
   // Fast path: most scalars are plain words that start with none of these.
   // (The word sets above and the numbers are disjoint, so the order of the
   // two lookups below does not matter.)
-  static constexpr std::string_view maybe_special = "0123456789-+.~nNtTfFyYoO";
-  if (maybe_special.find(v[0]) == std::string_view::npos) return json(v);
+  if (maybe_special_start.find(v[0]) == std::string_view::npos) return json(v);
   if (auto w = special_word(v)) return *w;
   if (auto n = number(v)) return *n;
   return json(v);
@@ -189,6 +194,18 @@ class Builder {
     complete(it == anchors_.end() ? json(nullptr) : it->second, {}, line);
   }
   void scalar(int line, json v, std::string anchor) { complete(std::move(v), std::move(anchor), line); }
+  bool expecting_key() const { return !stack_.empty() && stack_.back().is_map && !stack_.back().has_key; }
+  // A mapping key that is a string as written (what complete() does with a
+  // string scalar in key position, without a json value in between).
+  void string_key(int ln, std::string_view k) {
+    Frame& top = stack_.back();
+    top.key.assign(k);
+    top.key_is_merge = top.key == "<<";
+    top.key_line = ln;
+    top.has_key = true;
+    if (top.skip) return;
+    if (!top.key_is_merge && !top.as_key) lines_->add(top.path, top.key, ln);
+  }
   // True when the next scalar is a value inside a subtree that is not built:
   // the caller passes it to skipped_scalar() without resolving it.
   bool skipping_value() const {
@@ -475,7 +492,12 @@ bool parse_events(std::string_view text, int line_offset, std::vector<ParsedDocu
         b.alias(ln, str_or_empty(e.data.alias.anchor));
         break;
       case YAML_SCALAR_EVENT:
-        if (b.skipping_value())
+        if (b.expecting_key() && !e.data.scalar.anchor && !e.data.scalar.tag &&
+            (e.data.scalar.style != YAML_PLAIN_SCALAR_STYLE ||
+             (e.data.scalar.length > 0 &&
+              maybe_special_start.find(static_cast<char>(e.data.scalar.value[0])) == std::string_view::npos)))
+          b.string_key(ln, {reinterpret_cast<const char*>(e.data.scalar.value), e.data.scalar.length});
+        else if (b.skipping_value())
           b.skipped_scalar(e.data.scalar.anchor != nullptr);
         else
           b.scalar(ln, scalar_value(e), str_or_empty(e.data.scalar.anchor));
