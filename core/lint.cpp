@@ -59,6 +59,11 @@ void LintSession::add_text(std::string_view text, const std::string& name) {
           found.insert(found.end(), std::make_move_iterator(f.begin()), std::make_move_iterator(f.end()));
         }
         std::lock_guard lk(mu);
+        // Pod records appended into the reservation above: Inventory::merge
+        // takes an empty side's vector whole, which dropped the reservation
+        // and regrew the records by doubling (old and new copies at once).
+        for (auto& p : doc_batch.inventory.pods) batch.inventory.pods.push_back(std::move(p));
+        doc_batch.inventory.pods.clear();
         batch.inventory.merge(std::move(doc_batch.inventory));
         batch.objects += doc_batch.objects;
         batch.agent_pods += doc_batch.agent_pods;
