@@ -7,16 +7,16 @@ processes under GNU time (wall, CPU, peak RSS):
            the same 2 threads as the loader, building nothing
   before   a loki-audit given with --before (an earlier build, optional)
   after    build/bin/loki-audit lint -f json --fail-on none FILE
-Corpora: generated 10k and 100k objects (bench/gen_corpus.py, seeded), and a
-CRD-heavy file pinned from the Go module cache (the Gateway API standard
+Corpora: generated 10k and 100k objects (bench/gen_corpus.py, seeded); the
+Kubernetes repository's own manifests (bench/peers_bench.py's real corpus);
+and a CRD-heavy file pinned from the Go module cache (the Gateway API standard
 install, Prometheus' CRD, Calico's and the volume-snapshot CRDs, at the module
-versions below, ten times over: ~8 MB, 200 objects no rule reads).
+versions in CRD_FILES, ten times over: ~8 MB, 200 objects no rule reads).
 On a shared machine wall time moves with the load; the ratios to the floor in
 the same run, and CPU seconds, are what to compare.
 """
 import argparse
 import os
-import statistics
 import subprocess
 import sys
 
@@ -69,6 +69,7 @@ def main():
     ap.add_argument("--bin", default=os.path.join(ROOT, "build", "bin"))
     ap.add_argument("--before", help="an earlier loki-audit to measure in the same run")
     ap.add_argument("--no-crd", action="store_true")
+    ap.add_argument("--no-real", action="store_true")
     a = ap.parse_args()
     out_dir = os.path.join(HERE, "out")
     os.makedirs(out_dir, exist_ok=True)
@@ -79,6 +80,12 @@ def main():
             with open(path, "w") as f:
                 f.write(generate(n))
         corpora.append((f"generated {n:,}", path))
+    if not a.no_real:
+        # The Kubernetes repository's own manifests (bench/peers_bench.py's real corpus).
+        from peers_bench import real_corpus
+        path = os.path.join(out_dir, "corpus-kubernetes-repo.yaml")
+        if os.path.exists(path) or real_corpus(path):
+            corpora.append(("kubernetes repo manifests", path))
     if not a.no_crd:
         path = os.path.join(out_dir, "corpus-crds.yaml")
         if os.path.exists(path) or crd_corpus(path):
