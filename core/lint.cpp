@@ -15,7 +15,9 @@ std::uint64_t order_of(std::uint32_t input, std::size_t document) {
 }
 }  // namespace
 
-LintSession::LintSession(EngineOptions opts, LoadOptions load) : pipeline_(std::move(opts)), load_(std::move(load)) {}
+LintSession::LintSession(EngineOptions opts, LoadOptions load) : pipeline_(std::move(opts)), load_(std::move(load)) {
+  load_.skip_unread = true;  // objects are checked and dropped: nothing else reads them
+}
 
 void LintSession::add_file(const std::string& path) {
   InputText in = InputText::open(path);
@@ -57,6 +59,11 @@ void LintSession::add_text(std::string_view text, const std::string& name) {
           found.insert(found.end(), std::make_move_iterator(f.begin()), std::make_move_iterator(f.end()));
         }
         std::lock_guard lk(mu);
+        // Pod records appended into the reservation above: Inventory::merge
+        // takes an empty side's vector whole, which dropped the reservation
+        // and regrew the records by doubling (old and new copies at once).
+        for (auto& p : doc_batch.inventory.pods) batch.inventory.pods.push_back(std::move(p));
+        doc_batch.inventory.pods.clear();
         batch.inventory.merge(std::move(doc_batch.inventory));
         batch.objects += doc_batch.objects;
         batch.agent_pods += doc_batch.agent_pods;

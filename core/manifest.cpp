@@ -1,5 +1,7 @@
 #include <loki/json_access.hpp>
 #include <loki/manifest.hpp>
+#include <loki/netpol.hpp>
+#include <loki/workload_kinds.hpp>
 
 #include "yaml_json.hpp"
 
@@ -26,14 +28,84 @@ namespace loki {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
+void LineIndex::push(std::size_t start, int line) {
+  entries_.push_back({static_cast<std::uint32_t>(start), static_cast<std::uint32_t>(text_.size() - start), line});
+  sorted_ = false;
+}
+
+void LineIndex::add(std::string_view parent, std::string_view key, int line) {
+  std::size_t start = text_.size();
+  text_ += parent;
+  text_.push_back('/');
+  for (char c : key) {
+    if (c == '~')
+      text_ += "~0";
+    else if (c == '/')
+      text_ += "~1";
+    else
+      text_.push_back(c);
+  }
+  push(start, line);
+}
+
+void LineIndex::add(std::string_view parent, std::size_t index, int line) {
+  std::size_t start = text_.size();
+  text_ += parent;
+  text_.push_back('/');
+  text_ += std::to_string(index);
+  push(start, line);
+}
+
+void LineIndex::set(std::string_view pointer, int line) {
+  std::size_t start = text_.size();
+  text_ += pointer;
+  push(start, line);
+}
+
+namespace {
+// Below this many entries a scan is cheaper than sorting (most documents).
+constexpr std::size_t kLinearLineIndex = 256;
+}  // namespace
+
+void LineIndex::seal() {
+  if (sorted_ || entries_.size() <= kLinearLineIndex) return;
+  std::stable_sort(entries_.begin(), entries_.end(), [&](const Entry& a, const Entry& b) { return key(a) < key(b); });
+  // Keep the last of equal pointers, as an overwrite would.
+  std::size_t out = 0;
+  for (std::size_t i = 0; i < entries_.size(); ++i) {
+    if (i + 1 < entries_.size() && key(entries_[i]) == key(entries_[i + 1])) continue;
+    entries_[out++] = entries_[i];
+  }
+  entries_.resize(out);
+  sorted_ = true;
+}
+
+std::size_t LineIndex::size() const {
+  if (sorted_) return entries_.size();
+  std::vector<std::string_view> keys;
+  for (const auto& e : entries_) keys.push_back(key(e));
+  std::sort(keys.begin(), keys.end());
+  return static_cast<std::size_t>(std::unique(keys.begin(), keys.end()) - keys.begin());
+}
+
+int LineIndex::exact(std::string_view pointer) const {
+  if (sorted_) {
+    auto it = std::lower_bound(entries_.begin(), entries_.end(), pointer,
+                               [&](const Entry& e, std::string_view p) { return key(e) < p; });
+    return it != entries_.end() && key(*it) == pointer ? it->line : -1;
+  }
+  for (auto it = entries_.rbegin(); it != entries_.rend(); ++it)  // the last entry wins
+    if (it->length == pointer.size() && key(*it) == pointer) return it->line;
+  return -1;
+}
+
 int LineIndex::find(std::string_view pointer) const {
-  std::string p(pointer);
+  std::string_view p = pointer;
   while (true) {
-    auto it = lines_.find(p);
-    if (it != lines_.end()) return it->second;
+    if (int l = exact(p); l >= 0) return l;
     auto slash = p.rfind('/');
-    if (slash == std::string::npos || p.empty()) return 0;
-    p.resize(slash);
+    if (slash == std::string_view::npos || p.empty()) return 0;
+    p = p.substr(0, slash);
   }
 }
 
@@ -310,7 +382,16 @@ ObjectRef guess_identity(std::string_view text) {
   return r;
 }
 
-DocumentResult parse_chunk(const Chunk& chunk, const std::string& name) {
+// Kinds no check reads past apiVersion, kind, metadata and an inferred
+// spec.template: not a workload (pod rules, the network inventory), not a
+// policy or a Namespace (the network pass), not a List (its items may be
+// anything). Validation reads only those fields of any other kind.
+bool unread_kind(std::string_view kind) {
+  if (find_workload_kind(kind) || netpol::is_policy_kind(kind) || kind == "Namespace") return false;
+  return !kind.ends_with("List");
+}
+
+DocumentResult parse_chunk(const Chunk& chunk, const std::string& name, bool skip_unread) {
   DocumentResult result;
   auto [source, source_line] = helm_source(chunk.text);
   std::string file = source.empty() ? name : source;
@@ -329,7 +410,7 @@ DocumentResult parse_chunk(const Chunk& chunk, const std::string& name) {
   }
   std::vector<detail::ParsedDocument> docs;
   std::vector<detail::YamlError> errors;
-  detail::parse_yaml(chunk.text, chunk.line_offset, docs, errors);
+  detail::parse_yaml(chunk.text, chunk.line_offset, docs, errors, skip_unread ? unread_kind : nullptr);
   const bool mentions = mentions_type_meta(chunk.text);
   for (auto& d : docs) {
     DocumentResult r = to_objects(std::move(d), file, origin, base, mentions);
@@ -377,7 +458,7 @@ void for_each_document(std::string_view text, const std::string& name,
   unsigned threads = opts.threads ? opts.threads : std::max(1u, std::thread::hardware_concurrency());
   threads = static_cast<unsigned>(std::min<std::size_t>(threads, chunks.size()));
   auto visit = [&](std::size_t i) {
-    fn(i, parse_chunk(chunks[i], name));
+    fn(i, parse_chunk(chunks[i], name, opts.skip_unread));
     if (opts.done) opts.done(chunks[i].text);
   };
   if (threads <= 1) {

@@ -2,6 +2,7 @@
 
 #include <yaml.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <istream>
@@ -16,8 +17,9 @@ namespace {
 
 using nlohmann::json;
 
-bool is_one_of(const std::string& v, std::initializer_list<const char*> words) {
-  for (const char* w : words)
+// string_view words: a length mismatch rejects without reading the text.
+bool is_one_of(std::string_view v, std::initializer_list<std::string_view> words) {
+  for (std::string_view w : words)
     if (v == w) return true;
   return false;
 }
@@ -109,6 +111,7 @@ namespace {
 // The YAML 1.1 words with a meaning, as Kubernetes' YAML decoder (go-yaml v2)
 // reads them: null, booleans, infinities and NaN.
 std::optional<json> special_word(const std::string& v) {
+  if (v.size() > 5) return std::nullopt;  // the longest word is five letters ("false", "+.inf")
   if (is_one_of(v, {"~", "null", "Null", "NULL"})) return json(nullptr);
   if (is_one_of(v, {"true", "True", "TRUE", "yes", "Yes", "YES", "y", "Y", "on", "On", "ON"})) return json(true);
   if (is_one_of(v, {"false", "False", "FALSE", "no", "No", "NO", "n", "N", "off", "Off", "OFF"})) return json(false);
@@ -137,13 +140,18 @@ std::optional<json> number(const std::string& v) {
 
 }  // namespace
 
+namespace {
+// First characters of the plain scalars that may resolve to something other
+// than a string: most scalars start with none of these.
+constexpr std::string_view maybe_special_start = "0123456789-+.~nNtTfFyYoO";
+}  // namespace
+
 json resolve_plain_scalar(const std::string& v) {
   if (v.empty()) return json(nullptr);
   // Fast path: most scalars are plain words that start with none of these.
   // (The word sets above and the numbers are disjoint, so the order of the
   // two lookups below does not matter.)
-  static constexpr std::string_view maybe_special = "0123456789-+.~nNtTfFyYoO";
-  if (maybe_special.find(v[0]) == std::string_view::npos) return json(v);
+  if (maybe_special_start.find(v[0]) == std::string_view::npos) return json(v);
   if (auto w = special_word(v)) return *w;
   if (auto n = number(v)) return *n;
   return json(v);
@@ -161,11 +169,12 @@ std::string key_text(const json& k) {
 // mapping key and sequence item under its JSON pointer.
 class Builder {
  public:
-  Builder(int line_offset, std::vector<ParsedDocument>& docs, std::vector<YamlError>& errors)
-      : offset_(line_offset), docs_(docs), errors_(errors) {}
+  Builder(int line_offset, std::vector<ParsedDocument>& docs, std::vector<YamlError>& errors, UnreadKind unread)
+      : offset_(line_offset), docs_(docs), errors_(errors), unread_(unread) {}
 
   void document_start(int line) {
     stack_.clear();
+    kind_ = KindState::unknown;
     anchors_.clear();
     lines_ = std::make_shared<LineIndex>();
     first_line_ = line;
@@ -174,19 +183,46 @@ class Builder {
   }
   void document_end() {
     if (!have_root_) return;
+    lines_->seal();
     docs_.push_back({std::move(root_), std::move(lines_), first_line_});
     lines_.reset();
   }
   void alias(int line, const std::string& anchor) {
+    // An alias may name an anchor inside a subtree that was not built.
+    if (kind_ == KindState::unread) restart_ = true;
     auto it = anchors_.find(anchor);
     complete(it == anchors_.end() ? json(nullptr) : it->second, {}, line);
   }
   void scalar(int line, json v, std::string anchor) { complete(std::move(v), std::move(anchor), line); }
+  bool expecting_key() const { return !stack_.empty() && stack_.back().is_map && !stack_.back().has_key; }
+  // A mapping key that is a string as written (what complete() does with a
+  // string scalar in key position, without a json value in between).
+  void string_key(int ln, std::string_view k) {
+    Frame& top = stack_.back();
+    top.key.assign(k);
+    top.key_is_merge = top.key == "<<";
+    top.key_line = ln;
+    top.has_key = true;
+    if (top.skip) return;
+    if (!top.key_is_merge && !top.as_key) lines_->add(top.path, top.key, ln);
+  }
+  // True when the next scalar is a value inside a subtree that is not built:
+  // the caller passes it to skipped_scalar() without resolving it.
+  bool skipping_value() const {
+    return !stack_.empty() && stack_.back().skip && !(stack_.back().is_map && !stack_.back().has_key);
+  }
+  void skipped_scalar(bool has_anchor) {
+    if (has_anchor) restart_ = true;
+    complete_skipped();
+  }
+  // The document used an anchor, alias, complex key or second kind where
+  // fields were skipped: the caller parses it again with nothing skipped.
+  bool restart() const { return restart_; }
   // Returns false when nesting is deeper than any real manifest (a parser
   // bomb); the caller reports it.
   bool start(int line, bool is_map, std::string anchor) {
     if (stack_.size() >= kMaxDepth) return false;
-    push(is_map ? json::object() : json::array(), is_map, std::move(anchor), line);
+    push(is_map, std::move(anchor), line);
     return true;
   }
   void end() { pop(); }
@@ -195,9 +231,14 @@ class Builder {
   static constexpr std::size_t kMaxDepth = 1000;
 
  private:
+  enum class KindState { unknown, unread, read };
+
   struct Frame {
     json value;
     bool is_map = false;
+    bool skip = false;              // a subtree no check reads: parsed, not built
+    std::size_t count = 0;          // items of a skipped sequence (for error paths)
+    std::vector<std::string> keys;  // keys of a skipped mapping (duplicate detection)
     bool has_key = false;
     bool as_key = false;  // a complex (non-scalar) mapping key being built
     bool key_is_merge = false;
@@ -214,34 +255,101 @@ class Builder {
     if (parent.is_map) {
       append_pointer_token(p, parent.key);
     } else {
+      lines_->add(parent.path, parent.value.size(), item_line);
       p.push_back('/');
       p += std::to_string(parent.value.size());
-      lines_->set(p, item_line);
     }
     return p;
   }
 
-  void push(json v, bool is_map, std::string anchor, int ln) {
+  // Whether the value under the top frame's current key is one no check reads
+  // in an object of an unread kind: any top-level field but apiVersion, kind,
+  // metadata and spec, and any field of spec but template (where a pod
+  // template of an unknown kind is inferred from).
+  bool skippable_child() const {
+    if (kind_ != KindState::unread) return false;
+    const Frame& parent = stack_.back();
+    if (!parent.is_map || !parent.has_key || parent.as_key) return false;
+    const std::string& k = parent.key;
+    if (stack_.size() == 1) return k != "apiVersion" && k != "kind" && k != "metadata" && k != "spec";
+    return stack_.size() == 2 && stack_[0].is_map && stack_[0].key == "spec" && k != "template";
+  }
+
+  void push(bool is_map, std::string anchor, int ln) {
     Frame f;
-    f.value = std::move(v);
     f.is_map = is_map;
-    f.anchor = std::move(anchor);
     f.line = ln;
     if (stack_.empty()) first_line_ = ln;
     if (!stack_.empty()) {
       Frame& parent = stack_.back();
-      if (parent.as_key || (parent.is_map && !parent.has_key))
+      if (parent.skip) {
+        // A mapping or sequence as a key inside a skipped subtree: its text is
+        // the key, so build it after all.
+        if (parent.is_map && !parent.has_key) restart_ = true;
+        f.skip = true;
+      } else if (parent.as_key || (parent.is_map && !parent.has_key)) {
         f.as_key = true;
-      else
+      } else if (skippable_child()) {
+        f.skip = true;
+      } else {
         f.path = child_path(parent, ln);
+      }
+    }
+    if (f.skip) {
+      if (!anchor.empty()) restart_ = true;
+    } else {
+      f.value = is_map ? json::object() : json::array();
+      f.anchor = std::move(anchor);
     }
     stack_.push_back(std::move(f));
+  }
+
+  // The JSON pointer of the top frame's current key, from the stack (only
+  // for errors: skipped frames keep no path).
+  std::string stack_path() const {
+    std::string p;
+    for (const Frame& f : stack_) {
+      if (f.is_map)
+        append_pointer_token(p, f.key);
+      else
+        p += "/" + std::to_string(f.skip ? f.count : f.value.size());
+    }
+    return p;
+  }
+
+  void duplicate_key(const Frame& top, std::string p) {
+    errors_.push_back({top.key_line, 0, "mapping key \"" + top.key + "\" already defined", std::move(p)});
+  }
+
+  // A value (scalar or subtree) completed inside a skipped subtree: only its
+  // key is kept, to report duplicates as the built mapping would.
+  void complete_skipped() {
+    Frame& top = stack_.back();
+    if (!top.is_map) {
+      ++top.count;
+      return;
+    }
+    top.has_key = false;
+    if (top.key_is_merge) return;
+    if (std::find(top.keys.begin(), top.keys.end(), top.key) != top.keys.end())
+      duplicate_key(top, stack_path());
+    else
+      top.keys.push_back(std::move(top.key));
   }
 
   void pop() {
     if (stack_.empty()) return;
     Frame f = std::move(stack_.back());
     stack_.pop_back();
+    if (f.skip) {
+      // What the parent holds for a skipped subtree: a null placeholder, so a
+      // duplicate of its key is still found.
+      if (!stack_.empty() && stack_.back().skip)
+        complete_skipped();
+      else
+        complete(json(), {}, f.line);
+      return;
+    }
     if (f.is_map && !f.merges.empty()) {
       // Explicit keys win over merged ones, whatever their order (YAML merge key).
       auto merge_one = [&](const json& src) {
@@ -260,7 +368,10 @@ class Builder {
   }
 
   void complete(json v, std::string anchor, int ln) {
-    if (!anchor.empty()) anchors_[std::move(anchor)] = v;
+    if (!anchor.empty()) {
+      if (kind_ == KindState::unread) restart_ = true;
+      anchors_[std::move(anchor)] = v;
+    }
     if (stack_.empty()) {
       root_ = std::move(v);
       have_root_ = true;
@@ -268,17 +379,18 @@ class Builder {
       return;
     }
     Frame& top = stack_.back();
+    if (top.skip && !(top.is_map && !top.has_key)) {
+      complete_skipped();
+      return;
+    }
     if (top.is_map) {
       if (!top.has_key) {
         top.key = key_text(v);
         top.key_is_merge = v.is_string() && top.key == "<<";
         top.key_line = ln;
         top.has_key = true;
-        if (!top.key_is_merge && !top.as_key) {
-          std::string p = top.path;
-          append_pointer_token(p, top.key);
-          lines_->set(std::move(p), ln);
-        }
+        if (top.skip) return;
+        if (!top.key_is_merge && !top.as_key) lines_->add(top.path, top.key, ln);
         return;
       }
       top.has_key = false;
@@ -286,6 +398,7 @@ class Builder {
         top.merges.push_back(std::move(v));
         return;
       }
+      if (stack_.size() == 1 && !top.as_key && top.key == "kind") note_kind(v);
       auto [it, inserted] = top.value.get_ref<json::object_t&>().insert_or_assign(top.key, std::move(v));
       (void)it;
       if (!inserted && !top.as_key) {
@@ -294,17 +407,23 @@ class Builder {
         errors_.push_back({top.key_line, 0, "mapping key \"" + top.key + "\" already defined", p});
       }
     } else {
-      if (!top.as_key && !(v.is_object() || v.is_array())) {
-        std::string p = top.path + "/" + std::to_string(top.value.size());
-        lines_->set(std::move(p), ln);
-      }
+      if (!top.as_key && !(v.is_object() || v.is_array())) lines_->add(top.path, top.value.size(), ln);
       top.value.push_back(std::move(v));
     }
+  }
+
+  // The document's kind decides what is built of the fields after it.
+  void note_kind(const json& v) {
+    if (kind_ == KindState::unread) restart_ = true;  // a second kind: fields were skipped on the first
+    kind_ = unread_ && v.is_string() && unread_(v.get_ref<const std::string&>()) ? KindState::unread : KindState::read;
   }
 
   int offset_;
   std::vector<ParsedDocument>& docs_;
   std::vector<YamlError>& errors_;
+  UnreadKind unread_;
+  KindState kind_ = KindState::unknown;
+  bool restart_ = false;
   std::vector<Frame> stack_;
   std::unordered_map<std::string, json> anchors_;
   std::shared_ptr<LineIndex> lines_;
@@ -336,19 +455,21 @@ json scalar_value(const yaml_event_t& e) {
 
 }  // namespace
 
-// libyaml's event parser: the same YAML 1.1 parser go-yaml v2 (and so
-// kubectl) is ported from, and 7x faster than yaml-cpp's scanner here.
-void parse_yaml(std::string_view text, int line_offset, std::vector<ParsedDocument>& docs,
-                std::vector<YamlError>& errors) {
+namespace {
+
+// One pass over the events; false when the builder asks for a pass with
+// nothing skipped (see Builder::restart).
+bool parse_events(std::string_view text, int line_offset, std::vector<ParsedDocument>& docs,
+                  std::vector<YamlError>& errors, UnreadKind unread) {
   yaml_parser_t parser;
   if (!yaml_parser_initialize(&parser)) {
     errors.push_back({line_offset + 1, 0, "out of memory initialising the YAML parser", {}});
-    return;
+    return true;
   }
   yaml_parser_set_input_string(&parser, reinterpret_cast<const unsigned char*>(text.data()), text.size());
-  Builder b(line_offset, docs, errors);
+  Builder b(line_offset, docs, errors, unread);
   bool done = false;
-  while (!done) {
+  while (!done && !b.restart()) {
     yaml_event_t e;
     if (!yaml_parser_parse(&parser, &e)) {
       std::string msg = parser.problem ? parser.problem : "invalid YAML";
@@ -371,7 +492,15 @@ void parse_yaml(std::string_view text, int line_offset, std::vector<ParsedDocume
         b.alias(ln, str_or_empty(e.data.alias.anchor));
         break;
       case YAML_SCALAR_EVENT:
-        b.scalar(ln, scalar_value(e), str_or_empty(e.data.scalar.anchor));
+        if (b.expecting_key() && !e.data.scalar.anchor && !e.data.scalar.tag &&
+            (e.data.scalar.style != YAML_PLAIN_SCALAR_STYLE ||
+             (e.data.scalar.length > 0 &&
+              maybe_special_start.find(static_cast<char>(e.data.scalar.value[0])) == std::string_view::npos)))
+          b.string_key(ln, {reinterpret_cast<const char*>(e.data.scalar.value), e.data.scalar.length});
+        else if (b.skipping_value())
+          b.skipped_scalar(e.data.scalar.anchor != nullptr);
+        else
+          b.scalar(ln, scalar_value(e), str_or_empty(e.data.scalar.anchor));
         break;
       case YAML_SEQUENCE_START_EVENT:
       case YAML_MAPPING_START_EVENT: {
@@ -397,6 +526,21 @@ void parse_yaml(std::string_view text, int line_offset, std::vector<ParsedDocume
     yaml_event_delete(&e);
   }
   yaml_parser_delete(&parser);
+  return !b.restart();
+}
+
+}  // namespace
+
+// libyaml's event parser: the same YAML 1.1 parser go-yaml v2 (and so
+// kubectl) is ported from, and 7x faster than yaml-cpp's scanner here.
+void parse_yaml(std::string_view text, int line_offset, std::vector<ParsedDocument>& docs,
+                std::vector<YamlError>& errors, UnreadKind unread) {
+  const std::size_t docs_before = docs.size();
+  const std::size_t errors_before = errors.size();
+  if (parse_events(text, line_offset, docs, errors, unread)) return;
+  docs.resize(docs_before);
+  errors.resize(errors_before);
+  parse_events(text, line_offset, docs, errors, nullptr);
 }
 
 }  // namespace loki::detail

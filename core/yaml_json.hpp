@@ -24,11 +24,18 @@ struct YamlError {
   std::string field;  // pointer, for duplicate keys
 };
 
+// Whether no check reads more of an object of this kind than its apiVersion,
+// kind, metadata and spec.template (see LoadOptions::skip_unread).
+using UnreadKind = bool (*)(std::string_view kind);
+
 // Parses the documents in `text` (normally one). `line_offset` is added to
 // every line (the chunk's position in its file). Never throws: syntax errors
-// come back in `errors`.
+// come back in `errors`. With `unread`, a document whose kind it accepts is
+// still parsed whole (syntax and duplicate keys checked) but only
+// apiVersion, kind, metadata and spec.template are built; every other
+// top-level and spec field is a null placeholder.
 void parse_yaml(std::string_view text, int line_offset, std::vector<ParsedDocument>& docs,
-                std::vector<YamlError>& errors);
+                std::vector<YamlError>& errors, UnreadKind unread = nullptr);
 
 // Resolves a plain (unquoted) YAML scalar as Kubernetes' YAML decoder
 // (sigs.k8s.io/yaml, go-yaml v2, YAML 1.1 booleans) does.

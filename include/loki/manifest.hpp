@@ -4,6 +4,7 @@
 
 #include <loki/finding.hpp>
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -15,16 +16,37 @@
 namespace loki {
 
 // Line of every mapping key and sequence item of one YAML document, keyed by
-// JSON pointer ("/spec/template/spec/hostNetwork" -> 14).
+// JSON pointer ("/spec/template/spec/hostNetwork" -> 14). Built for every
+// document and read only for the few fields a finding names, so the pointers
+// go into one buffer (no allocation or hashing per key); a big index is
+// sorted once by seal().
 class LineIndex {
  public:
-  void set(std::string pointer, int line) { lines_.insert_or_assign(std::move(pointer), line); }
+  // `parent` + "/" + the escaped `key` (RFC 6901).
+  void add(std::string_view parent, std::string_view key, int line);
+  // `parent` + "/" + the sequence index.
+  void add(std::string_view parent, std::size_t index, int line);
+  void set(std::string_view pointer, int line);
+  // Done adding: sorts a big index for find(). A later entry for the same
+  // pointer wins (a duplicate key).
+  void seal();
   // Line of the pointer, or of its closest ancestor that has one; 0 if none.
   int find(std::string_view pointer) const;
-  std::size_t size() const { return lines_.size(); }
+  std::size_t size() const;
 
  private:
-  std::unordered_map<std::string, int> lines_;
+  struct Entry {
+    std::uint32_t offset;
+    std::uint32_t length;
+    int line;
+  };
+  std::string_view key(const Entry& e) const { return std::string_view(text_).substr(e.offset, e.length); }
+  void push(std::size_t start, int line);
+  int exact(std::string_view pointer) const;
+
+  std::string text_;
+  std::vector<Entry> entries_;
+  bool sorted_ = false;
 };
 
 // One Kubernetes object read from a manifest.
@@ -53,6 +75,12 @@ struct LoadError {
 
 struct LoadOptions {
   unsigned threads = 0;  // 0: hardware concurrency
+  // Build only what the checks read of a kind no check looks into
+  // (ConfigMap, Secret, CustomResourceDefinition, ...): apiVersion, kind,
+  // metadata and spec.template; the rest is parsed for syntax and duplicate
+  // keys but left null. For callers that only check (LintSession), never for
+  // ones that use the objects.
+  bool skip_unread = false;
   // Called with text that need not stay resident: the whole text once it has
   // been split into documents, then each document's text once it has been
   // parsed and visited (see InputText::release).

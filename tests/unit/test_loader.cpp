@@ -421,3 +421,78 @@ TEST_CASE("many documents parse in parallel and keep their order") {
     CHECK(docs[i].objects[0].line == 2 + 5 * i);
   }
 }
+
+TEST_CASE("kinds no check reads: parsed for syntax and duplicate keys, only what checks read is built") {
+  auto unread = [](std::string_view k) { return k != "Deployment"; };
+  // Same errors as a full build, and the same fields where anything reads them.
+  auto same_as_full = [&](const std::string& text) {
+    std::vector<loki::detail::ParsedDocument> lean, full;
+    std::vector<loki::detail::YamlError> lean_errors, full_errors;
+    loki::detail::parse_yaml(text, 0, lean, lean_errors, unread);
+    loki::detail::parse_yaml(text, 0, full, full_errors);
+    REQUIRE(lean_errors.size() == full_errors.size());
+    for (std::size_t i = 0; i < full_errors.size(); ++i) {
+      CHECK(lean_errors[i].line == full_errors[i].line);
+      CHECK(lean_errors[i].column == full_errors[i].column);
+      CHECK(lean_errors[i].message == full_errors[i].message);
+      CHECK(lean_errors[i].field == full_errors[i].field);
+    }
+    REQUIRE(lean.size() == full.size());
+    for (std::size_t i = 0; i < full.size(); ++i) {
+      const json& l = lean[i].value;
+      const json& f = full[i].value;
+      CHECK(lean[i].first_line == full[i].first_line);
+      REQUIRE(l.type() == f.type());
+      if (!f.is_object()) {
+        CHECK(l == f);
+        continue;
+      }
+      CHECK(l.size() == f.size());  // skipped fields stay as null placeholders
+      for (const char* k : {"apiVersion", "kind", "metadata"}) CHECK(l.value(k, json()) == f.value(k, json()));
+      if (f.contains("spec") && f["spec"].is_object())
+        CHECK(l["spec"].value("template", json()) == f["spec"].value("template", json()));
+      for (const char* p : {"/metadata/name", "/metadata/labels/a", "/spec/template/spec/containers/0"})
+        CHECK(lean[i].lines->find(p) == full[i].lines->find(p));
+    }
+    return lean;
+  };
+
+  SUBCASE("a duplicate key deep in a skipped field is still an error, with its pointer and line") {
+    auto docs = same_as_full(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n  labels: {a: b}\n"
+        "data:\n  x: 1\n  y:\n  - {p: 1, q: 2}\n  - {p: 1, p: 2}\n  x: 2\nbinaryData: {}\nbinaryData: {}\n");
+    CHECK(docs[0].value["data"].is_null());
+  }
+  SUBCASE("keys compare as resolved (1 and 0x1 are the same key), merge keys are not duplicates") {
+    same_as_full("kind: Secret\napiVersion: v1\nmetadata: {name: s}\nstringData:\n  1: a\n  0x1: b\n  '1': c\n");
+  }
+  SUBCASE("the kind after a field: built whole") {
+    auto docs = same_as_full("data: {a: b}\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n");
+    CHECK(docs[0].value["data"] == json{{"a", "b"}});
+  }
+  SUBCASE("anchors, aliases, complex keys and a second kind fall back to a full build") {
+    same_as_full("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: &d {a: b}\nother: *d\n");
+    same_as_full("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  labels: *l\ndata: {a: b}\n");
+    same_as_full("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata:\n  ? [a, b]\n  : c\n  ? [a, b]\n  : d\n");
+    auto docs = same_as_full(
+        "apiVersion: apps/v1\nkind: ConfigMap\nmetadata: {name: c}\nspec:\n  replicas: 1\n  selector: {}\n"
+        "  template:\n    spec:\n      containers: [{name: a}]\nkind: Deployment\n");
+    CHECK(docs[0].value["spec"]["selector"].is_object());
+  }
+  SUBCASE("spec.template is built for a pod template inferred from an unknown kind") {
+    auto docs = same_as_full(
+        "apiVersion: example.com/v1\nkind: Thing\nmetadata: {name: t}\nspec:\n  big: {a: [1, 2, 3]}\n"
+        "  template:\n    metadata: {labels: {a: b}}\n    spec:\n      containers:\n      - name: a\n        image: "
+        "x\n");
+    CHECK(docs[0].value["spec"]["big"].is_null());
+  }
+  SUBCASE("syntax errors in skipped fields are reported as before") {
+    same_as_full("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata:\n  a: [1, 2\n  b: c\n");
+    same_as_full("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata:\n  a: b\n c: d\n");
+  }
+  SUBCASE("workload kinds, Lists and multi-document chunks") {
+    same_as_full("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec: {replicas: 1, replicas: 2}\n");
+    same_as_full(
+        "apiVersion: v1\nkind: ConfigMap\ndata: {a: 1}\n...\n---\napiVersion: v1\nkind: Deployment\nx: {a: 1}\n");
+  }
+}
