@@ -18,24 +18,18 @@ PolicyCache::~PolicyCache() {
 
 void PolicyCache::start() {
   if (started_.exchange(true)) return;
-  auto add = [&](const ResourceType& rt) {
-    reflectors_.push_back(std::make_unique<Reflector>(cfg_, rt));
-    return reflectors_.back().get();
-  };
-  policies_ = add(resources::networkpolicies);
-  namespaces_ = add(resources::namespaces);
-  if (watch_pods_) pods_ = add(resources::pods);
+  bool cilium = false;
   try {
     KubeClient discovery(cfg_);
-    if (discovery.serves(resources::ciliumnetworkpolicies)) cilium_ = add(resources::ciliumnetworkpolicies);
+    cilium = discovery.serves(resources::ciliumnetworkpolicies);
   } catch (const KubeError& e) {
     // Discovery failing is not fatal: the reflectors retry; Cilium policies
     // are then not watched until a restart (logged).
     spdlog::warn(R"("msg":"discovery of ciliumnetworkpolicies failed; not watching them","error":{})",
                  json(e.what()).dump());
   }
+  create_reflectors(cilium);
   for (auto& r : reflectors_) {
-    if (r.get() != pods_) r->on_change([this] { rebuild(); });
     // What operators look for when admission turns stale: which watch broke, why, and when it recovered.
     // (Messages come from the API server or the transport; they carry no object contents or credentials.)
     const std::string resource = json(r->type().display()).dump();
@@ -56,6 +50,26 @@ void PolicyCache::start() {
     });
     r->start();
   }
+}
+
+void PolicyCache::create_reflectors(bool cilium) {
+  if (!reflectors_.empty()) return;
+  auto add = [&](const ResourceType& rt) {
+    reflectors_.push_back(std::make_unique<Reflector>(cfg_, rt));
+    return reflectors_.back().get();
+  };
+  policies_ = add(resources::networkpolicies);
+  namespaces_ = add(resources::namespaces);
+  if (watch_pods_) pods_ = add(resources::pods);
+  if (cilium) cilium_ = add(resources::ciliumnetworkpolicies);
+  for (auto& r : reflectors_)
+    if (r.get() != pods_) r->on_change([this] { rebuild(); });
+}
+
+Reflector* PolicyCache::reflector(std::string_view resource) const {
+  for (const auto& r : reflectors_)
+    if (r->type().resource == resource) return r.get();
+  return nullptr;
 }
 
 void PolicyCache::stop() {

@@ -12,6 +12,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -25,6 +26,10 @@ class PolicyCache {
 
   void start();  // discovery, then the reflectors (each in its own thread)
   void stop();
+  // The reflectors without their threads (start() creates and starts them),
+  // so a benchmark can fill the cache through Reflector::replace/apply.
+  void create_reflectors(bool cilium);
+  Reflector* reflector(std::string_view resource) const;  // "pods", "namespaces", ...
 
   bool synced() const;         // every reflector has listed once
   bool healthy() const;        // synced and every reflector watching (not in backoff)

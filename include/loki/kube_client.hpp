@@ -131,8 +131,15 @@ class Reflector {
   // Called after every list that replaced the store: the object count and whether it was a re-list.
   void on_list(std::function<void(std::size_t, bool)> fn) { on_list_ = std::move(fn); }
 
+  // The store code run() applies a list and each watch event with (public so a
+  // benchmark can fill a cache exactly as a watch does, without an API server).
+  // Both call on_change afterwards.
+  void replace(std::vector<nlohmann::json>&& items);
+  void apply(const std::string& type, nlohmann::json&& object);  // ADDED, MODIFIED, DELETED
+
  private:
   void run();
+  void replace_store(std::vector<nlohmann::json>&& items);
   ClusterConfig cfg_;
   ResourceType rt_;
   std::string ns_;
