@@ -60,7 +60,9 @@ json namespace_object(int i) {
             {"labels",
              {{"kubernetes.io/metadata.name", ns_name(i)},
               {"team", "team-" + std::to_string(i % 200)},
-              {"env", i % 3 == 0 ? "prod" : i % 3 == 1 ? "staging" : "dev"},
+              {"env", i % 3 == 0   ? "prod"
+                      : i % 3 == 1 ? "staging"
+                                   : "dev"},
               {"tenant", "t" + std::to_string(i)}}}}},
           {"spec", {{"finalizers", {"kubernetes"}}}},
           {"status", {{"phase", "Active"}}}};
@@ -82,8 +84,8 @@ json pod_object(int i, int ns, std::mt19937& rng) {
     env.push_back({{"name", "LOKI_ALLOWED_HOSTS"}, {"value", "api.anthropic.com,github.com"}});
     env.push_back({{"name", "LOKI_BLOCK_METADATA_ENDPOINT"}, {"value", "true"}});
   }
-  const std::string ip = "10." + std::to_string(i / 65536 % 256) + "." + std::to_string(i / 256 % 256) + "." +
-                         std::to_string(i % 256);
+  const std::string ip =
+      "10." + std::to_string(i / 65536 % 256) + "." + std::to_string(i / 256 % 256) + "." + std::to_string(i % 256);
   return {
       {"apiVersion", "v1"},
       {"kind", "Pod"},
@@ -99,12 +101,11 @@ json pod_object(int i, int ns, std::mt19937& rng) {
           {"pod-template-hash", std::string(hash, 10)},
           {"version", "v" + std::to_string(i % 7)}}},
         {"annotations", {{"kubectl.kubernetes.io/restartedAt", "2026-11-30T09:59:00Z"}}},
-        {"ownerReferences",
-         json::array({{{"apiVersion", "apps/v1"},
-                       {"kind", "ReplicaSet"},
-                       {"name", app + "-" + std::string(hash, 10)},
-                       {"uid", "a1b2c3d4-0000-4000-8000-000000000001"},
-                       {"controller", true}}})}}},
+        {"ownerReferences", json::array({{{"apiVersion", "apps/v1"},
+                                          {"kind", "ReplicaSet"},
+                                          {"name", app + "-" + std::string(hash, 10)},
+                                          {"uid", "a1b2c3d4-0000-4000-8000-000000000001"},
+                                          {"controller", true}}})}}},
       {"spec",
        {{"containers",
          json::array({{{"name", app},
@@ -143,20 +144,21 @@ json policy_object(int i, int ns) {
   const bool agents = i % 2 == 0;
   json spec;
   if (agents) {
-    spec = {{"podSelector", {{"matchLabels", {{"app", "loki-mode"}}}}},
-            {"policyTypes", {"Egress"}},
-            {"egress",
-             json::array(
-                 {{{"to", json::array({{{"namespaceSelector",
-                                         {{"matchLabels", {{"kubernetes.io/metadata.name", "kube-system"}}}}},
-                                        {"podSelector", {{"matchLabels", {{"k8s-app", "kube-dns"}}}}}}})},
-                   {"ports", json::array({{{"protocol", "UDP"}, {"port", 53}}, {{"protocol", "TCP"}, {"port", 53}}})}},
-                  {{"to", json::array({{{"namespaceSelector",
-                                         {{"matchLabels", {{"team", "team-" + std::to_string(ns % 200)}}}}},
-                                        {"podSelector", {{"matchLabels", {{"app", "api"}}}}}}})},
-                   {"ports", json::array({{{"protocol", "TCP"}, {"port", "http"}}})}},
-                  {{"to", json::array({{{"ipBlock", {{"cidr", "160.79.104.0/23"}}}}})},
-                   {"ports", json::array({{{"protocol", "TCP"}, {"port", 443}}})}}})}};
+    spec = {
+        {"podSelector", {{"matchLabels", {{"app", "loki-mode"}}}}},
+        {"policyTypes", {"Egress"}},
+        {"egress",
+         json::array(
+             {{{"to", json::array(
+                          {{{"namespaceSelector", {{"matchLabels", {{"kubernetes.io/metadata.name", "kube-system"}}}}},
+                            {"podSelector", {{"matchLabels", {{"k8s-app", "kube-dns"}}}}}}})},
+               {"ports", json::array({{{"protocol", "UDP"}, {"port", 53}}, {{"protocol", "TCP"}, {"port", 53}}})}},
+              {{"to",
+                json::array({{{"namespaceSelector", {{"matchLabels", {{"team", "team-" + std::to_string(ns % 200)}}}}},
+                              {"podSelector", {{"matchLabels", {{"app", "api"}}}}}}})},
+               {"ports", json::array({{{"protocol", "TCP"}, {"port", "http"}}})}},
+              {{"to", json::array({{{"ipBlock", {{"cidr", "160.79.104.0/23"}}}}})},
+               {"ports", json::array({{{"protocol", "TCP"}, {"port", 443}}})}}})}};
   } else {
     spec = {{"podSelector",
              {{"matchExpressions", json::array({{{"key", "app"}, {"operator", "In"}, {"values", {"web", "api"}}}})}}},
@@ -221,6 +223,7 @@ struct Stats {
 struct Cache {
   loki::webhook::PolicyCache cache;
   explicit Cache(bool pods) : cache(loki::ClusterConfig{}, pods) { cache.create_reflectors(false); }
+  Cache(const Cache&) = delete;
 };
 
 }  // namespace
@@ -235,8 +238,11 @@ int main(int argc, char** argv) {
     if (!std::strcmp(argv[i], "--reviews")) n.reviews = v;
   }
   loki::Config cfg;
-  Cache empty(true), full(true);
+  // empty: nothing cached; alone: only the reviewed namespace's objects (the
+  // work a review must do whatever the cluster); full: the whole cluster.
+  Cache empty(true), alone(true), full(true);
   for (const char* r : {"networkpolicies", "namespaces", "pods"}) empty.cache.reflector(r)->replace({});
+  const int home = n.namespaces / 2;  // the namespace under review
 
   // Fill: generate each list, hand it to the store as a list would, and count
   // what stays on the heap once the JSON is gone.
@@ -244,81 +250,109 @@ int main(int argc, char** argv) {
   long rss0 = rss_kb();
   std::size_t h0 = heap_bytes();
   auto t0 = Clock::now();
-  {
-    std::vector<json> items;
-    for (int i = 0; i < n.namespaces; ++i) items.push_back(namespace_object(i));
-    full.cache.reflector("namespaces")->replace(std::move(items));
-  }
+  double store_s = 0;  // in Reflector::replace alone
+  auto fill = [&](const char* resource, int count, auto&& make) {
+    std::vector<json> items, own;  // own: the home namespace's objects, for `alone`
+    for (int i = 0; i < count; ++i) {
+      items.push_back(make(i));
+      if (i % n.namespaces == home) own.push_back(items.back());
+    }
+    auto s0 = Clock::now();
+    full.cache.reflector(resource)->replace(std::move(items));
+    store_s += std::chrono::duration<double>(Clock::now() - s0).count();
+    alone.cache.reflector(resource)->replace(std::move(own));
+  };
+  fill("namespaces", n.namespaces, [](int i) { return namespace_object(i); });
   std::size_t h1 = heap_bytes();
-  {
-    std::vector<json> items;
-    for (int i = 0; i < n.policies; ++i) items.push_back(policy_object(i, i % n.namespaces));
-    full.cache.reflector("networkpolicies")->replace(std::move(items));
-  }
+  fill("networkpolicies", n.policies, [&](int i) { return policy_object(i, i % n.namespaces); });
   std::size_t h2 = heap_bytes();
-  {
-    std::vector<json> items;
-    for (int i = 0; i < n.pods; ++i) items.push_back(pod_object(i, i % n.namespaces, rng));
-    full.cache.reflector("pods")->replace(std::move(items));
-  }
+  fill("pods", n.pods, [&](int i) { return pod_object(i, i % n.namespaces, rng); });
   std::size_t h3 = heap_bytes();
   double fill_s = std::chrono::duration<double>(Clock::now() - t0).count();
   long rss1 = rss_kb();
 
   // Reviews in one tenant namespace (10 pods, 2 policies at the defaults).
-  const std::string ns = ns_name(n.namespaces / 2);
+  const std::string ns = ns_name(home);
   const std::string pod_review = review(ns, "Pod", "", "CREATE", review_pod(ns));
   const std::string policy_review =
-      review(ns, "NetworkPolicy", "networking.k8s.io", "UPDATE", policy_object(n.namespaces / 2, n.namespaces / 2));
+      review(ns, "NetworkPolicy", "networking.k8s.io", "UPDATE", policy_object(home, home));
 
   enum Handler { validate_pod, mutate_pod, validate_policy, handlers };
   const char* names[handlers] = {"/validate loki-mode Pod CREATE", "/mutate loki-mode Pod CREATE",
                                  "/validate NetworkPolicy UPDATE"};
-  Stats stats[2][handlers];
+  Stats stats[3][handlers];
+  const Cache* caches[3] = {&empty, &alone, &full};
   auto once = [&](const Cache& c, Handler h) {
     auto start = Clock::now();
     loki::webhook::ClusterView view = c.cache.view(cfg);
     view.available = true;  // no reflector threads here: synced by replace()
     view.unavailable_reason.clear();
     json body = json::parse(h == validate_policy ? policy_review : pod_review);
-    loki::webhook::Decision d = h == mutate_pod ? loki::webhook::mutate(body, cfg, view)
-                                                : loki::webhook::validate(std::move(body), cfg, view);
+    loki::webhook::Decision d =
+        h == mutate_pod ? loki::webhook::mutate(body, cfg, view) : loki::webhook::validate(std::move(body), cfg, view);
     std::string out = d.review.dump();
     return std::chrono::duration<double, std::micro>(Clock::now() - start).count();
   };
   // Same answer from both caches' sizes? Print the decisions once (not timed).
   for (int h = 0; h < handlers; ++h) {
-    for (const Cache* c : {&empty, &full}) {
+    for (const Cache* c : caches) {
       loki::webhook::ClusterView view = c->cache.view(cfg);
       view.available = true;
       json body = json::parse(h == validate_policy ? policy_review : pod_review);
       auto d = h == mutate_pod ? loki::webhook::mutate(body, cfg, view)
                                : loki::webhook::validate(std::move(body), cfg, view);
-      std::fprintf(stderr, "%s (%s cache): %s %zu findings\n", names[h], c == &empty ? "empty" : "full",
+      std::fprintf(stderr, "%s (%s cache): %s %zu findings\n", names[h],
+                   c == &empty   ? "empty"
+                   : c == &alone ? "namespace alone"
+                                 : "full",
                    std::string(loki::webhook::to_string(d.decision)).c_str(), d.findings.size());
     }
   }
   const int rounds = 10, per_round = std::max(1, n.reviews / rounds);
   for (int h = 0; h < handlers; ++h)
-    for (int i = 0; i < per_round; ++i) once(empty, Handler(h)), once(full, Handler(h));  // warm up
+    for (int i = 0; i < per_round; ++i)
+      for (const Cache* c : caches) once(*c, Handler(h));  // warm up
   for (int r = 0; r < rounds; ++r)
     for (int h = 0; h < handlers; ++h)
-      for (int k = 0; k < 2; ++k) {
-        const Cache& c = k == 0 ? empty : full;
-        for (int i = 0; i < per_round; ++i) stats[k][h].us.push_back(once(c, Handler(h)));
-      }
+      for (int k = 0; k < 3; ++k)
+        for (int i = 0; i < per_round; ++i) stats[k][h].us.push_back(once(*caches[k], Handler(h)));
 
-  std::printf("cache: %d namespaces, %d pods, %d NetworkPolicies; filled in %.2f s; RSS %ld -> %ld MB\n",
-              n.namespaces, n.pods, n.policies, fill_s, rss0 / 1024, rss1 / 1024);
-  std::printf("heap kept per namespace %.0f B, per policy %.0f B, per pod %.0f B\n",
-              double(h1 - h0) / n.namespaces, double(h2 - h1) / n.policies, double(h3 - h2) / n.pods);
-  std::printf("\n| handler (%d reviews each, alternating rounds) | empty p50 us | empty p99 us | full p50 us | "
-              "full p99 us | p50 full/empty | p99 full/empty |\n|---|---:|---:|---:|---:|---:|---:|\n",
-              per_round * rounds);
+  // Watch events: a pod of the home namespace added, then deleted, through
+  // Reflector::apply as the watch applies them.
+  auto events = [&](const Cache& c, int count) {
+    std::mt19937 r(7);
+    double us = 0;
+    for (int i = 0; i < count; ++i) {
+      json p = pod_object(1000000 + i, home, r);
+      json gone = {{"metadata", {{"namespace", ns}, {"name", p["metadata"]["name"]}}}};
+      auto start = Clock::now();
+      c.cache.reflector("pods")->apply("ADDED", std::move(p));
+      c.cache.reflector("pods")->apply("DELETED", std::move(gone));
+      us += std::chrono::duration<double, std::micro>(Clock::now() - start).count();
+    }
+    return us / (2.0 * count);
+  };
+  const int event_count = 100;
+  double ev_alone = events(alone, event_count), ev_full = events(full, event_count);
+
+  std::printf("cache: %d namespaces, %d pods, %d NetworkPolicies; filled in %.2f s; RSS %ld -> %ld MB\n", n.namespaces,
+              n.pods, n.policies, fill_s, rss0 / 1024, rss1 / 1024);
+  std::printf("heap kept per namespace %.0f B, per policy %.0f B, per pod %.0f B\n", double(h1 - h0) / n.namespaces,
+              double(h2 - h1) / n.policies, double(h3 - h2) / n.pods);
+  std::printf("filled through Reflector::replace in %.2f s (%.2f s generating JSON included)\n", store_s, fill_s);
+  std::printf(
+      "watch event (pod ADDED or DELETED) applied: %.1f us with the namespace alone, %.1f us with the "
+      "full cache (%.2fx)\n",
+      ev_alone, ev_full, ev_full / ev_alone);
+  std::printf(
+      "\n| handler (%d reviews each, alternating rounds) | empty p50 | empty p99 | ns alone p50 | ns alone p99 | "
+      "full p50 | full p99 | p99 full/alone | p99 full/empty |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+      per_round * rounds);
   for (int h = 0; h < handlers; ++h) {
-    const Stats &e = stats[0][h], &f = stats[1][h];
-    std::printf("| %s | %.1f | %.1f | %.1f | %.1f | %.2fx | %.2fx |\n", names[h], e.pct(0.5), e.pct(0.99), f.pct(0.5),
-                f.pct(0.99), f.pct(0.5) / e.pct(0.5), f.pct(0.99) / e.pct(0.99));
+    const Stats &e = stats[0][h], &a = stats[1][h], &f = stats[2][h];
+    std::printf("| %s | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f | %.2fx | %.2fx |\n", names[h], e.pct(0.5), e.pct(0.99),
+                a.pct(0.5), a.pct(0.99), f.pct(0.5), f.pct(0.99), f.pct(0.99) / a.pct(0.99), f.pct(0.99) / e.pct(0.99));
   }
+  std::printf("(microseconds; a review = parse + view of the cache + decide + dump)\n");
   return 0;
 }
