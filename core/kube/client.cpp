@@ -677,6 +677,13 @@ std::string key_of(const json& obj) {
 }  // namespace
 
 void Reflector::replace_store(std::vector<json>&& items) {
+  if (sink_.replace) {
+    sink_.replace(std::move(items));
+    std::lock_guard lk(mu_);
+    last_event_ = Clock::now();
+    last_error_.clear();
+    return;
+  }
   auto store = std::make_shared<Store>();
   for (auto& item : items) {
     std::string key = key_of(item);  // before the move: json's operator= takes its argument by value
@@ -696,7 +703,11 @@ void Reflector::replace(std::vector<json>&& items) {
 void Reflector::apply(const std::string& type, json&& object) {
   object["apiVersion"] = rt_.group_version();
   object["kind"] = rt_.kind;
-  {
+  if (sink_.apply) {
+    sink_.apply(type, std::move(object));
+    std::lock_guard lk(mu_);
+    last_event_ = Clock::now();
+  } else {
     std::lock_guard lk(mu_);
     auto next = std::make_shared<Store>(*store_);
     std::string key = key_of(object);  // before the move (see replace_store)
