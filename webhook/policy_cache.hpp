@@ -11,9 +11,9 @@
 #include <atomic>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 namespace loki::webhook {
@@ -48,13 +48,20 @@ class PolicyCache {
   ClusterView view(const Config& config) const;
 
  private:
-  struct Prepared {
-    std::unordered_map<std::string, std::vector<netpol::Policy>> by_ns;
-    std::vector<netpol::Policy> clusterwide;
-    std::unordered_map<std::string, Labels> namespace_labels;
-    std::size_t policy_count = 0;
-  };
-  void rebuild();
+  struct Snapshot;
+  struct Shard;
+  class Draft;
+  // Every change builds a new snapshot from the current one, copying only
+  // the touched namespace's shard and record (one writer at a time), and
+  // publishes it atomically: readers load the pointer and never wait.
+  template <class Fn>
+  void update(Fn&& change);
+  void replace_policies(std::size_t source, std::vector<nlohmann::json>&& items);
+  void apply_policy(std::size_t source, const std::string& type, nlohmann::json&& object);
+  void replace_namespaces(std::vector<nlohmann::json>&& items);
+  void apply_namespace(const std::string& type, nlohmann::json&& object);
+  void replace_pods(std::vector<nlohmann::json>&& items);
+  void apply_pod(const std::string& type, nlohmann::json&& object);
 
   ClusterConfig cfg_;
   bool watch_pods_;
@@ -63,9 +70,8 @@ class PolicyCache {
   Reflector* cilium_ = nullptr;
   Reflector* namespaces_ = nullptr;
   Reflector* pods_ = nullptr;
-  mutable std::mutex mu_;
-  std::shared_ptr<const Prepared> prepared_;
-  std::mutex rebuild_mu_;
+  std::atomic<std::shared_ptr<const Snapshot>> snapshot_;
+  std::mutex write_mu_;
   std::atomic<bool> started_{false};
   std::string start_error_;
 };
