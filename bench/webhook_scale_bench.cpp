@@ -6,6 +6,7 @@
 // the same cache empty in the same process. Rounds alternate between the two
 // caches so machine noise hits both alike; ratios are what to compare.
 //   loki-webhook-scale-bench [--namespaces 10000] [--pods 100000] [--policies 20000] [--reviews 4000]
+//                            [--events 100]
 #include <loki/config.hpp>
 
 #include "admission.hpp"
@@ -29,7 +30,7 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 struct Sizes {
-  int namespaces = 10000, pods = 100000, policies = 20000, reviews = 4000;
+  int namespaces = 10000, pods = 100000, policies = 20000, reviews = 4000, events = 100;
 };
 
 std::size_t heap_bytes() {
@@ -236,6 +237,7 @@ int main(int argc, char** argv) {
     if (!std::strcmp(argv[i], "--pods")) n.pods = v;
     if (!std::strcmp(argv[i], "--policies")) n.policies = v;
     if (!std::strcmp(argv[i], "--reviews")) n.reviews = v;
+    if (!std::strcmp(argv[i], "--events")) n.events = v;
   }
   loki::Config cfg;
   // empty: nothing cached; alone: only the reviewed namespace's objects (the
@@ -332,8 +334,7 @@ int main(int argc, char** argv) {
     }
     return us / (2.0 * count);
   };
-  const int event_count = 100;
-  double ev_alone = events(alone, event_count), ev_full = events(full, event_count);
+  double ev_alone = events(alone, n.events), ev_full = events(full, n.events);
 
   std::printf("cache: %d namespaces, %d pods, %d NetworkPolicies; filled in %.2f s; RSS %ld -> %ld MB\n", n.namespaces,
               n.pods, n.policies, fill_s, rss0 / 1024, rss1 / 1024);
