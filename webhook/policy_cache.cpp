@@ -494,7 +494,8 @@ void PolicyCache::replace_pods(std::vector<json>&& items) {
 }
 
 void PolicyCache::apply_pod(const std::string& type, json&& object) {
-  auto [ns, name] = ns_and_name(object);
+  std::string ns, name;  // not a structured binding: the lambda below uses them (clang 14 cannot)
+  std::tie(ns, name) = ns_and_name(object);
   const bool deleted = type == "DELETED";
   std::shared_ptr<const LivePod> p = deleted ? nullptr : compact(std::move(object), ns, name);
   update([&](Snapshot& s) {
@@ -543,9 +544,16 @@ ClusterView PolicyCache::view(const Config& config) const {
   v.available = healthy();
   if (!v.available) v.unavailable_reason = status();
   v.fill = [snap](const std::string& ns, netpol::Inventory& inv) {
-    if (const NsEntry* e = snap->find(ns); e && e->policies)
+    const NsEntry* e = snap->find(ns);
+    if (e && e->policies) {
+      // One allocation: growing a vector of policies one object at a time moves them over and over.
+      std::size_t n = inv.policies.size() + (snap->clusterwide ? snap->clusterwide->all.size() : 0);
+      for (const auto& source : e->policies->by_source)
+        for (const auto& [name, list] : source) n += list->size();
+      inv.policies.reserve(n);
       for (const auto& source : e->policies->by_source)
         for (const auto& [name, list] : source) inv.policies.insert(inv.policies.end(), list->begin(), list->end());
+    }
     if (snap->clusterwide)
       inv.policies.insert(inv.policies.end(), snap->clusterwide->all.begin(), snap->clusterwide->all.end());
     // Namespaces by lookup: a peer's namespaceSelector reads only the namespaces it is asked about.
