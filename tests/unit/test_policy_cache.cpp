@@ -9,8 +9,10 @@
 #include "admission.hpp"
 #include "policy_cache.hpp"
 
+#include <atomic>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 #include <vector>
 
 using loki::webhook::PolicyCache;
@@ -197,5 +199,43 @@ TEST_CASE("policy cache: a namespace's policies in the old order, namespaces by 
   auto relisted = cache.view(loki::Config{});
   CHECK(policy_names(relisted, "app").empty());
   CHECK(policy_names(relisted, "db") == std::vector<std::string>{"only"});
+  CHECK(cache.policies() == 1);
+}
+
+TEST_CASE("policy cache: reviews read snapshots while watch events replace them (run under TSan to check)") {
+  PolicyCache cache(loki::ClusterConfig{}, true);
+  cache.create_reflectors(false);
+  cache.reflector("namespaces")->replace({ns_object("app", {{"team", "a"}})});
+  cache.reflector("networkpolicies")->replace({policy("app", "p", "web")});
+  cache.reflector("pods")->replace({});
+  std::atomic<bool> done{false};
+  std::atomic<int> reads{0};
+  std::vector<std::thread> readers;
+  for (int t = 0; t < 2; ++t)
+    readers.emplace_back([&] {
+      loki::Config cfg;
+      while (!done) {
+        auto v = cache.view(cfg);
+        loki::netpol::Inventory inv;
+        v.fill("app", inv);
+        v.pods("app", cfg, inv);
+        // One snapshot: its pods and policies never change under the reader.
+        std::size_t n = inv.pods.size();
+        loki::netpol::Inventory again;
+        v.pods("app", cfg, again);
+        CHECK(again.pods.size() == n);
+        CHECK(inv.namespaces.labels_of("app").at("team") == "a");
+        ++reads;
+      }
+    });
+  for (int i = 0; i < 300; ++i) {
+    cache.reflector("pods")->apply("ADDED", pod("app", "p" + std::to_string(i), {{"app", "web"}}, containers()));
+    if (i % 3 == 0) cache.reflector("pods")->apply("DELETED", pod("app", "p" + std::to_string(i - 1), {}, {}));
+    if (i % 50 == 0) cache.reflector("networkpolicies")->replace({policy("app", "p" + std::to_string(i), "web")});
+  }
+  while (reads < 10) std::this_thread::yield();
+  done = true;
+  for (auto& t : readers) t.join();
+  CHECK(cache.pods() == 300 - 100 + 1);  // p-1 never existed
   CHECK(cache.policies() == 1);
 }
