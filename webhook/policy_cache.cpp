@@ -342,13 +342,23 @@ class PolicyCache::Draft {
   std::array<std::shared_ptr<Shard>, kShards> copied_;
 };
 
+std::shared_ptr<const PolicyCache::Snapshot> PolicyCache::current() const {
+  std::lock_guard lk(snapshot_mu_);
+  return snapshot_;
+}
+
 template <class Fn>
 void PolicyCache::update(Fn&& change) {
-  // Writers take turns (one per reflector thread); readers only load the pointer.
+  // Writers take turns (one per reflector thread); readers only copy the pointer.
   std::lock_guard lk(write_mu_);
-  auto next = std::make_shared<Snapshot>(*snapshot_.load());
+  auto next = std::make_shared<Snapshot>(*current());
   change(*next);
-  snapshot_.store(std::move(next));
+  std::shared_ptr<const Snapshot> old = std::move(next);
+  {
+    std::lock_guard swap(snapshot_mu_);
+    snapshot_.swap(old);
+  }
+  // `old` is freed here, outside the pointer's lock (or by the last review still holding it).
 }
 
 void PolicyCache::replace_policies(std::size_t source, std::vector<json>&& items) {
@@ -520,14 +530,14 @@ void PolicyCache::apply_pod(const std::string& type, json&& object) {
 }
 
 std::size_t PolicyCache::policies() const {
-  auto s = snapshot_.load();
+  auto s = current();
   return s->policies[0] + s->policies[1];
 }
 std::size_t PolicyCache::namespaces() const {
-  return snapshot_.load()->namespaces;
+  return current()->namespaces;
 }
 std::size_t PolicyCache::pods() const {
-  return snapshot_.load()->pods;
+  return current()->pods;
 }
 
 std::vector<PolicyCache::ReflectorStats> PolicyCache::reflector_stats() const {
@@ -540,7 +550,7 @@ ClusterView PolicyCache::view(const Config& config) const {
   (void)config;  // the pods' loki-mode flag is decided per call of `pods`, under the review's config
   ClusterView v;
   // One consistent snapshot for the whole decision; nothing is copied here.
-  std::shared_ptr<const Snapshot> snap = snapshot_.load();
+  std::shared_ptr<const Snapshot> snap = current();
   v.available = healthy();
   if (!v.available) v.unavailable_reason = status();
   v.fill = [snap](const std::string& ns, netpol::Inventory& inv) {

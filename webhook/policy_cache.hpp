@@ -53,7 +53,8 @@ class PolicyCache {
   class Draft;
   // Every change builds a new snapshot from the current one, copying only
   // the touched namespace's shard and record (one writer at a time), and
-  // publishes it atomically: readers load the pointer and never wait.
+  // publishes it with a pointer swap: readers copy the pointer and never
+  // wait for a snapshot to be built.
   template <class Fn>
   void update(Fn&& change);
   void replace_policies(std::size_t source, std::vector<nlohmann::json>&& items);
@@ -70,7 +71,13 @@ class PolicyCache {
   Reflector* cilium_ = nullptr;
   Reflector* namespaces_ = nullptr;
   Reflector* pods_ = nullptr;
-  std::atomic<std::shared_ptr<const Snapshot>> snapshot_;
+  std::shared_ptr<const Snapshot> current() const;
+  // The published snapshot. Its mutex is held only to copy or swap the
+  // pointer, never while a snapshot is built or freed. (Not
+  // std::atomic<std::shared_ptr>: libstdc++ 12's load releases its internal
+  // lock with a relaxed store, which ThreadSanitizer reports as a race.)
+  mutable std::mutex snapshot_mu_;
+  std::shared_ptr<const Snapshot> snapshot_;
   std::mutex write_mu_;
   std::atomic<bool> started_{false};
   std::string start_error_;
