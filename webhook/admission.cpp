@@ -320,12 +320,7 @@ std::set<std::string> open_pods(const Context& c, const Config& config, const Cl
       pipeline.record(o, batch);
     }
   }
-  for (const auto& p : cluster.pods(ns)) {
-    Object o;
-    o.json = p;
-    o.file = "live";
-    pipeline.record(o, batch);
-  }
+  cluster.pods(ns, config, batch.inventory);
   pipeline.submit(std::move(batch), 0);
   std::set<std::string> open;
   pipeline.network(
@@ -360,6 +355,16 @@ void validate_policy_change(Context& c, const Config& config, const ClusterView&
 }
 
 }  // namespace
+
+void add_live_pods(const std::vector<json>& pods, const std::string& ns, const Config& config,
+                   netpol::Inventory& into) {
+  for (const auto& p : pods) {
+    Object o;
+    o.json = p;
+    o.file = "live";
+    into.add(o, config, ns);
+  }
+}
 
 std::string_view to_string(Verdict v) {
   switch (v) {

@@ -29,13 +29,20 @@ struct BadReview : std::runtime_error {
 struct ClusterView {
   bool available = true;
   std::string unavailable_reason;
-  // Policies and namespaces, for an inventory around one pod.
+  // The namespace's policies (and the clusterwide ones), and the labels of
+  // any namespace, for an inventory around one pod.
   std::function<void(const std::string& ns, netpol::Inventory& into)> fill;
-  // Live loki-mode-relevant pods of a namespace (for NetworkPolicy changes).
-  std::function<std::vector<nlohmann::json>(const std::string& ns)> pods;
+  // The live pods of a namespace into an inventory (for NetworkPolicy
+  // changes); which are loki-mode pods is the config's to say.
+  std::function<void(const std::string& ns, const Config& config, netpol::Inventory& into)> pods;
   // Labels of a namespace (overrides: loki-guard.io/mode, require-egress-isolation).
   std::function<Labels(const std::string& ns)> namespace_labels;
 };
+
+// Live pod objects into an inventory, as a view's `pods` adds them (views
+// that hold JSON: tests, fuzzing).
+void add_live_pods(const std::vector<nlohmann::json>& pods, const std::string& ns, const Config& config,
+                   netpol::Inventory& into);
 
 // What the webhook decided, as controller-runtime's admission.Response says
 // it (Allowed/Denied/Patched/WithWarnings), plus the cases it only logs.

@@ -2,15 +2,26 @@
 
 #include <spdlog/spdlog.h>
 
+#include <loki/engine.hpp>
+#include <loki/json_access.hpp>
+#include <loki/podspec.hpp>
+
+#include <algorithm>
+#include <array>
 #include <chrono>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <tuple>
+#include <unordered_map>
+#include <utility>
 
 namespace loki::webhook {
 
 using nlohmann::json;
 
 PolicyCache::PolicyCache(ClusterConfig cfg, bool watch_pods)
-    : cfg_(std::move(cfg)), watch_pods_(watch_pods), prepared_(std::make_shared<Prepared>()) {}
+    : cfg_(std::move(cfg)), watch_pods_(watch_pods), snapshot_(std::make_shared<const Snapshot>()) {}
 
 PolicyCache::~PolicyCache() {
   stop();
@@ -18,24 +29,18 @@ PolicyCache::~PolicyCache() {
 
 void PolicyCache::start() {
   if (started_.exchange(true)) return;
-  auto add = [&](const ResourceType& rt) {
-    reflectors_.push_back(std::make_unique<Reflector>(cfg_, rt));
-    return reflectors_.back().get();
-  };
-  policies_ = add(resources::networkpolicies);
-  namespaces_ = add(resources::namespaces);
-  if (watch_pods_) pods_ = add(resources::pods);
+  bool cilium = false;
   try {
     KubeClient discovery(cfg_);
-    if (discovery.serves(resources::ciliumnetworkpolicies)) cilium_ = add(resources::ciliumnetworkpolicies);
+    cilium = discovery.serves(resources::ciliumnetworkpolicies);
   } catch (const KubeError& e) {
     // Discovery failing is not fatal: the reflectors retry; Cilium policies
     // are then not watched until a restart (logged).
     spdlog::warn(R"("msg":"discovery of ciliumnetworkpolicies failed; not watching them","error":{})",
                  json(e.what()).dump());
   }
+  create_reflectors(cilium);
   for (auto& r : reflectors_) {
-    if (r.get() != pods_) r->on_change([this] { rebuild(); });
     // What operators look for when admission turns stale: which watch broke, why, and when it recovered.
     // (Messages come from the API server or the transport; they carry no object contents or credentials.)
     const std::string resource = json(r->type().display()).dump();
@@ -56,6 +61,37 @@ void PolicyCache::start() {
     });
     r->start();
   }
+}
+
+void PolicyCache::create_reflectors(bool cilium) {
+  if (!reflectors_.empty()) return;
+  auto add = [&](const ResourceType& rt) {
+    reflectors_.push_back(std::make_unique<Reflector>(cfg_, rt));
+    return reflectors_.back().get();
+  };
+  policies_ = add(resources::networkpolicies);
+  namespaces_ = add(resources::namespaces);
+  if (watch_pods_) pods_ = add(resources::pods);
+  if (cilium) cilium_ = add(resources::ciliumnetworkpolicies);
+  // Each reflector's objects go straight into the snapshots, parsed once.
+  auto policy_sink = [this](std::size_t source) {
+    return Reflector::Sink{
+        [this, source](std::vector<json>&& items) { replace_policies(source, std::move(items)); },
+        [this, source](const std::string& type, json&& o) { apply_policy(source, type, std::move(o)); }};
+  };
+  policies_->set_sink(policy_sink(0));
+  if (cilium_) cilium_->set_sink(policy_sink(1));
+  namespaces_->set_sink({[this](std::vector<json>&& items) { replace_namespaces(std::move(items)); },
+                         [this](const std::string& type, json&& o) { apply_namespace(type, std::move(o)); }});
+  if (pods_)
+    pods_->set_sink({[this](std::vector<json>&& items) { replace_pods(std::move(items)); },
+                     [this](const std::string& type, json&& o) { apply_pod(type, std::move(o)); }});
+}
+
+Reflector* PolicyCache::reflector(std::string_view resource) const {
+  for (const auto& r : reflectors_)
+    if (r->type().resource == resource) return r.get();
+  return nullptr;
 }
 
 void PolicyCache::stop() {
@@ -95,85 +131,460 @@ double PolicyCache::age_seconds() const {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - oldest).count();
 }
 
+// ---- the snapshots -------------------------------------------------------------
+
+namespace {
+
+constexpr std::size_t kShards = 256;
+
+std::size_t shard_of(const std::string& ns) {
+  return std::hash<std::string>{}(ns) % kShards;
+}
+
+// A live pod, as compact as the network pass allows: what parse_pod reads of
+// it (labels, IPs, named ports, LOKI_* settings). The rest of a PodInfo is
+// the same for every live pod (ref, file, field pointers) and is filled in
+// per review; a pod that parses to anything else is kept whole.
+struct LivePod {
+  std::vector<std::pair<std::string, std::string>> labels;
+  std::vector<netpol::IpAddress> ips;
+  std::vector<netpol::NamedPort> ports;
+  std::unique_ptr<const std::array<netpol::EnvSetting, 3>> env;  // only when a LOKI_* variable is set
+  std::unique_ptr<const netpol::PodInfo> whole;                  // not the common shape
+  bool host_network = false;
+  bool promise = false;  // declares Loki Mode's egress promise: an agent under any config
+};
+
+using PolicyList = std::vector<netpol::Policy>;
+template <class T>
+using ByName = std::vector<std::pair<std::string, std::shared_ptr<const T>>>;  // sorted by name
+
+// Labels as NamespaceSet::add keeps them (with kubernetes.io/metadata.name),
+// and as written when that differs (the mode/isolation overrides read those).
+struct NsLabels {
+  Labels named;
+  std::optional<Labels> raw;
+};
+
+struct NsPolicies {
+  std::array<ByName<PolicyList>, 2> by_source;  // NetworkPolicies, then CiliumNetworkPolicies: the order reviews see
+  bool empty() const { return by_source[0].empty() && by_source[1].empty(); }
+};
+
+struct NsEntry {
+  std::shared_ptr<const NsLabels> labels;  // null: no Namespace object
+  std::shared_ptr<const NsPolicies> policies;
+  std::shared_ptr<const ByName<LivePod>> pods;
+  bool empty() const { return !labels && !policies && !pods; }
+};
+
+struct Clusterwide {
+  std::map<std::pair<std::size_t, std::string>, PolicyList> by_object;  // (source, "ns/name")
+  PolicyList all;                                                       // in that order
+};
+
+template <class T>
+typename ByName<T>::iterator find_name(ByName<T>& v, const std::string& name) {
+  return std::lower_bound(v.begin(), v.end(), name, [](const auto& e, const std::string& n) { return e.first < n; });
+}
+
+// Sorted by name; of two with one name the later wins (as a map assignment would).
+template <class T>
+void sort_unique(ByName<T>& v) {
+  std::stable_sort(v.begin(), v.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  ByName<T> out;
+  out.reserve(v.size());
+  for (auto& e : v) {
+    if (!out.empty() && out.back().first == e.first)
+      out.back() = std::move(e);
+    else
+      out.push_back(std::move(e));
+  }
+  v = std::move(out);
+}
+
+std::pair<std::string, std::string> ns_and_name(const json& obj) {
+  const json& md = mapping_field(obj, "metadata");
+  return {md.value("namespace", ""), md.value("name", "")};
+}
+
+std::shared_ptr<const LivePod> compact(json&& object, const std::string& ns, const std::string& name) {
+  const json* kind = member(object, "kind");
+  if (!kind || !kind->is_string()) return nullptr;  // what Inventory::add skips
+  const auto& k = kind->get_ref<const std::string&>();
+  if (netpol::is_policy_kind(k) || k == "Namespace") return nullptr;
+  Object o;
+  o.json = std::move(object);
+  o.file = "live";
+  auto pod = find_pod_template(o.json);
+  if (!pod) return nullptr;
+  auto live = std::make_shared<LivePod>();
+  live->promise = declares_egress_promise(containers_of(*pod));
+  auto info = netpol::parse_pod(o, Config{}, ns);  // `loki` is recomputed per review, under its config
+  if (!info) return nullptr;
+  const bool common = info->ref == ObjectRef{"v1", "Pod", ns, name} && info->ns == ns && info->file == "live" &&
+                      info->line == 0 && !info->inferred_kind && info->labels_field == "/metadata/labels" &&
+                      info->labels_line == 0 &&
+                      info->host_network_field == (info->host_network ? "/spec/hostNetwork" : "") &&
+                      info->host_network_line == 0 && info->ignores.empty();
+  if (!common) {
+    live->whole = std::make_unique<const netpol::PodInfo>(std::move(*info));
+    return live;
+  }
+  live->labels.reserve(info->labels.size());
+  for (auto& [key, value] : info->labels) live->labels.emplace_back(key, std::move(value));
+  live->ips = std::move(info->ips);
+  live->ips.shrink_to_fit();
+  live->ports = std::move(info->ports);
+  live->ports.shrink_to_fit();
+  live->host_network = info->host_network;
+  if (info->egress_policy.present || info->allowed_hosts.present || info->block_metadata.present)
+    live->env = std::make_unique<const std::array<netpol::EnvSetting, 3>>(std::array<netpol::EnvSetting, 3>{
+        std::move(info->egress_policy), std::move(info->allowed_hosts), std::move(info->block_metadata)});
+  return live;
+}
+
+// The PodInfo parse_pod gives for the live pod under `config`.
+netpol::PodInfo expand(const LivePod& p, const std::string& ns, const std::string& name, const Config& config) {
+  netpol::PodInfo info;
+  if (p.whole) {
+    info = *p.whole;
+  } else {
+    info.ref = {"v1", "Pod", ns, name};
+    info.file = "live";
+    info.ns = ns;
+    info.labels = Labels(p.labels.begin(), p.labels.end());
+    info.labels_field = "/metadata/labels";
+    info.host_network = p.host_network;
+    if (p.host_network) info.host_network_field = "/spec/hostNetwork";
+    info.ips = p.ips;
+    info.ports = p.ports;
+    if (p.env) {
+      info.egress_policy = (*p.env)[0];
+      info.allowed_hosts = (*p.env)[1];
+      info.block_metadata = (*p.env)[2];
+    }
+  }
+  info.loki = is_loki_pod(config, info.labels) || p.promise;
+  return info;
+}
+
+std::shared_ptr<const NsLabels> ns_labels(const json& object, const std::string& name) {
+  auto l = std::make_shared<NsLabels>();
+  Labels raw = labels_of(mapping_field(object, "metadata"));
+  l->named = raw;
+  l->named.insert_or_assign(std::string(netpol::namespace_name_label), name);
+  if (l->named != raw) l->raw = std::move(raw);
+  return l;
+}
+
+// One policy object parsed: its namespace's policies and clusterwide ones.
+struct ParsedPolicies {
+  std::string ns, name;
+  PolicyList local, clusterwide;
+};
+
+ParsedPolicies parse_policy_object(json&& object) {
+  ParsedPolicies p;
+  std::tie(p.ns, p.name) = ns_and_name(object);
+  if (p.ns.empty()) p.ns = "default";  // as parse_policies places it
+  Object o;
+  o.json = std::move(object);
+  o.file = "cluster";
+  for (auto& pol : netpol::parse_policies(o, "default"))
+    (pol.ns.empty() ? p.clusterwide : p.local).push_back(std::move(pol));
+  return p;
+}
+
+}  // namespace
+
+struct PolicyCache::Shard : std::unordered_map<std::string, NsEntry> {};
+
+struct PolicyCache::Snapshot {
+  std::array<std::shared_ptr<const Shard>, kShards> shards;
+  std::shared_ptr<const Clusterwide> clusterwide;
+  std::array<std::size_t, 2> policies{};  // parsed, per source
+  std::size_t namespaces = 0, pods = 0;
+
+  const NsEntry* find(const std::string& ns) const {
+    const auto& shard = shards[shard_of(ns)];
+    if (!shard) return nullptr;
+    auto it = shard->find(ns);
+    return it == shard->end() ? nullptr : &it->second;
+  }
+};
+
+// A snapshot being built: each shard copied at most once, then edited.
+class PolicyCache::Draft {
+ public:
+  explicit Draft(Snapshot& s) : s_(s) {}
+  ~Draft() {
+    for (std::size_t i = 0; i < kShards; ++i)
+      if (copied_[i]) {
+        std::erase_if(*copied_[i], [](const auto& e) { return e.second.empty(); });
+        s_.shards[i] = std::move(copied_[i]);
+      }
+  }
+  NsEntry& entry(const std::string& ns) { return (*shard(shard_of(ns)))[ns]; }
+  template <class Fn>
+  void each(Fn&& fn) {
+    for (std::size_t i = 0; i < kShards; ++i)
+      if (s_.shards[i] || copied_[i])
+        for (auto& [ns, e] : *shard(i)) fn(e);
+  }
+
+ private:
+  std::shared_ptr<Shard> shard(std::size_t i) {
+    if (!copied_[i]) copied_[i] = s_.shards[i] ? std::make_shared<Shard>(*s_.shards[i]) : std::make_shared<Shard>();
+    return copied_[i];
+  }
+  Snapshot& s_;
+  std::array<std::shared_ptr<Shard>, kShards> copied_;
+};
+
+std::shared_ptr<const PolicyCache::Snapshot> PolicyCache::current() const {
+  std::lock_guard lk(snapshot_mu_);
+  return snapshot_;
+}
+
+template <class Fn>
+void PolicyCache::update(Fn&& change) {
+  // Writers take turns (one per reflector thread); readers only copy the pointer.
+  std::lock_guard lk(write_mu_);
+  auto next = std::make_shared<Snapshot>(*current());
+  change(*next);
+  std::shared_ptr<const Snapshot> old = std::move(next);
+  {
+    std::lock_guard swap(snapshot_mu_);
+    snapshot_.swap(old);
+  }
+  // `old` is freed here, outside the pointer's lock (or by the last review still holding it).
+}
+
+void PolicyCache::replace_policies(std::size_t source, std::vector<json>&& items) {
+  std::unordered_map<std::string, ByName<PolicyList>> by_ns;
+  std::vector<ParsedPolicies> clusterwide;
+  for (auto& item : items) {
+    ParsedPolicies p = parse_policy_object(std::move(item));
+    if (!p.clusterwide.empty()) clusterwide.push_back({p.ns, p.name, {}, std::move(p.clusterwide)});
+    if (!p.local.empty()) by_ns[p.ns].emplace_back(p.name, std::make_shared<const PolicyList>(std::move(p.local)));
+  }
+  items = {};
+  std::size_t count = 0;
+  for (auto& [ns, list] : by_ns) {
+    sort_unique(list);
+    for (const auto& e : list) count += e.second->size();
+  }
+  update([&](Snapshot& s) {
+    {
+      Draft d(s);
+      d.each([&](NsEntry& e) {
+        if (!e.policies || e.policies->by_source[source].empty()) return;
+        auto p = std::make_shared<NsPolicies>(*e.policies);
+        p->by_source[source].clear();
+        e.policies = p->empty() ? nullptr : std::move(p);
+      });
+      for (auto& [ns, list] : by_ns) {
+        NsEntry& e = d.entry(ns);
+        auto p = e.policies ? std::make_shared<NsPolicies>(*e.policies) : std::make_shared<NsPolicies>();
+        p->by_source[source] = std::move(list);
+        e.policies = std::move(p);
+      }
+    }
+    if (s.clusterwide || !clusterwide.empty()) {
+      auto cw = s.clusterwide ? std::make_shared<Clusterwide>(*s.clusterwide) : std::make_shared<Clusterwide>();
+      std::erase_if(cw->by_object, [&](const auto& e) { return e.first.first == source; });
+      for (auto& p : clusterwide) {
+        count += p.clusterwide.size();
+        cw->by_object[{source, p.ns + "/" + p.name}] = std::move(p.clusterwide);
+      }
+      cw->all.clear();
+      for (const auto& [key, list] : cw->by_object) cw->all.insert(cw->all.end(), list.begin(), list.end());
+      s.clusterwide = cw->by_object.empty() ? nullptr : std::move(cw);
+    }
+    s.policies[source] = count;
+  });
+}
+
+void PolicyCache::apply_policy(std::size_t source, const std::string& type, json&& object) {
+  ParsedPolicies p;
+  if (type == "DELETED") {
+    std::tie(p.ns, p.name) = ns_and_name(object);
+    if (p.ns.empty()) p.ns = "default";
+  } else {
+    p = parse_policy_object(std::move(object));
+  }
+  update([&](Snapshot& s) {
+    std::size_t& count = s.policies[source];
+    {
+      Draft d(s);
+      NsEntry& e = d.entry(p.ns);
+      auto pols = e.policies ? std::make_shared<NsPolicies>(*e.policies) : std::make_shared<NsPolicies>();
+      auto& list = pols->by_source[source];
+      auto it = find_name(list, p.name);
+      if (it != list.end() && it->first == p.name) {
+        count -= it->second->size();
+        it = list.erase(it);
+      }
+      if (!p.local.empty()) {
+        count += p.local.size();
+        list.emplace(it, p.name, std::make_shared<const PolicyList>(std::move(p.local)));
+      }
+      e.policies = pols->empty() ? nullptr : std::move(pols);
+    }
+    const std::pair<std::size_t, std::string> key{source, p.ns + "/" + p.name};
+    if ((s.clusterwide && s.clusterwide->by_object.count(key)) || !p.clusterwide.empty()) {
+      auto cw = s.clusterwide ? std::make_shared<Clusterwide>(*s.clusterwide) : std::make_shared<Clusterwide>();
+      if (auto it = cw->by_object.find(key); it != cw->by_object.end()) {
+        count -= it->second.size();
+        cw->by_object.erase(it);
+      }
+      if (!p.clusterwide.empty()) {
+        count += p.clusterwide.size();
+        cw->by_object[key] = std::move(p.clusterwide);
+      }
+      cw->all.clear();
+      for (const auto& [k, list] : cw->by_object) cw->all.insert(cw->all.end(), list.begin(), list.end());
+      s.clusterwide = cw->by_object.empty() ? nullptr : std::move(cw);
+    }
+  });
+}
+
+void PolicyCache::replace_namespaces(std::vector<json>&& items) {
+  std::vector<std::pair<std::string, std::shared_ptr<const NsLabels>>> labels;
+  labels.reserve(items.size());
+  for (const auto& item : items) {
+    std::string name = ns_and_name(item).second;
+    auto l = ns_labels(item, name);
+    labels.emplace_back(std::move(name), std::move(l));
+  }
+  items = {};
+  update([&](Snapshot& s) {
+    Draft d(s);
+    d.each([](NsEntry& e) { e.labels = nullptr; });
+    s.namespaces = 0;
+    for (auto& [name, l] : labels) {
+      auto& slot = d.entry(name).labels;
+      if (!slot) ++s.namespaces;
+      slot = std::move(l);  // of two with one name the later wins
+    }
+  });
+}
+
+void PolicyCache::apply_namespace(const std::string& type, json&& object) {
+  std::string name = ns_and_name(object).second;
+  std::shared_ptr<const NsLabels> l = type == "DELETED" ? nullptr : ns_labels(object, name);
+  update([&](Snapshot& s) {
+    Draft d(s);
+    auto& slot = d.entry(name).labels;
+    s.namespaces += (l ? 1 : 0) - (slot ? 1 : 0);
+    slot = std::move(l);
+  });
+}
+
+void PolicyCache::replace_pods(std::vector<json>&& items) {
+  std::unordered_map<std::string, ByName<LivePod>> by_ns;
+  for (auto& item : items) {
+    auto [ns, name] = ns_and_name(item);
+    auto p = compact(std::move(item), ns, name);
+    by_ns[ns].emplace_back(std::move(name), std::move(p));
+  }
+  items = {};
+  std::size_t count = 0;
+  for (auto& [ns, list] : by_ns) {
+    sort_unique(list);
+    count += list.size();
+  }
+  update([&](Snapshot& s) {
+    Draft d(s);
+    d.each([](NsEntry& e) { e.pods = nullptr; });
+    for (auto& [ns, list] : by_ns) d.entry(ns).pods = std::make_shared<const ByName<LivePod>>(std::move(list));
+    s.pods = count;
+  });
+}
+
+void PolicyCache::apply_pod(const std::string& type, json&& object) {
+  std::string ns, name;  // not a structured binding: the lambda below uses them (clang 14 cannot)
+  std::tie(ns, name) = ns_and_name(object);
+  const bool deleted = type == "DELETED";
+  std::shared_ptr<const LivePod> p = deleted ? nullptr : compact(std::move(object), ns, name);
+  update([&](Snapshot& s) {
+    Draft d(s);
+    NsEntry& e = d.entry(ns);
+    auto pods = e.pods ? std::make_shared<ByName<LivePod>>(*e.pods) : std::make_shared<ByName<LivePod>>();
+    auto it = find_name(*pods, name);
+    const bool found = it != pods->end() && it->first == name;
+    if (deleted) {
+      if (found) {
+        pods->erase(it);
+        --s.pods;
+      }
+    } else if (found) {
+      it->second = std::move(p);
+    } else {
+      pods->emplace(it, name, std::move(p));
+      ++s.pods;
+    }
+    e.pods = pods->empty() ? nullptr : std::move(pods);
+  });
+}
+
 std::size_t PolicyCache::policies() const {
-  std::lock_guard lk(mu_);
-  return prepared_->policy_count;
+  auto s = current();
+  return s->policies[0] + s->policies[1];
 }
 std::size_t PolicyCache::namespaces() const {
-  std::lock_guard lk(mu_);
-  return prepared_->namespace_labels.size();
+  return current()->namespaces;
 }
+std::size_t PolicyCache::pods() const {
+  return current()->pods;
+}
+
 std::vector<PolicyCache::ReflectorStats> PolicyCache::reflector_stats() const {
   std::vector<ReflectorStats> out;
   for (const auto& r : reflectors_) out.push_back({r->type().resource, r->relists(), r->expired(), r->watch_errors()});
   return out;
 }
 
-std::size_t PolicyCache::pods() const {
-  return pods_ ? pods_->snapshot()->size() : 0;
-}
-
-void PolicyCache::rebuild() {
-  // One rebuild at a time; each reads the reflectors' latest snapshots.
-  std::lock_guard rb(rebuild_mu_);
-  auto p = std::make_shared<Prepared>();
-  auto parse_all = [&](Reflector* r) {
-    if (!r) return;
-    for (const auto& [key, obj] : *r->snapshot()) {
-      Object o;
-      o.json = obj;
-      o.file = "cluster";
-      for (auto& pol : netpol::parse_policies(o, "default")) {
-        ++p->policy_count;
-        if (pol.ns.empty())
-          p->clusterwide.push_back(std::move(pol));
-        else
-          p->by_ns[pol.ns].push_back(std::move(pol));
-      }
-    }
-  };
-  parse_all(policies_);
-  parse_all(cilium_);
-  if (namespaces_) {
-    for (const auto& [key, obj] : *namespaces_->snapshot()) {
-      const json& md = obj.value("metadata", json::object());
-      p->namespace_labels[md.value("name", "")] = labels_of(md);
-    }
-  }
-  std::lock_guard lk(mu_);
-  prepared_ = std::move(p);
-}
-
 ClusterView PolicyCache::view(const Config& config) const {
+  (void)config;  // the pods' loki-mode flag is decided per call of `pods`, under the review's config
   ClusterView v;
-  std::shared_ptr<const Prepared> prep;
-  {
-    std::lock_guard lk(mu_);
-    prep = prepared_;
-  }
+  // One consistent snapshot for the whole decision; nothing is copied here.
+  std::shared_ptr<const Snapshot> snap = current();
   v.available = healthy();
   if (!v.available) v.unavailable_reason = status();
-  v.fill = [prep](const std::string& ns, netpol::Inventory& inv) {
-    if (auto it = prep->by_ns.find(ns); it != prep->by_ns.end())
-      inv.policies.insert(inv.policies.end(), it->second.begin(), it->second.end());
-    inv.policies.insert(inv.policies.end(), prep->clusterwide.begin(), prep->clusterwide.end());
-    for (const auto& [name, labels] : prep->namespace_labels) inv.namespaces.add(name, labels);
+  v.fill = [snap](const std::string& ns, netpol::Inventory& inv) {
+    const NsEntry* e = snap->find(ns);
+    if (e && e->policies) {
+      // One allocation: growing a vector of policies one object at a time moves them over and over.
+      std::size_t n = inv.policies.size() + (snap->clusterwide ? snap->clusterwide->all.size() : 0);
+      for (const auto& source : e->policies->by_source)
+        for (const auto& [name, list] : source) n += list->size();
+      inv.policies.reserve(n);
+      for (const auto& source : e->policies->by_source)
+        for (const auto& [name, list] : source) inv.policies.insert(inv.policies.end(), list->begin(), list->end());
+    }
+    if (snap->clusterwide)
+      inv.policies.insert(inv.policies.end(), snap->clusterwide->all.begin(), snap->clusterwide->all.end());
+    // Namespaces by lookup: a peer's namespaceSelector reads only the namespaces it is asked about.
+    inv.namespaces.set_lookup([snap](const std::string& name) -> const Labels* {
+      const NsEntry* e = snap->find(name);
+      return e && e->labels ? &e->labels->named : nullptr;
+    });
   };
-  v.namespace_labels = [prep](const std::string& ns) {
-    auto it = prep->namespace_labels.find(ns);
-    return it == prep->namespace_labels.end() ? Labels{} : it->second;
+  v.namespace_labels = [snap](const std::string& ns) {
+    const NsEntry* e = snap->find(ns);
+    if (!e || !e->labels) return Labels{};
+    return e->labels->raw ? *e->labels->raw : e->labels->named;
   };
-  auto pods = pods_ ? pods_->snapshot() : std::shared_ptr<const Reflector::Store>();
-  (void)config;
   // Every pod of the namespace: the inventory decides which are agents (the
   // selector, or a LOKI_NETWORK_EGRESS_POLICY promise).
-  v.pods = [pods](const std::string& ns) {
-    std::vector<json> out;
-    if (!pods) return out;
-    const std::string prefix = ns + "/";
-    for (auto it = pods->lower_bound(prefix); it != pods->end() && it->first.rfind(prefix, 0) == 0; ++it)
-      out.push_back(it->second);
-    return out;
+  v.pods = [snap](const std::string& ns, const Config& cfg, netpol::Inventory& inv) {
+    const NsEntry* e = snap->find(ns);
+    if (!e || !e->pods) return;
+    inv.pods.reserve(inv.pods.size() + e->pods->size());
+    for (const auto& [name, p] : *e->pods)
+      if (p) inv.pods.push_back(expand(*p, ns, name, cfg));
   };
   return v;
 }

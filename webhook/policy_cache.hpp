@@ -11,8 +11,9 @@
 #include <atomic>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <string>
-#include <unordered_map>
+#include <string_view>
 #include <vector>
 
 namespace loki::webhook {
@@ -25,6 +26,10 @@ class PolicyCache {
 
   void start();  // discovery, then the reflectors (each in its own thread)
   void stop();
+  // The reflectors without their threads (start() creates and starts them),
+  // so a benchmark can fill the cache through Reflector::replace/apply.
+  void create_reflectors(bool cilium);
+  Reflector* reflector(std::string_view resource) const;  // "pods", "namespaces", ...
 
   bool synced() const;         // every reflector has listed once
   bool healthy() const;        // synced and every reflector watching (not in backoff)
@@ -43,13 +48,21 @@ class PolicyCache {
   ClusterView view(const Config& config) const;
 
  private:
-  struct Prepared {
-    std::unordered_map<std::string, std::vector<netpol::Policy>> by_ns;
-    std::vector<netpol::Policy> clusterwide;
-    std::unordered_map<std::string, Labels> namespace_labels;
-    std::size_t policy_count = 0;
-  };
-  void rebuild();
+  struct Snapshot;
+  struct Shard;
+  class Draft;
+  // Every change builds a new snapshot from the current one, copying only
+  // the touched namespace's shard and record (one writer at a time), and
+  // publishes it with a pointer swap: readers copy the pointer and never
+  // wait for a snapshot to be built.
+  template <class Fn>
+  void update(Fn&& change);
+  void replace_policies(std::size_t source, std::vector<nlohmann::json>&& items);
+  void apply_policy(std::size_t source, const std::string& type, nlohmann::json&& object);
+  void replace_namespaces(std::vector<nlohmann::json>&& items);
+  void apply_namespace(const std::string& type, nlohmann::json&& object);
+  void replace_pods(std::vector<nlohmann::json>&& items);
+  void apply_pod(const std::string& type, nlohmann::json&& object);
 
   ClusterConfig cfg_;
   bool watch_pods_;
@@ -58,9 +71,14 @@ class PolicyCache {
   Reflector* cilium_ = nullptr;
   Reflector* namespaces_ = nullptr;
   Reflector* pods_ = nullptr;
-  mutable std::mutex mu_;
-  std::shared_ptr<const Prepared> prepared_;
-  std::mutex rebuild_mu_;
+  std::shared_ptr<const Snapshot> current() const;
+  // The published snapshot. Its mutex is held only to copy or swap the
+  // pointer, never while a snapshot is built or freed. (Not
+  // std::atomic<std::shared_ptr>: libstdc++ 12's load releases its internal
+  // lock with a relaxed store, which ThreadSanitizer reports as a race.)
+  mutable std::mutex snapshot_mu_;
+  std::shared_ptr<const Snapshot> snapshot_;
+  std::mutex write_mu_;
   std::atomic<bool> started_{false};
   std::string start_error_;
 };

@@ -676,6 +676,51 @@ std::string key_of(const json& obj) {
 }
 }  // namespace
 
+void Reflector::replace_store(std::vector<json>&& items) {
+  if (sink_.replace) {
+    sink_.replace(std::move(items));
+    std::lock_guard lk(mu_);
+    last_event_ = Clock::now();
+    last_error_.clear();
+    return;
+  }
+  auto store = std::make_shared<Store>();
+  for (auto& item : items) {
+    std::string key = key_of(item);  // before the move: json's operator= takes its argument by value
+    (*store)[key] = std::move(item);
+  }
+  std::lock_guard lk(mu_);
+  store_ = store;
+  last_event_ = Clock::now();
+  last_error_.clear();
+}
+
+void Reflector::replace(std::vector<json>&& items) {
+  replace_store(std::move(items));
+  if (on_change_) on_change_();
+}
+
+void Reflector::apply(const std::string& type, json&& object) {
+  object["apiVersion"] = rt_.group_version();
+  object["kind"] = rt_.kind;
+  if (sink_.apply) {
+    sink_.apply(type, std::move(object));
+    std::lock_guard lk(mu_);
+    last_event_ = Clock::now();
+  } else {
+    std::lock_guard lk(mu_);
+    auto next = std::make_shared<Store>(*store_);
+    std::string key = key_of(object);  // before the move (see replace_store)
+    if (type == "DELETED")
+      next->erase(key);
+    else
+      (*next)[key] = std::move(object);
+    store_ = next;
+    last_event_ = Clock::now();
+  }
+  if (on_change_) on_change_();
+}
+
 void Reflector::run() {
   std::mt19937 rng(std::random_device{}());
   auto backoff = std::chrono::milliseconds(500);
@@ -684,22 +729,13 @@ void Reflector::run() {
   while (!stop_) {
     try {
       ListResult lr = client.list(rt_, ns_, 500);
-      auto store = std::make_shared<Store>();
-      for (auto& item : lr.items) {
-        std::string key = key_of(item);  // before the move: json's operator= takes its argument by value
-        (*store)[key] = std::move(item);
-      }
-      {
-        std::lock_guard lk(mu_);
-        store_ = store;
-        last_event_ = Clock::now();
-        last_error_.clear();
-      }
+      const std::size_t objects = lr.items.size();
       const bool relist = synced_;
+      replace_store(std::move(lr.items));
       if (relist) ++relists_;
       synced_ = true;
       healthy_ = true;
-      if (on_list_) on_list_(store->size(), relist);
+      if (on_list_) on_list_(objects, relist);
       if (on_change_) on_change_();
       backoff = std::chrono::milliseconds(500);
       std::string rv = lr.resourceVersion;
@@ -716,19 +752,7 @@ void Reflector::run() {
                 last_event_ = Clock::now();
                 return !stop_.load();
               }
-              ev.object["apiVersion"] = rt_.group_version();
-              ev.object["kind"] = rt_.kind;
-              {
-                std::lock_guard lk(mu_);
-                auto next = std::make_shared<Store>(*store_);
-                if (ev.type == "DELETED")
-                  next->erase(key_of(ev.object));
-                else
-                  (*next)[key_of(ev.object)] = ev.object;
-                store_ = next;
-                last_event_ = Clock::now();
-              }
-              if (on_change_) on_change_();
+              apply(ev.type, std::move(ev.object));
               return !stop_.load();
             },
             60, &stop_);

@@ -156,10 +156,13 @@ void NamespaceSet::add(const std::string& name, Labels labels) {
 
 void NamespaceSet::merge(NamespaceSet&& other) {
   for (auto& [name, labels] : other.ns_) ns_.insert_or_assign(name, std::move(labels));
+  if (!lookup_) lookup_ = std::move(other.lookup_);
 }
 
 const Labels& NamespaceSet::labels_of(const std::string& name) const {
   if (auto it = ns_.find(name); it != ns_.end()) return it->second;
+  if (lookup_)
+    if (const Labels* l = lookup_(name)) return *l;
   auto it = unknown_.find(name);
   if (it == unknown_.end()) it = unknown_.emplace(name, Labels{{std::string(namespace_name_label), name}}).first;
   return it->second;

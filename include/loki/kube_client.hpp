@@ -131,8 +131,24 @@ class Reflector {
   // Called after every list that replaced the store: the object count and whether it was a re-list.
   void on_list(std::function<void(std::size_t, bool)> fn) { on_list_ = std::move(fn); }
 
+  // A consumer that keeps its own form of the objects instead of the JSON
+  // store (snapshot() then stays empty): the webhook's cache keeps only what
+  // its decisions read. Set before start(); called from the reflector's thread.
+  struct Sink {
+    std::function<void(std::vector<nlohmann::json>&&)> replace;            // a list: the whole set
+    std::function<void(const std::string& type, nlohmann::json&&)> apply;  // a watch event
+  };
+  void set_sink(Sink sink) { sink_ = std::move(sink); }
+
+  // The store code run() applies a list and each watch event with (public so a
+  // benchmark can fill a cache exactly as a watch does, without an API server).
+  // Both call on_change afterwards.
+  void replace(std::vector<nlohmann::json>&& items);
+  void apply(const std::string& type, nlohmann::json&& object);  // ADDED, MODIFIED, DELETED
+
  private:
   void run();
+  void replace_store(std::vector<nlohmann::json>&& items);
   ClusterConfig cfg_;
   ResourceType rt_;
   std::string ns_;
@@ -147,6 +163,7 @@ class Reflector {
   std::function<void()> on_change_;
   ErrorFn on_error_;
   std::function<void(std::size_t, bool)> on_list_;
+  Sink sink_;
   std::unique_ptr<std::thread> thread_;
 };
 

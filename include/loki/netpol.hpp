@@ -16,6 +16,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -203,14 +204,22 @@ struct PodInfo {
 // always present, also for namespaces the set does not know.
 class NamespaceSet {
  public:
+  // Namespaces not added are looked up here before they count as unknown:
+  // the webhook's cache answers for the whole cluster without a copy per
+  // review. The labels must include kubernetes.io/metadata.name and outlive
+  // the set (the function keeps what it points into alive).
+  using Lookup = std::function<const Labels*(const std::string& name)>;
+
   void add(const std::string& name, Labels labels);
+  void set_lookup(Lookup lookup) { lookup_ = std::move(lookup); }
   const Labels& labels_of(const std::string& name) const;
-  bool known(const std::string& name) const { return ns_.count(name) != 0; }
-  void merge(NamespaceSet&& other);  // other's definitions win
+  bool known(const std::string& name) const { return ns_.count(name) != 0 || (lookup_ && lookup_(name) != nullptr); }
+  void merge(NamespaceSet&& other);  // other's definitions win; its lookup when this has none
   std::size_t size() const { return ns_.size(); }
 
  private:
   std::map<std::string, Labels, std::less<>> ns_;
+  Lookup lookup_;
   mutable std::map<std::string, Labels, std::less<>> unknown_;
 };
 

@@ -81,12 +81,13 @@ inline webhook::ClusterView cluster_variant(std::uint32_t choice) {
     Config cfg;
     for (const auto& o : cluster_objects()) inv.add(o, cfg, ns);
   };
-  v.pods = [](const std::string& ns) {
-    return std::vector<nlohmann::json>{
+  v.pods = [](const std::string& ns, const Config& config, netpol::Inventory& inv) {
+    std::vector<nlohmann::json> live{
         {{"apiVersion", "v1"},
          {"kind", "Pod"},
          {"metadata", {{"name", "live"}, {"namespace", ns}, {"labels", {{"app", "loki-mode"}}}}},
          {"spec", {{"containers", nlohmann::json::array({{{"name", "a"}, {"image", "a:1"}}})}}}}};
+    webhook::add_live_pods(live, ns, config, inv);
   };
   bool labelled = choice % 3 == 2;
   v.namespace_labels = [labelled](const std::string&) {

@@ -57,7 +57,7 @@ const json& response(const Decision& d) {
 ClusterView no_cluster() {
   ClusterView v;
   v.fill = [](const std::string&, loki::netpol::Inventory&) {};
-  v.pods = [](const std::string&) { return std::vector<json>{}; };
+  v.pods = [](const std::string&, const loki::Config&, loki::netpol::Inventory&) {};
   v.namespace_labels = [](const std::string&) { return loki::Labels{}; };
   return v;
 }
@@ -75,7 +75,9 @@ ClusterView cluster_of(const std::string& yaml, std::vector<json> live_pods = {}
       if (kind == "NetworkPolicy" || kind == "Namespace" || kind == "CiliumNetworkPolicy") inv.add(o, cfg, ns);
     }
   };
-  v.pods = [live_pods](const std::string&) { return live_pods; };
+  v.pods = [live_pods](const std::string& ns, const loki::Config& c, loki::netpol::Inventory& inv) {
+    loki::webhook::add_live_pods(live_pods, ns, c, inv);
+  };
   v.namespace_labels = [ns_labels](const std::string&) { return ns_labels; };
   return v;
 }
