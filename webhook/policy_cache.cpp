@@ -20,13 +20,6 @@ namespace loki::webhook {
 
 using nlohmann::json;
 
-PolicyCache::PolicyCache(ClusterConfig cfg, bool watch_pods)
-    : cfg_(std::move(cfg)), watch_pods_(watch_pods), snapshot_(std::make_shared<const Snapshot>()) {}
-
-PolicyCache::~PolicyCache() {
-  stop();
-}
-
 void PolicyCache::start() {
   if (started_.exchange(true)) return;
   bool cilium = false;
@@ -73,18 +66,25 @@ void PolicyCache::create_reflectors(bool cilium) {
   namespaces_ = add(resources::namespaces);
   if (watch_pods_) pods_ = add(resources::pods);
   if (cilium) cilium_ = add(resources::ciliumnetworkpolicies);
-  // Each reflector's objects go straight into the snapshots, parsed once.
+  // Each reflector's objects go straight into the snapshots, parsed once: a
+  // list page by page into its staging area (each reflector has its own),
+  // published as one snapshot when the list is complete.
   auto policy_sink = [this](std::size_t source) {
     return Reflector::Sink{
-        [this, source](std::vector<json>&& items) { replace_policies(source, std::move(items)); },
+        [this, source] { begin_policies(source); },
+        [this, source](std::vector<json>&& items) { stage_policies(source, std::move(items)); },
+        [this, source] { commit_policies(source); },
         [this, source](const std::string& type, json&& o) { apply_policy(source, type, std::move(o)); }};
   };
   policies_->set_sink(policy_sink(0));
   if (cilium_) cilium_->set_sink(policy_sink(1));
-  namespaces_->set_sink({[this](std::vector<json>&& items) { replace_namespaces(std::move(items)); },
+  namespaces_->set_sink({[this] { begin_namespaces(); },
+                         [this](std::vector<json>&& items) { stage_namespaces(std::move(items)); },
+                         [this] { commit_namespaces(); },
                          [this](const std::string& type, json&& o) { apply_namespace(type, std::move(o)); }});
   if (pods_)
-    pods_->set_sink({[this](std::vector<json>&& items) { replace_pods(std::move(items)); },
+    pods_->set_sink({[this] { begin_pods(); }, [this](std::vector<json>&& items) { stage_pods(std::move(items)); },
+                     [this] { commit_pods(); },
                      [this](const std::string& type, json&& o) { apply_pod(type, std::move(o)); }});
 }
 
@@ -300,6 +300,38 @@ ParsedPolicies parse_policy_object(json&& object) {
 
 struct PolicyCache::Shard : std::unordered_map<std::string, NsEntry> {};
 
+// A list being received, per reflector (only its own threads touch its part).
+struct PolicyCache::Staging {
+  struct Policies {
+    std::unordered_map<std::string, ByName<PolicyList>> by_ns;
+    std::vector<ParsedPolicies> clusterwide;
+  };
+  std::array<Policies, 2> policies;  // per source
+  std::vector<std::pair<std::string, std::shared_ptr<const NsLabels>>> namespaces;
+  std::unordered_map<std::string, ByName<LivePod>> pods;
+};
+
+PolicyCache::PolicyCache(ClusterConfig cfg, bool watch_pods)
+    : cfg_(std::move(cfg)),
+      watch_pods_(watch_pods),
+      snapshot_(std::make_shared<const Snapshot>()),
+      staging_(std::make_unique<Staging>()) {}
+
+PolicyCache::~PolicyCache() {
+  stop();
+}
+
+// The Staging type is complete from here on.
+void PolicyCache::begin_policies(std::size_t source) {
+  staging_->policies[source] = {};
+}
+void PolicyCache::begin_namespaces() {
+  staging_->namespaces = {};
+}
+void PolicyCache::begin_pods() {
+  staging_->pods = {};
+}
+
 struct PolicyCache::Snapshot {
   std::array<std::shared_ptr<const Shard>, kShards> shards;
   std::shared_ptr<const Clusterwide> clusterwide;
@@ -361,15 +393,20 @@ void PolicyCache::update(Fn&& change) {
   // `old` is freed here, outside the pointer's lock (or by the last review still holding it).
 }
 
-void PolicyCache::replace_policies(std::size_t source, std::vector<json>&& items) {
-  std::unordered_map<std::string, ByName<PolicyList>> by_ns;
-  std::vector<ParsedPolicies> clusterwide;
+void PolicyCache::stage_policies(std::size_t source, std::vector<json>&& items) {
+  auto& [by_ns, clusterwide] = staging_->policies[source];
   for (auto& item : items) {
     ParsedPolicies p = parse_policy_object(std::move(item));
     if (!p.clusterwide.empty()) clusterwide.push_back({p.ns, p.name, {}, std::move(p.clusterwide)});
     if (!p.local.empty()) by_ns[p.ns].emplace_back(p.name, std::make_shared<const PolicyList>(std::move(p.local)));
   }
   items = {};
+}
+
+void PolicyCache::commit_policies(std::size_t source) {
+  auto by_ns = std::move(staging_->policies[source].by_ns);
+  auto clusterwide = std::move(staging_->policies[source].clusterwide);
+  begin_policies(source);
   std::size_t count = 0;
   for (auto& [ns, list] : by_ns) {
     sort_unique(list);
@@ -450,15 +487,20 @@ void PolicyCache::apply_policy(std::size_t source, const std::string& type, json
   });
 }
 
-void PolicyCache::replace_namespaces(std::vector<json>&& items) {
-  std::vector<std::pair<std::string, std::shared_ptr<const NsLabels>>> labels;
-  labels.reserve(items.size());
+void PolicyCache::stage_namespaces(std::vector<json>&& items) {
+  auto& labels = staging_->namespaces;
+  labels.reserve(labels.size() + items.size());
   for (const auto& item : items) {
     std::string name = ns_and_name(item).second;
     auto l = ns_labels(item, name);
     labels.emplace_back(std::move(name), std::move(l));
   }
   items = {};
+}
+
+void PolicyCache::commit_namespaces() {
+  auto labels = std::move(staging_->namespaces);
+  begin_namespaces();
   update([&](Snapshot& s) {
     Draft d(s);
     d.each([](NsEntry& e) { e.labels = nullptr; });
@@ -482,14 +524,19 @@ void PolicyCache::apply_namespace(const std::string& type, json&& object) {
   });
 }
 
-void PolicyCache::replace_pods(std::vector<json>&& items) {
-  std::unordered_map<std::string, ByName<LivePod>> by_ns;
+void PolicyCache::stage_pods(std::vector<json>&& items) {
+  auto& by_ns = staging_->pods;
   for (auto& item : items) {
     auto [ns, name] = ns_and_name(item);
     auto p = compact(std::move(item), ns, name);
     by_ns[ns].emplace_back(std::move(name), std::move(p));
   }
   items = {};
+}
+
+void PolicyCache::commit_pods() {
+  auto by_ns = std::move(staging_->pods);
+  staging_->pods = {};
   std::size_t count = 0;
   for (auto& [ns, list] : by_ns) {
     sort_unique(list);

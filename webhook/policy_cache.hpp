@@ -51,17 +51,26 @@ class PolicyCache {
   struct Snapshot;
   struct Shard;
   class Draft;
+  struct Staging;
   // Every change builds a new snapshot from the current one, copying only
   // the touched namespace's shard and record (one writer at a time), and
   // publishes it with a pointer swap: readers copy the pointer and never
   // wait for a snapshot to be built.
   template <class Fn>
   void update(Fn&& change);
-  void replace_policies(std::size_t source, std::vector<nlohmann::json>&& items);
+  // A list arrives page by page (stage_*, parsed into the staging area) and
+  // is published as one snapshot (commit_*); watch events one by one (apply_*).
+  void begin_policies(std::size_t source);
+  void stage_policies(std::size_t source, std::vector<nlohmann::json>&& items);
+  void commit_policies(std::size_t source);
   void apply_policy(std::size_t source, const std::string& type, nlohmann::json&& object);
-  void replace_namespaces(std::vector<nlohmann::json>&& items);
+  void begin_namespaces();
+  void stage_namespaces(std::vector<nlohmann::json>&& items);
+  void commit_namespaces();
   void apply_namespace(const std::string& type, nlohmann::json&& object);
-  void replace_pods(std::vector<nlohmann::json>&& items);
+  void begin_pods();
+  void stage_pods(std::vector<nlohmann::json>&& items);
+  void commit_pods();
   void apply_pod(const std::string& type, nlohmann::json&& object);
 
   ClusterConfig cfg_;
@@ -79,6 +88,7 @@ class PolicyCache {
   mutable std::mutex snapshot_mu_;
   std::shared_ptr<const Snapshot> snapshot_;
   std::mutex write_mu_;
+  std::unique_ptr<Staging> staging_;  // lists being received, per reflector
   std::atomic<bool> started_{false};
   std::string start_error_;
 };

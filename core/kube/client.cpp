@@ -16,6 +16,9 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 
+#include <condition_variable>
+#include <deque>
+#include <exception>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <sstream>
@@ -496,38 +499,60 @@ json KubeClient::get(const std::string& path) {
 ListResult KubeClient::list(const ResourceType& rt, const std::string& ns, std::size_t chunk_size,
                             const std::string& label_selector) {
   ListResult out;
+  ListResult r = list_pages(
+      rt, ns, chunk_size,
+      [&](std::vector<json>&& items) {
+        if (out.items.empty()) {
+          out.items = std::move(items);
+        } else {
+          out.items.reserve(out.items.size() + items.size());
+          for (auto& item : items) out.items.push_back(std::move(item));
+        }
+      },
+      [&] { out.items.clear(); }, label_selector);
+  r.items = std::move(out.items);
+  return r;
+}
+
+ListResult KubeClient::list_pages(const ResourceType& rt, const std::string& ns, std::size_t chunk_size,
+                                  const std::function<void(std::vector<json>&&)>& page,
+                                  const std::function<void()>& restart, const std::string& label_selector) {
+  ListResult out;
   std::string cont;
   const std::string base = rt.collection_path(ns);
   while (true) {
     std::string q = "?limit=" + std::to_string(chunk_size);
     if (!cont.empty()) q += "&continue=" + url_encode(cont);
     if (!label_selector.empty()) q += "&labelSelector=" + url_encode(label_selector);
-    json page;
+    json body;
     try {
-      page = impl_->get(base + q);
+      body = impl_->get(base + q);
     } catch (const KubeError& e) {
       if (e.status == 410 && !cont.empty()) {
         // The continue token expired (compaction): list again from the start,
         // as client-go's pager does.
-        out.items.clear();
         cont.clear();
         ++out.restarts;
+        if (restart) restart();
         continue;
       }
       throw;
     }
     ++out.pages;
-    if (auto items = page.find("items"); items != page.end() && items->is_array()) {
-      for (auto& item : *items) {
+    std::vector<json> items;
+    if (auto it = body.find("items"); it != body.end() && it->is_array()) {
+      items.reserve(it->size());
+      for (auto& item : *it) {
         // List items carry no apiVersion/kind: fill them in so they are objects.
         item["apiVersion"] = rt.group_version();
         item["kind"] = rt.kind;
-        out.items.push_back(std::move(item));
+        items.push_back(std::move(item));
       }
     }
-    const json& md = mapping_field(page, "metadata");
+    const json& md = mapping_field(body, "metadata");
     out.resourceVersion = md.value("resourceVersion", "");
     cont = md.value("continue", "");
+    page(std::move(items));
     if (cont.empty()) break;
   }
   return out;
@@ -636,6 +661,88 @@ void KubeClient::watch(const ResourceType& rt, const std::string& ns, const std:
 
 // ---- Reflector ---------------------------------------------------------------
 
+namespace {
+
+// Runs a sink's begin/page calls on a helper thread, in order, so one page is
+// converted while the next is fetched. At most `depth` pages wait: the
+// fetcher blocks rather than holding the whole list as JSON.
+class PagePipeline {
+ public:
+  PagePipeline(const Reflector::Sink& sink, std::size_t depth) : sink_(sink), depth_(depth) {
+    thread_ = std::thread([this] { loop(); });
+  }
+  ~PagePipeline() { close(true); }  // a list that failed: its queued pages are dropped
+  PagePipeline(const PagePipeline&) = delete;
+  PagePipeline& operator=(const PagePipeline&) = delete;
+
+  void begin() { push({true, {}}); }
+  void page(std::vector<json>&& items) { push({false, std::move(items)}); }
+  // Waits until the sink has every page; rethrows what it threw.
+  void finish() {
+    close(false);
+    if (error_) std::rethrow_exception(error_);
+  }
+
+ private:
+  struct Task {
+    bool begin = false;
+    std::vector<json> items;
+  };
+  void push(Task&& t) {
+    std::unique_lock lk(mu_);
+    space_.wait(lk, [&] { return queue_.size() < depth_ || error_; });
+    if (error_) return;  // finish() reports it
+    queue_.push_back(std::move(t));
+    ready_.notify_one();
+  }
+  void close(bool drop) {
+    {
+      std::lock_guard lk(mu_);
+      if (drop) queue_.clear();
+      closed_ = true;
+    }
+    ready_.notify_one();
+    if (thread_.joinable()) thread_.join();
+  }
+  void loop() {
+    std::unique_lock lk(mu_);
+    while (true) {
+      ready_.wait(lk, [&] { return !queue_.empty() || closed_; });
+      if (queue_.empty()) return;  // closed, nothing left
+      Task t = std::move(queue_.front());
+      queue_.pop_front();
+      space_.notify_one();
+      lk.unlock();
+      std::exception_ptr error;
+      try {
+        if (t.begin)
+          sink_.begin();
+        else
+          sink_.page(std::move(t.items));
+      } catch (...) {
+        error = std::current_exception();
+      }
+      lk.lock();
+      if (error && !error_) {
+        error_ = error;
+        queue_.clear();
+        space_.notify_all();
+      }
+    }
+  }
+
+  const Reflector::Sink& sink_;
+  const std::size_t depth_;
+  std::mutex mu_;
+  std::condition_variable ready_, space_;
+  std::deque<Task> queue_;
+  bool closed_ = false;
+  std::exception_ptr error_;
+  std::thread thread_;
+};
+
+}  // namespace
+
 Reflector::Reflector(ClusterConfig cfg, ResourceType rt, std::string ns)
     : cfg_(std::move(cfg)), rt_(std::move(rt)), ns_(std::move(ns)), store_(std::make_shared<Store>()) {}
 
@@ -677,11 +784,10 @@ std::string key_of(const json& obj) {
 }  // namespace
 
 void Reflector::replace_store(std::vector<json>&& items) {
-  if (sink_.replace) {
-    sink_.replace(std::move(items));
-    std::lock_guard lk(mu_);
-    last_event_ = Clock::now();
-    last_error_.clear();
+  if (sink_.page) {
+    if (sink_.begin) sink_.begin();
+    sink_.page(std::move(items));
+    committed();
     return;
   }
   auto store = std::make_shared<Store>();
@@ -693,6 +799,32 @@ void Reflector::replace_store(std::vector<json>&& items) {
   store_ = store;
   last_event_ = Clock::now();
   last_error_.clear();
+}
+
+void Reflector::committed() {
+  if (sink_.commit) sink_.commit();
+  std::lock_guard lk(mu_);
+  last_event_ = Clock::now();
+  last_error_.clear();
+}
+
+ListResult Reflector::list_into_sink(KubeClient& client, std::size_t& objects) {
+  PagePipeline pipe(sink_, 2);
+  if (sink_.begin) pipe.begin();
+  objects = 0;
+  ListResult lr = client.list_pages(
+      rt_, ns_, page_size_,
+      [&](std::vector<json>&& items) {
+        objects += items.size();
+        pipe.page(std::move(items));
+      },
+      [&] {
+        objects = 0;
+        if (sink_.begin) pipe.begin();
+      });
+  pipe.finish();
+  committed();
+  return lr;
 }
 
 void Reflector::replace(std::vector<json>&& items) {
@@ -728,10 +860,16 @@ void Reflector::run() {
   KubeClient client(cfg_);
   while (!stop_) {
     try {
-      ListResult lr = client.list(rt_, ns_, 500);
-      const std::size_t objects = lr.items.size();
+      std::size_t objects = 0;
+      ListResult lr;
       const bool relist = synced_;
-      replace_store(std::move(lr.items));
+      if (sink_.page) {
+        lr = list_into_sink(client, objects);
+      } else {
+        lr = client.list(rt_, ns_, page_size_);
+        objects = lr.items.size();
+        replace_store(std::move(lr.items));
+      }
       if (relist) ++relists_;
       synced_ = true;
       healthy_ = true;

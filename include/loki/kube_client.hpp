@@ -74,6 +74,13 @@ class KubeClient {
   // `chunk_size` (limit + continue); a 410 Gone restarts the list.
   ListResult list(const ResourceType& rt, const std::string& ns, std::size_t chunk_size = 500,
                   const std::string& label_selector = "");
+  // The same list, one page at a time: `page` gets each page's items as it
+  // arrives (the next page is requested once it returns) and `restart` is
+  // called when a 410 Gone restarts the list, so the pages given so far are
+  // void. The result's items stay empty.
+  ListResult list_pages(const ResourceType& rt, const std::string& ns, std::size_t chunk_size,
+                        const std::function<void(std::vector<nlohmann::json>&&)>& page,
+                        const std::function<void()>& restart, const std::string& label_selector = "");
 
   // Whether the API server serves a resource type (discovery); false for an
   // absent CRD such as ciliumnetworkpolicies.
@@ -133,12 +140,23 @@ class Reflector {
 
   // A consumer that keeps its own form of the objects instead of the JSON
   // store (snapshot() then stays empty): the webhook's cache keeps only what
-  // its decisions read. Set before start(); called from the reflector's thread.
+  // its decisions read. Set before start(). A list arrives as begin(), then
+  // page() for each page in order, then commit(), which replaces the whole
+  // set; begin() again voids the pages given so far (the list restarted or
+  // failed). While listing, run() calls begin/page on a helper thread, so a
+  // page is converted while the next one is fetched and at most a few pages
+  // of JSON are held at once; commit and apply come from the reflector's
+  // thread, after the helper is done.
   struct Sink {
-    std::function<void(std::vector<nlohmann::json>&&)> replace;            // a list: the whole set
+    std::function<void()> begin;
+    std::function<void(std::vector<nlohmann::json>&&)> page;
+    std::function<void()> commit;
     std::function<void(const std::string& type, nlohmann::json&&)> apply;  // a watch event
   };
   void set_sink(Sink sink) { sink_ = std::move(sink); }
+  const Sink& sink() const { return sink_; }  // to feed a list page by page without an API server (tests)
+  // Objects per page of a list (limit); client-go's default is 500.
+  void set_page_size(std::size_t n) { page_size_ = n; }
 
   // The store code run() applies a list and each watch event with (public so a
   // benchmark can fill a cache exactly as a watch does, without an API server).
@@ -149,6 +167,8 @@ class Reflector {
  private:
   void run();
   void replace_store(std::vector<nlohmann::json>&& items);
+  ListResult list_into_sink(KubeClient& client, std::size_t& objects);  // pages through a helper thread
+  void committed();                                                     // a list is in the sink
   ClusterConfig cfg_;
   ResourceType rt_;
   std::string ns_;
@@ -164,6 +184,7 @@ class Reflector {
   ErrorFn on_error_;
   std::function<void(std::size_t, bool)> on_list_;
   Sink sink_;
+  std::size_t page_size_ = 500;
   std::unique_ptr<std::thread> thread_;
 };
 

@@ -10,7 +10,9 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -134,6 +136,89 @@ TEST_CASE("reflector: syncs, follows changes, stops promptly") {
   auto t0 = std::chrono::steady_clock::now();
   refl.stop();
   CHECK(std::chrono::steady_clock::now() - t0 < 2s);  // does not wait for the 60 s watch timeout
+  kubectl("delete namespace " + ns + " --wait=false");
+}
+
+TEST_CASE("list_pages: each page as it arrives, in order, and the same objects as list()") {
+  const std::string ns = unique("lg-pages");
+  REQUIRE(kubectl("create namespace " + ns) == 0);
+  std::string yaml;
+  for (int i = 0; i < 23; ++i) yaml += "---\n" + policy_yaml(ns, "p" + std::to_string(i));
+  REQUIRE(kubectl("apply -f -", yaml) == 0);
+  loki::KubeClient c(admin());
+  std::vector<std::size_t> sizes;
+  std::vector<std::string> paged, listed;
+  int restarts = 0;
+  auto r = c.list_pages(
+      loki::resources::networkpolicies, ns, 5,
+      [&](std::vector<json>&& items) {
+        sizes.push_back(items.size());
+        for (auto& i : items) {
+          CHECK(i["kind"] == "NetworkPolicy");
+          paged.push_back(i["metadata"]["name"].get<std::string>());
+        }
+      },
+      [&] { ++restarts; });
+  CHECK(sizes == std::vector<std::size_t>{5, 5, 5, 5, 3});
+  CHECK(r.pages == 5);
+  CHECK(r.items.empty());
+  CHECK_FALSE(r.resourceVersion.empty());
+  CHECK(restarts == 0);
+  for (auto& i : c.list(loki::resources::networkpolicies, ns, 7).items)
+    listed.push_back(i["metadata"]["name"].get<std::string>());
+  CHECK(paged == listed);
+  kubectl("delete namespace " + ns + " --wait=false");
+}
+
+TEST_CASE("reflector with a sink: the list page by page on a helper thread, one commit, then watch events") {
+  const std::string ns = unique("lg-sink");
+  REQUIRE(kubectl("create namespace " + ns) == 0);
+  std::string yaml;
+  for (int i = 0; i < 12; ++i) yaml += "---\n" + policy_yaml(ns, "p" + std::to_string(i));
+  REQUIRE(kubectl("apply -f -", yaml) == 0);
+  loki::Reflector refl(admin(), loki::resources::networkpolicies, ns);
+  refl.set_page_size(5);
+  std::mutex mu;
+  std::vector<std::string> calls, staged, committed, events;
+  std::set<std::thread::id> page_threads;
+  std::thread::id commit_thread;
+  refl.set_sink({[&] {
+                   std::lock_guard lk(mu);
+                   calls.push_back("begin");
+                   staged.clear();
+                 },
+                 [&](std::vector<json>&& items) {
+                   std::lock_guard lk(mu);
+                   calls.push_back("page " + std::to_string(items.size()));
+                   page_threads.insert(std::this_thread::get_id());
+                   for (auto& i : items) staged.push_back(i["metadata"]["name"].get<std::string>());
+                 },
+                 [&] {
+                   std::lock_guard lk(mu);
+                   calls.push_back("commit");
+                   commit_thread = std::this_thread::get_id();
+                   committed = staged;
+                 },
+                 [&](const std::string& type, json&& o) {
+                   std::lock_guard lk(mu);
+                   events.push_back(type + ":" + o["metadata"]["name"].get<std::string>());
+                 }});
+  refl.start();
+  REQUIRE(eventually([&] { return refl.synced(); }));
+  {
+    std::lock_guard lk(mu);
+    CHECK(calls == std::vector<std::string>{"begin", "page 5", "page 5", "page 2", "commit"});
+    CHECK(committed.size() == 12);
+    REQUIRE(page_threads.size() == 1);
+    CHECK(*page_threads.begin() != commit_thread);  // pages converted beside the fetching thread
+    CHECK(refl.snapshot()->empty());                // a sink keeps its own form
+  }
+  REQUIRE(kubectl("apply -f -", policy_yaml(ns, "later")) == 0);
+  CHECK(eventually([&] {
+    std::lock_guard lk(mu);
+    return events == std::vector<std::string>{"ADDED:later"};
+  }));
+  refl.stop();
   kubectl("delete namespace " + ns + " --wait=false");
 }
 

@@ -239,3 +239,49 @@ TEST_CASE("policy cache: reviews read snapshots while watch events replace them 
   CHECK(cache.pods() == 300 - 100 + 1);  // p-1 never existed
   CHECK(cache.policies() == 1);
 }
+
+TEST_CASE("policy cache: a list arrives page by page, is invisible until committed, and a restart voids its pages") {
+  PolicyCache cache(loki::ClusterConfig{}, true);
+  cache.create_reflectors(false);
+  cache.reflector("pods")->replace({pod("app", "old", {{"app", "web"}}, containers())});
+  const loki::Reflector::Sink& pods = cache.reflector("pods")->sink();
+  REQUIRE(pods.begin);
+  REQUIRE(pods.page);
+  REQUIRE(pods.commit);
+  auto names = [&] {
+    loki::Config cfg;
+    loki::netpol::Inventory inv;
+    cache.view(cfg).pods("app", cfg, inv);
+    std::vector<std::string> out;
+    for (const auto& p : inv.pods) out.push_back(p.ref.name);
+    return out;
+  };
+  // A list that restarts (410 Gone on its continue token) after one page.
+  pods.begin();
+  pods.page({pod("app", "gone", {{"app", "web"}}, containers())});
+  pods.begin();
+  pods.page({pod("app", "b", {{"app", "web"}}, containers()), pod("other", "x", {{"app", "web"}}, containers())});
+  CHECK(names() == std::vector<std::string>{"old"});  // nothing published before the list is complete
+  pods.page({pod("app", "a", {{"app", "loki-mode"}}, containers())});
+  pods.commit();
+  CHECK(names() == std::vector<std::string>{"a", "b"});
+  CHECK(cache.pods() == 3);
+
+  const loki::Reflector::Sink& pols = cache.reflector("networkpolicies")->sink();
+  pols.begin();
+  pols.page({policy("app", "z", "web")});
+  pols.page({policy("app", "y", "web"), policy("db", "d", "pg")});
+  pols.commit();
+  CHECK(policy_names(cache.view(loki::Config{}), "app") == std::vector<std::string>{"y", "z"});
+  CHECK(cache.policies() == 3);
+
+  const loki::Reflector::Sink& nss = cache.reflector("namespaces")->sink();
+  nss.begin();
+  nss.page({ns_object("app", {{"team", "a"}})});
+  nss.begin();
+  nss.page({ns_object("db", {{"team", "b"}})});
+  nss.commit();
+  CHECK(cache.namespaces() == 1);
+  CHECK(cache.view(loki::Config{}).namespace_labels("app").empty());
+  CHECK(cache.view(loki::Config{}).namespace_labels("db") == loki::Labels{{"team", "b"}});
+}
