@@ -20,8 +20,10 @@ function(loki_link_allocator target)
     set(_lib mimalloc)
   elseif(_alloc STREQUAL "jemalloc")
     find_package(PkgConfig REQUIRED)
-    pkg_check_modules(LOKI_JEMALLOC REQUIRED IMPORTED_TARGET jemalloc)
-    set(_lib PkgConfig::LOKI_JEMALLOC)
+    pkg_check_modules(LOKI_JEMALLOC REQUIRED jemalloc)
+    # The library's path, not an imported interface target: CMake would move that target's libraries
+    # after the --no-as-needed group below.
+    set(_lib ${LOKI_JEMALLOC_LINK_LIBRARIES})
   else()
     message(FATAL_ERROR "LOKI_ALLOCATOR: unknown allocator '${_alloc}' (system, mimalloc, jemalloc)")
   endif()
