@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <functional>
 
 namespace loki {
 
@@ -10,12 +11,29 @@ constexpr std::size_t kArenaChunk = 1 << 20;
 }
 
 std::uint32_t FindingStore::intern(std::string_view s) {
-  auto it = string_ids_.find(s);
-  if (it != string_ids_.end()) return it->second;
-  strings_.emplace_back(s);
-  auto id = static_cast<std::uint32_t>(strings_.size() - 1);
-  string_ids_.emplace(strings_.back(), id);
-  return id;
+  if (table_.empty() || (strings_.size() + 1) * 2 > table_.size()) grow_table();
+  const std::size_t mask = table_.size() - 1;
+  for (std::size_t i = std::hash<std::string_view>{}(s)&mask;; i = (i + 1) & mask) {
+    std::uint32_t slot = table_[i];
+    if (slot == 0) {
+      strings_.push_back(keep(s));
+      auto id = static_cast<std::uint32_t>(strings_.size() - 1);
+      table_[i] = id + 1;
+      return id;
+    }
+    if (strings_[slot - 1] == s) return slot - 1;
+  }
+}
+
+void FindingStore::grow_table() {
+  std::vector<std::uint32_t> table(std::max<std::size_t>(1024, table_.size() * 2), 0);
+  const std::size_t mask = table.size() - 1;
+  for (std::uint32_t id = 0; id < strings_.size(); ++id) {
+    std::size_t i = std::hash<std::string_view>{}(strings_[id]) & mask;
+    while (table[i] != 0) i = (i + 1) & mask;
+    table[i] = id + 1;
+  }
+  table_ = std::move(table);
 }
 
 std::uint32_t FindingStore::intern_object(const ObjectRef& o) {
@@ -33,11 +51,11 @@ std::uint32_t FindingStore::intern_object(const ObjectRef& o) {
   return id;
 }
 
-const char* FindingStore::keep(std::string_view s, std::uint32_t& len) {
-  len = static_cast<std::uint32_t>(s.size());
-  if (s.empty()) return nullptr;
+std::string_view FindingStore::keep(std::string_view s) {
+  text_bytes_ += s.size();
+  if (s.empty()) return {};
   if (s.size() > arena_left_) {
-    // Chunks never move, so the pointers handed out stay valid; a string
+    // Chunks never move, so the views handed out stay valid; a string
     // larger than a chunk gets a chunk of its own.
     std::size_t n = std::max(kArenaChunk, s.size());
     arena_.push_back(std::make_unique<char[]>(n));
@@ -48,14 +66,14 @@ const char* FindingStore::keep(std::string_view s, std::uint32_t& len) {
   std::memcpy(p, s.data(), s.size());
   arena_next_ += s.size();
   arena_left_ -= s.size();
-  return p;
+  return {p, s.size()};
 }
 
 void FindingStore::add(Finding&& f, std::uint64_t order) {
   Rec r{};
   r.order = order;
-  r.message = keep(f.message, r.message_len);
-  r.field = keep(f.field, r.field_len);
+  r.message = intern(f.message);
+  r.field = intern(f.field);
   r.rule = intern(f.rule);
   r.file = intern(f.file);
   r.object = intern_object(f.object);
@@ -79,15 +97,16 @@ Finding FindingStore::operator[](std::size_t i) const {
   Finding f;
   f.rule = strings_[r.rule];
   f.severity = r.severity;
-  f.object = ObjectRef{strings_[o.api_version], strings_[o.kind], strings_[o.ns], strings_[o.name]};
-  if (r.container != none) f.container = strings_[r.container];
+  f.object = ObjectRef{std::string(strings_[o.api_version]), std::string(strings_[o.kind]), std::string(strings_[o.ns]),
+                       std::string(strings_[o.name])};
+  if (r.container != none) f.container = std::string(strings_[r.container]);
   f.file = strings_[r.file];
   f.line = r.line;
-  if (r.message) f.message.assign(r.message, r.message_len);
+  f.message = strings_[r.message];
   f.remediation = strings_[r.remediation];
   f.suppressed = r.suppressed;
   if (r.reason != none) f.suppression_reason = strings_[r.reason];
-  if (r.field) f.field.assign(r.field, r.field_len);
+  f.field = strings_[r.field];
   return f;
 }
 
