@@ -310,7 +310,7 @@ std::set<std::string> open_pods(const Context& c, const Config& config, const Cl
   PipelineBatch batch;
   if (cluster.fill) cluster.fill(ns, batch.inventory);
   if (after) {
-    std::erase_if(batch.inventory.policies, [&](const netpol::Policy& p) {
+    batch.inventory.policies.erase_if([&](const netpol::Policy& p) {
       return !p.is_cilium() == (c.d.kind == "NetworkPolicy") && p.ns == ns && p.ref.name == c.d.name;
     });
     if (c.d.operation != "DELETE" && req.contains("object") && req["object"].is_object()) {
