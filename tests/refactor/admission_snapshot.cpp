@@ -23,7 +23,7 @@ void print(const char* handler, const loki::webhook::Decision& d) {
   for (const auto& r : d.rules) rules += (rules.empty() ? "" : ",") + r;
   std::cout << handler << " decision=" << loki::webhook::to_string(d.decision) << " rules=" << rules
             << " patch=" << d.patch_summary << " findings=" << d.findings.size() << "\n"
-            << d.review.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+            << d.review().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
 }
 
 template <class Fn>
