@@ -18,10 +18,10 @@ struct NetContext {
   const Analyzer& analyzer;
   const Config& config;
   const Inventory& inventory;
-  const std::vector<PodNetwork>& nets;                          // one per inventory.pods entry
+  const std::vector<PodNetwork>& nets;  // one per inventory.pods entry
   // The pods each policy selects (by record: the inventory may refer to records it does not own).
   const std::unordered_map<const Policy*, std::vector<const PodInfo*>>& selected_by;
-  const std::vector<std::string>& ai_hosts_default;             // config.ai_hosts
+  const std::vector<std::string>& ai_hosts_default;  // config.ai_hosts
 
   const std::vector<const PodInfo*>& selected(const Policy& p) const {
     static const std::vector<const PodInfo*> kNone;
