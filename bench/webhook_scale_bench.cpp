@@ -302,7 +302,7 @@ int main(int argc, char** argv) {
     json body = json::parse(h == validate_policy ? policy_review : pod_review);
     loki::webhook::Decision d =
         h == mutate_pod ? loki::webhook::mutate(body, cfg, view) : loki::webhook::validate(std::move(body), cfg, view);
-    std::string out = d.review.dump();
+    std::string out = d.body();
     return std::chrono::duration<double, std::micro>(Clock::now() - start).count();
   };
   // Same answer from both caches' sizes? Print the decisions once (not timed).

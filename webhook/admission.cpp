@@ -67,9 +67,8 @@ Context begin(const json& review) {
 }
 
 Decision finish(Context& c) {
-  c.d.review = {{"apiVersion", string_field(*c.review, "apiVersion")},
-                {"kind", "AdmissionReview"},
-                {"response", c.response.to_json(c.d.uid)}};
+  c.d.api_version = string_field(*c.review, "apiVersion");
+  c.d.response = std::move(c.response);
   return std::move(c.d);
 }
 
@@ -310,7 +309,7 @@ std::set<std::string> open_pods(const Context& c, const Config& config, const Cl
   PipelineBatch batch;
   if (cluster.fill) cluster.fill(ns, batch.inventory);
   if (after) {
-    std::erase_if(batch.inventory.policies, [&](const netpol::Policy& p) {
+    batch.inventory.policies.erase_if([&](const netpol::Policy& p) {
       return !p.is_cilium() == (c.d.kind == "NetworkPolicy") && p.ns == ns && p.ref.name == c.d.name;
     });
     if (c.d.operation != "DELETE" && req.contains("object") && req["object"].is_object()) {
@@ -364,6 +363,21 @@ void add_live_pods(const std::vector<json>& pods, const std::string& ns, const C
     o.file = "live";
     into.add(o, config, ns);
   }
+}
+
+json Decision::review() const {
+  return {{"apiVersion", api_version}, {"kind", "AdmissionReview"}, {"response", response.to_json(uid)}};
+}
+
+std::string Decision::body() const {
+  std::string out;
+  out.reserve(96 + uid.size());
+  out += R"({"apiVersion":)";
+  if (!append_json_string(out, api_version)) return review().dump();
+  out += R"(,"kind":"AdmissionReview","response":)";
+  if (!response.write(out, uid)) return review().dump();  // invalid UTF-8: dump() says so, as it always has
+  out += '}';
+  return out;
 }
 
 std::string_view to_string(Verdict v) {

@@ -8,6 +8,8 @@
 #include <loki/finding.hpp>
 #include <loki/netpol.hpp>
 
+#include "response.hpp"
+
 #include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -59,7 +61,13 @@ inline std::string operator+(std::string_view text, Verdict v) {
 }
 
 struct Decision {
-  nlohmann::json review;  // the AdmissionReview to send back
+  std::string api_version;  // the review's, echoed in the answer
+  Response response;        // the answer's `response`
+  // The AdmissionReview to send back: as JSON (tests, tools), and as the
+  // bytes the handler writes (written directly, the same bytes as
+  // review().dump(); throws as dump() does on invalid UTF-8).
+  nlohmann::json review() const;
+  std::string body() const;
   // For the log line and metrics.
   std::string uid, kind, ns, name, operation, user;
   Verdict decision = Verdict::allow;

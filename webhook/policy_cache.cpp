@@ -602,17 +602,15 @@ ClusterView PolicyCache::view(const Config& config) const {
   if (!v.available) v.unavailable_reason = status();
   v.fill = [snap](const std::string& ns, netpol::Inventory& inv) {
     const NsEntry* e = snap->find(ns);
+    // The snapshot's records, referred to (the inventory keeps the snapshot alive): no copies.
     if (e && e->policies) {
-      // One allocation: growing a vector of policies one object at a time moves them over and over.
-      std::size_t n = inv.policies.size() + (snap->clusterwide ? snap->clusterwide->all.size() : 0);
       for (const auto& source : e->policies->by_source)
-        for (const auto& [name, list] : source) n += list->size();
-      inv.policies.reserve(n);
-      for (const auto& source : e->policies->by_source)
-        for (const auto& [name, list] : source) inv.policies.insert(inv.policies.end(), list->begin(), list->end());
+        for (const auto& [name, list] : source)
+          for (const auto& p : *list) inv.policies.push_back_ref(p);
     }
     if (snap->clusterwide)
-      inv.policies.insert(inv.policies.end(), snap->clusterwide->all.begin(), snap->clusterwide->all.end());
+      for (const auto& p : snap->clusterwide->all) inv.policies.push_back_ref(p);
+    inv.policies.keep_alive(snap);
     // Namespaces by lookup: a peer's namespaceSelector reads only the namespaces it is asked about.
     inv.namespaces.set_lookup([snap](const std::string& name) -> const Labels* {
       const NsEntry* e = snap->find(name);

@@ -6,9 +6,15 @@
 
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace loki::webhook {
+
+// Appends `s` as a JSON string the way nlohmann::json::dump() writes it
+// (UTF-8 kept, control characters escaped); false, leaving `out` partly
+// written, when `s` is not valid UTF-8.
+bool append_json_string(std::string& out, std::string_view s);
 
 class Response {
  public:
@@ -27,6 +33,10 @@ class Response {
 
   // The review's "response" object for request `uid`.
   nlohmann::json to_json(const std::string& uid) const;
+  // The same object written to `out` as to_json(uid).dump() writes it
+  // (keys in order, nlohmann's escaping), without building it: false when
+  // a string is not valid UTF-8 (dump() throws on it; callers fall back).
+  bool write(std::string& out, const std::string& uid) const;
 
  private:
   bool allowed_ = true;

@@ -1,6 +1,7 @@
 #include "review_handler.hpp"
 
 #include "body_guard.hpp"
+#include "json_body.hpp"
 
 #include <spdlog/spdlog.h>
 #include <chrono>
@@ -61,7 +62,7 @@ HttpResponse ReviewEndpoint::operator()(const HttpRequest& req, bool validating)
   const char* endpoint = validating ? "/validate" : "/mutate";
   if (req.method != "POST") return HttpResponse{405, "application/json", R"({"error":"use POST"})"};
   if (too_deep(req.body, kMaxDepth)) return bad_request(registry, endpoint, req, "JSON nested deeper than 256 levels");
-  json body = json::parse(req.body, nullptr, false);
+  json body = parse_body(req.body);  // json::parse's value and verdict, read by Boost.JSON
   if (body.is_discarded()) return bad_request(registry, endpoint, req, "body is not valid JSON");
   auto cfg = config();
   Decision d;
@@ -73,7 +74,7 @@ HttpResponse ReviewEndpoint::operator()(const HttpRequest& req, bool validating)
   }
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   record(registry, endpoint, d, secs);
-  return HttpResponse{200, "application/json", d.review.dump()};
+  return HttpResponse{200, "application/json", d.body()};
 }
 
 }  // namespace loki::webhook

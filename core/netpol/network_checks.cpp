@@ -97,11 +97,10 @@ void check_network(const netpol::Inventory& inv, const Config& config, const std
   Analyzer analyzer(inv);
   std::vector<PodNetwork> nets;
   nets.reserve(inv.pods.size());
-  std::vector<std::vector<const PodInfo*>> selected_by(inv.policies.size());
+  std::unordered_map<const Policy*, std::vector<const PodInfo*>> selected_by;
   for (const auto& pod : inv.pods) {
     nets.push_back(analyzer.analyze(pod));
-    for (const Policy* p : nets.back().selecting)
-      selected_by[static_cast<std::size_t>(p - inv.policies.data())].push_back(&pod);
+    for (const Policy* p : nets.back().selecting) selected_by[p].push_back(&pod);
   }
   NetContext ctx{analyzer, config, inv, nets, selected_by, config.ai_hosts};
 

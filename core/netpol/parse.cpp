@@ -449,6 +449,45 @@ std::optional<PodInfo> parse_pod(const Object& o, const Config& config, const st
   return info;
 }
 
+PolicyList::PolicyList(const PolicyList& other) {
+  for (const Policy& p : other) push_back(p);
+}
+
+PolicyList& PolicyList::operator=(const PolicyList& other) {
+  if (this != &other) *this = PolicyList(other);
+  return *this;
+}
+
+void PolicyList::push_back(Policy policy) {
+  if (!owned_) {
+    auto store = std::make_shared<std::deque<Policy>>();
+    owned_ = store.get();
+    owners_.push_back(std::move(store));
+  }
+  owned_->push_back(std::move(policy));
+  items_.push_back(&owned_->back());
+}
+
+void PolicyList::push_back_ref(const Policy& policy) {
+  items_.push_back(&policy);
+}
+
+void PolicyList::keep_alive(std::shared_ptr<const void> owner) {
+  owners_.push_back(std::move(owner));
+}
+
+void PolicyList::append(PolicyList&& other) {
+  if (items_.empty() && owners_.empty()) {
+    *this = std::move(other);
+    return;
+  }
+  items_.insert(items_.end(), other.items_.begin(), other.items_.end());
+  // The other's records stay where they are; their stores now live as long as this list.
+  owners_.insert(owners_.end(), std::make_move_iterator(other.owners_.begin()),
+                 std::make_move_iterator(other.owners_.end()));
+  other = PolicyList();
+}
+
 void Inventory::add(const Object& o, const Config& config, const std::string& default_namespace) {
   const json* kind = member(o.json, "kind");
   if (!kind || !kind->is_string()) return;
@@ -469,10 +508,7 @@ void Inventory::add(const Object& o, const Config& config, const std::string& de
 void Inventory::merge(Inventory&& other) {
   // Take the other's storage whole when this one is empty: no doubling copies
   // of large pod lists (the lint session merges per document, then per file).
-  if (policies.empty())
-    policies = std::move(other.policies);
-  else
-    for (auto& p : other.policies) policies.push_back(std::move(p));
+  policies.append(std::move(other.policies));
   if (pods.empty())
     pods = std::move(other.pods);
   else
@@ -511,7 +547,7 @@ void stable_sort_records(std::vector<T>& v, Less less) {
 }  // namespace
 
 void Inventory::sort() {
-  stable_sort_records(policies, [](const Policy& a, const Policy& b) {
+  policies.stable_sort([](const Policy& a, const Policy& b) {
     return std::tie(a.file, a.line, a.spec_index) < std::tie(b.file, b.line, b.spec_index);
   });
   stable_sort_records(

@@ -14,10 +14,16 @@
 #include <loki/manifest.hpp>
 #include <loki/selector.hpp>
 
+#include <algorithm>
 #include <array>
+#include <compare>
+#include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <functional>
+#include <iterator>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -158,6 +164,119 @@ struct Policy {
   std::string display() const;  // "NetworkPolicy models/deny-all-egress"
 };
 
+// The policies of an inventory: records it owns (parsed from files) and
+// records it only refers to (the webhook's cache snapshot, shared by every
+// review), in one order. A review refers instead of copying: with 200
+// policies in a namespace the copies were most of a review's cost.
+class PolicyList {
+ public:
+  // Iterates as a vector of Policy does (the records, not the pointers).
+  class const_iterator {
+   public:
+    using iterator_category = std::random_access_iterator_tag;
+    using value_type = Policy;
+    using difference_type = std::ptrdiff_t;
+    using pointer = const Policy*;
+    using reference = const Policy&;
+    const_iterator() = default;
+    explicit const_iterator(std::vector<const Policy*>::const_iterator it) : it_(it) {}
+    reference operator*() const { return **it_; }
+    pointer operator->() const { return *it_; }
+    reference operator[](difference_type n) const { return *it_[n]; }
+    const_iterator& operator++() {
+      ++it_;
+      return *this;
+    }
+    const_iterator operator++(int) {
+      auto t = *this;
+      ++it_;
+      return t;
+    }
+    const_iterator& operator--() {
+      --it_;
+      return *this;
+    }
+    const_iterator operator--(int) {
+      auto t = *this;
+      --it_;
+      return t;
+    }
+    const_iterator& operator+=(difference_type n) {
+      it_ += n;
+      return *this;
+    }
+    const_iterator& operator-=(difference_type n) {
+      it_ -= n;
+      return *this;
+    }
+    friend const_iterator operator+(const_iterator a, difference_type n) { return a += n; }
+    friend const_iterator operator+(difference_type n, const_iterator a) { return a += n; }
+    friend const_iterator operator-(const_iterator a, difference_type n) { return a -= n; }
+    friend difference_type operator-(const const_iterator& a, const const_iterator& b) { return a.it_ - b.it_; }
+    friend bool operator==(const const_iterator& a, const const_iterator& b) { return a.it_ == b.it_; }
+    friend auto operator<=>(const const_iterator& a, const const_iterator& b) { return a.it_ <=> b.it_; }
+
+   private:
+    std::vector<const Policy*>::const_iterator it_;
+  };
+
+  PolicyList() = default;
+  PolicyList(PolicyList&& other) noexcept
+      : items_(std::move(other.items_)),
+        owned_(std::exchange(other.owned_, nullptr)),
+        owners_(std::move(other.owners_)) {
+    other.items_.clear();
+  }
+  PolicyList& operator=(PolicyList&& other) noexcept {
+    items_ = std::move(other.items_);
+    owned_ = std::exchange(other.owned_, nullptr);
+    owners_ = std::move(other.owners_);
+    other.items_.clear();
+    return *this;
+  }
+  // A copy owns copies of every record (nothing in the code base copies a
+  // list on a hot path; tests do).
+  PolicyList(const PolicyList& other);
+  PolicyList& operator=(const PolicyList& other);
+
+  // A record this list owns.
+  void push_back(Policy policy);
+  // A record owned elsewhere; `owner` keeps it alive as long as this list.
+  void push_back_ref(const Policy& policy);
+  void keep_alive(std::shared_ptr<const void> owner);
+
+  std::size_t size() const { return items_.size(); }
+  bool empty() const { return items_.empty(); }
+  void reserve(std::size_t n) { items_.reserve(n); }
+  const Policy& operator[](std::size_t i) const { return *items_[i]; }
+  const Policy& front() const { return *items_.front(); }
+  const Policy& back() const { return *items_.back(); }
+  const_iterator begin() const { return const_iterator(items_.begin()); }
+  const_iterator end() const { return const_iterator(items_.end()); }
+
+  // Drops the records `pred` is true of from the list (owned ones stay stored).
+  template <class Pred>
+  std::size_t erase_if(Pred pred) {
+    return std::erase_if(items_, [&](const Policy* p) { return pred(*p); });
+  }
+  // Appends another list's records (the owned ones and owners move over).
+  void append(PolicyList&& other);
+  // Stable order by `less` over the records.
+  template <class Less>
+  void stable_sort(Less less) {
+    if (std::is_sorted(items_.begin(), items_.end(), [&](const Policy* a, const Policy* b) { return less(*a, *b); }))
+      return;
+    std::stable_sort(items_.begin(), items_.end(), [&](const Policy* a, const Policy* b) { return less(*a, *b); });
+  }
+
+ private:
+  std::vector<const Policy*> items_;
+  // This list's own records (a deque keeps their addresses on push_back), in
+  // a store that owners_ holds; lists appended bring their stores along.
+  std::deque<Policy>* owned_ = nullptr;
+  std::vector<std::shared_ptr<const void>> owners_;
+};
+
 struct NamedPort {
   std::string name;
   Protocol protocol = Protocol::TCP;
@@ -239,7 +358,7 @@ std::optional<PodInfo> parse_pod(const Object& object, const Config& config, con
 
 // Everything the network pass looks at.
 struct Inventory {
-  std::vector<Policy> policies;
+  PolicyList policies;
   std::vector<PodInfo> pods;
   NamespaceSet namespaces;
 

@@ -8,6 +8,8 @@
 
 #include "admission.hpp"
 #include "body_guard.hpp"
+#include "fuzz_target.hpp"
+#include "json_body.hpp"
 
 #include <memory>
 #include <optional>
@@ -21,7 +23,12 @@ namespace loki::fuzz {
 inline std::optional<nlohmann::json> parse_body(const std::uint8_t* data, std::size_t size) {
   std::string body(reinterpret_cast<const char*>(data), size);
   if (webhook::too_deep(body, 256)) return std::nullopt;
-  nlohmann::json j = nlohmann::json::parse(body, nullptr, false);
+  nlohmann::json j = webhook::parse_body(body);
+  // The Boost.JSON reading must be nlohmann's, value and number types alike.
+  nlohmann::json reference = nlohmann::json::parse(body, nullptr, false);
+  if (j.is_discarded() != reference.is_discarded() ||
+      (!j.is_discarded() && (j != reference || j.dump() != reference.dump())))
+    fail("parse_body differs from json::parse: " + body.substr(0, 200));
   if (j.is_discarded()) return std::nullopt;
   return j;
 }

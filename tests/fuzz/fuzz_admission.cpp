@@ -10,11 +10,19 @@
 namespace fuzz_admission {
 
 void check_decision(const loki::webhook::Decision& d, const char* handler) {
-  const auto& r = d.review;
+  const nlohmann::json r = d.review();
   if (!r.is_object() || !r.contains("response") || !r["response"].is_object() || !r["response"].contains("allowed") ||
       !r["response"]["allowed"].is_boolean())
     loki::fuzz::fail(std::string(handler) + ": malformed AdmissionReview response: " + r.dump());
-  (void)r.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);  // what the webhook sends
+  (void)r.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  // What the webhook sends: the direct writer's bytes are dump()'s.
+  std::string dumped;
+  try {
+    dumped = r.dump();
+  } catch (const nlohmann::json::type_error&) {
+    return;  // invalid UTF-8: body() throws the same
+  }
+  if (d.body() != dumped) loki::fuzz::fail(std::string(handler) + ": body() differs from dump(): " + d.body());
 }
 
 }  // namespace fuzz_admission

@@ -18,12 +18,23 @@ nlohmann::json review_of(const nlohmann::json& object) {
   return loki_test::review_of(object, "snapshot");
 }
 
+// The bytes loki-webhook sends (Decision::body); where a string is not UTF-8
+// (body() throws there, as dump() always did), the review with the bad bytes
+// replaced.
+std::string body_of(const loki::webhook::Decision& d) {
+  try {
+    return d.body();
+  } catch (const nlohmann::json::type_error&) {
+    return d.review().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  }
+}
+
 void print(const char* handler, const loki::webhook::Decision& d) {
   std::string rules;
   for (const auto& r : d.rules) rules += (rules.empty() ? "" : ",") + r;
   std::cout << handler << " decision=" << loki::webhook::to_string(d.decision) << " rules=" << rules
             << " patch=" << d.patch_summary << " findings=" << d.findings.size() << "\n"
-            << d.review.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+            << body_of(d) << "\n";
 }
 
 template <class Fn>

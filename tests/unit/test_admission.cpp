@@ -51,7 +51,7 @@ json bare_spec() {
 }
 
 const json& response(const Decision& d) {
-  return d.review["response"];
+  return d.review()["response"];
 }
 
 ClusterView no_cluster() {
@@ -108,8 +108,8 @@ TEST_CASE("a hostNetwork loki-mode pod is refused with every rule and its fix") 
   auto d = validate(review(pod(spec)), loki::Config{}, no_cluster());
   const json& r = response(d);
   CHECK(r["uid"] == "705ab4f5-6393-11e8-b7cc-42010a800002");
-  CHECK(d.review["apiVersion"] == "admission.k8s.io/v1");
-  CHECK(d.review["kind"] == "AdmissionReview");
+  CHECK(d.review()["apiVersion"] == "admission.k8s.io/v1");
+  CHECK(d.review()["kind"] == "AdmissionReview");
   CHECK(r["allowed"] == false);
   CHECK(r["status"]["code"] == 403);
   std::string msg = r["status"]["message"];
@@ -127,7 +127,7 @@ TEST_CASE("a hostNetwork loki-mode pod is refused with every rule and its fix") 
 TEST_CASE("the response uses the request's AdmissionReview version") {
   auto d = validate(review(pod(hardened_spec()), "CREATE", "loki", "admission.k8s.io/v1beta1"), loki::Config{},
                     no_cluster());
-  CHECK(d.review["apiVersion"] == "admission.k8s.io/v1beta1");
+  CHECK(d.review()["apiVersion"] == "admission.k8s.io/v1beta1");
   CHECK(response(d)["allowed"] == true);
   // No NetworkPolicy selects it: egress open, a warning (it promises nothing).
   REQUIRE(response(d)["warnings"].size() == 1);

@@ -202,6 +202,31 @@ TEST_CASE("policy cache: a namespace's policies in the old order, namespaces by 
   CHECK(cache.policies() == 1);
 }
 
+TEST_CASE("policy cache: a review's inventory refers to the snapshot's policies and keeps the snapshot alive") {
+  PolicyCache cache(loki::ClusterConfig{}, false);
+  cache.create_reflectors(false);
+  cache.reflector("networkpolicies")->replace({policy("app", "a-pol", "api"), policy("app", "b-pol", "web")});
+  loki::netpol::Inventory first, second;
+  {
+    auto v = cache.view(loki::Config{});
+    v.fill("app", first);
+    v.fill("app", second);
+  }
+  REQUIRE(first.policies.size() == 2);
+  REQUIRE(second.policies.size() == 2);
+  // The same records, not copies of them.
+  CHECK(&first.policies[0] == &second.policies[0]);
+  CHECK(&first.policies[1] == &second.policies[1]);
+  // A re-list publishes a new snapshot; the old one lives on with the inventories.
+  cache.reflector("networkpolicies")->replace({policy("app", "c-pol", "db")});
+  CHECK(first.policies[0].ref.name == "a-pol");
+  CHECK(first.policies[1].ref.name == "b-pol");
+  loki::netpol::Inventory now;
+  cache.view(loki::Config{}).fill("app", now);
+  REQUIRE(now.policies.size() == 1);
+  CHECK(now.policies[0].ref.name == "c-pol");
+}
+
 TEST_CASE("policy cache: reviews read snapshots while watch events replace them (run under TSan to check)") {
   PolicyCache cache(loki::ClusterConfig{}, true);
   cache.create_reflectors(false);

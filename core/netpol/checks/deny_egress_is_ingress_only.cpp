@@ -26,9 +26,7 @@ void deny_egress_is_ingress_only(const NetContext& ctx, NetOut& out) {
   for (const auto& p : ctx.inventory.policies) {
     if (p.is_cilium() || p.policy_types_set || p.has_egress_rules || p.has_ingress_rules || !p.mentions_egress)
       continue;
-    std::string selected = ctx.selected_by[ctx.index_of(p)].empty()
-                               ? std::string()
-                               : " (" + names_of(ctx.selected_by[ctx.index_of(p)]) + ")";
+    std::string selected = ctx.selected(p).empty() ? std::string() : " (" + names_of(ctx.selected(p)) + ")";
     out.push_back({nullptr, &p, "/spec", p.spec_line, std::nullopt,
                    p.ref.name +
                        " looks meant to deny egress, but it has no policyTypes and no rules, so the API "

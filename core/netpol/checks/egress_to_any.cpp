@@ -40,7 +40,7 @@ void egress_to_any(const NetContext& ctx, NetOut& out) {
   for (const auto& p : ctx.inventory.policies) {
     if (!p.egress) continue;
     std::vector<const PodInfo*> loki;
-    for (const PodInfo* pod : ctx.selected_by[ctx.index_of(p)])
+    for (const PodInfo* pod : ctx.selected(p))
       if (pod->loki && !pod->host_network) loki.push_back(pod);
     bool no_pods_known = p.flavor == Policy::Flavor::cilium_clusterwide ? ctx.inventory.pods.empty()
                                                                         : ctx.analyzer.pods_in(p.ns).empty();

@@ -9,6 +9,7 @@
 
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace loki::netpol::checks {
@@ -17,11 +18,16 @@ struct NetContext {
   const Analyzer& analyzer;
   const Config& config;
   const Inventory& inventory;
-  const std::vector<PodNetwork>& nets;                          // one per inventory.pods entry
-  const std::vector<std::vector<const PodInfo*>>& selected_by;  // per inventory.policies entry
-  const std::vector<std::string>& ai_hosts_default;             // config.ai_hosts
+  const std::vector<PodNetwork>& nets;  // one per inventory.pods entry
+  // The pods each policy selects (by record: the inventory may refer to records it does not own).
+  const std::unordered_map<const Policy*, std::vector<const PodInfo*>>& selected_by;
+  const std::vector<std::string>& ai_hosts_default;  // config.ai_hosts
 
-  std::size_t index_of(const Policy& p) const { return static_cast<std::size_t>(&p - inventory.policies.data()); }
+  const std::vector<const PodInfo*>& selected(const Policy& p) const {
+    static const std::vector<const PodInfo*> kNone;
+    auto it = selected_by.find(&p);
+    return it == selected_by.end() ? kNone : it->second;
+  }
   const PodNetwork& net_of(const PodInfo& p) const {
     return nets[static_cast<std::size_t>(&p - inventory.pods.data())];
   }

@@ -27,7 +27,7 @@ namespace loki::netpol::checks {
 
 void policy_selects_nothing(const NetContext& ctx, NetOut& out) {
   for (const auto& p : ctx.inventory.policies) {
-    if (!ctx.selected_by[ctx.index_of(p)].empty()) continue;
+    if (!ctx.selected(p).empty()) continue;
     std::vector<const PodInfo*> candidates;
     if (p.flavor == Policy::Flavor::cilium_clusterwide) {
       for (const auto& pod : ctx.inventory.pods)
