@@ -12,9 +12,11 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <numeric>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -440,6 +442,44 @@ TEST_SUITE("webhook-server") {
                                   " -H 'Content-Type: application/json' --data-binary '{\"a\":1}' " + url + " " + url +
                                   " -w ' %{http_code} %{num_connects}\\n' 2>&1");
     CHECK(out == "POST /validate application/json {\"a\":1} 200 1\nPOST /validate application/json {\"a\":1} 200 0\n");
+  }
+
+  // Issue 19: on one io_context shared by the threads, a connection's consecutive requests ran on whichever
+  // thread woke up (p99 1.9 ms at 1,000 reviews/s with 2 threads). Each connection now stays on one thread,
+  // and connections are dealt round-robin so both threads get work.
+  TEST_CASE("threads: a connection stays on one I/O thread, connections spread round-robin") {
+    Fixture f;
+    f.opts.threads = 2;
+    std::mutex mu;
+    std::map<std::string, std::set<std::thread::id>> threads_of;  // remote -> threads its requests ran on
+    f.extra = [&](const HttpRequest& r) -> HttpResponse {
+      std::lock_guard lk(mu);
+      threads_of[r.remote].insert(std::this_thread::get_id());
+      return {200, "application/json", "ok"};
+    };
+    f.start();
+    std::vector<std::unique_ptr<Client>> clients;
+    for (int i = 0; i < 4; ++i) {
+      clients.push_back(std::make_unique<Client>());
+      REQUIRE_FALSE(clients.back()->connect(f.port()));
+    }
+    for (int round = 0; round < 40; ++round) {
+      for (auto& c : clients) {
+        error_code ec;
+        REQUIRE(c->request(http::verb::post, "/validate", "{}", ec).result_int() == 200);
+        REQUIRE_FALSE(ec);
+      }
+    }
+    std::lock_guard lk(mu);
+    REQUIRE(threads_of.size() == 4);
+    std::map<std::thread::id, int> connections_on;
+    for (const auto& [remote, ids] : threads_of) {
+      CAPTURE(remote);
+      CHECK(ids.size() == 1);
+      if (!ids.empty()) ++connections_on[*ids.begin()];
+    }
+    CHECK(connections_on.size() == 2);
+    for (const auto& [id, n] : connections_on) CHECK(n == 2);
   }
 
   TEST_CASE("TLS 1.1 and non-ECDHE/non-AEAD ciphers are refused by the server") {
