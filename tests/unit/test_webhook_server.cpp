@@ -482,6 +482,45 @@ TEST_SUITE("webhook-server") {
     for (const auto& [id, n] : connections_on) CHECK(n == 2);
   }
 
+  // With each connection pinned to one I/O thread, a review of a near-cap body (up to 1 s of JSON) would stall
+  // the other connections on that thread (tests/abuse "huge array": p99 450 ms); big bodies are handled on
+  // the offload thread instead.
+  TEST_CASE("threads: a slow big request does not stall other connections on its I/O thread") {
+    Fixture f;
+    f.opts.threads = 1;  // both connections on the one I/O thread
+    std::atomic<bool> big_started{false};
+    f.extra = [&](const HttpRequest& r) -> HttpResponse {
+      if (r.body.size() >= 256 * 1024) {
+        big_started = true;
+        std::this_thread::sleep_for(1500ms);
+        return {200, "application/json", "big-done"};
+      }
+      return {200, "application/json", "small-done"};
+    };
+    f.start();
+    Client big(10000ms), small;
+    REQUIRE_FALSE(big.connect(f.port()));
+    REQUIRE_FALSE(small.connect(f.port()));
+    http::response<http::string_body> big_res;
+    error_code big_ec;
+    std::thread t([&] { big_res = big.request(http::verb::post, "/validate", std::string(300 * 1024, ' '), big_ec); });
+    REQUIRE(wait_until([&] { return big_started.load(); }, 5s));
+    auto t0 = std::chrono::steady_clock::now();
+    error_code ec;
+    auto res = small.request(http::verb::post, "/validate", "{}", ec);
+    const double small_secs = seconds_since(t0);
+    t.join();
+    REQUIRE_FALSE(ec);
+    CHECK(res.body() == "small-done");
+    CHECK(small_secs < 0.75);  // not behind the 1.5 s handler
+    REQUIRE_FALSE(big_ec);
+    CHECK(big_res.body() == "big-done");
+    CHECK(big_res.keep_alive());
+    // The big request's connection keeps working afterwards.
+    CHECK(big.request(http::verb::post, "/validate", "{}", ec).body() == "small-done");
+    CHECK_FALSE(ec);
+  }
+
   TEST_CASE("TLS 1.1 and non-ECDHE/non-AEAD ciphers are refused by the server") {
     Fixture f;
     f.start();
