@@ -716,7 +716,7 @@ unsigned short Server::port() const {
 
 void Server::run() {
   if (impl_->ran.exchange(true)) throw std::logic_error("webhook server: run() called twice");
-  auto work = [this](net::io_context& ioc) {
+  auto work = [](net::io_context& ioc) {
     for (;;) {
       try {
         ioc.run();
