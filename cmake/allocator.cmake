@@ -1,33 +1,50 @@
-# The malloc an executable runs on: LOKI_ALLOCATOR=system (glibc), mimalloc or jemalloc (Debian's
-# libmimalloc-dev / libjemalloc-dev, in scripts/setup-deps.sh). Linked as a shared library ahead of libc,
-# it replaces malloc/free/new/delete for the whole process (libyaml's and libstdc++'s allocations too).
-# Why not glibc: loki-audit lint allocates and frees a JSON document per object on 2 threads
-# (docs/benchmarks.md, "Against its floor"). Under a sanitizer the allocator is always the system one:
-# ASan/TSan interpose malloc themselves.
-#   loki_link_allocator(<target>)
-set(LOKI_ALLOCATOR "mimalloc" CACHE STRING "malloc of the executables: system, mimalloc or jemalloc")
+# malloc for the long-running binaries: -DLOKI_ALLOCATOR=system|mimalloc|jemalloc.
+#   include(${CMAKE_SOURCE_DIR}/cmake/allocator.cmake)
+#   loki_link_allocator(loki-webhook)
+# Default: mimalloc when libmimalloc is found (Debian libmimalloc-dev), else the system (glibc) malloc.
+# mimalloc measured best for loki-webhook (docs/benchmarks.md "Webhook server over TLS": same-run
+# comparison under LD_PRELOAD). Sanitizer builds (LOKI_SANITIZE) always use the system allocator: ASan and
+# TSan replace malloc themselves.
+find_library(LOKI_MIMALLOC_LIBRARY NAMES mimalloc)
+find_library(LOKI_JEMALLOC_LIBRARY NAMES jemalloc)
+if(LOKI_MIMALLOC_LIBRARY)
+  set(_loki_allocator_default mimalloc)
+else()
+  set(_loki_allocator_default system)
+endif()
+set(LOKI_ALLOCATOR "${_loki_allocator_default}" CACHE STRING "malloc implementation: system, mimalloc or jemalloc")
 set_property(CACHE LOKI_ALLOCATOR PROPERTY STRINGS system mimalloc jemalloc)
+if(NOT LOKI_ALLOCATOR MATCHES "^(system|mimalloc|jemalloc)$")
+  message(FATAL_ERROR "LOKI_ALLOCATOR: '${LOKI_ALLOCATOR}' is not one of system, mimalloc, jemalloc")
+endif()
+set(LOKI_ALLOCATOR_EFFECTIVE "${LOKI_ALLOCATOR}")
+if(LOKI_SANITIZE AND NOT LOKI_ALLOCATOR STREQUAL "system")
+  message(STATUS "loki-guard: LOKI_ALLOCATOR=${LOKI_ALLOCATOR} ignored under LOKI_SANITIZE; using the system allocator")
+  set(LOKI_ALLOCATOR_EFFECTIVE system)
+endif()
+if(LOKI_ALLOCATOR_EFFECTIVE STREQUAL "mimalloc" AND NOT LOKI_MIMALLOC_LIBRARY)
+  message(FATAL_ERROR "LOKI_ALLOCATOR=mimalloc but libmimalloc was not found (Debian: libmimalloc-dev)")
+endif()
+if(LOKI_ALLOCATOR_EFFECTIVE STREQUAL "jemalloc" AND NOT LOKI_JEMALLOC_LIBRARY)
+  message(FATAL_ERROR "LOKI_ALLOCATOR=jemalloc but libjemalloc was not found (Debian: libjemalloc-dev)")
+endif()
+message(STATUS "loki-guard: allocator ${LOKI_ALLOCATOR_EFFECTIVE}")
 
+# Links TARGET (an executable) against the chosen allocator, which then replaces malloc/free/new/delete for
+# the whole process: the shared library exports them and is loaded before libc. --no-as-needed keeps it
+# even though no symbol of the executable's own objects names it. Defines LOKI_ALLOCATOR_<NAME> for code
+# that must talk to the allocator (returning memory to the OS after a huge request).
 function(loki_link_allocator target)
-  set(_alloc "${LOKI_ALLOCATOR}")
-  if(LOKI_SANITIZE)
-    set(_alloc system)
-  endif()
-  if(_alloc STREQUAL "system")
+  if(LOKI_ALLOCATOR_EFFECTIVE STREQUAL "system")
+    target_compile_definitions(${target} PRIVATE LOKI_ALLOCATOR_SYSTEM=1)
     return()
-  elseif(_alloc STREQUAL "mimalloc")
-    find_package(mimalloc 2 REQUIRED CONFIG)
-    set(_lib mimalloc)
-  elseif(_alloc STREQUAL "jemalloc")
-    find_package(PkgConfig REQUIRED)
-    pkg_check_modules(LOKI_JEMALLOC REQUIRED jemalloc)
-    # The library's path, not an imported interface target: CMake would move that target's libraries
-    # after the --no-as-needed group below.
-    set(_lib ${LOKI_JEMALLOC_LINK_LIBRARIES})
-  else()
-    message(FATAL_ERROR "LOKI_ALLOCATOR: unknown allocator '${_alloc}' (system, mimalloc, jemalloc)")
   endif()
-  # --no-as-needed: nothing references the library by name (it interposes malloc), so an as-needed link
-  # would drop it.
-  target_link_libraries(${target} PRIVATE -Wl,--push-state,--no-as-needed ${_lib} -Wl,--pop-state)
+  if(LOKI_ALLOCATOR_EFFECTIVE STREQUAL "mimalloc")
+    set(_lib ${LOKI_MIMALLOC_LIBRARY})
+    target_compile_definitions(${target} PRIVATE LOKI_ALLOCATOR_MIMALLOC=1)
+  else()
+    set(_lib ${LOKI_JEMALLOC_LIBRARY})
+    target_compile_definitions(${target} PRIVATE LOKI_ALLOCATOR_JEMALLOC=1)
+  endif()
+  target_link_libraries(${target} PRIVATE "-Wl,--push-state,--no-as-needed" ${_lib} "-Wl,--pop-state")
 endfunction()

@@ -15,7 +15,7 @@ PKGS=(
   doctest-dev libcli11-dev
   clang-format clang-tidy clang llvm libclang-rt-14-dev curl ca-certificates bc time
   ccache mold
-  libmimalloc-dev  # loki-audit's malloc (cmake/allocator.cmake)
+  libmimalloc-dev  # cmake/allocator.cmake: loki-audit and loki-webhook link mimalloc (LOKI_ALLOCATOR)
   python3 python3-yaml python3-jsonschema
   graphviz  # tests/cli: `dot -Tsvg` accepts `loki-audit netmap -f dot`
 )

@@ -1,6 +1,6 @@
-// HTTPS transport of loki-webhook: asynchronous Boost.Beast server, N threads on one io_context, a strand
-// per connection, TLS 1.2/1.3 with certificates reloaded from disk, HTTP/1.1 keep-alive, limits and
-// timeouts, graceful shutdown. Routing and admission logic live in the Handler.
+// HTTPS transport of loki-webhook: asynchronous Boost.Beast server, one io_context per thread (a connection
+// stays on the thread it was dealt to when accepted), TLS 1.2/1.3 with certificates reloaded from disk,
+// HTTP/1.1 keep-alive, limits and timeouts, graceful shutdown. Routing and admission logic live in the Handler.
 #pragma once
 
 #include <chrono>
