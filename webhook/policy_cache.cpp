@@ -404,6 +404,7 @@ void PolicyCache::replace_policies(std::size_t source, std::vector<json>&& items
     }
     s.policies[source] = count;
   });
+  changed("");
 }
 
 void PolicyCache::apply_policy(std::size_t source, const std::string& type, json&& object) {
@@ -414,6 +415,7 @@ void PolicyCache::apply_policy(std::size_t source, const std::string& type, json
   } else {
     p = parse_policy_object(std::move(object));
   }
+  bool clusterwide_changed = false;
   update([&](Snapshot& s) {
     std::size_t& count = s.policies[source];
     {
@@ -446,8 +448,10 @@ void PolicyCache::apply_policy(std::size_t source, const std::string& type, json
       cw->all.clear();
       for (const auto& [k, list] : cw->by_object) cw->all.insert(cw->all.end(), list.begin(), list.end());
       s.clusterwide = cw->by_object.empty() ? nullptr : std::move(cw);
+      clusterwide_changed = true;
     }
   });
+  changed(clusterwide_changed ? std::string() : p.ns);
 }
 
 void PolicyCache::replace_namespaces(std::vector<json>&& items) {
@@ -469,6 +473,7 @@ void PolicyCache::replace_namespaces(std::vector<json>&& items) {
       slot = std::move(l);  // of two with one name the later wins
     }
   });
+  changed("");
 }
 
 void PolicyCache::apply_namespace(const std::string& type, json&& object) {
@@ -480,9 +485,11 @@ void PolicyCache::apply_namespace(const std::string& type, json&& object) {
     s.namespaces += (l ? 1 : 0) - (slot ? 1 : 0);
     slot = std::move(l);
   });
+  changed(name);
 }
 
 void PolicyCache::replace_pods(std::vector<json>&& items) {
+  if (listener_.pods_listed) listener_.pods_listed(items);
   std::unordered_map<std::string, ByName<LivePod>> by_ns;
   for (auto& item : items) {
     auto [ns, name] = ns_and_name(item);
@@ -501,12 +508,14 @@ void PolicyCache::replace_pods(std::vector<json>&& items) {
     for (auto& [ns, list] : by_ns) d.entry(ns).pods = std::make_shared<const ByName<LivePod>>(std::move(list));
     s.pods = count;
   });
+  changed("");
 }
 
 void PolicyCache::apply_pod(const std::string& type, json&& object) {
   std::string ns, name;  // not a structured binding: the lambda below uses them (clang 14 cannot)
   std::tie(ns, name) = ns_and_name(object);
   const bool deleted = type == "DELETED";
+  if (listener_.pod) listener_.pod(ns, name, deleted ? nullptr : &object);
   std::shared_ptr<const LivePod> p = deleted ? nullptr : compact(std::move(object), ns, name);
   update([&](Snapshot& s) {
     Draft d(s);
@@ -527,6 +536,7 @@ void PolicyCache::apply_pod(const std::string& type, json&& object) {
     }
     e.pods = pods->empty() ? nullptr : std::move(pods);
   });
+  changed(ns);
 }
 
 std::size_t PolicyCache::policies() const {
