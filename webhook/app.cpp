@@ -139,8 +139,8 @@ std::unique_ptr<PolicyCache> start_cache(const AppOptions& opts, const ConfigHol
   if (opts.without_cluster) return nullptr;
   ClusterConfig cc = load_cluster_config({opts.kubeconfig, opts.context});
   // The background audit needs every pod, whatever networkPolicyChanges says.
-  auto cache = std::make_unique<PolicyCache>(
-      cc, config.get()->network_policy_changes != Action::off || opts.background_audit);
+  auto cache =
+      std::make_unique<PolicyCache>(cc, config.get()->network_policy_changes != Action::off || opts.background_audit);
   if (before_start) before_start(*cache, cc);
   cache->start();
   register_cache_metrics(registry, *cache);
@@ -248,8 +248,8 @@ int serve(const AppOptions& opts, sigset_t sigs) {
     bo.interval = opts.audit_interval;
     bo.resync = opts.audit_resync;
     bo.api = opts.report_api == "wgpolicy" ? ReportApi::wgpolicy : ReportApi::openreports;
-    audit.audit = std::make_unique<BackgroundAudit>(cache, [&config] { return config.get(); }, bo,
-                                                    kube_report_store(cc, bo.api), kube_owner_lookup(cc), &registry);
+    audit.audit = std::make_unique<BackgroundAudit>(
+        cache, [&config] { return config.get(); }, bo, kube_report_store(cc, bo.api), kube_owner_lookup(cc), &registry);
     audit.audit->attach();
     LeaderElectionOptions lo;
     lo.ns = lease_namespace_of(opts);

@@ -21,8 +21,8 @@ struct AppOptions {
   std::chrono::milliseconds audit_interval{std::chrono::seconds(10)};
   std::chrono::milliseconds audit_resync{std::chrono::minutes(10)};
   std::string report_api = "openreports";  // or wgpolicy
-  std::string lease_namespace;  // empty: $POD_NAMESPACE, the ServiceAccount's namespace, else "default"
-  std::string identity;         // empty: $POD_NAME, else the host name
+  std::string lease_namespace;             // empty: $POD_NAMESPACE, the ServiceAccount's namespace, else "default"
+  std::string identity;                    // empty: $POD_NAME, else the host name
 };
 
 // Serves until SIGTERM/SIGINT; reloads config and certificates on SIGHUP (the

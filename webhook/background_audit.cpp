@@ -29,7 +29,6 @@ EngineOptions engine_options(const Config& cfg, const std::string& ns) {
   return eo;
 }
 
-
 ResourceType reports_type(ReportApi api) {
   return api == ReportApi::wgpolicy ? ResourceType{"wgpolicyk8s.io", "v1alpha2", "policyreports", "PolicyReport", true}
                                     : ResourceType{"openreports.io", "v1alpha1", "reports", "Report", true};
@@ -60,7 +59,8 @@ ReportStore kube_report_store(const ClusterConfig& cfg, ReportApi api) {
     std::map<std::string, json> out;
     ListResult listed = client->list(reports_type(api), "", 500, "app.kubernetes.io/managed-by=loki-guard");
     for (auto& item : listed.items)
-      if (string_field(meta(item), "name") == "loki-guard") out[string_field(meta(item), "namespace")] = std::move(item);
+      if (string_field(meta(item), "name") == "loki-guard")
+        out[string_field(meta(item), "namespace")] = std::move(item);
     return out;
   };
   s.apply = [client, api](const std::string& ns, const json& report) {
@@ -108,13 +108,15 @@ BackgroundAudit::BackgroundAudit(PolicyCache& cache, std::function<std::shared_p
       owners_(std::move(owners)),
       registry_(registry) {
   if (registry_) {
-    registry_->describe("loki_audit_findings", "Open findings of the background audit, by rule, namespace and severity.");
+    registry_->describe("loki_audit_findings",
+                        "Open findings of the background audit, by rule, namespace and severity.");
     registry_->describe("loki_audit_evaluation_duration_seconds", "Time to re-audit one namespace.");
     registry_->describe("loki_audit_report_writes_total",
                         "Policy report writes by result (applied, deleted, error); unchanged reports are not written.");
     registry_->describe("loki_audit_leader", "1 while this replica holds the audit lease and writes reports.");
     registry_->set("loki_audit_leader", {}, 0);
-    for (const char* r : {"applied", "deleted", "error"}) registry_->counter("loki_audit_report_writes_total", {{"result", r}});
+    for (const char* r : {"applied", "deleted", "error"})
+      registry_->counter("loki_audit_report_writes_total", {{"result", r}});
   }
 }
 

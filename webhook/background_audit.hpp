@@ -33,8 +33,8 @@
 namespace loki::webhook {
 
 struct BackgroundAuditOptions {
-  std::chrono::milliseconds interval{std::chrono::seconds(10)};  // per namespace, at most one evaluation
-  std::chrono::milliseconds resync{std::chrono::minutes(10)};    // everything re-evaluated
+  std::chrono::milliseconds interval{std::chrono::seconds(10)};        // per namespace, at most one evaluation
+  std::chrono::milliseconds resync{std::chrono::minutes(10)};          // everything re-evaluated
   std::chrono::milliseconds debounce{std::chrono::milliseconds(200)};  // a burst of events is one evaluation
   ReportApi api = ReportApi::openreports;
   // Whether the cache is complete enough to judge (default: PolicyCache::healthy).
@@ -83,7 +83,7 @@ class BackgroundAudit {
 
  private:
   struct PodState {
-    std::vector<Finding> findings;  // of the pod checks (per-object rules)
+    std::vector<Finding> findings;                             // of the pod checks (per-object rules)
     std::string owner_api, owner_kind, owner_name, owner_uid;  // the controlling ownerReference
     bool agent = false;
   };
@@ -117,16 +117,16 @@ class BackgroundAudit {
   // ns -> pod name -> state; shared so an evaluation copies the namespace's map, not the findings.
   using PodMap = std::map<std::string, std::shared_ptr<const PodState>>;
   std::unordered_map<std::string, PodMap> pods_;
-  std::map<std::string, Clock::time_point> dirty_;                         // ns -> marked at
+  std::map<std::string, Clock::time_point> dirty_;  // ns -> marked at
   bool leader_ = false;
-  bool leader_started_ = false;  // the existing reports still to be read
+  bool leader_started_ = false;                 // the existing reports still to be read
   std::map<std::string, std::string> written_;  // ns -> digest of the report as stored
   std::condition_variable cv_;
   bool stop_ = false;
 
   // The evaluation thread's own state.
-  std::unordered_map<std::string, Owner> owner_cache_;           // uid -> owner
-  std::map<std::string, Clock::time_point> last_eval_;           // ns -> when
+  std::unordered_map<std::string, Owner> owner_cache_;                                // uid -> owner
+  std::map<std::string, Clock::time_point> last_eval_;                                // ns -> when
   std::map<std::string, std::map<std::pair<std::string, std::string>, int>> gauges_;  // ns -> (rule, severity)
   Clock::time_point last_resync_{};
   Clock::time_point next_list_{};

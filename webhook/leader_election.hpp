@@ -25,9 +25,9 @@
 namespace loki::webhook {
 
 struct LeaderElectionOptions {
-  std::string ns;                       // where the Lease lives (the webhook's namespace)
+  std::string ns;  // where the Lease lives (the webhook's namespace)
   std::string name = "loki-guard-audit";
-  std::string identity;                 // holderIdentity: the pod name
+  std::string identity;  // holderIdentity: the pod name
   std::chrono::seconds lease_duration{15};
   std::chrono::seconds renew_deadline{10};
   std::chrono::seconds retry_period{5};

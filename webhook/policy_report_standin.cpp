@@ -11,7 +11,7 @@ using nlohmann::json;
 std::vector<json> build_policy_reports(const std::vector<Finding>& findings, const std::vector<ReportSubject>& checked,
                                        const std::vector<std::string>& rules_run, const PolicyReportOptions& opts) {
   const bool wg = opts.api == ReportApi::wgpolicy;
-  std::map<std::string, json> by_ns;  // "" = cluster-scoped
+  std::map<std::string, json> by_ns;                                            // "" = cluster-scoped
   std::map<std::string, std::set<std::pair<std::string, std::string>>> failed;  // ns -> (rule, subject)
   auto report = [&](const std::string& ns) -> json& {
     json& r = by_ns[ns];

@@ -73,7 +73,8 @@ class KubeClient {
   // Writes, with the body as JSON; each returns the object the server sends
   // back and throws KubeError (status 404, 409 Conflict, ...) otherwise.
   nlohmann::json create(const std::string& path, const nlohmann::json& object);  // POST to the collection
-  nlohmann::json update(const std::string& path, const nlohmann::json& object);  // PUT (metadata.resourceVersion: optimistic)
+  // PUT; with metadata.resourceVersion set, a concurrent change makes it fail with 409.
+  nlohmann::json update(const std::string& path, const nlohmann::json& object);
   // Server-side apply (PATCH application/apply-patch+yaml): creates or
   // updates the fields `field_manager` owns; force takes over conflicting fields.
   nlohmann::json apply(const std::string& path, const nlohmann::json& object, const std::string& field_manager,
