@@ -45,6 +45,7 @@ int run_cluster_audit(const CommonOptions& o, const ClusterOptions& c) {
   summary.files = 0;
   summary.objects = r.objects;
   summary.pods_checked = r.pods_checked;
+  if (o.format == "report") return emit_policy_reports(o, eo, std::move(r.findings), r.subjects);
   return emit_report(o, r.findings, summary);
 }
 

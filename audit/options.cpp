@@ -4,6 +4,10 @@
 
 #include <unistd.h>
 #include <loki/config.hpp>
+#include <loki/policy_report.hpp>
+
+#include <chrono>
+#include <cstdlib>
 
 #include <cerrno>
 #include <cstring>
@@ -13,8 +17,15 @@
 namespace loki::audit {
 
 void add_common(CLI::App& cmd, CommonOptions& o) {
-  cmd.add_option("-f,--format", o.format, "Output format: text, json, sarif, junit")
-      ->check(CLI::IsMember({"text", "json", "sarif", "junit"}))
+  cmd.add_option("-f,--format", o.format,
+                 "Output format: text, json, sarif, junit, or report (policy report objects as YAML, for kubectl "
+                 "apply)")
+      ->check(CLI::IsMember({"text", "json", "sarif", "junit", "report"}))
+      ->capture_default_str();
+  cmd.add_option("--report-api", o.report_api,
+                 "With -f report: openreports (openreports.io/v1alpha1 Report) or wgpolicy "
+                 "(wgpolicyk8s.io/v1alpha2 PolicyReport, for older Policy Reporter releases)")
+      ->check(CLI::IsMember({"openreports", "wgpolicy"}))
       ->capture_default_str();
   cmd.add_option("-o,--output", o.output, "Write the report to FILE instead of stdout");
   cmd.add_option("--fail-on", o.fail_on,
@@ -41,6 +52,7 @@ EngineOptions engine_options(const CommonOptions& o) {
   }
   if (o.all_pods) eo.config.all_pods = true;
   if (!o.ns.empty()) eo.default_namespace = o.ns;
+  eo.record_subjects = o.format == "report";
   return eo;
 }
 
@@ -84,6 +96,40 @@ class FdBuffer : public std::streambuf {
   char buf_[1 << 16];
 };
 
+// Writes `text` to -o FILE or stdout; kExitOk, or kExitUsage on an I/O error.
+int write_text(const CommonOptions& o, const std::string& text) {
+  if (o.output.empty()) {
+    std::cout << text;
+    std::cout.flush();
+    if (!std::cout) {
+      std::cerr << "loki-audit: error writing to stdout\n";
+      return kExitUsage;
+    }
+    return kExitOk;
+  }
+  std::ofstream out(o.output, std::ios::binary | std::ios::trunc);
+  if (!out) {
+    std::cerr << "loki-audit: cannot write " << o.output << ": " << std::strerror(errno) << "\n";
+    return kExitUsage;
+  }
+  out << text;
+  out.close();
+  if (!out) {
+    std::cerr << "loki-audit: error writing " << o.output << "\n";
+    return kExitUsage;
+  }
+  return kExitOk;
+}
+
+template <class Findings>
+int exit_code(const CommonOptions& o, const Findings& findings) {
+  if (o.fail_on == "none") return kExitOk;
+  auto threshold = *parse_severity(o.fail_on);
+  for (const auto& f : findings)
+    if (!f.suppressed && f.severity >= threshold) return kExitFindings;
+  return kExitOk;
+}
+
 template <class Findings>
 int emit_any(const CommonOptions& o, const Findings& findings, const ReportSummary& summary) {
   ReportOptions ropts;
@@ -113,13 +159,35 @@ int emit_any(const CommonOptions& o, const Findings& findings, const ReportSumma
       return kExitUsage;
     }
   }
-  if (o.fail_on == "none") return kExitOk;
-  auto threshold = *parse_severity(o.fail_on);
-  for (const auto& f : findings)
-    if (!f.suppressed && f.severity >= threshold) return kExitFindings;
-  return kExitOk;
+  return exit_code(o, findings);
+}
+
+// When the report was made: SOURCE_DATE_EPOCH (reproducible builds' variable)
+// when set, so that CI output can be compared; else now.
+std::int64_t report_time() {
+  if (const char* e = std::getenv("SOURCE_DATE_EPOCH"); e && *e) {
+    char* end = nullptr;
+    long long v = std::strtoll(e, &end, 10);
+    if (end && *end == '\0' && v >= 0) return v;
+  }
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 }  // namespace
+
+int emit_policy_reports(const CommonOptions& o, const EngineOptions& eo, std::vector<Finding> findings,
+                        const std::vector<ObjectRef>& subjects) {
+  // Rules the config switched off are not reported as passed either.
+  std::erase_if(findings, [&](const Finding& f) { return !eo.config.rule_enabled(f.rule); });
+  std::vector<ReportSubject> checked;
+  checked.reserve(subjects.size());
+  for (const auto& s : subjects) checked.push_back({s});
+  PolicyReportOptions ro;
+  ro.api = *parse_report_api(o.report_api);
+  ro.timestamp = report_time();
+  auto reports = build_policy_reports(findings, checked, report_rules(eo.config), ro);
+  if (int rc = write_text(o, reports_to_yaml(reports)); rc != kExitOk) return rc;
+  return exit_code(o, findings);
+}
 
 int emit_report(const CommonOptions& o, const std::vector<Finding>& findings, const ReportSummary& summary) {
   return emit_any(o, findings, summary);

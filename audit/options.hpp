@@ -26,6 +26,7 @@ struct CommonOptions {
   std::string ns;  // lint: namespace for objects without one; cluster: the namespace to audit
   std::string color = "auto";
   unsigned threads = 0;
+  std::string report_api = "openreports";  // -f report: openreports or wgpolicy
 };
 
 // Adds --format, --output, --fail-on, --config, --selector, --all-pods,
@@ -38,5 +39,9 @@ EngineOptions engine_options(const CommonOptions& o);
 // Writes the report; returns the exit code (0, 1, or 2 on an output error).
 int emit_report(const CommonOptions& o, const std::vector<Finding>& findings, const ReportSummary& summary);
 int emit_report(const CommonOptions& o, const FindingStore& findings, const ReportSummary& summary);
+// -f report: the findings as policy report objects (YAML), `subjects` the
+// agent objects checked (for pass results). Same exit codes.
+int emit_policy_reports(const CommonOptions& o, const EngineOptions& eo, std::vector<Finding> findings,
+                        const std::vector<ObjectRef>& subjects);
 
 }  // namespace loki::audit

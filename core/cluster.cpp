@@ -223,6 +223,17 @@ AuditResult audit_snapshot(const ClusterSnapshot& snap, const EngineOptions& opt
     }
   }
   out.pods_checked = pipeline.agent_pods() + templates.agent_pods;
+  // Subjects as findings name them: a pod's top-level owner, else the pod.
+  std::set<std::string> seen;
+  auto add_subject = [&](ObjectRef ref) {
+    if (seen.insert(ref.display()).second) out.subjects.push_back(std::move(ref));
+  };
+  for (auto& ref : pipeline.take_subjects()) {
+    auto it = pod_by_key.find(ref.ns + "/" + ref.name);
+    const json* owner = it != pod_by_key.end() ? owners.top_of(*it->second) : nullptr;
+    add_subject(owner ? live_object(*owner).ref() : std::move(ref));
+  }
+  for (auto& ref : templates.subjects) add_subject(std::move(ref));
   for (auto& f : policy_findings) out.findings.push_back(std::move(f));
   out.objects += snap.networkpolicies.size() + snap.ciliumnetworkpolicies.size() + snap.namespaces.size();
   return out;

@@ -67,6 +67,8 @@ void LintSession::add_text(std::string_view text, const std::string& name) {
         batch.inventory.merge(std::move(doc_batch.inventory));
         batch.objects += doc_batch.objects;
         batch.agent_pods += doc_batch.agent_pods;
+        batch.subjects.insert(batch.subjects.end(), std::make_move_iterator(doc_batch.subjects.begin()),
+                              std::make_move_iterator(doc_batch.subjects.end()));
         if (!doc.objects.empty() || !doc.errors.empty() || !doc.skipped.empty()) ++documents_with_content;
         skipped.insert(skipped.end(), std::make_move_iterator(doc.skipped.begin()),
                        std::make_move_iterator(doc.skipped.end()));
@@ -102,6 +104,7 @@ LintResult LintSession::finish() {
   r.findings = pipeline_.finish(order_of(inputs_, 0));
   r.summary = summary_;
   r.skipped = std::move(skipped_);
+  r.subjects = pipeline_.take_subjects();
   skipped_.clear();
   std::stable_sort(r.skipped.begin(), r.skipped.end(), [](const SkippedDocument& a, const SkippedDocument& b) {
     return std::tie(a.file, a.line) < std::tie(b.file, b.line);

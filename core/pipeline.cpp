@@ -2,6 +2,8 @@
 #include <loki/pipeline.hpp>
 #include <loki/podspec.hpp>
 
+#include <utility>
+
 namespace loki {
 
 Pipeline::Pipeline(EngineOptions opts) : opts_(std::move(opts)) {}
@@ -9,7 +11,10 @@ Pipeline::Pipeline(EngineOptions opts) : opts_(std::move(opts)) {}
 std::vector<Finding> Pipeline::check(const Object& object, PipelineBatch& batch) const {
   ++batch.objects;
   auto pod = find_pod_template(object.json);
-  if (pod && is_agent_pod(opts_.config, *pod)) ++batch.agent_pods;
+  if (pod && is_agent_pod(opts_.config, *pod)) {
+    ++batch.agent_pods;
+    if (opts_.record_subjects) batch.subjects.push_back(object.ref(opts_.default_namespace));
+  }
   auto found = check_object(object, opts_);
   // Keep only the compact network record (a few labels, ports, lines), not the object.
   record(object, batch);
@@ -46,6 +51,13 @@ void Pipeline::submit(PipelineBatch&& batch, std::uint64_t order) {
   inventory_.merge(std::move(batch.inventory));
   objects_ += batch.objects;
   agent_pods_ += batch.agent_pods;
+  subjects_.insert(subjects_.end(), std::make_move_iterator(batch.subjects.begin()),
+                   std::make_move_iterator(batch.subjects.end()));
+}
+
+std::vector<ObjectRef> Pipeline::take_subjects() {
+  std::lock_guard lk(mu_);
+  return std::exchange(subjects_, {});
 }
 
 const netpol::Inventory& Pipeline::inventory() {

@@ -65,6 +65,7 @@ struct AuditResult {
   std::vector<Finding> findings;
   std::size_t objects = 0;
   std::size_t pods_checked = 0;
+  std::vector<ObjectRef> subjects;  // agent workloads checked (EngineOptions::record_subjects)
 };
 AuditResult audit_snapshot(const ClusterSnapshot& snap, const EngineOptions& opts);
 

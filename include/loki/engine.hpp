@@ -14,6 +14,9 @@ struct EngineOptions {
   Config config;
   std::string default_namespace = "default";
   bool validate = true;  // structural checks (invalid-manifest); off where the API server has validated
+  // Keep the reference of every agent object checked (policy reports list
+  // what passed); off by default, as only reports need them.
+  bool record_subjects = false;
 };
 
 // Whether a pod template is a loki-mode pod under the config.

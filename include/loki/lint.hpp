@@ -20,6 +20,7 @@ struct LintResult {
   FindingStore findings;  // sorted; compact (a Finding is rebuilt per access)
   ReportSummary summary;
   std::vector<SkippedDocument> skipped;  // documents that are not Kubernetes objects, by file and line
+  std::vector<ObjectRef> subjects;       // agent objects checked (EngineOptions::record_subjects)
 };
 
 class LintSession {

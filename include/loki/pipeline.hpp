@@ -23,8 +23,9 @@ namespace loki {
 struct PipelineBatch {
   std::vector<Finding> findings;
   netpol::Inventory inventory;
-  std::size_t objects = 0;     // objects checked
-  std::size_t agent_pods = 0;  // of which carry an agent (loki-mode) pod template
+  std::size_t objects = 0;          // objects checked
+  std::size_t agent_pods = 0;       // of which carry an agent (loki-mode) pod template
+  std::vector<ObjectRef> subjects;  // those objects, with EngineOptions::record_subjects
   // The namespace of records without one (empty: the pipeline's default), for
   // listings of another namespace than the run's.
   std::string default_namespace;
@@ -57,6 +58,8 @@ class Pipeline {
 
   std::size_t agent_pods() const { return agent_pods_; }
   std::size_t objects() const { return objects_; }
+  // The agent objects checked (EngineOptions::record_subjects), in submit order.
+  std::vector<ObjectRef> take_subjects();
 
   // What the network pass sees, sorted by file and line (explain, netmap).
   const netpol::Inventory& inventory();
@@ -75,6 +78,7 @@ class Pipeline {
   netpol::Inventory inventory_;
   std::size_t objects_ = 0;
   std::size_t agent_pods_ = 0;
+  std::vector<ObjectRef> subjects_;
 };
 
 }  // namespace loki

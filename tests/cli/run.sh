@@ -150,6 +150,33 @@ for fmt in text json; do
   "$BIN" lint --color never -f "$fmt" $FIX/pod-template-kinds.yaml >"$TMP/out.$fmt"
   golden "pod-template-kinds.$fmt" "$TMP/out.$fmt"
 done
+# Policy reports (issue 20): the bundled examples as OpenReports Report objects, checked against the
+# CRD's own openAPIV3Schema (reports-api module, tests/cluster/report-crds.sh) with jsonschema; the real
+# API server validates them in tests/cluster/test_reports.sh.
+SOURCE_DATE_EPOCH=1700000000 "$BIN" lint -f report $EX >"$TMP/out.report" 2>"$TMP/err"
+r=$?
+[ $r = 1 ] && ok "lint -f report exits 1 on findings" || bad "lint -f report exit $r" "$(cat "$TMP/err")"
+golden "examples.report.yaml" "$TMP/out.report"
+SOURCE_DATE_EPOCH=1700000000 "$BIN" lint -f report --report-api wgpolicy $EX >"$TMP/out.wgreport" 2>/dev/null
+for api in openreports wgpolicy; do
+  [ $api = openreports ] && rep=$TMP/out.report || rep=$TMP/out.wgreport
+  if crds=$(tests/cluster/report-crds.sh $api 2>"$TMP/err"); then
+    python3 - "$rep" $crds <<'PY' && ok "$api reports validate against the CRD schema" || bad "$api reports do not validate"
+import sys, yaml, jsonschema
+schemas = {}
+for f in sys.argv[2:]:
+    crd = yaml.safe_load(open(f))
+    for v in crd["spec"]["versions"]:
+        schemas[(crd["spec"]["group"] + "/" + v["name"], crd["spec"]["names"]["kind"])] = v["schema"]["openAPIV3Schema"]
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+assert docs, "no reports"
+for d in docs:
+    jsonschema.validate(d, schemas[(d["apiVersion"], d["kind"])])
+PY
+  else
+    echo "skip $api CRD schema check: $(tail -1 "$TMP/err")"
+  fi
+done
 "$BIN" lint -f sarif -o "$TMP/o.sarif" $FIX/pods.yaml; cmp -s "$TMP/o.sarif" <("$BIN" lint -f sarif $FIX/pods.yaml) \
   && ok "--output writes the report" || bad "--output differs from stdout"
 

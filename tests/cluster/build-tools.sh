@@ -107,6 +107,10 @@ for pkg in helm.sh/helm/v3/pkg/lint/rules helm.sh/helm/v3/pkg/chartutil; do
   helm_ld+=" -X $pkg.k8sVersionMajor=1 -X $pkg.k8sVersionMinor=${helm_k8s_minor}"
 done
 build_one helm                    "$helm_mod" helm.sh/helm/v3/cmd/helm "$helm_ld"
+# krew and its manifest validator for the Krew plugin test (tests/krew/), pinned in tools-krew/go.mod.
+krew_mod="$here/tools-krew"
+build_one kubectl-krew            "$krew_mod" sigs.k8s.io/krew/cmd/krew                       "-s -w"
+build_one validate-krew-manifest  "$krew_mod" sigs.k8s.io/krew/cmd/validate-krew-manifest     "-s -w"
 
 if (( built_any )); then
   log "build times recorded in $prefix/logs/build-times.txt"
