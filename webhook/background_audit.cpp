@@ -145,8 +145,9 @@ BackgroundAudit::PodState BackgroundAudit::check_pod(const json& pod, const Conf
   o.file = api_path_of(pod);
   Pipeline pipeline(engine_options(cfg, ns));
   PipelineBatch batch;
+  // Suppressed findings too: the report lists them as skip, as `loki-audit -f report` does.
   for (auto& f : pipeline.check(o, batch))
-    if (!f.suppressed && f.rule != rule_id::invalid_manifest) st.findings.push_back(std::move(f));
+    if (f.rule != rule_id::invalid_manifest) st.findings.push_back(std::move(f));
   st.agent = batch.agent_pods > 0;
   if (!st.agent) st.findings.clear();  // the rules are for agents only
   st.findings.shrink_to_fit();
@@ -270,7 +271,6 @@ std::optional<json> BackgroundAudit::build(const std::string& ns, std::vector<Fi
   std::vector<std::pair<Finding, std::string>> pod_network;  // finding, pod name
   std::vector<Finding> policy_findings;
   pipeline.network([&](Finding&& f) {
-    if (f.suppressed) return;
     if (f.object.kind == "Pod" && f.object.ns == ns && pods.count(f.object.name)) {
       std::string name = f.object.name;
       pod_network.emplace_back(std::move(f), std::move(name));
@@ -300,11 +300,7 @@ std::optional<json> BackgroundAudit::build(const std::string& ns, std::vector<Fi
   groups.flush(findings);
   for (auto& f : policy_findings) findings.push_back(std::move(f));
 
-  std::vector<std::string> rules;
-  for (const Rule& r : all_rules())
-    // Pass results are per checked workload: the rules about workloads, not about policies.
-    if (r.scope != RuleScope::manifest && r.subject == RuleSubject::pod_template && cfg->rule_enabled(r.id))
-      rules.emplace_back(r.id);
+  const std::vector<std::string> rules = report_rules(*cfg);
   PolicyReportOptions ro;
   ro.api = opts_.api;
   ro.timestamp = static_cast<std::int64_t>(std::time(nullptr));
@@ -318,7 +314,8 @@ std::optional<json> BackgroundAudit::build(const std::string& ns, std::vector<Fi
 void BackgroundAudit::update_metrics(const std::string& ns, const std::vector<Finding>& findings) {
   if (!registry_) return;
   std::map<std::pair<std::string, std::string>, int> now;
-  for (const Finding& f : findings) ++now[{f.rule, std::string(to_string(f.severity))}];
+  for (const Finding& f : findings)
+    if (!f.suppressed) ++now[{f.rule, std::string(to_string(f.severity))}];
   auto& before = gauges_[ns];
   for (const auto& [key, n] : before)
     if (!now.count(key))

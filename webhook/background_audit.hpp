@@ -11,10 +11,10 @@
 
 #include <loki/config.hpp>
 #include <loki/finding.hpp>
+#include <loki/policy_report.hpp>
 
 #include "metrics.hpp"
 #include "policy_cache.hpp"
-#include "policy_report_standin.hpp"
 
 #include <chrono>
 #include <condition_variable>

@@ -194,8 +194,9 @@ std::vector<std::string> results(const json& report, const std::string& result) 
   std::vector<std::string> out;
   for (const auto& r : report["results"])
     if (r["result"] == result)
-      out.push_back(r["policy"].get<std::string>() + " " + r["resources"][0]["kind"].get<std::string>() + "/" +
-                    r["resources"][0]["name"].get<std::string>());
+      for (const auto& res : r["resources"])  // a pass result names every subject that passed
+        out.push_back(r["policy"].get<std::string>() + " " + res["kind"].get<std::string>() + "/" +
+                      res["name"].get<std::string>());
   return out;
 }
 

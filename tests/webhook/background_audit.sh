@@ -39,8 +39,14 @@ cleanup() {
 }
 trap cleanup EXIT
 
-MOD=$("$ROOT/tests/cluster/reports-crds.sh" 2>"$TMP/crds.log" | tail -1) && [ -d "$MOD" ] &&
-  ok "openreports.io CRDs installed from $(basename "$MOD")" || fatal "CRDs: $(cat "$TMP/crds.log")"
+install_crds() {
+  local f args=()
+  for f in $("$ROOT/tests/cluster/report-crds.sh" openreports); do args+=(-f "$f"); done
+  [ ${#args[@]} = 2 ] && k apply --server-side --force-conflicts "${args[@]}" &&
+    k wait --for condition=established --timeout=60s crd/reports.openreports.io crd/clusterreports.openreports.io
+}
+install_crds >"$TMP/crds.log" 2>&1 && ok "openreports.io CRDs installed from the pinned reports-api module" ||
+  fatal "CRDs: $(cat "$TMP/crds.log")"
 k create namespace "$NS" >/dev/null && k create namespace "$LEASE_NS" >/dev/null
 sign_serving_cert "$PKI/ca.crt" "$PKI/ca.key" "$TMP/tls"
 # Agents of this run only: other tests' pods in the shared cluster are not this run's agents.
@@ -123,7 +129,7 @@ report_has() {  # result rule kind/name [absent]
 import json, sys
 r = json.load(sys.stdin)
 want = (sys.argv[1], sys.argv[2], sys.argv[3])
-got = {(x["result"], x["policy"], x["resources"][0]["kind"] + "/" + x["resources"][0]["name"]) for x in r["results"]}
+got = {(x["result"], x["policy"], o["kind"] + "/" + o["name"]) for x in r["results"] for o in x["resources"]}
 sys.exit(0 if (want in got) != (sys.argv[4] == "absent") else 1)' "$1" "$2" "$3" "${4:-present}"
 }
 secs=$(until_true 30 report_has fail egress-shadowed Pod/solo) &&
@@ -136,16 +142,19 @@ secs=$(until_true 60 report_has fail egress-shadowed Deployment/agent) &&
   bad "no result on Deployment/agent" "$(k get report loki-guard -n "$NS" -o yaml 2>&1 | head -60)"
 sleep 3  # settled: both Deployment pods seen
 
-# The same findings as the CLI's cluster audit (rule, subject) for this namespace.
-"$AUDIT" --namespace "$NS" --config "$TMP/config.yaml" -f json >"$TMP/cli.json" 2>"$TMP/cli.err"
+# The report `loki-audit -f report` prints for this namespace: the same results and summary (timestamps aside).
+"$AUDIT" --namespace "$NS" --config "$TMP/config.yaml" -f report >"$TMP/cli.yaml" 2>"$TMP/cli.err"
 k get report loki-guard -n "$NS" -o json >"$TMP/report.json"
-check "the report's failures are loki-audit's findings for the namespace" python3 - "$TMP/cli.json" "$TMP/report.json" <<'PY'
-import json, sys
-cli = json.load(open(sys.argv[1]))
+check "the webhook's report is loki-audit -f report's for the namespace" python3 - "$TMP/cli.yaml" "$TMP/report.json" "$NS" <<'PY'
+import json, sys, yaml
+cli = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d and d.get("metadata", {}).get("namespace") == sys.argv[3]]
 rep = json.load(open(sys.argv[2]))
-a = sorted({(f["rule"], f["object"]["kind"] + "/" + f["object"]["name"]) for f in cli["findings"] if not f.get("suppressed")})
-b = sorted({(x["policy"], x["resources"][0]["kind"] + "/" + x["resources"][0]["name"]) for x in rep["results"] if x["result"] == "fail"})
-assert a == b and a, f"loki-audit: {a}\nreport:    {b}"
+def norm(r):
+    res = [{k: v for k, v in x.items() if k != "timestamp"} for x in r["results"]]
+    return sorted(json.dumps(x, sort_keys=True) for x in res), r["summary"]
+assert len(cli) == 1, f"loki-audit printed {len(cli)} reports for the namespace"
+a, b = norm(cli[0]), norm(rep)
+assert a == b, "loki-audit:\n" + "\n".join(a[0]) + f"\n{a[1]}\nwebhook:\n" + "\n".join(b[0]) + f"\n{b[1]}"
 PY
 
 # --- labelling it removes the result; deleting the isolating policy brings it back --
