@@ -299,6 +299,8 @@ std::optional<json> BackgroundAudit::build(const std::string& ns, std::vector<Fi
   std::vector<Finding> findings;
   groups.flush(findings);
   for (auto& f : policy_findings) findings.push_back(std::move(f));
+  // Rules the config switched off are not reported (as `loki-audit -f report` drops them).
+  std::erase_if(findings, [&](const Finding& f) { return !cfg->rule_enabled(f.rule); });
 
   const std::vector<std::string> rules = report_rules(*cfg);
   PolicyReportOptions ro;

@@ -271,6 +271,7 @@ TEST_CASE("background audit: reports follow pods and policies, written once per 
   snap.workloads = {owners["ReplicaSet/agent-7d4"], owners["Deployment/agent"]};
   loki::EngineOptions eo;
   eo.config = *cfg;
+  eo.record_subjects = true;
   auto cli = loki::audit_snapshot(snap, eo);
   std::vector<loki::Finding> mine;
   REQUIRE(audit.build("team", &mine));
@@ -283,6 +284,15 @@ TEST_CASE("background audit: reports follow pods and policies, written once per 
   };
   CHECK(key(mine) == key(cli.findings));
   CHECK(key(mine).size() >= 2);
+  // And the report `loki-audit -f report` prints for the namespace (audit/options.cpp's emit_policy_reports).
+  std::erase_if(cli.findings, [&](const loki::Finding& f) { return !cfg->rule_enabled(f.rule); });
+  std::vector<loki::ReportSubject> checked;
+  for (const auto& s : cli.subjects) checked.push_back({s});
+  json cli_team;
+  for (auto& r : loki::build_policy_reports(cli.findings, checked, loki::report_rules(*cfg), {}))
+    if (r["metadata"].value("namespace", "") == "team") cli_team = r;
+  REQUIRE(cli_team.is_object());
+  CHECK(loki::webhook::report_digest(cli_team) == loki::webhook::report_digest(report));
 
   // Nothing changed: nothing evaluated or written.
   CHECK(audit.run_once(t + 20s) == 0);
