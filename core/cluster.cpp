@@ -133,56 +133,57 @@ class Owners {
   std::unordered_map<std::string, const json*> by_uid_;
 };
 
-// Pod findings grouped per top-level workload: (owner, rule, container,
-// message) -> finding with the pods it applies to.
-class OwnerGroups {
+// Pod findings onto their top-level workloads.
+class PodGroups {
  public:
-  explicit OwnerGroups(const Owners& owners) : owners_(owners) {}
+  explicit PodGroups(const Owners& owners) : owners_(owners) {}
   void add(Finding f, const json& pod) {
     const json* owner = owners_.top_of(pod);
     const std::string pod_name = string_field(meta(pod), "name");
     ObjectRef owner_ref = owner ? live_object(*owner).ref() : live_object(pod).ref();
     std::string owner_file = owner ? api_path_of(*owner) : api_path_of(pod);
-    std::string key = owner_ref.display() + "\x1f" + f.rule + "\x1f" + f.container.value_or("") + "\x1f" + f.message;
-    auto [it, fresh] = groups_.try_emplace(key);
-    if (fresh) {
-      f.object = owner_ref;
-      f.file = owner_file;
-      it->second.finding = std::move(f);
-      order_.push_back(key);
-    }
-    it->second.pods.push_back(pod_name);
+    groups_.add(std::move(f), owner_ref, owner_file, pod_name);
   }
-  // One finding per group, in the order groups were opened, naming its pods.
-  void flush(std::vector<Finding>& out) {
-    for (const auto& key : order_) {
-      Group& g = groups_[key];
-      std::sort(g.pods.begin(), g.pods.end());
-      std::string names;
-      for (std::size_t i = 0; i < g.pods.size() && i < 10; ++i) names += (i ? ", " : "") + g.pods[i];
-      if (g.pods.size() > 10) names += ", ... (" + std::to_string(g.pods.size()) + " pods)";
-      if (!(g.pods.size() == 1 && g.finding.object.kind == "Pod" && g.finding.object.name == g.pods[0]))
-        g.finding.message += " [pods: " + names + "]";
-      out.push_back(std::move(g.finding));
-    }
-  }
+  void flush(std::vector<Finding>& out) { groups_.flush(out); }
 
  private:
-  struct Group {
-    Finding finding;
-    std::vector<std::string> pods;
-  };
   const Owners& owners_;
-  std::map<std::string, Group> groups_;
-  std::vector<std::string> order_;
+  OwnerGroups groups_;
 };
 
 }  // namespace
 
+void OwnerGroups::add(Finding f, const ObjectRef& owner, const std::string& owner_file, const std::string& pod_name) {
+  std::string key = owner.display() + "\x1f" + f.rule + "\x1f" + f.container.value_or("") + "\x1f" + f.message;
+  auto [it, fresh] = groups_.try_emplace(key);
+  if (fresh) {
+    f.object = owner;
+    f.file = owner_file;
+    it->second.finding = std::move(f);
+    order_.push_back(key);
+  }
+  it->second.pods.push_back(pod_name);
+}
+
+void OwnerGroups::flush(std::vector<Finding>& out) {
+  for (const auto& key : order_) {
+    Group& g = groups_[key];
+    std::sort(g.pods.begin(), g.pods.end());
+    std::string names;
+    for (std::size_t i = 0; i < g.pods.size() && i < 10; ++i) names += (i ? ", " : "") + g.pods[i];
+    if (g.pods.size() > 10) names += ", ... (" + std::to_string(g.pods.size()) + " pods)";
+    if (!(g.pods.size() == 1 && g.finding.object.kind == "Pod" && g.finding.object.name == g.pods[0]))
+      g.finding.message += " [pods: " + names + "]";
+    out.push_back(std::move(g.finding));
+  }
+  groups_.clear();
+  order_.clear();
+}
+
 AuditResult audit_snapshot(const ClusterSnapshot& snap, const EngineOptions& opts) {
   AuditResult out;
   const Owners owners(snap.workloads);
-  OwnerGroups groups(owners);
+  PodGroups groups(owners);
   std::set<std::string> owners_with_pods;
   // Pods by namespace/name, to put network findings on their owners too.
   std::unordered_map<std::string, const json*> pod_by_key;

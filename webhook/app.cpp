@@ -4,6 +4,8 @@
 #include <loki/kubeconfig.hpp>
 
 #include "admission.hpp"
+#include "background_audit.hpp"
+#include "leader_election.hpp"
 #include "metrics.hpp"
 #include "policy_cache.hpp"
 #include "review_handler.hpp"
@@ -13,8 +15,11 @@
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <cstdlib>
+#include <fstream>
 #include <iostream>
 #include <memory>
 #include <mutex>
@@ -133,10 +138,14 @@ void register_cache_metrics(metrics::Registry& registry, PolicyCache& cache) {
 
 // The watching policy cache, or none with --without-cluster.
 std::unique_ptr<PolicyCache> start_cache(const AppOptions& opts, const ConfigHolder& config,
-                                         metrics::Registry& registry) {
+                                         metrics::Registry& registry,
+                                         const std::function<void(PolicyCache&, const ClusterConfig&)>& before_start) {
   if (opts.without_cluster) return nullptr;
   ClusterConfig cc = load_cluster_config({opts.kubeconfig, opts.context});
-  auto cache = std::make_unique<PolicyCache>(cc, config.get()->network_policy_changes != Action::off);
+  // The background audit needs every pod, whatever networkPolicyChanges says.
+  auto cache =
+      std::make_unique<PolicyCache>(cc, config.get()->network_policy_changes != Action::off || opts.background_audit);
+  if (before_start) before_start(*cache, cc);
   cache->start();
   register_cache_metrics(registry, *cache);
   spdlog::info(R"("msg":"watching the cluster","server":{},"context":{})", json(cc.server).dump(),
@@ -206,11 +215,65 @@ void handle_signals(sigset_t sigs, ConfigHolder& config, Server& server, const s
   }
 }
 
+// Who this replica is and where its Lease lives (the chart sets POD_NAME and POD_NAMESPACE).
+std::string identity_of(const AppOptions& opts) {
+  if (!opts.identity.empty()) return opts.identity;
+  if (const char* p = std::getenv("POD_NAME"); p && *p) return p;
+  char host[256] = {};
+  if (gethostname(host, sizeof host - 1) == 0 && host[0]) return host;
+  return "loki-webhook-" + std::to_string(getpid());
+}
+
+std::string lease_namespace_of(const AppOptions& opts) {
+  if (!opts.lease_namespace.empty()) return opts.lease_namespace;
+  if (const char* p = std::getenv("POD_NAMESPACE"); p && *p) return p;
+  std::ifstream f("/var/run/secrets/kubernetes.io/serviceaccount/namespace");
+  std::string ns;
+  if (f >> ns && !ns.empty()) return ns;
+  return "default";
+}
+
+// The background audit and its leader election (nothing without --background-audit).
+struct Audit {
+  std::unique_ptr<BackgroundAudit> audit;
+  std::unique_ptr<LeaderElector> elector;
+  void stop() {
+    if (elector) elector->stop();  // releases the lease: another replica takes over at once
+    if (audit) audit->stop();
+  }
+  ~Audit() { stop(); }
+};
+
 int serve(const AppOptions& opts, sigset_t sigs) {
   ConfigHolder config(opts.config_path);
   metrics::Registry registry;
   describe_metrics(registry);
-  std::unique_ptr<PolicyCache> cache = start_cache(opts, config, registry);
+  // The audit reads the cache: declared after it, so it is stopped and freed first on every path.
+  std::unique_ptr<PolicyCache> cache;
+  Audit audit;
+  auto with_audit = [&](PolicyCache& cache, const ClusterConfig& cc) {
+    if (!opts.background_audit) return;
+    BackgroundAuditOptions bo;
+    bo.interval = opts.audit_interval;
+    bo.resync = opts.audit_resync;
+    bo.api = opts.report_api == "wgpolicy" ? ReportApi::wgpolicy : ReportApi::openreports;
+    audit.audit = std::make_unique<BackgroundAudit>(
+        cache, [&config] { return config.get(); }, bo, kube_report_store(cc, bo.api), kube_owner_lookup(cc), &registry);
+    audit.audit->attach();
+    LeaderElectionOptions lo;
+    lo.ns = lease_namespace_of(opts);
+    lo.identity = identity_of(opts);
+    audit.elector = std::make_unique<LeaderElector>(lo, kube_lease_api(cc, lo));
+    spdlog::info(R"("msg":"background audit on","lease":{},"identity":{},"intervalMs":{},"resyncMs":{},"reportApi":{})",
+                 json(lo.ns + "/" + lo.name).dump(), json(lo.identity).dump(), opts.audit_interval.count(),
+                 opts.audit_resync.count(), json(opts.report_api).dump());
+  };
+  cache = start_cache(opts, config, registry, with_audit);
+  if (audit.audit) {
+    audit.audit->start();
+    BackgroundAudit* a = audit.audit.get();
+    audit.elector->start([a](bool leader) { a->set_leader(leader); });
+  }
   auto view_for = [&](const Config& cfg) {
     if (cache) return cache->view(cfg);
     ClusterView v;
@@ -229,6 +292,7 @@ int serve(const AppOptions& opts, sigset_t sigs) {
   server.run();
   stopping = true;
   signals.join();
+  audit.stop();
   if (cache) cache->stop();
   spdlog::info(R"("msg":"stopped")");
   return 0;

@@ -5,6 +5,7 @@
 
 #include "server.hpp"
 
+#include <chrono>
 #include <string>
 
 namespace loki::webhook {
@@ -15,6 +16,13 @@ struct AppOptions {
   std::string kubeconfig, context;
   std::string log_level = "info";
   bool without_cluster = false;  // no policy cache: decisions that need it follow cacheUnavailable
+  // Background audit (policy reports), written by the holder of a Lease only.
+  bool background_audit = false;
+  std::chrono::milliseconds audit_interval{std::chrono::seconds(10)};
+  std::chrono::milliseconds audit_resync{std::chrono::minutes(10)};
+  std::string report_api = "openreports";  // or wgpolicy
+  std::string lease_namespace;             // empty: $POD_NAMESPACE, the ServiceAccount's namespace, else "default"
+  std::string identity;                    // empty: $POD_NAME, else the host name
 };
 
 // Serves until SIGTERM/SIGINT; reloads config and certificates on SIGHUP (the

@@ -8,6 +8,25 @@
 #include <CLI/CLI.hpp>
 
 #include <chrono>
+#include <iostream>
+#include <string>
+
+namespace {
+
+// "10s", "500ms", "10m", "1h" or plain seconds.
+std::chrono::milliseconds parse_duration(const std::string& text) {
+  std::size_t pos = 0;
+  const long long n = std::stoll(text, &pos);
+  const std::string unit = text.substr(pos);
+  if (n <= 0) throw CLI::ValidationError("duration", "must be positive: " + text);
+  if (unit.empty() || unit == "s") return std::chrono::seconds(n);
+  if (unit == "ms") return std::chrono::milliseconds(n);
+  if (unit == "m") return std::chrono::minutes(n);
+  if (unit == "h") return std::chrono::hours(n);
+  throw CLI::ValidationError("duration", "unit must be ms, s, m or h: " + text);
+}
+
+}  // namespace
 
 using namespace loki::webhook;
 
@@ -35,11 +54,32 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", o.log_level, "trace, debug, info, warn, error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
       ->capture_default_str();
+  std::string audit_interval = "10s", audit_resync = "10m";
+  app.add_flag("--background-audit", o.background_audit,
+               "Keep a policy report per namespace (openreports.io Report) from the cache; written by the holder "
+               "of the Lease loki-guard-audit only");
+  app.add_option("--audit-interval", audit_interval, "At most one re-audit per namespace per interval (ms, s, m, h)")
+      ->capture_default_str();
+  app.add_option("--audit-resync", audit_resync, "Re-audit every namespace this often (ms, s, m, h)")
+      ->capture_default_str();
+  app.add_option("--report-api", o.report_api, "openreports (Report) or wgpolicy (PolicyReport)")
+      ->check(CLI::IsMember({"openreports", "wgpolicy"}))
+      ->capture_default_str();
+  app.add_option("--lease-namespace", o.lease_namespace,
+                 "Namespace of the audit Lease (default: $POD_NAMESPACE, else the ServiceAccount's)");
+  app.add_option("--identity", o.identity, "Lease holder identity (default: $POD_NAME, else the host name)");
   app.set_version_flag("--version", std::string("loki-webhook ") + LOKI_VERSION);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
+  }
+  try {
+    o.audit_interval = parse_duration(audit_interval);
+    o.audit_resync = parse_duration(audit_resync);
+  } catch (const std::exception& e) {
+    std::cerr << "loki-webhook: --audit-interval/--audit-resync: " << e.what() << "\n";
+    return 2;
   }
   so.read_timeout = std::chrono::seconds(read_timeout);
   so.idle_timeout = std::chrono::seconds(idle_timeout);

@@ -330,6 +330,7 @@ void PolicyCache::begin_namespaces() {
 }
 void PolicyCache::begin_pods() {
   staging_->pods = {};
+  if (listener_.pods_begin) listener_.pods_begin();
 }
 
 struct PolicyCache::Snapshot {
@@ -441,6 +442,7 @@ void PolicyCache::commit_policies(std::size_t source) {
     }
     s.policies[source] = count;
   });
+  changed("");
 }
 
 void PolicyCache::apply_policy(std::size_t source, const std::string& type, json&& object) {
@@ -451,6 +453,7 @@ void PolicyCache::apply_policy(std::size_t source, const std::string& type, json
   } else {
     p = parse_policy_object(std::move(object));
   }
+  bool clusterwide_changed = false;
   update([&](Snapshot& s) {
     std::size_t& count = s.policies[source];
     {
@@ -483,8 +486,10 @@ void PolicyCache::apply_policy(std::size_t source, const std::string& type, json
       cw->all.clear();
       for (const auto& [k, list] : cw->by_object) cw->all.insert(cw->all.end(), list.begin(), list.end());
       s.clusterwide = cw->by_object.empty() ? nullptr : std::move(cw);
+      clusterwide_changed = true;
     }
   });
+  changed(clusterwide_changed ? std::string() : p.ns);
 }
 
 void PolicyCache::stage_namespaces(std::vector<json>&& items) {
@@ -511,6 +516,7 @@ void PolicyCache::commit_namespaces() {
       slot = std::move(l);  // of two with one name the later wins
     }
   });
+  changed("");
 }
 
 void PolicyCache::apply_namespace(const std::string& type, json&& object) {
@@ -522,9 +528,12 @@ void PolicyCache::apply_namespace(const std::string& type, json&& object) {
     s.namespaces += (l ? 1 : 0) - (slot ? 1 : 0);
     slot = std::move(l);
   });
+  changed(name);
 }
 
 void PolicyCache::stage_pods(std::vector<json>&& items) {
+  // The listener (the background audit) checks each pod while its JSON is in hand.
+  if (listener_.pods_page) listener_.pods_page(items);
   auto& by_ns = staging_->pods;
   for (auto& item : items) {
     auto [ns, name] = ns_and_name(item);
@@ -548,12 +557,15 @@ void PolicyCache::commit_pods() {
     for (auto& [ns, list] : by_ns) d.entry(ns).pods = std::make_shared<const ByName<LivePod>>(std::move(list));
     s.pods = count;
   });
+  if (listener_.pods_commit) listener_.pods_commit();
+  changed("");
 }
 
 void PolicyCache::apply_pod(const std::string& type, json&& object) {
   std::string ns, name;  // not a structured binding: the lambda below uses them (clang 14 cannot)
   std::tie(ns, name) = ns_and_name(object);
   const bool deleted = type == "DELETED";
+  if (listener_.pod) listener_.pod(ns, name, deleted ? nullptr : &object);
   std::shared_ptr<const LivePod> p = deleted ? nullptr : compact(std::move(object), ns, name);
   update([&](Snapshot& s) {
     Draft d(s);
@@ -574,6 +586,7 @@ void PolicyCache::apply_pod(const std::string& type, json&& object) {
     }
     e.pods = pods->empty() ? nullptr : std::move(pods);
   });
+  changed(ns);
 }
 
 std::size_t PolicyCache::policies() const {

@@ -9,6 +9,7 @@
 #include "admission.hpp"
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -46,6 +47,21 @@ class PolicyCache {
 
   // A view for one admission decision (a consistent snapshot).
   ClusterView view(const Config& config) const;
+
+  // The background audit's hooks (set before start(); called from the
+  // reflector threads). `changed`: after a change is published, the namespace
+  // it can affect ("" = every namespace: a re-list, a clusterwide policy).
+  // `pod` / `pods_page`: each pod's JSON as it arrives, before the cache
+  // compacts it (the pod checks need the whole spec; nullptr: deleted).
+  struct Listener {
+    std::function<void(const std::string& ns)> changed;
+    std::function<void(const std::string& ns, const std::string& name, const nlohmann::json* pod)> pod;
+    // A list of pods: begin, each page's pods (before they are compacted), commit (the list is complete).
+    std::function<void()> pods_begin;
+    std::function<void(const std::vector<nlohmann::json>& pods)> pods_page;
+    std::function<void()> pods_commit;
+  };
+  void set_listener(Listener l) { listener_ = std::move(l); }
 
  private:
   struct Snapshot;
@@ -90,6 +106,10 @@ class PolicyCache {
   std::mutex write_mu_;
   std::unique_ptr<Staging> staging_;  // lists being received, per reflector
   std::atomic<bool> started_{false};
+  Listener listener_;
+  void changed(const std::string& ns) const {
+    if (listener_.changed) listener_.changed(ns);
+  }
   std::string start_error_;
 };
 

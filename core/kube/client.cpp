@@ -141,6 +141,22 @@ Intent intent_of(const std::string& path) {
   return in;
 }
 
+// The RBAC verb of a write, for 403 messages (an apply patch needs patch, and create when the object is new).
+std::string verb_name(http::verb method, const std::string& path) {
+  switch (method) {
+    case http::verb::post:
+      return "create";
+    case http::verb::put:
+      return "update";
+    case http::verb::patch:
+      return path.find("fieldManager=") != std::string::npos ? "patch (and create)" : "patch";
+    case http::verb::delete_:
+      return "delete";
+    default:
+      return "get";
+  }
+}
+
 std::string status_message(const std::string& body) {
   auto j = json::parse(body, nullptr, false);
   if (j.is_object()) {
@@ -407,8 +423,9 @@ struct KubeClient::Impl {
     return ec;
   }
 
-  http::request<http::empty_body> make_request(const std::string& target) {
-    http::request<http::empty_body> req{http::verb::get, cfg.base_path + target, 11};
+  template <class Body = http::empty_body>
+  http::request<Body> make_request(const std::string& target, http::verb method = http::verb::get) {
+    http::request<Body> req{method, cfg.base_path + target, 11};
     req.set(http::field::host, cfg.host);
     req.set(http::field::user_agent, std::string("loki-guard/") + LOKI_VERSION);
     req.set(http::field::accept, "application/json");
@@ -417,9 +434,11 @@ struct KubeClient::Impl {
     return req;
   }
 
-  KubeError http_error(unsigned status, const std::string& path, const std::string& body) {
+  KubeError http_error(unsigned status, const std::string& path, const std::string& body,
+                       http::verb method = http::verb::get) {
     std::string msg = status_message(body);
     Intent in = intent_of(path);
+    if (method != http::verb::get) in.verb = verb_name(method, path);
     if (status == 401)
       return KubeError("the API server at " + where() + " rejected the credentials of " + who() +
                            " (401 Unauthorized): the token or client certificate from " + cfg.source +
@@ -437,13 +456,22 @@ struct KubeClient::Impl {
     }
     if (status == 404 && in.resource == "namespaces" && !in.ns.empty())
       return KubeError("namespace \"" + in.ns + "\" not found on " + where(), 404);
-    return KubeError("API server " + where() + " answered " + std::to_string(status) + " to GET " + path + ": " + msg,
+    return KubeError("API server " + where() + " answered " + std::to_string(status) + " to " +
+                         std::string(http::to_string(method)) + " " + path + ": " + msg,
                      static_cast<int>(status));
   }
 
   // One GET with a whole body. Retries once on a stale keep-alive connection
   // and once after refreshing exec credentials on 401.
   json get(const std::string& path, int timeout_seconds = 60) {
+    return call(http::verb::get, path, nullptr, {}, timeout_seconds);
+  }
+
+  // Any verb; `body` (with its content type) for POST/PUT/PATCH. A write is
+  // retried on a stale keep-alive connection only when the request could not
+  // have reached the server (nothing was read back).
+  json call(http::verb method, const std::string& path, const std::string* body, const std::string& content_type,
+            int timeout_seconds = 60) {
     std::lock_guard lk(mu);
     for (int attempt = 0;; ++attempt) {
       ensure_exec_credential(false);
@@ -451,7 +479,12 @@ struct KubeClient::Impl {
       bool reused = connected;
       try {
         connect(deadline);
-        auto req = make_request(path);
+        auto req = make_request<http::string_body>(path, method);
+        if (body) {
+          req.set(http::field::content_type, content_type);
+          req.body() = *body;
+          req.prepare_payload();
+        }
         req.keep_alive(true);
         ++stats.requests;
         write(req, deadline, nullptr);
@@ -471,7 +504,7 @@ struct KubeClient::Impl {
           ensure_exec_credential(true);
           continue;
         }
-        if (status < 200 || status >= 300) throw http_error(status, path, res.body());
+        if (status < 200 || status >= 300) throw http_error(status, path, res.body(), method);
         auto j = json::parse(res.body(), nullptr, false);
         if (j.is_discarded()) throw KubeError("API server " + where() + " sent a body that is not JSON for " + path);
         return j;
@@ -556,6 +589,28 @@ ListResult KubeClient::list_pages(const ResourceType& rt, const std::string& ns,
     if (cont.empty()) break;
   }
   return out;
+}
+
+json KubeClient::create(const std::string& path, const json& object) {
+  const std::string body = object.dump();
+  return impl_->call(http::verb::post, path, &body, "application/json");
+}
+
+json KubeClient::update(const std::string& path, const json& object) {
+  const std::string body = object.dump();
+  return impl_->call(http::verb::put, path, &body, "application/json");
+}
+
+json KubeClient::apply(const std::string& path, const json& object, const std::string& field_manager, bool force) {
+  // JSON is YAML: the apply content type takes the object as it is.
+  const std::string body = object.dump();
+  std::string q = (path.find('?') == std::string::npos ? "?" : "&") + std::string("fieldManager=") +
+                  url_encode(field_manager) + (force ? "&force=true" : "");
+  return impl_->call(http::verb::patch, path + q, &body, "application/apply-patch+yaml");
+}
+
+json KubeClient::remove(const std::string& path) {
+  return impl_->call(http::verb::delete_, path, nullptr, {});
 }
 
 bool KubeClient::serves(const ResourceType& rt) {

@@ -5,6 +5,7 @@
 #include <loki/engine.hpp>
 #include <loki/kube_client.hpp>
 
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -37,6 +38,24 @@ ClusterSnapshot walk_cluster(KubeClient& client, const WalkOptions& opts);
 
 // The API path of an object, used as its "file" in findings.
 std::string api_path_of(const nlohmann::json& object);
+
+// Pod findings grouped per top-level workload, as the cluster audit and the
+// webhook's background audit report them: (owner, rule, container, message)
+// -> one finding on the owner, naming the pods it applies to.
+class OwnerGroups {
+ public:
+  void add(Finding f, const ObjectRef& owner, const std::string& owner_file, const std::string& pod_name);
+  // One finding per group, in the order groups were opened; empties the groups.
+  void flush(std::vector<Finding>& out);
+
+ private:
+  struct Group {
+    Finding finding;
+    std::vector<std::string> pods;
+  };
+  std::map<std::string, Group> groups_;
+  std::vector<std::string> order_;
+};
 
 // Pure: findings for a snapshot. Pod findings are reported once per owning
 // top-level workload (ownerReferences: Pod -> ReplicaSet -> Deployment,

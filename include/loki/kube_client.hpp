@@ -70,6 +70,17 @@ class KubeClient {
   // wrong in terms of `verb` and `rt` (for 403 messages).
   nlohmann::json get(const std::string& path_and_query);
 
+  // Writes, with the body as JSON; each returns the object the server sends
+  // back and throws KubeError (status 404, 409 Conflict, ...) otherwise.
+  nlohmann::json create(const std::string& path, const nlohmann::json& object);  // POST to the collection
+  // PUT; with metadata.resourceVersion set, a concurrent change makes it fail with 409.
+  nlohmann::json update(const std::string& path, const nlohmann::json& object);
+  // Server-side apply (PATCH application/apply-patch+yaml): creates or
+  // updates the fields `field_manager` owns; force takes over conflicting fields.
+  nlohmann::json apply(const std::string& path, const nlohmann::json& object, const std::string& field_manager,
+                       bool force = true);
+  nlohmann::json remove(const std::string& path);  // DELETE
+
   // Lists every object of a type (ns empty: all namespaces) in pages of
   // `chunk_size` (limit + continue); a 410 Gone restarts the list.
   ListResult list(const ResourceType& rt, const std::string& ns, std::size_t chunk_size = 500,

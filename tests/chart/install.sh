@@ -52,6 +52,13 @@ ports: [{name: https, port: 6443, protocol: TCP}]
 EOF
 fi
 
+# The reports CRDs (the chart installs them only with reports.installCRDs): from the pinned module.
+crd_args=()
+for f in $("$ROOT/tests/cluster/report-crds.sh" openreports 2>"$TMP/crds.log"); do crd_args+=(-f "$f"); done
+{ [ ${#crd_args[@]} = 2 ] && k apply --server-side --force-conflicts "${crd_args[@]}" &&
+  k wait --for condition=established --timeout=60s crd/reports.openreports.io; } >>"$TMP/crds.log" 2>&1 &&
+  ok "openreports.io CRDs installed" || bad "CRDs" "$(cat "$TMP/crds.log")"
+
 # --- install -----------------------------------------------------------------
 out=$("$HELM" install "$REL" "$ROOT/charts/loki-guard" -n "$NS" --create-namespace \
   --set webhook.url="https://127.0.0.1:$PORT" --set 'certificates.ipSANs={127.0.0.1}' \
@@ -132,9 +139,17 @@ contexts: [{name: c, context: {cluster: c, user: sa}}]
 current-context: c
 EOF
 k get configmap "$FULL" -n "$NS" -o jsonpath='{.data.policy\.yaml}' >"$TMP/policy.yaml"
+# The background-audit flags as the chart's Deployment passes them (interval shortened for the test),
+# the Lease in the release namespace as POD_NAMESPACE gives it in the pod.
+AUDIT_ARGS=$(k get deployment "$FULL" -n "$NS" -o json | python3 -c '
+import json, sys
+a = json.load(sys.stdin)["spec"]["template"]["spec"]["containers"][0]["args"]
+print(" ".join(x for x in a if x.startswith(("--background-audit", "--audit-resync", "--report-api"))))')
 start_webhook() {
-  "$WEBHOOK" --listen "127.0.0.1:$PORT" --tls-cert "$TMP/tls.crt" --tls-key "$TMP/tls.key" \
-    --config "$TMP/policy.yaml" --kubeconfig "$TMP/sa.kubeconfig" >>"$TMP/webhook.log" 2>&1 &
+  # shellcheck disable=SC2086
+  POD_NAME=$FULL-test POD_NAMESPACE=$NS "$WEBHOOK" --listen "127.0.0.1:$PORT" --tls-cert "$TMP/tls.crt" \
+    --tls-key "$TMP/tls.key" --config "$TMP/policy.yaml" --kubeconfig "$TMP/sa.kubeconfig" $AUDIT_ARGS \
+    --audit-interval=1s >>"$TMP/webhook.log" 2>&1 &
   WPID=$!
   wait_https "https://127.0.0.1:$PORT/readyz" "$TMP/ca.crt" 150
 }
@@ -152,9 +167,34 @@ done
 # APIs every authenticated user gets: exactly the reads the cache needs.
 k auth can-i --list --as="$SA" -n "$APP" >"$TMP/can-i.txt" 2>&1
 got=$(awk 'NR > 1 && $1 !~ /^\[/ && $1 !~ /^self.*reviews/ {match($0, /\[[^]]*\]$/); print $1, substr($0, RSTART)}' "$TMP/can-i.txt" | sort | tr '\n' ';')
-want="ciliumnetworkpolicies.cilium.io [get list watch];namespaces [get list watch];networkpolicies.networking.k8s.io [get list watch];pods [get list watch];"
-[ "$got" = "$want" ] && ok "can-i --list: only get/list/watch on networkpolicies, pods, namespaces, ciliumnetworkpolicies" ||
+want=$(sort <<'EOF' | tr '\n' ';'
+ciliumnetworkpolicies.cilium.io [get list watch]
+namespaces [get list watch]
+networkpolicies.networking.k8s.io [get list watch]
+pods [get list watch]
+reports.openreports.io [list create patch delete]
+replicasets.apps [get]
+deployments.apps [get]
+statefulsets.apps [get]
+daemonsets.apps [get]
+jobs.batch [get]
+cronjobs.batch [get]
+replicationcontrollers [get]
+EOF
+)
+[ "$got" = "$want" ] &&
+  ok "can-i --list: get/list/watch on what the cache watches; list/create/patch/delete on reports; get on workload owners" ||
   bad "ServiceAccount permissions" "$(cat "$TMP/can-i.txt")"
+# The audit Lease: in the release namespace only, and only the one named loki-guard-audit is updatable.
+lease_ok=1
+for want_can in "yes create leases -n $NS" "yes get leases/loki-guard-audit -n $NS" "yes update leases/loki-guard-audit -n $NS" \
+  "no update leases/other -n $NS" "no delete leases/loki-guard-audit -n $NS" "no create leases -n $APP" \
+  "no watch reports.openreports.io -A" "no update reports.openreports.io -A"; do
+  read -r expect verb res rest <<<"$want_can"
+  # shellcheck disable=SC2086
+  [ "$(k auth can-i "$verb" "$res" $rest --as="$SA" 2>/dev/null)" = "$expect" ] || { lease_ok=; bad "can-i $verb $res $rest: not $expect"; }
+done
+[ -n "$lease_ok" ] && ok "leases: create, and get/update of loki-guard-audit, in the release namespace only; no watch/update on reports"
 code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$LOKI_CLUSTER_CA" -H "Authorization: Bearer $TOKEN" \
   "$LOKI_CLUSTER_SERVER/api/v1/secrets")
 [ "$code" = 403 ] && ok "the token itself is refused Secrets (HTTP 403)" || bad "token reading secrets: HTTP $code"
@@ -180,6 +220,19 @@ apply "a plain agent is admitted" ok "$(pod plain "$APP" '{"app":"loki-mode"}' f
 k get pod plain -n "$APP" -o jsonpath='{.spec.securityContext.seccompProfile.type} {.spec.containers[0].securityContext.readOnlyRootFilesystem}' |
   grep -q "RuntimeDefault true" && ok "the mutating webhook patched it (seccomp, read-only root)" ||
   bad "not patched" "$(k get pod plain -n "$APP" -o yaml | head -60)"
+# The background audit with the chart's RBAC: the local replica holds the Lease and writes the namespace's report.
+until_report() {
+  local i
+  for i in $(seq 1 150); do
+    k get reports -A 2>/dev/null | grep -qE "^$APP +loki-guard" && return 0
+    sleep 0.2
+  done
+  return 1
+}
+until_report && ok "kubectl get reports -A lists $APP/loki-guard (background audit with the chart's RBAC)" ||
+  bad "no report in $APP" "$(k get reports -A 2>&1; grep -i 'audit\|lease' "$TMP/webhook.log" | tail -5)"
+[ "$(k get lease loki-guard-audit -n "$NS" -o jsonpath='{.spec.holderIdentity}')" = "$FULL-test" ] &&
+  ok "the Lease $NS/loki-guard-audit is held by the replica (POD_NAME)" || bad "lease holder"
 apply "a pod outside the agent selector is not reviewed (objectSelector)" ok "$(pod other "$APP" '{"app":"web"}' true)"
 apply "the release namespace is never reviewed" ok "$(pod agent "$NS" '{"app":"loki-mode"}' true)"
 apply "a Deployment whose template breaks the rules is refused" deny \

@@ -39,7 +39,7 @@ done
 
 # Shapes that differ per mode.
 kinds() { grep -E '^kind: ' "$TMP/$1.yaml" | sort | uniq -c | awk '{printf "%s%s ", $1, $3}'; }
-[ "$(kinds selfsigned)" = "1ClusterRole 1ClusterRoleBinding 1ConfigMap 1Deployment 1MutatingWebhookConfiguration 1NetworkPolicy 1PodDisruptionBudget 2Secret 1Service 1ServiceAccount 1ValidatingWebhookConfiguration " ] &&
+[ "$(kinds selfsigned)" = "1ClusterRole 1ClusterRoleBinding 1ConfigMap 1Deployment 1MutatingWebhookConfiguration 1NetworkPolicy 1PodDisruptionBudget 1Role 1RoleBinding 2Secret 1Service 1ServiceAccount 1ValidatingWebhookConfiguration " ] &&
   ok "selfSigned renders the CA and serving Secrets" || bad "selfSigned kinds" "$(kinds selfsigned)"
 grep -q "kind: Issuer" "$TMP/certmanager.yaml" && bad "certManager with issuerRef must not create Issuers" ||
   ok "certManager with issuerRef uses it (no Issuer chain)"
@@ -103,6 +103,84 @@ refused "webhook.url must be https without a path" "at '/webhook/url'" --set web
 refused "the image digest is a sha256" "at '/image/digest'" --set image.digest=latest
 refused "ipSANs are IP addresses" "at '/certificates/ipSANs/0'" --set 'certificates.ipSANs={localhost}'
 refused "privileged webhook ports are refused" "at '/webhook/port'" --set webhook.port=443
+
+# Background audit (issue 20): args, the Lease identity, and RBAC for exactly what it uses.
+"$HELM" template lg "$CHART" -n loki-guard >"$TMP/audit-on.yaml" 2>&1 || bad "helm template (defaults)" "$(cat "$TMP/audit-on.yaml")"
+"$HELM" template lg "$CHART" -n loki-guard --set backgroundAudit.enabled=false >"$TMP/audit-off.yaml" 2>&1
+"$HELM" template lg "$CHART" -n loki-guard --set backgroundAudit.reportApi=wgpolicy --set backgroundAudit.interval=3s \
+  >"$TMP/audit-wg.yaml" 2>&1
+check "backgroundAudit: args, POD_NAME/POD_NAMESPACE, report and lease RBAC (and none when disabled)" \
+  python3 - "$TMP/audit-on.yaml" "$TMP/audit-off.yaml" "$TMP/audit-wg.yaml" <<'PY'
+import sys, yaml
+def docs(p): return [d for d in yaml.safe_load_all(open(p)) if d]
+def one(ds, kind): return next(d for d in ds if d["kind"] == kind)
+on, off, wg = docs(sys.argv[1]), docs(sys.argv[2]), docs(sys.argv[3])
+c = one(on, "Deployment")["spec"]["template"]["spec"]["containers"][0]
+assert {"--background-audit", "--audit-interval=10s", "--audit-resync=10m", "--report-api=openreports"} <= set(c["args"]), c["args"]
+env = {e["name"]: e["valueFrom"]["fieldRef"]["fieldPath"] for e in c["env"]}
+assert env == {"POD_NAME": "metadata.name", "POD_NAMESPACE": "metadata.namespace"}, env
+rules = one(on, "ClusterRole")["rules"]
+assert {"apiGroups": ["openreports.io"], "resources": ["reports"], "verbs": ["list", "create", "patch", "delete"]} in rules, rules
+assert not any("watch" in r["verbs"] and "reports" in r["resources"] for r in rules)
+role = one(on, "Role")
+assert role["metadata"]["namespace"] == "loki-guard"
+assert role["rules"] == [{"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["create"]},
+                         {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"],
+                          "resourceNames": ["loki-guard-audit"], "verbs": ["get", "update"]}], role["rules"]
+assert one(on, "RoleBinding")["roleRef"]["name"] == role["metadata"]["name"]
+c_off = one(off, "Deployment")["spec"]["template"]["spec"]["containers"][0]
+assert not any(a.startswith("--background-audit") or a.startswith("--audit") for a in c_off["args"]), c_off["args"]
+assert not any(d["kind"] in ("Role", "RoleBinding") for d in off)
+assert not any("reports" in r["resources"] or "replicasets" in r["resources"] for r in one(off, "ClusterRole")["rules"])
+c_wg = one(wg, "Deployment")["spec"]["template"]["spec"]["containers"][0]
+assert "--report-api=wgpolicy" in c_wg["args"] and "--audit-interval=3s" in c_wg["args"]
+assert {"apiGroups": ["wgpolicyk8s.io"], "resources": ["policyreports"], "verbs": ["list", "create", "patch", "delete"]} \
+    in one(wg, "ClusterRole")["rules"]
+PY
+# The alert's rule ids are exactly the rules whose findings mean open egress.
+"$AUDIT" rules -f json >"$TMP/rules.json"
+"$HELM" template lg "$CHART" -n loki-guard --set monitoring.prometheusRule.enabled=true \
+  --set monitoring.dashboard.enabled=true >"$TMP/monitoring.yaml" 2>&1
+check "monitoring: PrometheusRule on the egressOpen rules (loki-audit rules), dashboard ConfigMap with valid JSON" \
+  python3 - "$TMP/monitoring.yaml" "$TMP/rules.json" <<'PY'
+import json, re, sys, yaml
+ds = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+rules = json.load(open(sys.argv[2]))
+rules = rules["rules"] if isinstance(rules, dict) else rules
+egress = sorted(r["id"] for r in rules if r.get("egressOpen"))
+pr = next(d for d in ds if d["kind"] == "PrometheusRule")
+alert = next(r for g in pr["spec"]["groups"] for r in g["rules"] if r.get("alert") == "LokiGuardAgentEgressOpen")
+ids = sorted(re.search(r'rule=~"([^"]+)"', alert["expr"]).group(1).split("|"))
+assert ids == egress and egress, (ids, egress)
+cm = next(d for d in ds if d["kind"] == "ConfigMap" and d["metadata"]["name"].endswith("-dashboard"))
+assert cm["metadata"]["labels"]["grafana_dashboard"] == "1"
+dash = json.loads(cm["data"]["loki-guard.json"])
+exprs = [t["expr"] for p in dash["panels"] for t in p.get("targets", [])]
+names = set(re.findall(r"\b(loki_[a-z_]+?)(?:_bucket)?\b[{(\[)]", " ".join(exprs)))
+known = {"loki_audit_findings", "loki_audit_leader", "loki_audit_evaluation_duration_seconds",
+         "loki_audit_report_writes_total", "loki_webhook_requests_total", "loki_webhook_request_duration_seconds"}
+assert names and names <= known, names - known
+assert ("|".join(egress)) in " ".join(exprs)
+PY
+# reports.installCRDs: the openreports CRDs of the pinned module, unchanged but for helm's keep policy.
+"$HELM" template lg "$CHART" -n loki-guard --set reports.installCRDs=true >"$TMP/crds.yaml" 2>&1
+CRDS=$("$ROOT/tests/cluster/report-crds.sh" openreports 2>/dev/null | tr '\n' ' ')
+# shellcheck disable=SC2086
+check "reports.installCRDs renders the pinned reports-api's Report and ClusterReport CRDs (kept on uninstall)" \
+  python3 - "$TMP/crds.yaml" $CRDS <<'PY'
+import sys, yaml
+ds = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d and d["kind"] == "CustomResourceDefinition"]
+assert sorted(d["metadata"]["name"] for d in ds) == ["clusterreports.openreports.io", "reports.openreports.io"], ds
+want = {w["metadata"]["name"]: w for w in (yaml.safe_load(open(p)) for p in sys.argv[2:])}
+assert len(want) == 2, "report-crds.sh openreports gave " + " ".join(sys.argv[2:])
+for d in ds:
+    assert d["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+    del d["metadata"]["annotations"]["helm.sh/resource-policy"]
+    assert d == want[d["metadata"]["name"]], d["metadata"]["name"]
+PY
+refused "backgroundAudit.reportApi is openreports or wgpolicy" "at '/backgroundAudit/reportApi'" \
+  --set backgroundAudit.reportApi=kyverno
+refused "backgroundAudit.interval needs a unit" "at '/backgroundAudit/interval'" --set backgroundAudit.interval=10
 
 check "the chart README's values table matches values.yaml" python3 "$ROOT/tests/chart/values_table.py" "$CHART" --check
 HELM=$HELM "$ROOT/scripts/render-install.sh" "$TMP/install.yaml" >/dev/null 2>&1

@@ -1,0 +1,354 @@
+// The background audit (issue 20): leader election on a Lease with
+// client-go's semantics, and the per-namespace policy reports built from the
+// policy cache: the same findings `loki-audit` reports for the same objects,
+// written only when they change, only by the leader, at most once per
+// interval per namespace.
+#include <doctest/doctest.h>
+
+#include <loki/cluster.hpp>
+#include <loki/config.hpp>
+
+#include "background_audit.hpp"
+#include "leader_election.hpp"
+#include "policy_cache.hpp"
+
+#include <algorithm>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+using loki::webhook::BackgroundAudit;
+using loki::webhook::BackgroundAuditOptions;
+using loki::webhook::LeaderElectionOptions;
+using loki::webhook::LeaderElector;
+using loki::webhook::LeaseApi;
+using loki::webhook::PolicyCache;
+using loki::webhook::ReportStore;
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+namespace {
+
+// A Lease "in the API server": optimistic concurrency on resourceVersion.
+struct FakeLease {
+  std::optional<json> obj;
+  int rv = 0;
+  int writes = 0;
+  LeaseApi api() {
+    LeaseApi a;
+    a.get = [this] { return obj; };
+    a.create = [this](const json& o) {
+      if (obj) throw std::runtime_error("409 AlreadyExists");
+      obj = o;
+      (*obj)["metadata"]["resourceVersion"] = std::to_string(++rv);
+      ++writes;
+      return *obj;
+    };
+    a.update = [this](const json& o) {
+      if (!obj || o["metadata"].value("resourceVersion", "") != (*obj)["metadata"]["resourceVersion"])
+        throw std::runtime_error("409 Conflict");
+      obj = o;
+      (*obj)["metadata"]["resourceVersion"] = std::to_string(++rv);
+      ++writes;
+      return *obj;
+    };
+    return a;
+  }
+  std::string holder() const { return obj ? (*obj)["spec"].value("holderIdentity", "") : ""; }
+};
+
+LeaderElectionOptions lease_opts(const std::string& id) {
+  LeaderElectionOptions o;
+  o.ns = "loki-guard";
+  o.identity = id;
+  return o;
+}
+
+}  // namespace
+
+TEST_CASE("leader election: one holder; the other takes over only after a whole unrenewed leaseDuration") {
+  FakeLease lease;
+  LeaderElector a(lease_opts("a"), lease.api()), b(lease_opts("b"), lease.api());
+  const auto t0 = LeaderElector::Clock::now();
+  CHECK(a.try_acquire_or_renew(t0));
+  CHECK(lease.holder() == "a");
+  CHECK((*lease.obj)["spec"]["leaseDurationSeconds"] == 15);
+  CHECK_FALSE(b.try_acquire_or_renew(t0 + 1s));
+  // a renews every 5 s: b keeps seeing a changed record and never takes over.
+  for (int i = 1; i <= 6; ++i) {
+    CHECK(a.try_acquire_or_renew(t0 + i * 5s));
+    CHECK_FALSE(b.try_acquire_or_renew(t0 + i * 5s + 1s));
+  }
+  // a stops renewing: b waits leaseDuration from when it last saw a change, by its own clock.
+  CHECK_FALSE(b.try_acquire_or_renew(t0 + 31s + 14s));
+  CHECK(b.try_acquire_or_renew(t0 + 31s + 16s));
+  CHECK(lease.holder() == "b");
+  CHECK((*lease.obj)["spec"]["leaseTransitions"] == 1);
+  // a comes back: the lease is b's (b renewed it just now).
+  CHECK_FALSE(a.try_acquire_or_renew(t0 + 48s));
+}
+
+TEST_CASE("leader election: a released lease is taken at once; a stale write loses with 409") {
+  FakeLease lease;
+  LeaderElector a(lease_opts("a"), lease.api()), b(lease_opts("b"), lease.api());
+  const auto t0 = LeaderElector::Clock::now();
+  REQUIRE(a.try_acquire_or_renew(t0));
+  CHECK_FALSE(b.try_acquire_or_renew(t0 + 1s));
+  a.release();
+  CHECK(lease.holder().empty());
+  CHECK((*lease.obj)["spec"]["leaseDurationSeconds"] == 1);
+  CHECK(b.try_acquire_or_renew(t0 + 2s));
+  CHECK(lease.holder() == "b");
+  // Two candidates that read the same expired record: only the first write wins.
+  FakeLease l2;
+  LeaderElector c(lease_opts("c"), l2.api()), d(lease_opts("d"), l2.api());
+  LeaseApi racing = l2.api();
+  auto real_update = racing.update;
+  bool raced = false;
+  racing.update = [&](const json& o) {
+    if (!raced) {
+      raced = true;
+      json steal = *l2.obj;
+      steal["spec"]["holderIdentity"] = "d";
+      real_update(steal);  // d's write lands between c's read and c's write
+    }
+    return real_update(o);
+  };
+  REQUIRE(c.try_acquire_or_renew(t0));
+  c.release();
+  LeaderElector c2(lease_opts("c"), racing);
+  CHECK_FALSE(c2.try_acquire_or_renew(t0 + 1s));
+  CHECK(l2.holder() == "d");
+}
+
+namespace {
+
+json ns_object(const std::string& name) {
+  return {{"apiVersion", "v1"},
+          {"kind", "Namespace"},
+          {"metadata", {{"name", name}, {"labels", {{"kubernetes.io/metadata.name", name}}}}}};
+}
+
+json agent_pod(const std::string& ns, const std::string& name, json labels, json owner = nullptr) {
+  json md = {{"name", name}, {"namespace", ns}, {"labels", labels}, {"uid", "pod-" + name}};
+  if (!owner.is_null()) md["ownerReferences"] = json::array({owner});
+  return {{"apiVersion", "v1"},
+          {"kind", "Pod"},
+          {"metadata", md},
+          {"spec", {{"containers", json::array({{{"name", "agent"}, {"image", "loki:1"}}})}}},
+          {"status", {{"podIP", "10.1.0.1"}}}};
+}
+
+json controller(const std::string& api, const std::string& kind, const std::string& name, const std::string& uid) {
+  return {{"apiVersion", api}, {"kind", kind}, {"name", name}, {"uid", uid}, {"controller", true}};
+}
+
+json workload(const std::string& api, const std::string& kind, const std::string& ns, const std::string& name,
+              const std::string& uid, json owner = nullptr) {
+  json md = {{"name", name}, {"namespace", ns}, {"uid", uid}};
+  if (!owner.is_null()) md["ownerReferences"] = json::array({owner});
+  json tmpl = {{"metadata", {{"labels", {{"app", "loki-mode"}}}}},
+               {"spec", {{"containers", json::array({{{"name", "agent"}, {"image", "loki:1"}}})}}}};
+  return {{"apiVersion", api},
+          {"kind", kind},
+          {"metadata", md},
+          {"spec", {{"selector", {{"matchLabels", {{"app", "loki-mode"}}}}}, {"template", tmpl}}}};
+}
+
+json egress_policy(const std::string& ns, const std::string& name, json selector) {
+  return {{"apiVersion", "networking.k8s.io/v1"},
+          {"kind", "NetworkPolicy"},
+          {"metadata", {{"name", name}, {"namespace", ns}}},
+          {"spec", {{"podSelector", {{"matchLabels", selector}}}, {"policyTypes", {"Egress"}}}}};
+}
+
+json ingress_policy(const std::string& ns, const std::string& name, json selector) {
+  return {{"apiVersion", "networking.k8s.io/v1"},
+          {"kind", "NetworkPolicy"},
+          {"metadata", {{"name", name}, {"namespace", ns}}},
+          {"spec", {{"podSelector", {{"matchLabels", selector}}}, {"policyTypes", {"Ingress"}}}}};
+}
+
+struct Recorder {
+  std::map<std::string, json> stored;
+  int applies = 0, removes = 0;
+  ReportStore store() {
+    ReportStore s;
+    s.list = [this] { return stored; };
+    s.apply = [this](const std::string& ns, const json& r) {
+      stored[ns] = r;
+      ++applies;
+    };
+    s.remove = [this](const std::string& ns) {
+      stored.erase(ns);
+      ++removes;
+    };
+    return s;
+  }
+};
+
+std::vector<std::string> results(const json& report, const std::string& result) {
+  std::vector<std::string> out;
+  for (const auto& r : report["results"])
+    if (r["result"] == result)
+      for (const auto& res : r["resources"])  // a pass result names every subject that passed
+        out.push_back(r["policy"].get<std::string>() + " " + res["kind"].get<std::string>() + "/" +
+                      res["name"].get<std::string>());
+  return out;
+}
+
+bool has(const std::vector<std::string>& v, const std::string& s) {
+  return std::find(v.begin(), v.end(), s) != v.end();
+}
+
+}  // namespace
+
+TEST_CASE("background audit: reports follow pods and policies, written once per change, only by the leader") {
+  auto cfg = std::make_shared<const loki::Config>(loki::Config::parse("selector: app=loki-mode\n", "test"));
+  PolicyCache cache(loki::ClusterConfig{}, true);
+  cache.create_reflectors(false);
+  Recorder rec;
+  // Owners as the API server would answer: Pod -> ReplicaSet -> Deployment.
+  std::map<std::string, json> owners = {
+      {"ReplicaSet/agent-7d4", workload("apps/v1", "ReplicaSet", "team", "agent-7d4", "rs-uid",
+                                        controller("apps/v1", "Deployment", "agent", "dep-uid"))},
+      {"Deployment/agent", workload("apps/v1", "Deployment", "team", "agent", "dep-uid")}};
+  int owner_gets = 0;
+  auto lookup = [&](const std::string&, const std::string& kind, const std::string&,
+                    const std::string& name) -> std::optional<json> {
+    ++owner_gets;
+    auto it = owners.find(kind + "/" + name);
+    return it == owners.end() ? std::nullopt : std::optional<json>(it->second);
+  };
+  BackgroundAuditOptions opts;
+  opts.interval = 10s;
+  opts.resync = 1h;
+  opts.cache_ready = [] { return true; };
+  BackgroundAudit audit(
+      cache, [cfg] { return cfg; }, opts, rec.store(), lookup);
+  audit.attach();
+
+  const json rs_owner = controller("apps/v1", "ReplicaSet", "agent-7d4", "rs-uid");
+  cache.reflector("namespaces")->replace({ns_object("team"), ns_object("quiet")});
+  // egress-shadowed: the egress policy wants egress=restricted, the pods are selected by an ingress-only policy.
+  cache.reflector("networkpolicies")
+      ->replace({egress_policy("team", "isolate", {{"egress", "restricted"}}),
+                 ingress_policy("team", "ingress-only", {{"app", "loki-mode"}})});
+  cache.reflector("pods")->replace({agent_pod("team", "agent-7d4-a", {{"app", "loki-mode"}}, rs_owner),
+                                    agent_pod("team", "agent-7d4-b", {{"app", "loki-mode"}}, rs_owner),
+                                    agent_pod("team", "solo", {{"app", "loki-mode"}}),
+                                    agent_pod("quiet", "web", {{"app", "web"}})});
+
+  auto t = BackgroundAudit::Clock::now() + 1s;
+  CHECK(audit.run_once(t) == 0);  // not the leader: nothing evaluated, nothing written
+  CHECK(rec.applies == 0);
+  audit.set_leader(true);
+  CHECK(audit.run_once(t) == 2);  // team and quiet (it has pods, no agents)
+  REQUIRE(rec.stored.count("team"));
+  CHECK_FALSE(rec.stored.count("quiet"));
+  CHECK(rec.applies == 1);
+  const json& report = rec.stored["team"];
+  CHECK(report["apiVersion"] == "openreports.io/v1alpha1");
+  CHECK(report["kind"] == "Report");
+  CHECK(report["metadata"]["name"] == "loki-guard");
+  auto fails = results(report, "fail");
+  CHECK(has(fails, "egress-shadowed Deployment/agent"));  // grouped on the top-level owner
+  CHECK(has(fails, "egress-shadowed Pod/solo"));
+  CHECK(has(results(report, "pass"), "host-port Deployment/agent"));
+  CHECK(owner_gets == 2);  // each owner read once
+
+  // The same objects through `loki-audit`'s cluster audit: the same findings.
+  loki::ClusterSnapshot snap;
+  snap.namespaces = {ns_object("team"), ns_object("quiet")};
+  snap.networkpolicies = {egress_policy("team", "isolate", {{"egress", "restricted"}}),
+                          ingress_policy("team", "ingress-only", {{"app", "loki-mode"}})};
+  snap.pods = {agent_pod("team", "agent-7d4-a", {{"app", "loki-mode"}}, rs_owner),
+               agent_pod("team", "agent-7d4-b", {{"app", "loki-mode"}}, rs_owner),
+               agent_pod("team", "solo", {{"app", "loki-mode"}}), agent_pod("quiet", "web", {{"app", "web"}})};
+  snap.workloads = {owners["ReplicaSet/agent-7d4"], owners["Deployment/agent"]};
+  loki::EngineOptions eo;
+  eo.config = *cfg;
+  eo.record_subjects = true;
+  auto cli = loki::audit_snapshot(snap, eo);
+  std::vector<loki::Finding> mine;
+  REQUIRE(audit.build("team", &mine));
+  auto key = [](const std::vector<loki::Finding>& v) {
+    std::vector<std::string> out;
+    for (const auto& f : v)
+      if (!f.suppressed && f.object.ns == "team") out.push_back(f.rule + "|" + f.object.display() + "|" + f.message);
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  CHECK(key(mine) == key(cli.findings));
+  CHECK(key(mine).size() >= 2);
+  // And the report `loki-audit -f report` prints for the namespace (audit/options.cpp's emit_policy_reports).
+  std::erase_if(cli.findings, [&](const loki::Finding& f) { return !cfg->rule_enabled(f.rule); });
+  std::vector<loki::ReportSubject> checked;
+  for (const auto& s : cli.subjects) checked.push_back({s});
+  json cli_team;
+  for (auto& r : loki::build_policy_reports(cli.findings, checked, loki::report_rules(*cfg), {}))
+    if (r["metadata"].value("namespace", "") == "team") cli_team = r;
+  REQUIRE(cli_team.is_object());
+  CHECK(loki::webhook::report_digest(cli_team) == loki::webhook::report_digest(report));
+
+  // Nothing changed: nothing evaluated or written.
+  CHECK(audit.run_once(t + 20s) == 0);
+  // An event that changes nothing in the report: evaluated, not written.
+  cache.reflector("pods")->apply("MODIFIED", agent_pod("team", "solo", {{"app", "loki-mode"}}));
+  CHECK(audit.run_once(t + 20s) == 1);
+  CHECK(rec.applies == 1);
+  CHECK(audit.stats().unchanged == 1);
+
+  // Labelling the pod the egress policy selects removes its finding, within one interval; two events
+  // in a row are one evaluation.
+  cache.reflector("pods")->apply("MODIFIED",
+                                 agent_pod("team", "solo", {{"app", "loki-mode"}, {"egress", "restricted"}}));
+  cache.reflector("pods")->apply("MODIFIED",
+                                 agent_pod("team", "solo", {{"app", "loki-mode"}, {"egress", "restricted"}}));
+  CHECK(audit.run_once(t + 25s) == 0);  // 5 s after the last evaluation: waits for the interval
+  CHECK(audit.run_once(t + 31s) == 1);
+  CHECK(rec.applies == 2);
+  CHECK_FALSE(has(results(rec.stored["team"], "fail"), "egress-shadowed Pod/solo"));
+  CHECK(has(results(rec.stored["team"], "pass"), "egress-shadowed Pod/solo"));
+  // Another change right after: waits for the interval (at most one evaluation per interval per namespace).
+  cache.reflector("networkpolicies")->apply("DELETED", egress_policy("team", "isolate", {{"egress", "restricted"}}));
+  CHECK(audit.run_once(t + 32s) == 0);
+  CHECK(audit.run_once(t + 41s) == 1);
+  CHECK(rec.applies == 3);
+  // Deleting the isolating policy brings the open egress back (now unrestricted: nothing isolates anything).
+  CHECK(has(results(rec.stored["team"], "fail"), "egress-unrestricted Pod/solo"));
+
+  // A new leader (another replica) with the same reports stored writes nothing.
+  Recorder rec2;
+  rec2.stored = rec.stored;
+  BackgroundAudit other(
+      cache, [cfg] { return cfg; }, opts, rec2.store(), lookup);
+  other.attach();  // (the listener moves to this one; the first one is done)
+  cache.reflector("pods")->replace({agent_pod("team", "agent-7d4-a", {{"app", "loki-mode"}}, rs_owner),
+                                    agent_pod("team", "agent-7d4-b", {{"app", "loki-mode"}}, rs_owner),
+                                    agent_pod("team", "solo", {{"app", "loki-mode"}, {"egress", "restricted"}}),
+                                    agent_pod("quiet", "web", {{"app", "web"}})});
+  other.set_leader(true);
+  CHECK(other.run_once(t + 42s) == 2);
+  CHECK(rec2.applies == 0);
+
+  // No agents left in the namespace: its report is deleted.
+  cache.reflector("pods")->replace({agent_pod("quiet", "web", {{"app", "web"}})});
+  CHECK(other.run_once(t + 53s) >= 1);
+  CHECK(rec2.removes == 1);
+  CHECK_FALSE(rec2.stored.count("team"));
+}
+
+TEST_CASE("background audit: report digests ignore timestamps only") {
+  json a = {{"metadata", {{"labels", {{"x", "1"}}}}},
+            {"summary", {{"pass", 1}}},
+            {"results", json::array({{{"policy", "p"}, {"timestamp", {{"seconds", 1}}}}})}};
+  json b = a;
+  b["results"][0]["timestamp"]["seconds"] = 99;
+  CHECK(loki::webhook::report_digest(a) == loki::webhook::report_digest(b));
+  b["summary"]["pass"] = 2;
+  CHECK(loki::webhook::report_digest(a) != loki::webhook::report_digest(b));
+}

@@ -1,0 +1,146 @@
+// Background audit (issue 20): the webhook re-evaluates, from its policy
+// cache, the agent pods a change can affect, and keeps one policy report per
+// namespace (openreports.io Report or wgpolicyk8s.io PolicyReport, named
+// loki-guard) with server-side apply. Cost is bounded: a pod's checks run
+// once when its watch event arrives (only its findings are kept); a change
+// marks only its namespace dirty; a dirty namespace is evaluated at most once
+// per interval; everything is re-evaluated every resync; a report is written
+// only when its content (timestamps aside) changed. Only the leader
+// (leader_election.hpp) evaluates and writes.
+#pragma once
+
+#include <loki/config.hpp>
+#include <loki/finding.hpp>
+#include <loki/policy_report.hpp>
+
+#include "metrics.hpp"
+#include "policy_cache.hpp"
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+namespace loki::webhook {
+
+struct BackgroundAuditOptions {
+  std::chrono::milliseconds interval{std::chrono::seconds(10)};        // per namespace, at most one evaluation
+  std::chrono::milliseconds resync{std::chrono::minutes(10)};          // everything re-evaluated
+  std::chrono::milliseconds debounce{std::chrono::milliseconds(200)};  // a burst of events is one evaluation
+  ReportApi api = ReportApi::openreports;
+  // Whether the cache is complete enough to judge (default: PolicyCache::healthy).
+  std::function<bool()> cache_ready;
+};
+
+// Where reports go (the API server, or a test's recorder). list: the reports
+// that exist (namespace -> object), read when leadership starts so a new
+// leader does not rewrite unchanged reports.
+struct ReportStore {
+  std::function<std::map<std::string, nlohmann::json>()> list;
+  std::function<void(const std::string& ns, const nlohmann::json& report)> apply;
+  std::function<void(const std::string& ns)> remove;
+};
+ReportStore kube_report_store(const ClusterConfig& cfg, ReportApi api);
+
+// An owner by ownerReference, for grouping pod findings per top-level
+// workload as `loki-audit` does; nullopt when it cannot be read.
+using OwnerLookup = std::function<std::optional<nlohmann::json>(const std::string& api_version, const std::string& kind,
+                                                                const std::string& ns, const std::string& name)>;
+OwnerLookup kube_owner_lookup(const ClusterConfig& cfg);
+
+class BackgroundAudit {
+ public:
+  using Clock = std::chrono::steady_clock;
+  BackgroundAudit(PolicyCache& cache, std::function<std::shared_ptr<const Config>()> config,
+                  BackgroundAuditOptions opts, ReportStore store, OwnerLookup owners,
+                  metrics::Registry* registry = nullptr);
+  ~BackgroundAudit();
+
+  void attach();  // the cache's listener: call before cache.start()
+  void start();   // the evaluation thread
+  void stop();
+  void set_leader(bool leader);
+
+  // Evaluates every namespace due at `now` and writes what changed; returns
+  // how many were evaluated. (The thread calls it; tests call it directly.)
+  std::size_t run_once(Clock::time_point now);
+  // The report of one namespace as it stands (nullopt: no agents, no report).
+  std::optional<nlohmann::json> build(const std::string& ns, std::vector<Finding>* findings = nullptr);
+
+  struct Stats {
+    std::size_t evaluations = 0, applied = 0, deleted = 0, unchanged = 0, errors = 0;
+  };
+  Stats stats() const;
+
+ private:
+  struct PodState {
+    std::vector<Finding> findings;                             // of the pod checks (per-object rules)
+    std::string owner_api, owner_kind, owner_name, owner_uid;  // the controlling ownerReference
+    bool agent = false;
+  };
+  struct Owner {
+    ObjectRef ref;
+    std::string file;
+    std::string up_api, up_kind, up_name, up_uid;  // its own controller
+    bool found = false;
+  };
+  PodState check_pod(const nlohmann::json& pod, const Config& cfg) const;
+  void on_pod(const std::string& ns, const std::string& name, const nlohmann::json* pod);
+  // A list of pods arrives page by page; the pods seen so far replace the
+  // old ones only when it is complete.
+  void on_list_begin();
+  void on_list_page(const std::vector<nlohmann::json>& pods);
+  void on_list_commit();
+  void mark(const std::string& ns);
+  void mark_all();
+  // (owner ref, owner file) of the top-level controller of a pod.
+  std::pair<ObjectRef, std::string> top_owner(const std::string& ns, const std::string& pod_name, const PodState& p);
+  const Owner& owner(const std::string& api, const std::string& kind, const std::string& ns, const std::string& name,
+                     const std::string& uid);
+  void evaluate(const std::string& ns);
+  void update_metrics(const std::string& ns, const std::vector<Finding>& findings);
+  void run();
+
+  PolicyCache& cache_;
+  std::function<std::shared_ptr<const Config>()> config_;
+  BackgroundAuditOptions opts_;
+  ReportStore store_;
+  OwnerLookup owners_;
+  metrics::Registry* registry_;
+
+  mutable std::mutex mu_;  // pods_, dirty_, leader_, written_, stats_
+  // ns -> pod name -> state; shared so an evaluation copies the namespace's map, not the findings.
+  using PodMap = std::map<std::string, std::shared_ptr<const PodState>>;
+  std::unordered_map<std::string, PodMap> pods_;
+  std::unordered_map<std::string, PodMap> listing_;  // the pods of a list in progress
+  std::map<std::string, Clock::time_point> dirty_;   // ns -> marked at
+  bool leader_ = false;
+  bool leader_started_ = false;                 // the existing reports still to be read
+  std::map<std::string, std::string> written_;  // ns -> digest of the report as stored
+  std::condition_variable cv_;
+  bool stop_ = false;
+
+  // The evaluation thread's own state.
+  std::unordered_map<std::string, Owner> owner_cache_;                                // uid -> owner
+  std::map<std::string, Clock::time_point> last_eval_;                                // ns -> when
+  std::map<std::string, std::map<std::pair<std::string, std::string>, int>> gauges_;  // ns -> (rule, severity)
+  Clock::time_point last_resync_{};
+  Clock::time_point next_list_{};
+  Stats stats_;
+  std::unique_ptr<std::thread> thread_;
+};
+
+// The content of a report a write would change (results without timestamps,
+// summary, source, labels), to skip writes that change nothing.
+std::string report_digest(const nlohmann::json& report);
+
+}  // namespace loki::webhook
