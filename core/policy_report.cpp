@@ -190,8 +190,13 @@ void emit(YAML::Emitter& out, const json& j, bool top) {
       break;
     case json::value_t::string: {
       const auto& s = j.get_ref<const std::string&>();
-      if (s.find('\n') != std::string::npos)
+      // A literal block ("|") reads back with exactly one final newline: only
+      // for text that ends with one; other multi-line text is double-quoted.
+      const bool multiline = s.find('\n') != std::string::npos;
+      if (multiline && s.back() == '\n' && (s.size() < 2 || s[s.size() - 2] != '\n'))
         out << YAML::Literal << s;
+      else if (multiline)
+        out << YAML::DoubleQuoted << s;
       else if (!detail::resolve_plain_scalar(s).is_string())
         out << YAML::DoubleQuoted << s;  // "no", "1.0", "null": kubectl's YAML 1.1 would not read a string
       else

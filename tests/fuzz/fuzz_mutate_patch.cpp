@@ -22,7 +22,7 @@ nlohmann::json review_of(const nlohmann::json& object) {
 
 // The patch a decision carries, decoded; an empty array when it carries none.
 nlohmann::json patch_of(const loki::webhook::Decision& d) {
-  const auto& resp = d.review()["response"];
+  const nlohmann::json resp = d.review()["response"];
   auto p = resp.find("patch");
   if (p == resp.end()) return nlohmann::json::array();
   if (!p->is_string()) loki::fuzz::fail("response.patch is not a string");

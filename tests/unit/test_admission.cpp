@@ -50,7 +50,7 @@ json bare_spec() {
   return {{"containers", json::array({{{"name", "loki"}, {"image", "loki:1"}}})}};
 }
 
-const json& response(const Decision& d) {
+json response(const Decision& d) {
   return d.review()["response"];
 }
 
