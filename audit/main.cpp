@@ -75,6 +75,7 @@ int run_rules(const std::string& format) {
                      {"subject", subject_name(r.subject)},
                      {"webhookDefault", loki::to_string(defaults.action_of(r.id))},
                      {"patchable", r.fix != nullptr},
+                     {"egressOpen", r.egress_open},
                      {"enabledByDefault", r.enabled_by_default}});
     }
     std::cout << arr.dump(2) << "\n";

@@ -368,6 +368,8 @@ void BackgroundAudit::evaluate(const std::string& ns) {
         ++delta.unchanged;
       } else {
         store_.apply(ns, *report);
+        spdlog::info(R"("msg":"background audit: report written","namespace":{},"results":{})", json(ns).dump(),
+                     (*report)["results"].size());
         std::lock_guard lk(mu_);
         written_[ns] = std::move(digest);
         ++delta.applied;

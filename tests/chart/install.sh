@@ -55,7 +55,7 @@ fi
 # The reports CRDs (the chart installs them only with reports.installCRDs): from the pinned module.
 crd_args=()
 for f in $("$ROOT/tests/cluster/report-crds.sh" openreports 2>"$TMP/crds.log"); do crd_args+=(-f "$f"); done
-{ [ ${#crd_args[@]} = 2 ] && k apply --server-side --force-conflicts "${crd_args[@]}" &&
+{ [ ${#crd_args[@]} = 4 ] && k apply --server-side --force-conflicts "${crd_args[@]}" &&
   k wait --for condition=established --timeout=60s crd/reports.openreports.io; } >>"$TMP/crds.log" 2>&1 &&
   ok "openreports.io CRDs installed" || bad "CRDs" "$(cat "$TMP/crds.log")"
 
