@@ -473,7 +473,9 @@ TEST_SUITE("webhook-server") {
     std::lock_guard lk(mu);
     REQUIRE(threads_of.size() == 4);
     std::map<std::thread::id, int> connections_on;
-    for (const auto& [remote, ids] : threads_of) {
+    for (const auto& entry : threads_of) {  // no structured binding: clang 14 cannot capture one in CAPTURE
+      const auto& remote = entry.first;
+      const auto& ids = entry.second;
       CAPTURE(remote);
       CHECK(ids.size() == 1);
       if (!ids.empty()) ++connections_on[*ids.begin()];
