@@ -384,6 +384,16 @@ void BackgroundAudit::evaluate(const std::string& ns) {
       if (registry_) registry_->inc("loki_audit_report_writes_total", {{"result", "deleted"}});
     }
   } catch (const std::exception& e) {
+    // A namespace being deleted refuses new content (403 "because it is being
+    // terminated"); its report goes with it: nothing to retry, nothing wrong.
+    if (std::string_view(e.what()).find("because it is being terminated") != std::string_view::npos) {
+      spdlog::debug(R"("msg":"background audit: namespace is being deleted; no report","namespace":{})",
+                    json(ns).dump());
+      std::lock_guard lk(mu_);
+      written_.erase(ns);
+      stats_.evaluations += delta.evaluations;
+      return;
+    }
     ++delta.errors;
     if (registry_) registry_->inc("loki_audit_report_writes_total", {{"result", "error"}});
     spdlog::warn(R"("msg":"background audit: report write failed; retrying at the next interval","namespace":{},)"
