@@ -389,9 +389,9 @@ void BackgroundAudit::evaluate(const std::string& ns) {
       if (registry_) registry_->inc("loki_audit_report_writes_total", {{"result", "deleted"}});
     }
   } catch (const std::exception& e) {
-    // A namespace being deleted refuses new content (403 "because it is being
-    // terminated"); its report goes with it: nothing to retry, nothing wrong.
-    if (std::string_view(e.what()).find("because it is being terminated") != std::string_view::npos) {
+    // A namespace being deleted refuses new content (403, cause NamespaceTerminating);
+    // its report goes with it: nothing to retry, nothing wrong.
+    if (const auto* ke = dynamic_cast<const KubeError*>(&e); ke && ke->reason == "NamespaceTerminating") {
       spdlog::debug(R"("msg":"background audit: namespace is being deleted; no report","namespace":{})",
                     json(ns).dump());
       std::lock_guard lk(mu_);
