@@ -298,10 +298,12 @@ TEST_CASE("rule cluster-pass-unisolated") {
   const std::string pass =
       cnp("pass-b", "Admin", 10, kAgentSubject, "  egress: [{name: pass-b, action: Pass, to: " + kToB + "}]");
   auto f = findings_of(World(pass), "cluster-pass-unisolated");
+  // rule: cluster-pass-unisolated positive
   REQUIRE(f.size() == 1);
   CHECK(f[0].object.name == "agent");
   CHECK(f[0].message.find("egress[0] pass-b") != std::string::npos);
   // A NetworkPolicy isolates the agent, or a Baseline rule denies it: the Pass is fine.
+  // rule: cluster-pass-unisolated negative
   CHECK(findings_of(World(pass + kNpDenyAll), "cluster-pass-unisolated").empty());
   CHECK(findings_of(World(pass + cnp("b", "Baseline", 1, kAgentSubject,
                                      "  egress: [{name: d, action: Deny, to: " + kToB + "}]")),
@@ -313,8 +315,10 @@ TEST_CASE("rule baseline-deny-shadowed") {
   const std::string base =
       cnp("base", "Baseline", 10, kAgentSubject, "  egress: [{name: deny-b, action: Deny, to: " + kToB + "}]");
   auto f = findings_of(World(base + kNpAllowAll), "baseline-deny-shadowed");
+  // rule: baseline-deny-shadowed positive
   REQUIRE(f.size() == 1);
   CHECK(f[0].message.find("NetworkPolicy a/allow-all") != std::string::npos);
+  // rule: baseline-deny-shadowed negative
   CHECK(findings_of(World(base), "baseline-deny-shadowed").empty());               // the Baseline rule applies
   CHECK(findings_of(World(base + kNpDenyAll), "baseline-deny-shadowed").empty());  // the NetworkPolicy denies too
 }
@@ -325,6 +329,7 @@ TEST_CASE("rule cluster-policy-selects-no-agent") {
                                  "{app: agnet}}}}",
                                  "  egress: [{name: d, action: Deny, to: " + kToB + "}]")),
                        "cluster-policy-selects-no-agent");
+  // rule: cluster-policy-selects-no-agent positive
   REQUIRE(f.size() == 1);
   CHECK(f[0].message.find("agent has app=agent, not agnet") != std::string::npos);
   CHECK(
@@ -341,6 +346,7 @@ TEST_CASE("egress-policy-mismatch counts cluster policies") {
                             "[0.0.0.0/0, '::/0']}]}"));
   for (auto& p : w.inv.pods)
     if (p.ref.name == "agent") p.egress_policy = EnvSetting{true, true, "none", "c", "/spec/containers/0/env/0", 1};
+  // rule: cluster-policy-selects-no-agent negative
   CHECK(findings_of(w, "egress-policy-mismatch").empty());
   // Without the cluster policy, the NetworkPolicy breaks the promise.
   World open(kNpAllowAll);

@@ -20,6 +20,7 @@ extern const Rule rule_cluster_pass_unisolated{
         "NetworkPolicy in the agent's namespace, or a Baseline-tier Deny.",
     .summary = "an Admin `Pass` hands agent egress to a namespace where no NetworkPolicy isolates it",
     .subject = RuleSubject::pod_template,
+    .egress_open = true,
     .network_check = netpol::checks::cluster_pass_unisolated,
     .network_order = 11};
 }  // namespace loki::checks
