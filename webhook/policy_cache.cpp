@@ -663,6 +663,15 @@ ClusterView PolicyCache::view(const Config& config) const {
   };
   // Every pod of the namespace: the inventory decides which are agents (the
   // selector, or a LOKI_NETWORK_EGRESS_POLICY promise).
+  v.pod_namespaces = [snap] {
+    std::vector<std::string> out;
+    for (const auto& shard : snap->shards)
+      if (shard)
+        for (const auto& [ns, e] : *shard)
+          if (e.pods && !e.pods->empty()) out.push_back(ns);
+    std::sort(out.begin(), out.end());
+    return out;
+  };
   v.pods = [snap](const std::string& ns, const Config& cfg, netpol::Inventory& inv) {
     const NsEntry* e = snap->find(ns);
     if (!e || !e->pods) return;
