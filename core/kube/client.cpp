@@ -60,11 +60,24 @@ const ResourceType jobs = workload_resource("Job");
 const ResourceType cronjobs = workload_resource("CronJob");
 const ResourceType replicationcontrollers = workload_resource("ReplicationController");
 const ResourceType ciliumnetworkpolicies{"cilium.io", "v2", "ciliumnetworkpolicies", "CiliumNetworkPolicy", true};
+const ResourceType clusternetworkpolicies{"policy.networking.k8s.io", "v1beta1", "clusternetworkpolicies",
+                                          "ClusterNetworkPolicy", false};
+const ResourceType clusternetworkpolicies_v1alpha2{"policy.networking.k8s.io", "v1alpha2", "clusternetworkpolicies",
+                                                   "ClusterNetworkPolicy", false};
+const ResourceType adminnetworkpolicies{"policy.networking.k8s.io", "v1alpha1", "adminnetworkpolicies",
+                                        "AdminNetworkPolicy", false};
+const ResourceType baselineadminnetworkpolicies{"policy.networking.k8s.io", "v1alpha1", "baselineadminnetworkpolicies",
+                                                "BaselineAdminNetworkPolicy", false};
 }  // namespace resources
 
 const ResourceType* resource_for_kind(std::string_view kind) {
   static const std::vector<ResourceType> all = [] {
-    std::vector<ResourceType> v{resources::namespaces, resources::networkpolicies, resources::ciliumnetworkpolicies};
+    std::vector<ResourceType> v{resources::namespaces,
+                                resources::networkpolicies,
+                                resources::ciliumnetworkpolicies,
+                                resources::clusternetworkpolicies,
+                                resources::adminnetworkpolicies,
+                                resources::baselineadminnetworkpolicies};
     for (const WorkloadKind& k : workload_kinds()) v.push_back(workload_resource(k.kind));
     return v;
   }();
