@@ -244,7 +244,7 @@ std::shared_ptr<const LivePod> compact(json&& object, const std::string& ns, con
   if (!pod) return nullptr;
   auto live = std::make_shared<LivePod>();
   live->promise = declares_egress_promise(containers_of(*pod));
-  static const Config kDefaults;  // (a named object: GCC 12 warns of a maybe-uninitialized temporary)
+  static const Config kDefaults;                    // (a named object: GCC 12 warns of a maybe-uninitialized temporary)
   auto info = netpol::parse_pod(o, kDefaults, ns);  // `loki` is recomputed per review, under its config
   if (!info) return nullptr;
   const bool common = info->ref == ObjectRef{"v1", "Pod", ns, name} && info->ns == ns && info->file == "live" &&
