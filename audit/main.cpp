@@ -43,13 +43,17 @@ int run_lint(CommonOptions o, const std::vector<std::string>& paths, bool verbos
   if (verbose)
     for (const auto& s : r.skipped)
       std::cerr << "loki-audit: " << s.file << ":" << s.line << ": skipped, " << s.reason << "\n";
+  int agents = check_agents_found(o, eo, r.summary, "in the input");
+  int rc;
   if (o.format == "report") {
     std::vector<loki::Finding> findings;
     findings.reserve(r.findings.size());
     for (std::size_t i = 0; i < r.findings.size(); ++i) findings.push_back(r.findings[i]);
-    return emit_policy_reports(o, eo, std::move(findings), r.subjects);
+    rc = emit_policy_reports(o, eo, std::move(findings), r.subjects);
+  } else {
+    rc = emit_report(o, r.findings, r.summary, r.subjects);
   }
-  return emit_report(o, r.findings, r.summary);
+  return rc == kExitOk ? agents : rc;
 }
 
 std::string_view subject_name(loki::RuleSubject s) {

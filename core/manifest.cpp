@@ -391,6 +391,27 @@ bool unread_kind(std::string_view kind) {
   return !kind.ends_with("List");
 }
 
+// The first line (1-based, in `text`) that holds a Go template action, `{{`
+// then `}}`, outside a comment; 0 when none. A Helm chart's template is not
+// YAML until rendered, and its syntax errors say nothing useful.
+int template_marker_line(std::string_view text) {
+  int line = 1;
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    std::size_t nl = text.find('\n', pos);
+    std::string_view l = text.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
+    std::size_t first = l.find_first_not_of(" \t");
+    if (first != std::string_view::npos && l[first] != '#') {
+      std::size_t open = l.find("{{");
+      if (open != std::string_view::npos && l.find("}}", open + 2) != std::string_view::npos) return line;
+    }
+    if (nl == std::string_view::npos) break;
+    pos = nl + 1;
+    ++line;
+  }
+  return 0;
+}
+
 DocumentResult parse_chunk(const Chunk& chunk, const std::string& name, bool skip_unread) {
   DocumentResult result;
   auto [source, source_line] = helm_source(chunk.text);
@@ -429,6 +450,7 @@ DocumentResult parse_chunk(const Chunk& chunk, const std::string& name, bool ski
                                 "not a Kubernetes object (not valid YAML, and names no apiVersion or kind)"});
     return result;
   }
+  const int marker = errors.empty() ? 0 : template_marker_line(chunk.text);
   for (auto& ye : errors) {
     LoadError e;
     e.file = file;
@@ -436,6 +458,15 @@ DocumentResult parse_chunk(const Chunk& chunk, const std::string& name, bool ski
     e.field = ye.field;
     e.message = ye.field.empty() ? "YAML syntax error: " + ye.message : ye.message;
     if (ye.column > 0) e.message += " (column " + std::to_string(ye.column) + ")";
+    if (marker && ye.field.empty()) {
+      // The {{ ... }} of a chart template, not a typo: say so, and how to lint it.
+      const int marker_line = chunk.line_offset + marker - base;
+      e.message = "looks like an unrendered Helm template (`{{ ... }}` at line " + std::to_string(marker_line) +
+                  "), which is not YAML until rendered: " + e.message;
+      e.remediation =
+          "render the chart and lint its output: `helm template RELEASE CHART | loki-audit lint -` (the \"# Source:\" "
+          "comments name each template in the findings)";
+    }
     // A syntax error discards the whole document: name the object if we can.
     e.object = result.objects.empty() ? guess_identity(chunk.text) : result.objects.front().ref();
     result.errors.push_back(std::move(e));

@@ -34,7 +34,7 @@ struct ResourceType {
 
 namespace resources {
 extern const ResourceType pods, namespaces, networkpolicies, deployments, replicasets, statefulsets, daemonsets, jobs,
-    cronjobs, replicationcontrollers, ciliumnetworkpolicies;
+    cronjobs, replicationcontrollers, ciliumnetworkpolicies, serviceaccounts;
 }
 
 // The resource type of a kind among the ones above and the workload kinds

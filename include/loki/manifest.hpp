@@ -71,6 +71,7 @@ struct LoadError {
   ObjectRef object;   // as much as is known
   std::string field;  // JSON pointer of the offending field, when known
   std::string message;
+  std::string remediation;  // when the rule's generic one would mislead (an unrendered Helm template)
 };
 
 struct LoadOptions {
