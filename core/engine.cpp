@@ -61,7 +61,8 @@ Finding finding_from_load_error(const LoadError& e, const EngineOptions& opts) {
   f.line = e.line;
   f.message = e.message;
   f.field = e.field;
-  f.remediation = e.remediation.empty() ? std::string(find_rule(rule_id::invalid_manifest)->remediation) : e.remediation;
+  f.remediation =
+      e.remediation.empty() ? std::string(find_rule(rule_id::invalid_manifest)->remediation) : e.remediation;
   return f;
 }
 
@@ -88,6 +89,10 @@ std::vector<Finding> check_object(const Object& object, const EngineOptions& opt
 
   if (opts.validate)
     for (auto& e : validate_object(object)) {
+      if (object.template_line) {
+        e.message = helm_template_note(object.template_line) + e.message;
+        e.remediation = std::string(helm_template_remediation);
+      }
       Finding f = finding_from_load_error(e, opts);
       if (!cfg.rule_enabled(f.rule)) continue;
       f.object = ref;

@@ -395,6 +395,7 @@ bool unread_kind(std::string_view kind) {
 // then `}}`, outside a comment; 0 when none. A Helm chart's template is not
 // YAML until rendered, and its syntax errors say nothing useful.
 int template_marker_line(std::string_view text) {
+  if (text.find("{{") == std::string_view::npos) return 0;
   int line = 1;
   std::size_t pos = 0;
   while (pos < text.size()) {
@@ -411,6 +412,18 @@ int template_marker_line(std::string_view text) {
   }
   return 0;
 }
+
+}  // namespace
+
+std::string helm_template_note(int line) {
+  return "looks like an unrendered Helm template (`{{ ... }}` at line " + std::to_string(line) +
+         "), which is not YAML until rendered: ";
+}
+const std::string_view helm_template_remediation =
+    "render the chart and lint its output: `helm template RELEASE CHART | loki-audit lint -` (the \"# Source:\" "
+    "comments name each template in the findings)";
+
+namespace {
 
 DocumentResult parse_chunk(const Chunk& chunk, const std::string& name, bool skip_unread) {
   DocumentResult result;
@@ -450,7 +463,11 @@ DocumentResult parse_chunk(const Chunk& chunk, const std::string& name, bool ski
                                 "not a Kubernetes object (not valid YAML, and names no apiVersion or kind)"});
     return result;
   }
-  const int marker = errors.empty() ? 0 : template_marker_line(chunk.text);
+  const int marker = template_marker_line(chunk.text);
+  // A template can parse (`{{ .Values.x }}` as a value is a flow mapping):
+  // its validation errors carry the same note.
+  if (marker)
+    for (auto& o : result.objects) o.template_line = chunk.line_offset + marker - base;
   for (auto& ye : errors) {
     LoadError e;
     e.file = file;
@@ -460,12 +477,8 @@ DocumentResult parse_chunk(const Chunk& chunk, const std::string& name, bool ski
     if (ye.column > 0) e.message += " (column " + std::to_string(ye.column) + ")";
     if (marker && ye.field.empty()) {
       // The {{ ... }} of a chart template, not a typo: say so, and how to lint it.
-      const int marker_line = chunk.line_offset + marker - base;
-      e.message = "looks like an unrendered Helm template (`{{ ... }}` at line " + std::to_string(marker_line) +
-                  "), which is not YAML until rendered: " + e.message;
-      e.remediation =
-          "render the chart and lint its output: `helm template RELEASE CHART | loki-audit lint -` (the \"# Source:\" "
-          "comments name each template in the findings)";
+      e.message = helm_template_note(chunk.line_offset + marker - base) + e.message;
+      e.remediation = std::string(helm_template_remediation);
     }
     // A syntax error discards the whole document: name the object if we can.
     e.object = result.objects.empty() ? guess_identity(chunk.text) : result.objects.front().ref();

@@ -84,28 +84,35 @@ void write_text(std::ostream& out, const Findings& findings, const ReportSummary
   // one missing egress policy in a namespace of many pods is one fix to apply.
   // One-line fixes stay in place (a reference would be no shorter). The docs
   // line of a rule is printed once per namespace too.
-  std::map<std::string, std::size_t> fix_labels;  // namespace, rule, fix -> label
+  std::map<std::string, std::size_t> repeats;  // namespace, rule, fix -> findings with it
+  for (const auto& list : groups)
+    for (std::size_t i : list) {
+      const auto& f = findings[i];
+      if (f.remediation.find('\n') != std::string::npos)
+        ++repeats[f.object.ns + "\x1f" + f.rule + "\x1f" + f.remediation];
+    }
+  std::map<std::string, std::size_t> fix_labels;  // namespace, rule, fix -> label (fixes given more than once)
   std::set<std::string> docs_shown;               // namespace, rule
   for (const auto& list : groups) {
     const auto& first = findings[list.front()];  // a reference, or a FindingStore copy kept alive
     const bool live = is_live_location(first);
     std::string title = live ? kubectl_name(first.object) : first.object.display();
     if (!first.object.apiVersion.empty() || live)
-      title += " (" + first.object.apiVersion + (live ? std::string(first.object.apiVersion.empty() ? "" : ", ") + "live" : "") +
-               ")";
+      title += " (" + first.object.apiVersion +
+               (live ? std::string(first.object.apiVersion.empty() ? "" : ", ") + "live" : "") + ")";
     out << paint("1", title) << "\n";
     for (std::size_t i : list) {
       const auto& held = findings[i];
       const Finding* f = &held;
       const char* colour = f->severity == Severity::error ? "31" : f->severity == Severity::warning ? "33" : "36";
       std::string sev(to_string(f->severity));
-      out << "  " << (live ? std::string("live") : f->file + ":" + std::to_string(f->line)) << ": " << paint(colour, sev)
-          << " [" << f->rule << "]";
+      out << "  " << (live ? std::string("live") : f->file + ":" + std::to_string(f->line)) << ": "
+          << paint(colour, sev) << " [" << f->rule << "]";
       out << " " << f->message << "\n";
       const std::string scope = f->object.ns + "\x1f" + f->rule;
       std::string label;
-      if (f->remediation.find('\n') != std::string::npos) {
-        auto [it, fresh] = fix_labels.emplace(scope + "\x1f" + f->remediation, fix_labels.size() + 1);
+      if (auto r = repeats.find(scope + "\x1f" + f->remediation); r != repeats.end() && r->second > 1) {
+        auto [it, fresh] = fix_labels.emplace(r->first, fix_labels.size() + 1);
         label = "[" + std::to_string(it->second) + "]";
         if (!fresh) {
           out << "      " << paint("2", "fix: see " + label + " above") << "\n";
@@ -120,7 +127,8 @@ void write_text(std::ostream& out, const Findings& findings, const ReportSummary
       }
       out << "      " << paint("2", (label.empty() ? "fix: " : "fix " + label + ": ") + indented) << "\n";
       if (docs_shown.insert(scope).second)
-        if (std::string docs = docs_line(f->rule); !docs.empty()) out << "      " << paint("2", "docs: " + docs) << "\n";
+        if (std::string docs = docs_line(f->rule); !docs.empty())
+          out << "      " << paint("2", "docs: " + docs) << "\n";
     }
     out << "\n";
   }

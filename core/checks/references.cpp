@@ -12,12 +12,14 @@
 namespace loki {
 namespace {
 
-constexpr std::string_view kPssBaseline = "https://kubernetes.io/docs/concepts/security/pod-security-standards/#baseline";
+constexpr std::string_view kPssBaseline =
+    "https://kubernetes.io/docs/concepts/security/pod-security-standards/#baseline";
 constexpr std::string_view kPssRestricted =
     "https://kubernetes.io/docs/concepts/security/pod-security-standards/#restricted";
 constexpr std::string_view kSecurityContext =
     "https://kubernetes.io/docs/tasks/configure-pod-container/security-context/";
-constexpr std::string_view kNetworkPolicies = "https://kubernetes.io/docs/concepts/services-networking/network-policies/";
+constexpr std::string_view kNetworkPolicies =
+    "https://kubernetes.io/docs/concepts/services-networking/network-policies/";
 
 using R = Reference;
 
@@ -26,8 +28,9 @@ constexpr R apparmor[] = {{"Pod Security Standards (baseline): AppArmor", kPssBa
                            "https://kubernetes.io/docs/tutorials/security/apparmor/"}};
 constexpr R capabilities[] = {{"Pod Security Standards (restricted): Capabilities", kPssRestricted},
                               {"Set capabilities for a Container", kSecurityContext}};
-constexpr R git_repo[] = {{"Volumes: gitRepo (deprecated)", "https://kubernetes.io/docs/concepts/storage/volumes/#gitrepo"},
-                          {"CVE-2024-10220", "https://nvd.nist.gov/vuln/detail/CVE-2024-10220"}};
+constexpr R git_repo[] = {
+    {"Volumes: gitRepo (deprecated)", "https://kubernetes.io/docs/concepts/storage/volumes/#gitrepo"},
+    {"CVE-2024-10220", "https://nvd.nist.gov/vuln/detail/CVE-2024-10220"}};
 constexpr R host_namespaces[] = {{"Pod Security Standards (baseline): Host Namespaces", kPssBaseline}};
 constexpr R host_network[] = {{"Pod Security Standards (baseline): Host Namespaces", kPssBaseline},
                               {"Network Policies", kNetworkPolicies}};
@@ -35,48 +38,51 @@ constexpr R host_path[] = {{"Pod Security Standards (baseline): HostPath Volumes
                            {"Volumes: hostPath", "https://kubernetes.io/docs/concepts/storage/volumes/#hostpath"}};
 constexpr R host_port[] = {{"Pod Security Standards (baseline): Host Ports", kPssBaseline}};
 constexpr R host_probe[] = {{"Pod Security Standards (baseline): Host Probes / Lifecycle Hooks", kPssBaseline}};
-constexpr R seccomp[] = {{"Pod Security Standards (restricted): Seccomp", kPssRestricted},
-                         {"Restrict a Container's Syscalls with seccomp",
-                          "https://kubernetes.io/docs/tutorials/security/seccomp/"}};
-constexpr R seccomp_annotation[] = {{"Pod Security Standards (baseline): Seccomp", kPssBaseline},
-                                    {"Restrict a Container's Syscalls with seccomp",
-                                     "https://kubernetes.io/docs/tutorials/security/seccomp/"}};
+constexpr R seccomp[] = {
+    {"Pod Security Standards (restricted): Seccomp", kPssRestricted},
+    {"Restrict a Container's Syscalls with seccomp", "https://kubernetes.io/docs/tutorials/security/seccomp/"}};
+constexpr R seccomp_annotation[] = {
+    {"Pod Security Standards (baseline): Seccomp", kPssBaseline},
+    {"Restrict a Container's Syscalls with seccomp", "https://kubernetes.io/docs/tutorials/security/seccomp/"}};
 constexpr R privilege_escalation[] = {{"Pod Security Standards (restricted): Privilege Escalation", kPssRestricted},
                                       {"Configure a Security Context", kSecurityContext}};
 constexpr R privileged[] = {{"Pod Security Standards (baseline): Privileged Containers", kPssBaseline}};
 constexpr R proc_mount[] = {{"Pod Security Standards (baseline): /proc Mount Type", kPssBaseline}};
 constexpr R volume_types[] = {{"Pod Security Standards (restricted): Volume Types", kPssRestricted}};
 constexpr R root_group[] = {{"Configure a Security Context (runAsGroup, fsGroup)", kSecurityContext}};
-constexpr R run_as_root[] = {{"Pod Security Standards (restricted): Running as Non-root", kPssRestricted},
-                             {"Runc and CVE-2019-5736", "https://kubernetes.io/blog/2019/02/11/runc-and-cve-2019-5736/"}};
+constexpr R run_as_root[] = {
+    {"Pod Security Standards (restricted): Running as Non-root", kPssRestricted},
+    {"Runc and CVE-2019-5736", "https://kubernetes.io/blog/2019/02/11/runc-and-cve-2019-5736/"}};
 constexpr R runtime_class[] = {{"Runtime Class", "https://kubernetes.io/docs/concepts/containers/runtime-class/"}};
 constexpr R selinux[] = {{"Pod Security Standards (baseline): SELinux", kPssBaseline}};
-constexpr R service_account[] = {
-    {"Opt out of API credential automounting",
-     "https://kubernetes.io/docs/tasks/configure-pod-container/configure-service-account/"
-     "#opt-out-of-api-credential-automounting"}};
+constexpr R service_account[] = {{"Opt out of API credential automounting",
+                                  "https://kubernetes.io/docs/tasks/configure-pod-container/configure-service-account/"
+                                  "#opt-out-of-api-credential-automounting"}};
 constexpr R shared_pid[] = {{"Share Process Namespace between Containers in a Pod",
                              "https://kubernetes.io/docs/tasks/configure-pod-container/share-process-namespace/"}};
-constexpr R sysctl[] = {{"Pod Security Standards (baseline): Sysctls", kPssBaseline},
-                        {"Using sysctls in a Kubernetes Cluster",
-                         "https://kubernetes.io/docs/tasks/administer-cluster/sysctl-cluster/"}};
+constexpr R sysctl[] = {
+    {"Pod Security Standards (baseline): Sysctls", kPssBaseline},
+    {"Using sysctls in a Kubernetes Cluster", "https://kubernetes.io/docs/tasks/administer-cluster/sysctl-cluster/"}};
 constexpr R windows_host_process[] = {{"Pod Security Standards (baseline): HostProcess", kPssBaseline}};
 constexpr R writable_root[] = {{"Configure a Security Context (readOnlyRootFilesystem)", kSecurityContext}};
 constexpr R network_policy[] = {{"Network Policies", kNetworkPolicies}};
 constexpr R network_default_deny[] = {
     {"Network Policies: default deny all egress traffic",
      "https://kubernetes.io/docs/concepts/services-networking/network-policies/#default-deny-all-egress-traffic"}};
-constexpr R dns[] = {{"DNS for Services and Pods", "https://kubernetes.io/docs/concepts/services-networking/dns-pod-service/"},
-                     {"Network Policies", kNetworkPolicies}};
-constexpr R fqdn[] = {{"Network Policies", kNetworkPolicies},
-                      {"Cilium: DNS based policies", "https://docs.cilium.io/en/stable/security/policy/language/#dns-based"}};
+constexpr R dns[] = {
+    {"DNS for Services and Pods", "https://kubernetes.io/docs/concepts/services-networking/dns-pod-service/"},
+    {"Network Policies", kNetworkPolicies}};
+constexpr R fqdn[] = {
+    {"Network Policies", kNetworkPolicies},
+    {"Cilium: DNS based policies", "https://docs.cilium.io/en/stable/security/policy/language/#dns-based"}};
 constexpr R metadata[] = {{"Securing a Cluster: restricting cloud metadata API access",
                            "https://kubernetes.io/docs/tasks/administer-cluster/securing-a-cluster/"
                            "#restricting-cloud-metadata-api-access"},
                           {"Network Policies", kNetworkPolicies}};
-constexpr R invalid_manifest[] = {{"Kubernetes API concepts: dry-run",
-                                   "https://kubernetes.io/docs/reference/using-api/api-concepts/#dry-run"}};
-constexpr R annotations[] = {{"Annotations", "https://kubernetes.io/docs/concepts/overview/working-with-objects/annotations/"}};
+constexpr R invalid_manifest[] = {
+    {"Kubernetes API concepts: dry-run", "https://kubernetes.io/docs/reference/using-api/api-concepts/#dry-run"}};
+constexpr R annotations[] = {
+    {"Annotations", "https://kubernetes.io/docs/concepts/overview/working-with-objects/annotations/"}};
 
 const std::map<std::string_view, std::span<const Reference>>& table() {
   static const std::map<std::string_view, std::span<const Reference>> t = {

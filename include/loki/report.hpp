@@ -18,8 +18,8 @@ struct ReportSummary {
   std::size_t files = 0;
   std::size_t objects = 0;
   std::size_t pods_checked = 0;       // loki-mode pod templates checked
-  std::size_t pod_templates = 0;      // pod templates seen, loki-mode or not
   std::size_t documents_skipped = 0;  // documents that are not Kubernetes objects (other YAML in the inputs)
+  std::size_t pod_templates = 0;      // pod templates seen, loki-mode or not (new fields go last: positional init)
 };
 
 // The rules an object passed: applicable to it, and no finding (suppressed
