@@ -185,6 +185,7 @@ void OwnerGroups::add(Finding f, const ObjectRef& owner, const std::string& owne
     f.file = owner_file;
     it->second.finding = std::move(f);
     it->second.message = std::move(message);
+    it->second.first_pod = pod_name;
     order_.push_back(key);
   }
   it->second.pods.push_back(pod_name);
@@ -197,7 +198,11 @@ void OwnerGroups::flush(std::vector<Finding>& out) {
     std::string names;
     for (std::size_t i = 0; i < g.pods.size() && i < 10; ++i) names += (i ? ", " : "") + g.pods[i];
     if (g.pods.size() > 10) names += ", ... (" + std::to_string(g.pods.size()) + " pods)";
-    if (g.pods.size() > 1) g.finding.message = replace_all(g.message, kPodMark, "<pod>");
+    if (g.pods.size() > 1) {
+      g.finding.message = replace_all(g.message, kPodMark, "<pod>");
+      // The fix named the first pod; it applies to every pod listed.
+      g.finding.remediation = replace_all(g.finding.remediation, g.first_pod, "<pod>");
+    }
     if (!(g.pods.size() == 1 && g.finding.object.kind == "Pod" && g.finding.object.name == g.pods[0]))
       g.finding.message += " [pods: " + names + "]";
     out.push_back(std::move(g.finding));

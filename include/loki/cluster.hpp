@@ -54,7 +54,8 @@ class OwnerGroups {
  private:
   struct Group {
     Finding finding;
-    std::string message;  // the message with the pod's name marked
+    std::string message;    // the message with the pod's name marked
+    std::string first_pod;  // the pod the finding came from (its remediation may name it)
     std::vector<std::string> pods;
   };
   std::map<std::string, Group> groups_;
@@ -69,7 +70,7 @@ struct AuditResult {
   std::vector<Finding> findings;
   std::size_t objects = 0;
   std::size_t pods_checked = 0;
-  std::size_t pod_templates = 0;  // pods and workloads with a pod template, agent or not
+  std::size_t pod_templates = 0;    // pods and workloads with a pod template, agent or not
   std::vector<ObjectRef> subjects;  // agent workloads checked (EngineOptions::record_subjects)
 };
 AuditResult audit_snapshot(const ClusterSnapshot& snap, const EngineOptions& opts);

@@ -62,6 +62,20 @@ else
   bad "README rules table is stale: run scripts/gen-docs.sh $BIN" "$(cat "$TMP/diff")"
 fi
 
+# And the README's text-output example (issue 22): the binary's own output on the bundled examples.
+{
+  echo '```text'
+  "$BIN" lint --color never $EX/broken/git-repo-agent.yaml $EX/broken/host-network-model-backend.yaml \
+    $EX/broken/shared-pid-sidecar.yaml $EX/hardened
+  echo '```'
+} >"$TMP/text-example"
+sed -n '/^<!-- text-example:begin -->$/,/^<!-- text-example:end -->$/{//!p}' README.md >"$TMP/readme-example"
+if [ -s "$TMP/text-example" ] && diff -u "$TMP/readme-example" "$TMP/text-example" >"$TMP/diff"; then
+  ok "README text-output example matches loki-audit lint"
+else
+  bad "README text-output example is stale: run scripts/gen-docs.sh $BIN" "$(cat "$TMP/diff")"
+fi
+
 # So is the chart README's policy table (default webhook action per rule).
 "$BIN" rules -f policy-markdown >"$TMP/policies"
 sed -n '/^<!-- policies:begin -->$/,/^<!-- policies:end -->$/{//!p}' "$ROOT/charts/loki-guard/README.md" >"$TMP/chart-policies"

@@ -365,6 +365,7 @@ TEST_CASE("cluster audit: one finding per workload and rule listing its pods; me
     f.rule = "egress-shadowed";
     f.object = {"v1", "Pod", "models", pod};
     f.message = "labels of Pod models/" + pod + " miss egress=restricted";
+    f.remediation = "add the label to Pod models/" + pod;
     groups.add(f, owner, "/apis/apps/v1/namespaces/models/deployments/llm-api", pod);
   }
   std::vector<loki::Finding> out;
@@ -372,6 +373,7 @@ TEST_CASE("cluster audit: one finding per workload and rule listing its pods; me
   REQUIRE(out.size() == 1);
   CHECK(out[0].object == owner);
   CHECK(out[0].message == "labels of Pod models/<pod> miss egress=restricted [pods: llm-api-7d4-a, llm-api-7d4-b]");
+  CHECK(out[0].remediation == "add the label to Pod models/<pod>");
   // Text output names it as kubectl does, located "live", not by a pseudo-file.
   std::ostringstream text;
   loki::write_report(text, loki::Format::text, out, loki::ReportSummary{});
