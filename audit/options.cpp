@@ -8,8 +8,8 @@
 
 #include <algorithm>
 #include <chrono>
-#include <set>
 #include <cstdlib>
+#include <set>
 
 #include <cerrno>
 #include <cstring>

@@ -34,8 +34,7 @@ struct CommonOptions {
 // When no loki-mode pod template was checked although pod templates exist,
 // says so on stderr (the selector used, --selector and --all-pods). Returns
 // kExitFindings with --require-agents when nothing was checked, else kExitOk.
-int check_agents_found(const CommonOptions& o, const EngineOptions& eo, const ReportSummary& summary,
-                       const char* what);
+int check_agents_found(const CommonOptions& o, const EngineOptions& eo, const ReportSummary& summary, const char* what);
 
 // Adds --format, --output, --fail-on, --config, --selector, --all-pods,
 // --color, --threads (not --namespace: its meaning differs per command).

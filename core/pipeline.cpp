@@ -99,9 +99,8 @@ FindingStore Pipeline::finish(std::uint64_t network_order) {
   for (const auto& d : default_tokens_)
     if (token_opt_outs_.count(d.service_account)) settled.insert(d.object.display() + "\x1f" + d.file);
   if (!settled.empty())
-    findings_.erase_if_rule("service-account-token", [&](const Finding& f) {
-      return settled.count(f.object.display() + "\x1f" + f.file) > 0;
-    });
+    findings_.erase_if_rule("service-account-token",
+                            [&](const Finding& f) { return settled.count(f.object.display() + "\x1f" + f.file) > 0; });
   default_tokens_.clear();
   token_opt_outs_.clear();
   findings_.sort();

@@ -24,9 +24,9 @@ namespace loki {
 struct PipelineBatch {
   std::vector<Finding> findings;
   netpol::Inventory inventory;
-  std::size_t objects = 0;          // objects checked
-  std::size_t agent_pods = 0;       // of which carry an agent (loki-mode) pod template
-  std::size_t pod_templates = 0;    // objects with a pod template, agent or not
+  std::size_t objects = 0;        // objects checked
+  std::size_t agent_pods = 0;     // of which carry an agent (loki-mode) pod template
+  std::size_t pod_templates = 0;  // objects with a pod template, agent or not
   // ServiceAccounts with automountServiceAccountToken: false ("ns/name"), and
   // the service-account-token findings one of them may settle (the pod does
   // not set the field): resolved in finish(), once every input is read.
