@@ -72,6 +72,8 @@ int run_rules(const std::string& format) {
   if (format == "json") {
     nlohmann::json arr = nlohmann::json::array();
     for (const auto& r : loki::all_rules()) {
+      nlohmann::json refs = nlohmann::json::array();
+      for (const auto& ref : r.references) refs.push_back({{"title", ref.title}, {"url", ref.url}});
       arr.push_back({{"id", r.id},
                      {"severity", loki::to_string(r.severity)},
                      {"description", r.description},
@@ -80,7 +82,8 @@ int run_rules(const std::string& format) {
                      {"webhookDefault", loki::to_string(defaults.action_of(r.id))},
                      {"patchable", r.fix != nullptr},
                      {"egressOpen", r.egress_open},
-                     {"enabledByDefault", r.enabled_by_default}});
+                     {"enabledByDefault", r.enabled_by_default},
+                     {"references", std::move(refs)}});
     }
     std::cout << arr.dump(2) << "\n";
     return kExitOk;
@@ -102,6 +105,7 @@ int run_rules(const std::string& format) {
   for (const auto& r : loki::all_rules()) {
     std::cout << r.id << " (" << loki::to_string(r.severity) << (r.enabled_by_default ? "" : ", off by default")
               << ")\n  " << r.description << "\n  fix: " << r.remediation << "\n";
+    for (const auto& ref : r.references) std::cout << "  docs: " << ref.title << ": " << ref.url << "\n";
   }
   return kExitOk;
 }

@@ -33,7 +33,11 @@ bool pod_sets_token_automount(const PodTemplate& pod) {
 
 std::optional<std::string> service_account_opting_out(const Object& object, const std::string& default_namespace) {
   const json& j = object.json;
-  if (!j.is_object() || j.value("kind", json()) != "ServiceAccount" || j.value("apiVersion", json()) != "v1")
+  if (!j.is_object()) return std::nullopt;
+  // Every object passes here: compare in place, no copies.
+  auto kind = j.find("kind"), api = j.find("apiVersion");
+  if (kind == j.end() || api == j.end() || !kind->is_string() || !api->is_string() ||
+      kind->get_ref<const std::string&>() != "ServiceAccount" || api->get_ref<const std::string&>() != "v1")
     return std::nullopt;
   auto it = j.find("automountServiceAccountToken");
   if (it == j.end() || !it->is_boolean() || it->get<bool>()) return std::nullopt;

@@ -53,6 +53,10 @@ grep -q "bad-config.yaml:3" "$TMP/err" && ok "bad config names file:line" || bad
 expect_exit "unwritable --output" 2 "$BIN" lint -o /no/such/dir/out.json $EX/hardened
 expect_exit "--help" 0 "$BIN" lint --help
 expect_exit "rules" 0 "$BIN" rules
+grep -q "^  docs: CVE-2024-10220: https://nvd.nist.gov/vuln/detail/CVE-2024-10220$" "$TMP/out" &&
+  ok "rules lists each rule's references" || bad "rules references" "$(head -20 "$TMP/out")"
+"$BIN" rules -f json | python3 -c 'import json,sys; r=json.load(sys.stdin); sys.exit(0 if r and all(x["references"] and x["references"][0]["url"].startswith("https://") for x in r) else 1)' &&
+  ok "rules -f json: references per rule" || bad "rules -f json references"
 # The README's rules table is generated (scripts/gen-docs.sh): it must match the registry.
 expect_exit "rules -f markdown" 0 "$BIN" rules -f markdown
 sed -n '/^<!-- rules:begin -->$/,/^<!-- rules:end -->$/{//!p}' README.md >"$TMP/readme-rules"
