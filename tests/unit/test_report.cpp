@@ -174,7 +174,8 @@ TEST_CASE("every rule carries https documentation references; JSON and SARIF exp
   json sarif = json::parse(render(loki::Format::sarif, sample()));
   bool saw_git = false;
   for (const auto& rule : sarif["runs"][0]["tool"]["driver"]["rules"]) {
-    CAPTURE(rule["id"].get<std::string>());
+    const std::string id = rule["id"].get<std::string>();  // CAPTURE holds a reference: no temporary
+    CAPTURE(id);
     CHECK(rule["helpUri"].get<std::string>().starts_with("https://"));
     const json& props = rule["properties"];
     // GitHub reads security-severity only on rules tagged "security"; it is a
@@ -185,7 +186,7 @@ TEST_CASE("every rule carries https documentation references; JSON and SARIF exp
     if (level == "error") CHECK((score >= 7.0 && score < 9.0));
     if (level == "warning") CHECK((score >= 4.0 && score < 7.0));
     if (level == "note") CHECK((score > 0.0 && score < 4.0));
-    if (rule["id"] == "git-repo-volume") {
+    if (id == "git-repo-volume") {
       saw_git = true;
       CHECK(std::find(props["tags"].begin(), props["tags"].end(), "CVE-2024-10220") != props["tags"].end());
     }
