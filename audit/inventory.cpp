@@ -111,9 +111,10 @@ void LoadedInventory::add_snapshot(const loki::ClusterSnapshot& snap, const std:
   if (pods_over_templates) covered = owners_with_pods(snap);
   loki::PipelineBatch batch;  // network records only: explain and netmap report no findings
   batch.default_namespace = ns;
-  for (const auto* list :
-       {&snap.workloads, &snap.pods, &snap.networkpolicies, &snap.ciliumnetworkpolicies, &snap.namespaces}) {
-    if (list == &snap.namespaces && !with_namespaces) continue;
+  for (const auto* list : {&snap.workloads, &snap.pods, &snap.networkpolicies, &snap.ciliumnetworkpolicies,
+                           &snap.clusterpolicies, &snap.namespaces}) {
+    // Cluster-scoped objects once (the first namespace's walk).
+    if ((list == &snap.namespaces || list == &snap.clusterpolicies) && !with_namespaces) continue;
     for (const auto& j : *list) {
       if (list == &snap.workloads && covered.count(uid_of(j))) continue;
       loki::Object obj;

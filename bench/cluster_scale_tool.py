@@ -49,7 +49,7 @@ def pod_object(i, ns, rng):
     h = "".join(rng.choice("bcdfghjklmnpqrstvwxz2456789") for _ in range(10))
     env = [{"name": "LOG_LEVEL", "value": "info"}]
     if agent:
-        env += [{"name": "LOKI_NETWORK_EGRESS_POLICY", "value": "ai-only"},
+        env += [{"name": "LOKI_NETWORK_EGRESS_POLICY", "value": "unrestricted"},
                 {"name": "LOKI_ALLOWED_HOSTS", "value": "api.anthropic.com,github.com"},
                 {"name": "LOKI_BLOCK_METADATA_ENDPOINT", "value": "true"}]
     return {
@@ -97,11 +97,12 @@ def review_pod(ns):
     return {"apiVersion": "v1", "kind": "Pod",
             "metadata": {"name": "agent-7d9f", "namespace": ns,
                          "labels": {"app": "loki-mode", "role": "agent", "pod-template-hash": "7d9f"}},
-            "spec": {"automountServiceAccountToken": False,
-                     "securityContext": {"runAsNonRoot": True, "runAsUser": 1000,
+            # automountServiceAccountToken left out: the mutating webhook sets it (and annotates the pod
+            # loki-guard.io/patched), which is how the bench sees that the webhook was called.
+            "spec": {"securityContext": {"runAsNonRoot": True, "runAsUser": 1000,
                                          "seccompProfile": {"type": "RuntimeDefault"}},
                      "containers": [{"name": "loki", "image": "asklokesh/loki-mode:7.5.13",
-                                     "env": [{"name": "LOKI_NETWORK_EGRESS_POLICY", "value": "ai-only"},
+                                     "env": [{"name": "LOKI_NETWORK_EGRESS_POLICY", "value": "unrestricted"},
                                              {"name": "ANTHROPIC_API_KEY",
                                               "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}}],
                                      "securityContext": {"allowPrivilegeEscalation": False,

@@ -79,6 +79,16 @@ metadata:
   labels: {team: team-$((i % 200)), env: $(case $((i % 3)) in 0) echo prod;; 1) echo staging;; *) echo dev;; esac), tenant: t$i, loki-guard.io/enforce: bench}
 EOF
 for _ in $(seq 1 300); do k get serviceaccount default -n "$HOME_NS" >/dev/null 2>&1 && break; sleep 0.2; done
+# Its agents' egress isolated (the generated policies of the full phase add allows), so the review
+# is admitted in both phases (a denial would measure the error path).
+k create -f - >/dev/null <<EOF
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: agents-deny-egress, namespace: $HOME_NS}
+spec:
+  podSelector: {matchLabels: {app: loki-mode}}
+  policyTypes: [Egress]
+EOF
 
 register() {
   k apply -f - >/dev/null <<EOF

@@ -97,6 +97,24 @@ ClusterSnapshot walk_cluster(KubeClient& client, const WalkOptions& opts) {
   }
   s.cilium_served = client.serves(resources::ciliumnetworkpolicies);
   if (s.cilium_served) take(resources::ciliumnetworkpolicies, s.ciliumnetworkpolicies);
+  // Cluster-wide network policy (policy.networking.k8s.io) where its CRDs are
+  // served: ClusterNetworkPolicy in the newest served version, and the
+  // v1alpha1 kinds. Cluster-scoped: a user who may not list them gets a note
+  // (the verdicts then leave out the Admin and Baseline tiers).
+  const ResourceType* cnp = client.serves(resources::clusternetworkpolicies) ? &resources::clusternetworkpolicies
+                            : client.serves(resources::clusternetworkpolicies_v1alpha2)
+                                ? &resources::clusternetworkpolicies_v1alpha2
+                                : nullptr;
+  for (const ResourceType* rt : {cnp, &resources::adminnetworkpolicies, &resources::baselineadminnetworkpolicies}) {
+    if (!rt || (rt != cnp && !client.serves(*rt))) continue;
+    try {
+      take(*rt, s.clusterpolicies);
+    } catch (const KubeError& e) {
+      if (e.status != 403) throw;
+      s.notes.push_back("cannot list " + rt->display() +
+                        " (forbidden): the Admin and Baseline tiers of cluster network policy are not evaluated");
+    }
+  }
   s.api_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   s.requests = client.stats().requests;
   return s;
@@ -233,7 +251,7 @@ AuditResult audit_snapshot(const ClusterSnapshot& snap, const EngineOptions& opt
     drop_unmounted_token_findings(found, object, opts.default_namespace, token_opt_outs);
     for (auto& f : found) groups.add(std::move(f), pod);
   }
-  for (const auto* list : {&snap.networkpolicies, &snap.ciliumnetworkpolicies, &snap.namespaces})
+  for (const auto* list : {&snap.networkpolicies, &snap.ciliumnetworkpolicies, &snap.clusterpolicies, &snap.namespaces})
     for (const auto& j : *list) pipeline.record(live_object(j), live);
   pipeline.submit(std::move(live), 0);
   // The network pass on live pods: pod findings go to their owners, policy
@@ -276,7 +294,8 @@ AuditResult audit_snapshot(const ClusterSnapshot& snap, const EngineOptions& opt
   }
   for (auto& ref : templates.subjects) add_subject(std::move(ref));
   for (auto& f : policy_findings) out.findings.push_back(std::move(f));
-  out.objects += snap.networkpolicies.size() + snap.ciliumnetworkpolicies.size() + snap.namespaces.size();
+  out.objects += snap.networkpolicies.size() + snap.ciliumnetworkpolicies.size() + snap.clusterpolicies.size() +
+                 snap.namespaces.size();
   return out;
 }
 

@@ -54,6 +54,10 @@ std::map<std::string_view, KindVersions, std::less<>> make_known_kinds() {
       {"PriorityClass", {{"scheduling.k8s.io/v1"}, {}}},
       {"CiliumNetworkPolicy", {{"cilium.io/v2"}, {}}},
       {"CiliumClusterwideNetworkPolicy", {{"cilium.io/v2"}, {}}},
+      // sigs.k8s.io/network-policy-api v0.3.0: CNP v1beta1 (storage) and v1alpha2 served; ANP/BANP v1alpha1 (v0.1.x).
+      {"ClusterNetworkPolicy", {{"policy.networking.k8s.io/v1beta1", "policy.networking.k8s.io/v1alpha2"}, {}}},
+      {"AdminNetworkPolicy", {{"policy.networking.k8s.io/v1alpha1"}, {}}},
+      {"BaselineAdminNetworkPolicy", {{"policy.networking.k8s.io/v1alpha1"}, {}}},
   };
   for (const WorkloadKind& w : workload_kinds()) {
     if (!w.builtin) continue;

@@ -302,15 +302,17 @@ void validate_pod_like(Context& c, json&& object, const Config& config, const Cl
 
 // The live loki-mode pods of the namespace whose egress is open, before or
 // after the policy change under review.
-std::set<std::string> open_pods(const Context& c, const Config& config, const ClusterView& cluster, bool after) {
-  const std::string& ns = c.d.ns;
+std::set<std::string> open_pods(const Context& c, const Config& config, const ClusterView& cluster, bool after,
+                                const std::string& ns) {
   const json& req = *c.request;
+  const bool cluster_kind = netpol::is_cluster_policy_kind(c.d.kind);
   Pipeline pipeline = admission_pipeline(config, ns, false);
   PipelineBatch batch;
   if (cluster.fill) cluster.fill(ns, batch.inventory);
   if (after) {
     batch.inventory.policies.erase_if([&](const netpol::Policy& p) {
-      return !p.is_cilium() == (c.d.kind == "NetworkPolicy") && p.ns == ns && p.ref.name == c.d.name;
+      if (cluster_kind) return p.is_cluster() && p.ref.kind == c.d.kind && p.ref.name == c.d.name;
+      return !p.is_cilium() && !p.is_cluster() == (c.d.kind == "NetworkPolicy") && p.ns == ns && p.ref.name == c.d.name;
     });
     if (c.d.operation != "DELETE" && req.contains("object") && req["object"].is_object()) {
       Object o;
@@ -335,7 +337,8 @@ void validate_policy_change(Context& c, const Config& config, const ClusterView&
   if (config.network_policy_changes == Action::off) return;
   const std::string& ns = c.d.ns;
   if (!cluster.available || !cluster.pods) return;  // nothing to compare against
-  std::set<std::string> before = open_pods(c, config, cluster, false), after = open_pods(c, config, cluster, true);
+  std::set<std::string> before = open_pods(c, config, cluster, false, ns),
+                        after = open_pods(c, config, cluster, true, ns);
   std::vector<std::string> newly;
   for (const auto& p : after)
     if (!before.count(p)) newly.push_back(p);
@@ -351,6 +354,36 @@ void validate_policy_change(Context& c, const Config& config, const ClusterView&
   f.remediation = "keep a policy with policyTypes: [Egress] that selects these pods, or move them first";
   settle(c, effective_mode(config, cluster, ns), {{f, config.network_policy_changes}},
          c.d.kind + " " + ns + "/" + c.d.name);
+}
+
+// An AdminNetworkPolicy / BaselineAdminNetworkPolicy / ClusterNetworkPolicy
+// change that leaves running loki-mode pods egress-open, in any namespace:
+// deleting an Admin Deny, turning it into a Pass into a namespace no
+// NetworkPolicy isolates, narrowing its subject.
+void validate_cluster_policy_change(Context& c, const Config& config, const ClusterView& cluster) {
+  if (config.network_policy_changes == Action::off) return;
+  if (!cluster.available || !cluster.pods || !cluster.pod_namespaces) return;  // nothing to compare against
+  std::vector<std::string> newly;
+  std::size_t count = 0;
+  for (const std::string& ns : cluster.pod_namespaces()) {
+    if (exempt(config, ns)) continue;
+    std::set<std::string> before = open_pods(c, config, cluster, false, ns),
+                          after = open_pods(c, config, cluster, true, ns);
+    for (const auto& p : after)
+      if (!before.count(p) && ++count <= 10) newly.push_back(ns + "/" + p);
+  }
+  if (newly.empty()) return;
+  std::string list;
+  for (std::size_t i = 0; i < newly.size(); ++i) list += (i ? ", " : "") + newly[i];
+  if (count > 10) list += ", ... (" + std::to_string(count) + " pods)";
+  Finding f;
+  f.rule = std::string(checks::rule_egress_unrestricted.id);
+  f.severity = Severity::error;
+  f.object = {"policy.networking.k8s.io", c.d.kind, "", c.d.name};
+  f.message = "this " + c.d.operation + " of " + c.d.kind + " " + c.d.name +
+              " would leave running loki-mode pods with open egress: " + list;
+  f.remediation = "keep the Admin-tier Deny (or a default-deny egress NetworkPolicy) that covers these pods";
+  settle(c, effective_mode(config, cluster, ""), {{f, config.network_policy_changes}}, c.d.kind + " " + c.d.name);
 }
 
 }  // namespace
@@ -429,6 +462,8 @@ Decision validate(json review, const Config& config, const ClusterView& cluster)
   const std::string& op = c.d.operation;
   if (c.d.kind == "NetworkPolicy" || c.d.kind == "CiliumNetworkPolicy") {
     validate_policy_change(c, config, cluster);
+  } else if (netpol::is_cluster_policy_kind(c.d.kind)) {
+    validate_cluster_policy_change(c, config, cluster);
   } else if (is_workload_kind(c.d.kind) && op != "DELETE" && op != "CONNECT") {
     // request.object is not read again: hand it over.
     json& request = review["request"];

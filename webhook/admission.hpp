@@ -39,6 +39,9 @@ struct ClusterView {
   std::function<void(const std::string& ns, const Config& config, netpol::Inventory& into)> pods;
   // Labels of a namespace (overrides: loki-guard.io/mode, require-egress-isolation).
   std::function<Labels(const std::string& ns)> namespace_labels;
+  // The namespaces that have live pods (for cluster network policy changes,
+  // which can open egress in any of them).
+  std::function<std::vector<std::string>()> pod_namespaces;
 };
 
 // Live pod objects into an inventory, as a view's `pods` adds them (views

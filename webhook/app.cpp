@@ -26,10 +26,6 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-// mimalloc's "return freed memory to the OS now", when loki-webhook is linked with it (cmake/allocator.cmake);
-// null otherwise (weak), so this file does not depend on the allocator chosen.
-extern "C" void mi_collect(bool force) __attribute__((weak));
-
 namespace loki::webhook {
 
 using nlohmann::json;
@@ -158,17 +154,8 @@ Handler make_handler(const ReviewEndpoint& review, const PolicyCache* cache, met
   return [&review, cache, &registry](const HttpRequest& req) -> HttpResponse {
     std::string path = req.target.substr(0, req.target.find('?'));
     if (path == "/validate" || path == "/mutate") {
-      HttpResponse r = review(req, path == "/validate");
-      // A body near the 3 MiB cap parses into tens of MB of small JSON nodes that glibc keeps in the
-      // I/O threads' arenas after they are freed: RSS ratcheted up with each such review (42 -> 125 MiB
-      // after 24, tests/abuse "huge array"). Give the pages back; ordinary reviews are a few KB.
-      // Under mimalloc, glibc's malloc_trim has nothing to trim: mimalloc keeps the freed pages (RSS
-      // 17.8 -> 50.8 MiB after the "huge array" attack) unless collected.
-      if (req.body.size() >= std::size_t{256} * 1024) {
-        malloc_trim(0);
-        if (mi_collect != nullptr) mi_collect(true);
-      }
-      return r;
+      // Memory of a big body is given back by the server (release_freed_memory in webhook/server.cpp).
+      return review(req, path == "/validate");
     }
     if (path == "/healthz") return {200, "text/plain", "ok\n"};
     if (path == "/readyz") {

@@ -59,8 +59,13 @@ ReportStore kube_report_store(const ClusterConfig& cfg, ReportApi api) {
     std::map<std::string, json> out;
     ListResult listed = client->list(reports_type(api), "", 500, "app.kubernetes.io/managed-by=loki-guard");
     for (auto& item : listed.items)
-      if (string_field(meta(item), "name") == "loki-guard")
-        out[string_field(meta(item), "namespace")] = std::move(item);
+      if (string_field(meta(item), "name") == "loki-guard") {
+        // The key first: in `out[key(item)] = std::move(item)` C++17 evaluates the right side (json's
+        // operator= takes its argument by value: a move) before the left, so the key read an empty item
+        // and every new leader rewrote its reports once.
+        std::string ns = string_field(meta(item), "namespace");
+        out[std::move(ns)] = std::move(item);
+      }
     return out;
   };
   s.apply = [client, api](const std::string& ns, const json& report) {
@@ -384,9 +389,9 @@ void BackgroundAudit::evaluate(const std::string& ns) {
       if (registry_) registry_->inc("loki_audit_report_writes_total", {{"result", "deleted"}});
     }
   } catch (const std::exception& e) {
-    // A namespace being deleted refuses new content (403 "because it is being
-    // terminated"); its report goes with it: nothing to retry, nothing wrong.
-    if (std::string_view(e.what()).find("because it is being terminated") != std::string_view::npos) {
+    // A namespace being deleted refuses new content (403, cause NamespaceTerminating);
+    // its report goes with it: nothing to retry, nothing wrong.
+    if (const auto* ke = dynamic_cast<const KubeError*>(&e); ke && ke->reason == "NamespaceTerminating") {
       spdlog::debug(R"("msg":"background audit: namespace is being deleted; no report","namespace":{})",
                     json(ns).dump());
       std::lock_guard lk(mu_);
@@ -427,6 +432,7 @@ std::size_t BackgroundAudit::run_once(Clock::time_point now) {
       std::lock_guard lk(mu_);
       written_.clear();
       for (const auto& [ns, r] : existing) written_[ns] = report_digest(r);
+      spdlog::info(R"("msg":"background audit: leading; existing reports read","reports":{})", existing.size());
     } catch (const std::exception& e) {
       // E.g. the reports CRD is not installed: say so, and try again in a while.
       spdlog::warn(R"("msg":"background audit: cannot list existing reports; retrying in 10s","error":{})",

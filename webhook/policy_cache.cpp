@@ -20,19 +20,34 @@ namespace loki::webhook {
 
 using nlohmann::json;
 
+// Policy reflectors: NetworkPolicies, CiliumNetworkPolicies, then up to three
+// of policy.networking.k8s.io (ClusterNetworkPolicy, AdminNetworkPolicy,
+// BaselineAdminNetworkPolicy).
+constexpr std::size_t kPolicySources = 5;
+
 void PolicyCache::start() {
   if (started_.exchange(true)) return;
   bool cilium = false;
+  std::vector<ResourceType> cluster;
   try {
     KubeClient discovery(cfg_);
     cilium = discovery.serves(resources::ciliumnetworkpolicies);
+    // Cluster-wide network policy: ClusterNetworkPolicy in its newest served
+    // version, and the v1alpha1 AdminNetworkPolicy / BaselineAdminNetworkPolicy.
+    if (discovery.serves(resources::clusternetworkpolicies))
+      cluster.push_back(resources::clusternetworkpolicies);
+    else if (discovery.serves(resources::clusternetworkpolicies_v1alpha2))
+      cluster.push_back(resources::clusternetworkpolicies_v1alpha2);
+    for (const ResourceType* rt : {&resources::adminnetworkpolicies, &resources::baselineadminnetworkpolicies})
+      if (discovery.serves(*rt)) cluster.push_back(*rt);
   } catch (const KubeError& e) {
-    // Discovery failing is not fatal: the reflectors retry; Cilium policies
-    // are then not watched until a restart (logged).
-    spdlog::warn(R"("msg":"discovery of ciliumnetworkpolicies failed; not watching them","error":{})",
-                 json(e.what()).dump());
+    // Discovery failing is not fatal: the reflectors retry; Cilium and
+    // cluster network policies are then not watched until a restart (logged).
+    spdlog::warn(
+        R"("msg":"discovery of ciliumnetworkpolicies / policy.networking.k8s.io failed; not watching them","error":{})",
+        json(e.what()).dump());
   }
-  create_reflectors(cilium);
+  create_reflectors(cilium, cluster);
   for (auto& r : reflectors_) {
     // What operators look for when admission turns stale: which watch broke, why, and when it recovered.
     // (Messages come from the API server or the transport; they carry no object contents or credentials.)
@@ -56,7 +71,7 @@ void PolicyCache::start() {
   }
 }
 
-void PolicyCache::create_reflectors(bool cilium) {
+void PolicyCache::create_reflectors(bool cilium, const std::vector<ResourceType>& cluster) {
   if (!reflectors_.empty()) return;
   auto add = [&](const ResourceType& rt) {
     reflectors_.push_back(std::make_unique<Reflector>(cfg_, rt));
@@ -66,6 +81,9 @@ void PolicyCache::create_reflectors(bool cilium) {
   namespaces_ = add(resources::namespaces);
   if (watch_pods_) pods_ = add(resources::pods);
   if (cilium) cilium_ = add(resources::ciliumnetworkpolicies);
+  std::vector<Reflector*> cluster_reflectors;
+  for (const ResourceType& rt : cluster)
+    if (cluster_reflectors.size() + 2 < kPolicySources) cluster_reflectors.push_back(add(rt));
   // Each reflector's objects go straight into the snapshots, parsed once: a
   // list page by page into its staging area (each reflector has its own),
   // published as one snapshot when the list is complete.
@@ -78,6 +96,8 @@ void PolicyCache::create_reflectors(bool cilium) {
   };
   policies_->set_sink(policy_sink(0));
   if (cilium_) cilium_->set_sink(policy_sink(1));
+  // Cluster-scoped: their policies are all "clusterwide" records of the snapshot.
+  for (std::size_t i = 0; i < cluster_reflectors.size(); ++i) cluster_reflectors[i]->set_sink(policy_sink(2 + i));
   namespaces_->set_sink({[this] { begin_namespaces(); },
                          [this](std::vector<json>&& items) { stage_namespaces(std::move(items)); },
                          [this] { commit_namespaces(); },
@@ -167,8 +187,12 @@ struct NsLabels {
 };
 
 struct NsPolicies {
-  std::array<ByName<PolicyList>, 2> by_source;  // NetworkPolicies, then CiliumNetworkPolicies: the order reviews see
-  bool empty() const { return by_source[0].empty() && by_source[1].empty(); }
+  // NetworkPolicies, then CiliumNetworkPolicies: the order reviews see (the
+  // cluster network policy sources have no namespaced records).
+  std::array<ByName<PolicyList>, kPolicySources> by_source;
+  bool empty() const {
+    return std::all_of(by_source.begin(), by_source.end(), [](const auto& s) { return s.empty(); });
+  }
 };
 
 struct NsEntry {
@@ -220,7 +244,8 @@ std::shared_ptr<const LivePod> compact(json&& object, const std::string& ns, con
   if (!pod) return nullptr;
   auto live = std::make_shared<LivePod>();
   live->promise = declares_egress_promise(containers_of(*pod));
-  auto info = netpol::parse_pod(o, Config{}, ns);  // `loki` is recomputed per review, under its config
+  static const Config kDefaults;  // (a named object: GCC 12 warns of a maybe-uninitialized temporary)
+  auto info = netpol::parse_pod(o, kDefaults, ns);  // `loki` is recomputed per review, under its config
   if (!info) return nullptr;
   const bool common = info->ref == ObjectRef{"v1", "Pod", ns, name} && info->ns == ns && info->file == "live" &&
                       info->line == 0 && !info->inferred_kind && info->labels_field == "/metadata/labels" &&
@@ -306,7 +331,7 @@ struct PolicyCache::Staging {
     std::unordered_map<std::string, ByName<PolicyList>> by_ns;
     std::vector<ParsedPolicies> clusterwide;
   };
-  std::array<Policies, 2> policies;  // per source
+  std::array<Policies, kPolicySources> policies;  // per source
   std::vector<std::pair<std::string, std::shared_ptr<const NsLabels>>> namespaces;
   std::unordered_map<std::string, ByName<LivePod>> pods;
 };
@@ -336,7 +361,7 @@ void PolicyCache::begin_pods() {
 struct PolicyCache::Snapshot {
   std::array<std::shared_ptr<const Shard>, kShards> shards;
   std::shared_ptr<const Clusterwide> clusterwide;
-  std::array<std::size_t, 2> policies{};  // parsed, per source
+  std::array<std::size_t, kPolicySources> policies{};  // parsed, per source
   std::size_t namespaces = 0, pods = 0;
 
   const NsEntry* find(const std::string& ns) const {
@@ -591,7 +616,9 @@ void PolicyCache::apply_pod(const std::string& type, json&& object) {
 
 std::size_t PolicyCache::policies() const {
   auto s = current();
-  return s->policies[0] + s->policies[1];
+  std::size_t n = 0;
+  for (std::size_t c : s->policies) n += c;
+  return n;
 }
 std::size_t PolicyCache::namespaces() const {
   return current()->namespaces;
@@ -637,6 +664,15 @@ ClusterView PolicyCache::view(const Config& config) const {
   };
   // Every pod of the namespace: the inventory decides which are agents (the
   // selector, or a LOKI_NETWORK_EGRESS_POLICY promise).
+  v.pod_namespaces = [snap] {
+    std::vector<std::string> out;
+    for (const auto& shard : snap->shards)
+      if (shard)
+        for (const auto& [ns, e] : *shard)
+          if (e.pods && !e.pods->empty()) out.push_back(ns);
+    std::sort(out.begin(), out.end());
+    return out;
+  };
   v.pods = [snap](const std::string& ns, const Config& cfg, netpol::Inventory& inv) {
     const NsEntry* e = snap->find(ns);
     if (!e || !e->pods) return;

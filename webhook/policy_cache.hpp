@@ -1,5 +1,6 @@
 // The webhook's view of the cluster: NetworkPolicies, Namespaces, Pods (and
-// CiliumNetworkPolicies when the CRD is served), kept by list+watch
+// CiliumNetworkPolicies, ClusterNetworkPolicies, AdminNetworkPolicies,
+// BaselineAdminNetworkPolicies when their CRDs are served), kept by list+watch
 // reflectors and pre-parsed for the admission hot path.
 #pragma once
 
@@ -29,7 +30,7 @@ class PolicyCache {
   void stop();
   // The reflectors without their threads (start() creates and starts them),
   // so a benchmark can fill the cache through Reflector::replace/apply.
-  void create_reflectors(bool cilium);
+  void create_reflectors(bool cilium, const std::vector<ResourceType>& cluster = {});
   Reflector* reflector(std::string_view resource) const;  // "pods", "namespaces", ...
 
   bool synced() const;         // every reflector has listed once

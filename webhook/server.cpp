@@ -1,4 +1,5 @@
 #include "server.hpp"
+#include <malloc.h>
 
 #include <algorithm>
 #include <array>
@@ -62,6 +63,20 @@ const std::string& plain_http_response() {
 
 // Request bodies from this size on are handled on the offload thread (Server::Impl::offload).
 constexpr std::size_t kOffloadBody = std::size_t{256} * 1024;
+
+// mimalloc's "return freed memory to the OS now" when the binary is linked with it (cmake/allocator.cmake);
+// null otherwise (weak), so the server does not depend on the allocator chosen.
+extern "C" void mi_collect(bool force) __attribute__((weak));
+
+// After a big request: the body near the 3 MiB cap parsed into tens of MB of small JSON nodes. glibc keeps
+// freed pages in the thread's arena, mimalloc in the thread's heap until later allocations on that thread
+// purge them; an I/O thread that then only serves small reviews never does, so RSS ratcheted up by a
+// parsed body per thread (tests/abuse "huge array": 14 -> 52 MiB). Both allocators collect per thread:
+// call this on each thread that allocated or freed the big request, after it is freed.
+void release_freed_memory() {
+  malloc_trim(0);
+  if (mi_collect != nullptr) mi_collect(true);
+}
 
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 
@@ -357,9 +372,12 @@ class Session : public std::enable_shared_from_this<Session> {
     net::post(srv_.offload, [self = shared_from_this(), in = std::move(in), keep_alive,
                              guard = net::make_work_guard(executor())]() mutable {
       HttpResponse out = self->call_handler(in);
+      std::string{}.swap(in.body);  // freed here, before collecting
+      release_freed_memory();
       net::post(guard.get_executor(), [self, out = std::move(out), keep_alive]() mutable {
         self->set_response(std::move(out));
         self->respond(keep_alive);
+        release_freed_memory();  // the read buffers this I/O thread grew for the body
       });
     });
   }

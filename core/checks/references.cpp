@@ -79,6 +79,10 @@ constexpr R metadata[] = {{"Securing a Cluster: restricting cloud metadata API a
                            "https://kubernetes.io/docs/tasks/administer-cluster/securing-a-cluster/"
                            "#restricting-cloud-metadata-api-access"},
                           {"Network Policies", kNetworkPolicies}};
+constexpr R cluster_policy[] = {
+    {"Network Policy API (ClusterNetworkPolicy, AdminNetworkPolicy, BaselineAdminNetworkPolicy)",
+     "https://network-policy-api.sigs.k8s.io/"},
+    {"Network Policies", kNetworkPolicies}};
 constexpr R invalid_manifest[] = {
     {"Kubernetes API concepts: dry-run", "https://kubernetes.io/docs/reference/using-api/api-concepts/#dry-run"}};
 constexpr R annotations[] = {
@@ -122,6 +126,9 @@ const std::map<std::string_view, std::span<const Reference>>& table() {
       {"host-network-bypasses-policy", host_network},
       {"metadata-endpoint-reachable", metadata},
       {"policy-selects-nothing", network_policy},
+      {"baseline-deny-shadowed", cluster_policy},
+      {"cluster-pass-unisolated", cluster_policy},
+      {"cluster-policy-selects-no-agent", cluster_policy},
       {"invalid-ignore", annotations},
       {"invalid-manifest", invalid_manifest},
   };

@@ -61,11 +61,24 @@ const ResourceType jobs = workload_resource("Job");
 const ResourceType cronjobs = workload_resource("CronJob");
 const ResourceType replicationcontrollers = workload_resource("ReplicationController");
 const ResourceType ciliumnetworkpolicies{"cilium.io", "v2", "ciliumnetworkpolicies", "CiliumNetworkPolicy", true};
+const ResourceType clusternetworkpolicies{"policy.networking.k8s.io", "v1beta1", "clusternetworkpolicies",
+                                          "ClusterNetworkPolicy", false};
+const ResourceType clusternetworkpolicies_v1alpha2{"policy.networking.k8s.io", "v1alpha2", "clusternetworkpolicies",
+                                                   "ClusterNetworkPolicy", false};
+const ResourceType adminnetworkpolicies{"policy.networking.k8s.io", "v1alpha1", "adminnetworkpolicies",
+                                        "AdminNetworkPolicy", false};
+const ResourceType baselineadminnetworkpolicies{"policy.networking.k8s.io", "v1alpha1", "baselineadminnetworkpolicies",
+                                                "BaselineAdminNetworkPolicy", false};
 }  // namespace resources
 
 const ResourceType* resource_for_kind(std::string_view kind) {
   static const std::vector<ResourceType> all = [] {
-    std::vector<ResourceType> v{resources::namespaces, resources::networkpolicies, resources::ciliumnetworkpolicies};
+    std::vector<ResourceType> v{resources::namespaces,
+                                resources::networkpolicies,
+                                resources::ciliumnetworkpolicies,
+                                resources::clusternetworkpolicies,
+                                resources::adminnetworkpolicies,
+                                resources::baselineadminnetworkpolicies};
     for (const WorkloadKind& k : workload_kinds()) v.push_back(workload_resource(k.kind));
     return v;
   }();
@@ -167,6 +180,20 @@ std::string status_message(const std::string& body) {
   std::string b = body.substr(0, 300);
   while (!b.empty() && std::isspace(static_cast<unsigned char>(b.back()))) b.pop_back();
   return b;
+}
+
+// The machine-readable reason of a Status body: its first cause's (details.causes[].reason, e.g.
+// NamespaceTerminating on a 403), else its own (Forbidden, NotFound, AlreadyExists, ...).
+std::string status_reason(const std::string& body) {
+  auto j = json::parse(body, nullptr, false);
+  if (!j.is_object()) return {};
+  if (auto d = j.find("details"); d != j.end() && d->is_object())
+    if (auto c = d->find("causes"); c != d->end() && c->is_array())
+      for (const auto& cause : *c)
+        if (cause.is_object() && cause.contains("reason") && cause["reason"].is_string())
+          return cause["reason"].get<std::string>();
+  if (auto r = j.find("reason"); r != j.end() && r->is_string()) return r->get<std::string>();
+  return {};
 }
 
 }  // namespace
@@ -445,6 +472,13 @@ struct KubeClient::Impl {
                            " (401 Unauthorized): the token or client certificate from " + cfg.source +
                            " is wrong or expired",
                        401);
+    std::string reason = status_reason(body);
+    // The namespace lifecycle admission plugin refuses new objects in a namespace being deleted with a 403
+    // whose cause is NamespaceTerminating: no RBAC rule would help.
+    if (status == 403 && reason == "NamespaceTerminating")
+      return KubeError(
+          "namespace \"" + in.ns + "\" is being deleted: the API server accepts no new objects in it (" + msg + ")",
+          403, reason);
     if (status == 403) {
       std::string rule = "  - apiGroups: [\"" + in.group + "\"]\n    resources: [\"" + in.resource +
                          "\"]\n    verbs: [\"" + in.verb + "\"]";
@@ -453,13 +487,13 @@ struct KubeClient::Impl {
                            (cluster_scoped ? std::string("a ClusterRole (and ClusterRoleBinding)")
                                            : "a Role (and RoleBinding) in namespace " + in.ns) +
                            " with:\n" + rule,
-                       403);
+                       403, reason);
     }
     if (status == 404 && in.resource == "namespaces" && !in.ns.empty())
-      return KubeError("namespace \"" + in.ns + "\" not found on " + where(), 404);
+      return KubeError("namespace \"" + in.ns + "\" not found on " + where(), 404, reason);
     return KubeError("API server " + where() + " answered " + std::to_string(status) + " to " +
                          std::string(http::to_string(method)) + " " + path + ": " + msg,
-                     static_cast<int>(status));
+                     static_cast<int>(status), reason);
   }
 
   // One GET with a whole body. Retries once on a stale keep-alive connection

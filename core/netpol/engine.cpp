@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <tuple>
 
 namespace loki::netpol {
 
@@ -15,9 +16,19 @@ Analyzer::Analyzer(const Inventory& inv) : inv_(inv) {
   for (const auto& p : inv.policies) {
     if (p.flavor == Policy::Flavor::cilium_clusterwide)
       clusterwide_.push_back(&p);
+    else if (p.is_cluster())
+      cluster_.push_back(&p);
     else
       by_ns_[p.ns].push_back(&p);
   }
+  // "Policy tiers are evaluated in the following order: Admin tier,
+  // NetworkPolicy tier, Baseline tier"; within a tier "Policies with lower
+  // priority values have higher precedence". Same priority: any order (the
+  // engine evaluates such a group as one, see tiered()); by name for output.
+  std::stable_sort(cluster_.begin(), cluster_.end(), [](const Policy* a, const Policy* b) {
+    return std::tuple(a->tier, a->priority, a->ref.name, a->ref.kind) <
+           std::tuple(b->tier, b->priority, b->ref.name, b->ref.kind);
+  });
   for (const auto& pod : inv.pods) {
     pods_by_ns_[pod.ns].push_back(&pod);
     for (const auto& np : pod.ports) {
@@ -42,6 +53,12 @@ const std::vector<const PodInfo*>& Analyzer::pods_in(const std::string& ns) cons
 }
 
 bool Analyzer::selects(const Policy& policy, const PodInfo& pod) const {
+  if (policy.is_cluster()) {
+    // "Note that host-networked pods are not included in subject selection."
+    if (pod.host_network) return false;
+    return (!policy.namespace_selector || policy.namespace_selector->matches(inv_.namespaces.labels_of(pod.ns))) &&
+           policy.pod_selector.matches(pod.labels);
+  }
   if (policy.flavor == Policy::Flavor::cilium_clusterwide) {
     if (policy.namespace_selector && !policy.namespace_selector->matches(inv_.namespaces.labels_of(pod.ns)))
       return false;
@@ -71,6 +88,8 @@ PodNetwork Analyzer::analyze(const PodInfo& pod, bool host_network_as_pod) const
   if (auto it = by_ns_.find(pod.ns); it != by_ns_.end())
     for (const Policy* p : it->second) consider(p);
   for (const Policy* p : clusterwide_) consider(p);
+  for (const Policy* p : cluster_)
+    if (selects(*p, pod)) (p->tier == Tier::admin ? net.admin : net.baseline).push_back(p);
   net.ingress_isolated = net.policies_apply && !net.ingress_policies.empty();
   net.egress_isolated = net.policies_apply && default_deny;
   if (!net.ingress_isolated) {
@@ -184,6 +203,8 @@ Match Analyzer::peer_match(const Policy& policy, const Peer& peer, const Destina
       // podSelector and namespaceSelector").
       if (dest.kind != Destination::Kind::pod || !dest.pod) return Match::no();
       if (dest.pod->host_network && model == HostModel::node_ip) return Match::no();
+      // Cluster policies: "Note that host-networked pods are not included in this type of peer."
+      if (dest.pod->host_network && policy.is_cluster()) return Match::no();
       return Match::of(namespace_matches(policy, peer, dest.pod->ns) && peer.pod_selector.matches(dest.pod->labels));
     case Peer::Kind::ip_block:
       // Cidr::contains compares address families: ::/0 holds no IPv4
@@ -206,6 +227,34 @@ Match Analyzer::peer_match(const Policy& policy, const Peer& peer, const Destina
       if (dest.kind != Destination::Kind::host) return Match::no();
       return Match::of(peer.fqdn_pattern ? fqdn_pattern_matches(peer.fqdn, dest.host)
                                          : peer.fqdn == normalize_host(dest.host));
+    case Peer::Kind::nodes:
+      // "It selects the nodeIPs as the peer type by matching on the IPs present
+      // in the node.Status.Addresses field of the node": nodes and their
+      // addresses are not in the input, so only a hostNetwork pod (which has
+      // its node's IP) under an empty selector is certain.
+      if (dest.kind == Destination::Kind::pod && dest.pod) {
+        if (!dest.pod->host_network) return Match::no();
+        if (peer.pod_selector.empty()) return Match::yes();
+        return Match::maybe("the node of " + dest.pod->ref.display() + " has labels " + peer.pod_selector.to_string());
+      }
+      return Match::maybe(
+          dest.to_string() + " is an address of a node" +
+          (peer.pod_selector.empty() ? std::string() : " with labels " + peer.pod_selector.to_string()));
+    case Peer::Kind::domain: {
+      // "'*', the wildcard specifier, matches one or more entire labels";
+      // "`*.kubernetes.io` matches subdomains of kubernetes.io".
+      std::string full = (peer.fqdn_pattern ? "*." : "") + peer.fqdn;
+      if (dest.kind == Destination::Kind::host) {
+        std::string h = normalize_host(dest.host);
+        if (!peer.fqdn_pattern) return Match::of(h == peer.fqdn);
+        return Match::of(h.size() > peer.fqdn.size() + 1 &&
+                         h.compare(h.size() - peer.fqdn.size(), std::string::npos, peer.fqdn) == 0 &&
+                         h[h.size() - peer.fqdn.size() - 1] == '.');
+      }
+      // Implementations match names through the addresses they resolve to:
+      // an address (a pod's too) may be one of them.
+      return Match::maybe(dest.to_string() + " is an address " + full + " resolves to");
+    }
     case Peer::Kind::entity:
       if (peer.entity == "all") return Match::yes();
       if (peer.entity == "world") return Match::of(dest.kind != Destination::Kind::pod);
@@ -257,6 +306,18 @@ bool Analyzer::grant_covers_port(const Grant& g, int port, Protocol protocol) co
 
 Verdict Analyzer::egress_under(const PodNetwork& net, const Destination& dest, int port, Protocol protocol,
                                HostModel model) const {
+  if (!net.policies_apply || (net.admin.empty() && net.baseline.empty()))
+    return np_egress(net, dest, port, protocol, model);
+  return tiered(
+      net, false,
+      [&](const Policy& p, const EgressRule& r, const Peer*& peer, const PortSpec*& spec) {
+        return rule_match(p, r, dest, dest, port, protocol, model, peer, spec);
+      },
+      [&] { return np_egress(net, dest, port, protocol, model); }, what_of(dest, port, protocol));
+}
+
+Verdict Analyzer::np_egress(const PodNetwork& net, const Destination& dest, int port, Protocol protocol,
+                            HostModel model) const {
   Verdict v;
   const std::string what = what_of(dest, port, protocol);
   if (!net.policies_apply) {
@@ -302,6 +363,182 @@ Verdict Analyzer::egress_under(const PodNetwork& net, const Destination& dest, i
   return v;
 }
 
+Match Analyzer::rule_match(const Policy& policy, const EgressRule& rule, const Destination& other,
+                           const Destination& ports_of, int port, Protocol protocol, HostModel model, const Peer*& peer,
+                           const PortSpec*& spec) const {
+  spec = nullptr;
+  for (const auto& s : rule.ports)
+    if (port_matches(s, ports_of, port, protocol)) {
+      spec = &s;
+      break;
+    }
+  if (!spec) return Match::no();
+  Match best = Match::no();
+  bool v4_all = false, v6_all = false;
+  for (const auto& p : rule.to) {
+    Match m = peer_match(policy, p, other, model);
+    if (m.kind == Match::Kind::yes) {
+      peer = &p;
+      return m;
+    }
+    if (m.kind == Match::Kind::maybe && !best) {
+      best = m;
+      peer = &p;
+    }
+    if (p.kind == Peer::Kind::ip_block && p.cidr.everything() && p.except.empty())
+      (p.cidr.base.v6 ? v6_all : v4_all) = true;
+  }
+  // networks 0.0.0.0/0 and ::/0 together hold every pod's IP, whatever its family.
+  if (v4_all && v6_all && other.kind == Destination::Kind::pod) return Match::yes();
+  return best;
+}
+
+namespace {
+std::string never_consulted(const std::vector<const Policy*>& ps, const char* what) {
+  if (ps.empty()) return {};
+  std::string s;
+  for (std::size_t i = 0; i < ps.size(); ++i) s += (i ? ", " : "") + ps[i]->display();
+  return std::string("; ") + what + " " + s + (ps.size() == 1 ? " is" : " are") + " never consulted";
+}
+}  // namespace
+
+// The tiers: "Admin tier, NetworkPolicy tier, Baseline tier"; "If a given
+// connection wasn't allowed or denied by any of the tiers, the default
+// kubernetes policy is applied, which says that all pods can communicate with
+// each other." Rules of a policy are ordered ("a rule that appears at the top
+// ... would take the highest precedence"). Policies of one priority form a
+// group: "the implementation can apply any of the matching policies", so
+// when they disagree the verdict is conditional. A rule that only may match
+// (an address the input does not have) gives both branches, conditional
+// when they differ.
+Verdict Analyzer::tiered(const PodNetwork& net, bool ingress, const RuleMatcher& match,
+                         const std::function<Verdict()>& np, const std::string& what) const {
+  struct Stage {
+    int kind = 0;  // 0: a group of cluster policies, 1: NetworkPolicy tier, 2: default
+    std::vector<const Policy*> policies;
+  };
+  std::vector<Stage> stages;
+  auto groups = [&](const std::vector<const Policy*>& tier) {
+    for (const Policy* p : tier) {
+      const auto& rules = ingress ? p->ingress_rules : p->egress_rules;
+      if (rules.empty()) continue;  // "CNPs with no egress rules do not affect egress traffic."
+      if (stages.empty() || stages.back().kind != 0 || stages.back().policies.front()->priority != p->priority ||
+          stages.back().policies.front()->tier != p->tier)
+        stages.push_back(Stage{0, {}});
+      stages.back().policies.push_back(p);
+    }
+  };
+  groups(net.admin);
+  const std::size_t np_stage = stages.size();
+  stages.push_back(Stage{1, {}});
+  groups(net.baseline);
+  const std::size_t default_stage = stages.size();
+  stages.push_back(Stage{2, {}});
+  const bool isolated = ingress ? net.ingress_isolated : net.egress_isolated;
+  const auto& np_policies = ingress ? net.ingress_policies : net.egress_policies;
+  std::vector<const Policy*> baseline;
+  for (const Policy* p : net.baseline)
+    if (!(ingress ? p->ingress_rules : p->egress_rules).empty()) baseline.push_back(p);
+
+  std::function<Verdict(std::size_t)> eval = [&](std::size_t s) -> Verdict {
+    const Stage& st = stages[s];
+    if (st.kind == 1) {
+      if (!isolated) return eval(s + 1);
+      Verdict v = np();
+      v.tier = "NetworkPolicy";
+      v.reason += never_consulted(baseline, "the Baseline tier's");
+      return v;
+    }
+    if (st.kind == 2) {
+      Verdict v;
+      v.set(Verdict::Answer::allowed);
+      v.by = Grant{nullptr, 0, nullptr, nullptr, ingress};
+      v.tier = "default";
+      v.reason = what + " is allowed: no tier decides it (no cluster policy rule matches" +
+                 std::string(isolated ? "" : ", no NetworkPolicy isolates the pod") +
+                 "), and the default is that all pods can communicate";
+      return v;
+    }
+    std::vector<Verdict> outs;
+    bool may_fall_through = true;
+    for (const Policy* p : st.policies) {
+      const auto& rules = ingress ? p->ingress_rules : p->egress_rules;
+      bool falls = true;
+      for (std::size_t r = 0; r < rules.size() && falls; ++r) {
+        const Peer* peer = nullptr;
+        const PortSpec* spec = nullptr;
+        Match m = match(*p, rules[r], peer, spec);
+        if (!m) continue;
+        Grant g{p, r, peer, spec, ingress};
+        Verdict v;
+        switch (rules[r].action) {
+          case Action::accept:
+            v.set(Verdict::Answer::allowed);
+            v.by = g;
+            v.tier = std::string(to_string(p->tier));
+            v.reason = what + " is allowed by " + g.where() + ": Accept " + (ingress ? "from " : "to ") +
+                       peer->to_string() + " on " + spec->to_string();
+            if (p->tier == Tier::admin) v.reason += never_consulted(np_policies, "the namespace's");
+            if (p->tier == Tier::admin) v.reason += never_consulted(baseline, "the Baseline tier's");
+            break;
+          case Action::deny:
+            v.set(Verdict::Answer::denied);
+            v.by = g;
+            v.tier = std::string(to_string(p->tier));
+            v.reason = what + " is denied by " + g.where() + ": Deny " + (ingress ? "from " : "to ") +
+                       peer->to_string() + " on " + spec->to_string();
+            if (p->tier == Tier::admin) v.reason += never_consulted(np_policies, "the namespace's");
+            if (p->tier == Tier::admin) v.reason += never_consulted(baseline, "the Baseline tier's");
+            break;
+          case Action::pass: {
+            // "Pass: Skips all further ClusterNetworkPolicy rules in the current
+            // tier for the selected traffic, and passes evaluation to the next tier."
+            v = eval(p->tier == Tier::admin ? np_stage : default_stage);
+            if (!v.passed_by) v.passed_by = g;
+            v.reason = g.where() + " passes it to the " + (p->tier == Tier::admin ? "NetworkPolicy tier" : "default") +
+                       ": " + v.reason;
+            break;
+          }
+        }
+        if (m.kind == Match::Kind::maybe) {
+          v.reason = "if " + m.condition + ": " + v.reason;
+        } else {
+          falls = false;
+        }
+        outs.push_back(std::move(v));
+      }
+      may_fall_through &= falls;
+    }
+    if (outs.empty()) return eval(s + 1);
+    if (may_fall_through) {
+      Verdict rest = eval(s + 1);
+      rest.reason = "otherwise: " + rest.reason;
+      outs.push_back(std::move(rest));
+    }
+    bool same = true;
+    for (const auto& o : outs) same &= o.answer == outs.front().answer && o.answer != Verdict::Answer::conditional;
+    if (same) {
+      Verdict v = std::move(outs.front());
+      if (st.policies.size() > 1 && outs.size() > 1)
+        v.caveats.push_back("several policies of priority " + std::to_string(st.policies.front()->priority) +
+                            " match; they agree");
+      return v;
+    }
+    Verdict v;
+    v.set(Verdict::Answer::conditional);
+    for (const auto& o : outs)
+      if (o.by && !v.by) v.by = o.by, v.tier = o.tier, v.passed_by = o.passed_by;
+    v.reason = what + " depends: ";
+    for (std::size_t i = 0; i < outs.size(); ++i)
+      v.reason += (i ? " | " : "") + std::string(to_string(outs[i].answer)) + " (" + outs[i].reason + ")";
+    if (st.policies.size() > 1 && !may_fall_through)
+      v.caveats.push_back("policies of the same priority (" + std::to_string(st.policies.front()->priority) +
+                          ") disagree: \"the implementation can apply any of the matching policies\"");
+    return v;
+  };
+  return eval(0);
+}
+
 Verdict Analyzer::allows(const PodNetwork& net, const Destination& dest, int port, Protocol protocol) const {
   const bool dest_pod = dest.kind == Destination::Kind::pod && dest.pod;
   if (dest_pod && net.pod && to_itself(*net.pod, *dest.pod)) {
@@ -324,6 +561,22 @@ Verdict Analyzer::allows(const PodNetwork& net, const Destination& dest, int por
 
 Verdict Analyzer::ingress_under(const PodNetwork& net, const PodInfo& source, int port, Protocol protocol,
                                 HostModel model) const {
+  if (!net.policies_apply || (net.admin.empty() && net.baseline.empty()))
+    return np_ingress(net, source, port, protocol, model);
+  const Destination self = Destination::to_pod(*net.pod);
+  const Destination src = Destination::to_pod(source);
+  return tiered(
+      net, true,
+      [&](const Policy& p, const EgressRule& r, const Peer*& peer, const PortSpec*& spec) {
+        // Ports (named ones too) are the destination's: the subject's.
+        return rule_match(p, r, src, self, port, protocol, model, peer, spec);
+      },
+      [&] { return np_ingress(net, source, port, protocol, model); },
+      "from " + source.ref.display() + " to " + what_of(self, port, protocol));
+}
+
+Verdict Analyzer::np_ingress(const PodNetwork& net, const PodInfo& source, int port, Protocol protocol,
+                             HostModel model) const {
   Verdict v;
   const Destination self = Destination::to_pod(*net.pod);
   const Destination src = Destination::to_pod(source);

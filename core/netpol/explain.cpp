@@ -110,6 +110,9 @@ nlohmann::json side_json(const Verdict& v) {
     j["policy"] = nullptr;
     j["rule"] = nullptr;
   }
+  // Only when a cluster policy selects the pod (NetworkPolicy-only answers keep their shape).
+  if (!v.tier.empty()) j["tier"] = v.tier;
+  if (v.passed_by) j["passed_by"] = v.passed_by->where();
   return j;
 }
 
@@ -190,6 +193,43 @@ void describe_policies(std::ostream& out, const Analyzer& an, const Inventory& i
   }
 }
 
+// AdminNetworkPolicy / BaselineAdminNetworkPolicy / ClusterNetworkPolicy in
+// evaluation order, whether each selects the pod, and its ordered rules.
+void describe_cluster_policies(std::ostream& out, const Analyzer& an, const Inventory& inv, const PodInfo& pod) {
+  const auto& policies = an.cluster_policies();
+  if (policies.empty()) return;
+  out << "\nCluster network policies, in evaluation order: Admin tier, then the namespace's NetworkPolicies, "
+         "then Baseline tier ("
+      << policies.size() << "):\n";
+  for (const Policy* p : policies) {
+    bool sel = an.selects(*p, pod);
+    out << "  " << (sel ? "[selects]     " : "[not selected] ") << p->display() << "  (" << p->tier_text() << ")\n";
+    out << "      subject: namespaces " << (p->namespace_selector ? p->namespace_selector->to_string() : "{}")
+        << ", pods " << p->pod_selector.to_string() << "   (" << p->file << ":" << p->selector_line << ")\n";
+    if (!sel) {
+      if (pod.host_network) out << "      why not: host-networked pods are not included in subject selection\n";
+      if (p->namespace_selector && !p->namespace_selector->matches(inv.namespaces.labels_of(pod.ns)))
+        out << "      why not: namespace " << pod.ns << " is not selected\n";
+      for (const auto& m : selector_misses(p->pod_selector, pod.labels, pod.ref.name))
+        out << "      why not: " << m << "\n";
+    }
+    for (bool ingress : {false, true}) {
+      const auto& rules = ingress ? p->ingress_rules : p->egress_rules;
+      for (std::size_t r = 0; r < rules.size(); ++r) {
+        std::vector<std::string> peers, ports;
+        for (const auto& peer : rules[r].to) peers.push_back(peer.to_string());
+        for (const auto& port : rules[r].ports)
+          ports.push_back(port.all_ports() && !port.protocol ? "every port" : port.to_string());
+        out << "      " << (ingress ? "ingress[" : "egress[") << r << "]"
+            << (rules[r].name.empty() ? "" : " " + rules[r].name) << ": " << to_string(rules[r].action)
+            << (ingress ? " from " : " to ") << (peers.empty() ? std::string("nothing") : join(peers, " | ")) << " on "
+            << join(ports, ", ") << "\n";
+      }
+    }
+    for (const auto& n : p->notes) out << "      note: " << n << "\n";
+  }
+}
+
 std::string names(const std::vector<const Policy*>& ps) {
   std::vector<std::string> v;
   v.reserve(ps.size());
@@ -240,6 +280,10 @@ void allowed_rows(std::vector<std::vector<std::string>>& rows, const Policy& p, 
 void allowed_table(std::ostream& out, const PodNetwork& net, bool ingress) {
   const bool isolated = ingress ? net.ingress_isolated : net.egress_isolated;
   out << (ingress ? "\nAllowed ingress:\n" : "\nAllowed egress:\n");
+  if (!net.admin.empty() || !net.baseline.empty())
+    out << "  (the NetworkPolicy tier: Admin rules above come first; Baseline rules apply "
+        << (isolated ? "nowhere here: NetworkPolicy isolates the pod" : "since no NetworkPolicy isolates the pod")
+        << ")\n";
   if (!isolated) {
     out << (ingress ? "  everything (every source, every port)\n" : "  everything (every destination, every port)\n");
     return;
@@ -261,7 +305,8 @@ void describe_connection(std::ostream& out, const Analyzer& an, const PodInfo& p
   out << "  egress (source side, " << pod.ref.display() << "): " << upper(c.egress.answer) << "\n    "
       << c.egress.reason << "\n";
   for (const auto& cv : c.egress.caveats) out << "    note: " << cv << "\n";
-  if (c.egress.answer != Verdict::Answer::allowed)
+  if (!c.egress.tier.empty()) out << "    decided by: " << c.egress.tier << " tier\n";
+  if (c.egress.answer != Verdict::Answer::allowed && (c.egress.tier.empty() || c.egress.tier == "NetworkPolicy"))
     why_not(out, an, net.egress_policies, false, to.dest, to.port, to.protocol, to.dest);
   if (!c.ingress) {
     out << "  ingress: not applicable: " << to.dest.to_string()
@@ -272,7 +317,9 @@ void describe_connection(std::ostream& out, const Analyzer& an, const PodInfo& p
   out << "  ingress (destination side, " << dst.ref.display() << "): " << upper(c.ingress->answer) << "\n    "
       << c.ingress->reason << "\n";
   for (const auto& cv : c.ingress->caveats) out << "    note: " << cv << "\n";
-  if (c.ingress->answer != Verdict::Answer::allowed) {
+  if (!c.ingress->tier.empty()) out << "    decided by: " << c.ingress->tier << " tier\n";
+  if (c.ingress->answer != Verdict::Answer::allowed &&
+      (c.ingress->tier.empty() || c.ingress->tier == "NetworkPolicy")) {
     PodNetwork dnet = an.analyze(dst);
     why_not(out, an, dnet.ingress_policies, true, Destination::to_pod(pod), to.port, to.protocol,
             Destination::to_pod(dst));
@@ -287,6 +334,7 @@ std::string explain(const Analyzer& an, const PodInfo& pod, const std::optional<
   PodNetwork net = an.analyze(pod);
   describe_pod(out, inv, pod);
   describe_policies(out, an, inv, pod);
+  describe_cluster_policies(out, an, inv, pod);
   describe_isolation(out, net);
   allowed_table(out, net, false);
   allowed_table(out, net, true);

@@ -14,6 +14,9 @@ Policy policy_base(const Object& o, const std::string& default_namespace);
 // Cilium: CiliumNetworkPolicy / CiliumClusterwideNetworkPolicy.
 std::vector<Policy> parse_cilium(const Object& o, const std::string& default_namespace);
 
+// AdminNetworkPolicy, BaselineAdminNetworkPolicy, ClusterNetworkPolicy.
+std::vector<Policy> parse_cluster(const Object& o);
+
 // "/spec/egress/0" + "/to/1".
 inline std::string ptr(const std::string& base, const std::string& key) {
   return base + "/" + key;

@@ -41,6 +41,10 @@ Boundaries boundaries(const Analyzer& an, const PodInfo& from, const PodInfo& to
   Boundaries b;
   for (const Policy* p : an.policies_for(from.ns)) add_rules(p->egress_rules, to, b);
   for (const Policy* p : an.policies_for(to.ns)) add_rules(p->ingress_rules, to, b);
+  for (const Policy* p : an.cluster_policies()) {
+    add_rules(p->egress_rules, to, b);
+    add_rules(p->ingress_rules, to, b);
+  }
   for (auto& v : b) {
     v.push_back(1);
     v.push_back(kMaxPort + 1);

@@ -72,6 +72,72 @@ bool is_shadowed(const NetContext& ctx, const PodInfo& pod) {
          !missing_egress_policies(ctx, pod).empty();
 }
 
+std::string Probe::text() const {
+  return dest.to_string() + " on " + std::string(to_string(protocol)) + "/" + std::to_string(port);
+}
+
+std::vector<Probe> rule_probes(const NetContext& ctx, const Policy& p, const EgressRule& rule, const PodInfo& from) {
+  std::vector<std::pair<Protocol, int>> ports;
+  for (const auto& s : rule.ports) {
+    if (!s.name.empty()) continue;
+    const Protocol proto = s.protocol.value_or(Protocol::TCP);
+    ports.push_back({proto, s.port != 0 ? s.port : 443});
+  }
+  std::vector<Probe> out;
+  for (const auto& peer : rule.to) {
+    std::vector<Destination> dests;
+    switch (peer.kind) {
+      case Peer::Kind::pods:
+        for (const PodInfo* q : ctx.analyzer.pods_of_peer(p, peer))
+          if (q != &from || from.ref.kind != "Pod") {  // replicas of a workload are other pods
+            dests.push_back(Destination::to_pod(*q));
+            break;
+          }
+        break;
+      case Peer::Kind::ip_block:
+        dests.push_back(Destination::address(peer.cidr.base));
+        break;
+      case Peer::Kind::domain:
+        dests.push_back(Destination::hostname(peer.fqdn_pattern ? "www." + peer.fqdn : peer.fqdn));
+        break;
+      case Peer::Kind::any:
+        dests.push_back(Destination::address(*IpAddress::parse("1.1.1.1")));
+        break;
+      default:
+        break;
+    }
+    for (const auto& d : dests)
+      for (const auto& [proto, port] : ports) out.push_back(Probe{d, port, proto});
+  }
+  return out;
+}
+
+std::vector<Probe> egress_probes(const NetContext& ctx, const PodInfo& pod, const PodNetwork& net) {
+  std::vector<Probe> out;
+  std::vector<std::pair<Protocol, int>> ports = {{Protocol::TCP, 443}, {Protocol::TCP, 80}};
+  auto add_rules = [&](const Policy* p) {
+    for (const auto& r : p->egress_rules) {
+      for (auto& pr : rule_probes(ctx, *p, r, pod)) out.push_back(std::move(pr));
+      for (const auto& s : r.ports)
+        if (s.name.empty() && s.port != 0) ports.push_back({s.protocol.value_or(Protocol::TCP), s.port});
+    }
+  };
+  for (const Policy* p : net.admin) add_rules(p);
+  for (const Policy* p : net.baseline) add_rules(p);
+  for (const Policy* p : net.egress_policies) add_rules(p);
+  const Destination world[] = {Destination::address(*IpAddress::parse("1.1.1.1")),
+                               Destination::address(*IpAddress::parse("2606:4700:4700::1111")),
+                               Destination::hostname("example.com")};
+  for (const auto& d : world)
+    for (const auto& [proto, port] : ports) out.push_back(Probe{d, port, proto});
+  for (const PodInfo* q : ctx.analyzer.pods_in(pod.ns))
+    if (q != &pod || pod.ref.kind != "Pod") {
+      for (const auto& [proto, port] : ports) out.push_back(Probe{Destination::to_pod(*q), port, proto});
+      break;
+    }
+  return out;
+}
+
 bool host_network_selected(const NetContext& ctx, const PodInfo& pod) {
   return pod.host_network && !ctx.net_of(pod).selecting.empty();
 }

@@ -73,6 +73,9 @@ bool Peer::reaches_anywhere() const {
     case Kind::fqdn:
       return fqdn_pattern && fqdn == "*";
     case Kind::pods:
+    case Kind::nodes:
+      return false;
+    case Kind::domain:
       return false;
   }
   return false;
@@ -101,12 +104,23 @@ std::string Peer::to_string() const {
       return (fqdn_pattern ? "FQDN pattern " : "FQDN ") + fqdn;
     case Kind::entity:
       return "entity " + entity;
+    case Kind::nodes:
+      return pod_selector.empty() ? "all nodes" : "nodes [" + pod_selector.to_string() + "]";
+    case Kind::domain:
+      return "domain name " + std::string(fqdn_pattern ? "*." : "") + fqdn;
   }
   return "?";
 }
 
 std::string Grant::where() const {
   if (!policy) return "no policy";
+  if (policy->is_cluster()) {
+    const auto& rules = ingress ? policy->ingress_rules : policy->egress_rules;
+    std::string s = policy->ref.display() + " (" + policy->tier_text() + ", " + (ingress ? "ingress[" : "egress[") +
+                    std::to_string(rule) + "]";
+    if (rule < rules.size() && !rules[rule].name.empty()) s += " " + rules[rule].name;
+    return s + ")";
+  }
   return policy->display() + (ingress ? " ingress[" : " egress[") + std::to_string(rule) + "]";
 }
 
@@ -405,7 +419,8 @@ void add_named_ports(const std::vector<ContainerRef>& containers, PodInfo& info)
 }  // namespace
 
 bool is_policy_kind(std::string_view kind) {
-  return kind == "NetworkPolicy" || kind == "CiliumNetworkPolicy" || kind == "CiliumClusterwideNetworkPolicy";
+  return kind == "NetworkPolicy" || kind == "CiliumNetworkPolicy" || kind == "CiliumClusterwideNetworkPolicy" ||
+         is_cluster_policy_kind(kind);
 }
 
 std::vector<Policy> parse_policies(const Object& o, const std::string& default_namespace) {
@@ -415,6 +430,7 @@ std::vector<Policy> parse_policies(const Object& o, const std::string& default_n
   if (k == "NetworkPolicy") return parse_k8s(o, default_namespace);
   if (k == "CiliumNetworkPolicy" || k == "CiliumClusterwideNetworkPolicy")
     return detail::parse_cilium(o, default_namespace);
+  if (is_cluster_policy_kind(k)) return detail::parse_cluster(o);
   return {};
 }
 

@@ -19,6 +19,8 @@ struct ClusterSnapshot {
   std::vector<nlohmann::json> workloads;  // Deployments, ReplicaSets, StatefulSets, DaemonSets, Jobs, CronJobs, RCs
   std::vector<nlohmann::json> networkpolicies;
   std::vector<nlohmann::json> ciliumnetworkpolicies;
+  // ClusterNetworkPolicies, AdminNetworkPolicies, BaselineAdminNetworkPolicies (cluster-scoped; where served)
+  std::vector<nlohmann::json> clusterpolicies;
   std::vector<nlohmann::json> namespaces;
   // For service-account-token: a ServiceAccount's automountServiceAccountToken
   // applies to pods that do not set the field.

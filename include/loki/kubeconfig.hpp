@@ -9,6 +9,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace loki {
@@ -17,8 +18,12 @@ namespace loki {
 // the command (which server, which user, what to do).
 struct KubeError : std::runtime_error {
   // runtime_error copies the message either way (it has no string&& constructor).
-  KubeError(const std::string& message, int status = 0) : std::runtime_error(message), status(status) {}
+  KubeError(const std::string& message, int status = 0, std::string reason = {})
+      : std::runtime_error(message), status(status), reason(std::move(reason)) {}
   int status;  // HTTP status, 0 for transport/config errors
+  // The Status's first details.causes[].reason where it says more than the code (NamespaceTerminating), else
+  // its reason (Forbidden, NotFound, Conflict, ...); empty without a Status body.
+  std::string reason;
 };
 
 // client.authentication.k8s.io exec credential plugin settings.

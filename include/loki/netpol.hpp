@@ -90,6 +90,8 @@ struct Peer {
     ip_block,  // cidr minus except
     fqdn,      // Cilium toFQDNs
     entity,    // Cilium toEntities (world, cluster, host, ...)
+    nodes,     // cluster policies' `nodes` peer: node IPs (namespace_selector unused, pod_selector = node labels)
+    domain,    // cluster policies' `domainNames` (fqdn: the name; fqdn_pattern: a leading "*." wildcard)
   };
   Kind kind = Kind::any;
   // pods: nullopt = the policy's own namespace (for a clusterwide policy:
@@ -112,6 +114,15 @@ struct Peer {
   std::string to_string() const;  // readable, for tables and messages
 };
 
+// A cluster policy rule's action (AdminNetworkPolicy Allow = ClusterNetworkPolicy Accept).
+enum class Action : std::uint8_t { accept, deny, pass };
+std::string_view to_string(Action a);  // "Accept", "Deny", "Pass"
+
+// The tier of a cluster policy (policy.networking.k8s.io): evaluated Admin,
+// then NetworkPolicy, then Baseline.
+enum class Tier : std::uint8_t { admin, baseline };
+std::string_view to_string(Tier t);  // "Admin", "Baseline"
+
 // One egress rule, or one ingress rule: for an ingress rule `to` holds the
 // `from` peers (the other end of the connection either way).
 struct EgressRule {
@@ -120,10 +131,15 @@ struct EgressRule {
   bool to_missing = false;      // `to` absent or [] (for messages)
   std::string field;            // JSON pointer of the rule, relative to the object
   int line = 0;
+  // Cluster policies only: the rule's action and name (rules are ordered).
+  Action action = Action::accept;
+  std::string name;
 };
 
 struct Policy {
-  enum class Flavor : std::uint8_t { kubernetes, cilium, cilium_clusterwide };
+  // cluster: AdminNetworkPolicy, BaselineAdminNetworkPolicy (v1alpha1) and
+  // ClusterNetworkPolicy (v1alpha2, v1beta1) of policy.networking.k8s.io.
+  enum class Flavor : std::uint8_t { kubernetes, cilium, cilium_clusterwide, cluster };
   Flavor flavor = Flavor::kubernetes;
   ObjectRef ref;
   std::string file;
@@ -160,7 +176,16 @@ struct Policy {
   std::vector<IgnoreAnnotation> ignores;  // the honoured ones
   std::vector<std::string> notes;         // parts of the policy the engine does not model
 
-  bool is_cilium() const { return flavor != Flavor::kubernetes; }
+  // Cluster policies: the subject is namespace_selector (always set) AND
+  // pod_selector; ingress/egress stay false (they do not isolate as a
+  // NetworkPolicy does) and the ordered rules are in *_rules.
+  Tier tier = Tier::admin;
+  int priority = 0;
+
+  bool is_cilium() const { return flavor == Flavor::cilium || flavor == Flavor::cilium_clusterwide; }
+  bool is_cluster() const { return flavor == Flavor::cluster; }
+  // "Admin, priority 10" (cluster policies; empty otherwise)
+  std::string tier_text() const;
   std::string display() const;  // "NetworkPolicy models/deny-all-egress"
 };
 
@@ -344,7 +369,10 @@ class NamespaceSet {
 
 inline constexpr std::string_view namespace_name_label = "kubernetes.io/metadata.name";
 
-bool is_policy_kind(std::string_view kind);  // NetworkPolicy, CiliumNetworkPolicy, CiliumClusterwideNetworkPolicy
+// NetworkPolicy, CiliumNetworkPolicy, CiliumClusterwideNetworkPolicy,
+// AdminNetworkPolicy, BaselineAdminNetworkPolicy, ClusterNetworkPolicy
+bool is_policy_kind(std::string_view kind);
+bool is_cluster_policy_kind(std::string_view kind);  // the last three
 
 // Parses a NetworkPolicy / CiliumNetworkPolicy / CiliumClusterwideNetworkPolicy
 // (several for a Cilium `specs` list). Tolerant: parts that cannot be read are
@@ -380,7 +408,8 @@ struct Grant {
   const PortSpec* port = nullptr;
   bool ingress = false;
 
-  std::string where() const;  // "NetworkPolicy x/p egress[0]"
+  std::string where() const;  // "NetworkPolicy x/p egress[0]"; cluster: "ClusterNetworkPolicy p (Admin, priority 10,
+                              // egress[2] \"name\")"
 };
 
 struct PodNetwork {
@@ -397,6 +426,11 @@ struct PodNetwork {
   // The same for ingress (the peers are sources).
   std::vector<Grant> ingress;
   bool cilium_ingress = false;  // a selecting Cilium policy has ingress rules (not modelled)
+  // Selecting cluster policies per tier, in evaluation order (priority, then
+  // name). Never for hostNetwork pods ("host-networked pods are not included
+  // in subject selection").
+  std::vector<const Policy*> admin;
+  std::vector<const Policy*> baseline;
 };
 
 struct Destination {
@@ -441,6 +475,13 @@ struct Verdict {
   std::string reason;       // why (allowed or not), one line
   std::vector<std::string> caveats;
 
+  // Which tier decided: "Admin", "NetworkPolicy", "Baseline", or "default"
+  // (no tier decided: allowed); empty when no cluster policy selects the pod
+  // (the NetworkPolicy-only verdicts are unchanged).
+  std::string tier;
+  std::optional<Grant> passed_by;    // the Admin rule whose Pass handed the decision on
+  std::vector<std::string> skipped;  // policies of later tiers never consulted (display names)
+
   bool possible() const { return answer != Answer::denied; }
   void set(Answer a) {
     answer = a;
@@ -469,8 +510,12 @@ class Analyzer {
   // say has one in them, so an ipBlock disjoint from them does not match it
   // and one covering those of a family does.
   void set_pod_cidrs(std::vector<Cidr> cidrs) { pod_cidrs_ = std::move(cidrs); }
-  // Policies of the namespace, then the clusterwide ones.
+  // Policies of the namespace, then the Cilium clusterwide ones (not the
+  // tiered cluster policies: cluster_policies()).
   std::vector<const Policy*> policies_for(const std::string& ns) const;
+  // AdminNetworkPolicy / BaselineAdminNetworkPolicy / ClusterNetworkPolicy, in
+  // evaluation order: Admin by priority, then Baseline by priority.
+  const std::vector<const Policy*>& cluster_policies() const { return cluster_; }
   // Pods of a namespace in the inventory.
   const std::vector<const PodInfo*>& pods_in(const std::string& ns) const;
 
@@ -505,17 +550,30 @@ class Analyzer {
 
  private:
   bool namespace_matches(const Policy& policy, const Peer& peer, const std::string& ns) const;
+  // Every tier (the NetworkPolicy verdicts alone: np_egress, np_ingress).
   Verdict egress_under(const PodNetwork& net, const Destination& dest, int port, Protocol protocol,
                        HostModel model) const;
   Verdict ingress_under(const PodNetwork& net, const PodInfo& source, int port, Protocol protocol,
                         HostModel model) const;
+  Verdict np_egress(const PodNetwork& net, const Destination& dest, int port, Protocol protocol, HostModel model) const;
+  Verdict np_ingress(const PodNetwork& net, const PodInfo& source, int port, Protocol protocol, HostModel model) const;
+  // Whether a cluster policy rule matches: the first peer that does (yes, or
+  // maybe), with a port that does.
+  Match rule_match(const Policy& policy, const EgressRule& rule, const Destination& other, const Destination& ports_of,
+                   int port, Protocol protocol, HostModel model, const Peer*& peer, const PortSpec*& spec) const;
 
   Match unknown_pod_ip(const Peer& peer) const;
+  // The tiers around the NetworkPolicy verdict `np` (a function: computed
+  // only when evaluation reaches the NetworkPolicy tier).
+  using RuleMatcher = std::function<Match(const Policy&, const EgressRule&, const Peer*&, const PortSpec*&)>;
+  Verdict tiered(const PodNetwork& net, bool ingress, const RuleMatcher& match, const std::function<Verdict()>& np,
+                 const std::string& what) const;
 
   const Inventory& inv_;
   std::vector<Cidr> pod_cidrs_;
   std::unordered_map<std::string, std::vector<const Policy*>> by_ns_;
   std::vector<const Policy*> clusterwide_;
+  std::vector<const Policy*> cluster_;
   std::unordered_map<std::string, std::vector<const PodInfo*>> pods_by_ns_;
   mutable std::unordered_map<const Peer*, std::vector<const PodInfo*>> peer_pods_;
   // Every (name, protocol, port) a pod of the inventory declares: most named

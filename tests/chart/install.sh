@@ -169,6 +169,9 @@ k auth can-i --list --as="$SA" -n "$APP" >"$TMP/can-i.txt" 2>&1
 got=$(awk 'NR > 1 && $1 !~ /^\[/ && $1 !~ /^self.*reviews/ {match($0, /\[[^]]*\]$/); print $1, substr($0, RSTART)}' "$TMP/can-i.txt" | sort | tr '\n' ';')
 want=$(sort <<'EOF' | tr '\n' ';'
 ciliumnetworkpolicies.cilium.io [get list watch]
+clusternetworkpolicies.policy.networking.k8s.io [get list watch]
+adminnetworkpolicies.policy.networking.k8s.io [get list watch]
+baselineadminnetworkpolicies.policy.networking.k8s.io [get list watch]
 namespaces [get list watch]
 networkpolicies.networking.k8s.io [get list watch]
 pods [get list watch]

@@ -162,6 +162,23 @@ known = {"loki_audit_findings", "loki_audit_leader", "loki_audit_evaluation_dura
 assert names and names <= known, names - known
 assert ("|".join(egress)) in " ".join(exprs)
 PY
+# webhook.validateClusterNetworkPolicies: a cluster-scoped entry for policy.networking.k8s.io (off by default).
+"$HELM" template lg "$CHART" -n loki-guard >"$TMP/cnp-off.yaml" 2>&1
+"$HELM" template lg "$CHART" -n loki-guard --set webhook.validateClusterNetworkPolicies=true >"$TMP/cnp-on.yaml" 2>&1
+check "webhook.validateClusterNetworkPolicies renders a cluster-scoped review of the three cluster policy kinds" \
+  python3 - "$TMP/cnp-off.yaml" "$TMP/cnp-on.yaml" <<'PY'
+import sys, yaml
+def hooks(path):
+    ds = [d for d in yaml.safe_load_all(open(path)) if d]
+    return {w["name"]: w for d in ds if d["kind"] == "ValidatingWebhookConfiguration" for w in d["webhooks"]}
+off, on = hooks(sys.argv[1]), hooks(sys.argv[2])
+name = "clusternetworkpolicies.validate.loki-guard.io"
+assert name not in off and name in on, (list(off), list(on))
+rule = on[name]["rules"][0]
+assert rule["apiGroups"] == ["policy.networking.k8s.io"] and rule["scope"] == "Cluster", rule
+assert sorted(rule["resources"]) == ["adminnetworkpolicies", "baselineadminnetworkpolicies", "clusternetworkpolicies"]
+assert rule["operations"] == ["CREATE", "UPDATE", "DELETE"], rule
+PY
 # reports.installCRDs: the openreports CRDs of the pinned module, unchanged but for helm's keep policy.
 "$HELM" template lg "$CHART" -n loki-guard --set reports.installCRDs=true >"$TMP/crds.yaml" 2>&1
 CRDS=$("$ROOT/tests/cluster/report-crds.sh" openreports 2>/dev/null | tr '\n' ' ')

@@ -4,6 +4,7 @@
 # as build-tools.sh takes Kubernetes:
 #   report-crds.sh openreports   openreports.io Report + ClusterReport (reports-api)
 #   report-crds.sh wgpolicy      wgpolicyk8s.io PolicyReport + ClusterPolicyReport (Kyverno's copy)
+#   report-crds.sh netpol        policy.networking.k8s.io ClusterNetworkPolicy (network-policy-api, standard)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=versions.env
@@ -16,7 +17,10 @@ case "${1:-openreports}" in
     mod=github.com/kyverno/kyverno@$KYVERNO_VERSION
     files=(config/crds/policyreport/wgpolicyk8s.io_policyreports.yaml
            config/crds/policyreport/wgpolicyk8s.io_clusterpolicyreports.yaml) ;;
-  *) echo "usage: report-crds.sh openreports|wgpolicy" >&2; exit 2 ;;
+  netpol)
+    mod=sigs.k8s.io/network-policy-api@$NETWORK_POLICY_API_VERSION
+    files=(config/crd/standard/policy.networking.k8s.io_clusternetworkpolicies.yaml) ;;
+  *) echo "usage: report-crds.sh openreports|wgpolicy|netpol" >&2; exit 2 ;;
 esac
 GO=${GO:-$(command -v go || echo /usr/local/go/bin/go)}
 work=$(mktemp -d)

@@ -72,13 +72,18 @@ ClusterView cluster_of(const std::string& yaml, std::vector<json> live_pods = {}
     loki::Config cfg;
     for (const auto& o : *docs) {
       std::string kind = o.json.value("kind", "");
-      if (kind == "NetworkPolicy" || kind == "Namespace" || kind == "CiliumNetworkPolicy") inv.add(o, cfg, ns);
+      if (kind == "NetworkPolicy" || kind == "Namespace" || kind == "CiliumNetworkPolicy" ||
+          loki::netpol::is_cluster_policy_kind(kind))
+        inv.add(o, cfg, ns);
     }
   };
   v.pods = [live_pods](const std::string& ns, const loki::Config& c, loki::netpol::Inventory& inv) {
     loki::webhook::add_live_pods(live_pods, ns, c, inv);
   };
   v.namespace_labels = [ns_labels](const std::string&) { return ns_labels; };
+  v.pod_namespaces = [live_pods] {
+    return live_pods.empty() ? std::vector<std::string>{} : std::vector<std::string>{"loki"};
+  };
   return v;
 }
 
@@ -468,6 +473,44 @@ spec:
   CHECK(response(validate(review(other), loki::Config{}, cluster_of(deny_all, {live})))["allowed"] == true);
   loki::Config warn = loki::Config::parse("networkPolicyChanges: warn\n", "c.yaml");
   CHECK(response(validate(del, warn, cluster_of(deny_all, {live})))["allowed"] == true);
+}
+
+TEST_CASE("cluster network policy changes that would open running agents' egress (issue 21)") {
+  // An Admin-tier Deny of everything is the only thing restricting the agent (no NetworkPolicy isolates it).
+  const char* admin_deny = R"(
+apiVersion: policy.networking.k8s.io/v1beta1
+kind: ClusterNetworkPolicy
+metadata: {name: agent-lockdown}
+spec:
+  tier: Admin
+  priority: 1
+  subject: {namespaces: {}}
+  egress:
+  - {name: deny, action: Deny, to: [{networks: [0.0.0.0/0, "::/0"]}]}
+)";
+  json live = pod(hardened_spec());
+  live["metadata"]["namespace"] = "loki";
+  json cnp = loki::parse_manifest_text(admin_deny, "cnp.yaml").at(0).objects.at(0).json;
+  json del = review(cnp, "DELETE", "");
+  del["request"]["name"] = "agent-lockdown";
+  del["request"].erase("object");
+  del["request"]["oldObject"] = cnp;
+  auto d = validate(del, loki::Config{}, cluster_of(admin_deny, {live}));
+  CHECK(response(d)["allowed"] == false);
+  CHECK(response(d)["status"]["message"].get<std::string>().find("loki/agent") != std::string::npos);
+  // Turning the Deny into a Pass hands the agent to a namespace no NetworkPolicy isolates: refused.
+  json pass = cnp;
+  pass["spec"]["egress"][0]["action"] = "Pass";
+  CHECK(response(validate(review(pass, "UPDATE", ""), loki::Config{}, cluster_of(admin_deny, {live})))["allowed"] ==
+        false);
+  // Another policy, or no running agents: admitted; networkPolicyChanges: warn admits with a warning.
+  json other = cnp;
+  other["metadata"]["name"] = "extra";
+  CHECK(response(validate(review(other, "CREATE", ""), loki::Config{}, cluster_of(admin_deny, {live})))["allowed"] ==
+        true);
+  CHECK(response(validate(del, loki::Config{}, cluster_of(admin_deny)))["allowed"] == true);
+  loki::Config warn = loki::Config::parse("networkPolicyChanges: warn\n", "c.yaml");
+  CHECK(response(validate(del, warn, cluster_of(admin_deny, {live})))["allowed"] == true);
 }
 
 TEST_CASE("malformed reviews are refused with a clear reason") {

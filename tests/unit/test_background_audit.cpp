@@ -411,3 +411,52 @@ TEST_CASE("cluster audit: a ServiceAccount's automountServiceAccountToken: false
   snap.serviceaccounts.clear();  // not listable (forbidden): reported as before
   CHECK(names() == std::set<std::string>{"inherits", "overrides", "plain"});
 }
+
+TEST_CASE("background audit: a namespace being deleted is not an error; another failed write is retried") {
+  auto cfg = std::make_shared<const loki::Config>(loki::Config::parse("selector: app=loki-mode\n", "test"));
+  PolicyCache cache(loki::ClusterConfig{}, true);
+  cache.create_reflectors(false);
+  int applies = 0;
+  int fail_with = 403;  // the namespace lifecycle plugin's answer, then a server error
+  ReportStore store;
+  store.list = [] { return std::map<std::string, json>{}; };
+  store.apply = [&](const std::string&, const json&) {
+    ++applies;
+    // The API server's Status for a create in a terminating namespace carries details.causes[].reason
+    // NamespaceTerminating (k8s.io/api/core/v1 NamespaceTerminatingCause: "NamespaceTerminating is
+    // returned as a cause when a namespace is being terminated"); KubeClient puts it in KubeError::reason.
+    if (fail_with == 403)
+      throw loki::KubeError("namespace \"team\" is being deleted: the API server accepts no new objects in it", 403,
+                            "NamespaceTerminating");
+    throw loki::KubeError("API server answered 500", 500, "InternalError");
+  };
+  store.remove = [](const std::string&) {};
+  BackgroundAuditOptions opts;
+  opts.interval = 10s;
+  opts.resync = 1h;
+  opts.cache_ready = [] { return true; };
+  BackgroundAudit audit(
+      cache, [cfg] { return cfg; }, opts, store, nullptr);
+  audit.attach();
+  cache.reflector("namespaces")->replace({ns_object("team")});
+  cache.reflector("networkpolicies")->replace({});
+  cache.reflector("pods")->replace({agent_pod("team", "solo", {{"app", "loki-mode"}})});
+  audit.set_leader(true);
+
+  auto t = BackgroundAudit::Clock::now() + 1s;
+  CHECK(audit.run_once(t) == 1);
+  CHECK(applies == 1);
+  CHECK(audit.stats().errors == 0);     // not a failure: the report goes with the namespace
+  CHECK(audit.run_once(t + 11s) == 0);  // and not retried
+  CHECK(applies == 1);
+
+  // A server error is: counted, and the namespace evaluated again after the interval.
+  fail_with = 500;
+  cache.reflector("pods")->apply("MODIFIED", agent_pod("team", "solo", {{"app", "loki-mode"}, {"x", "1"}}));
+  CHECK(audit.run_once(t + 22s) == 1);
+  CHECK(applies == 2);
+  CHECK(audit.stats().errors == 1);
+  CHECK(audit.run_once(t + 33s) == 1);
+  CHECK(applies == 3);
+  CHECK(audit.stats().errors == 2);
+}

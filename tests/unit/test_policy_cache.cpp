@@ -310,3 +310,42 @@ TEST_CASE("policy cache: a list arrives page by page, is invisible until committ
   CHECK(cache.view(loki::Config{}).namespace_labels("app").empty());
   CHECK(cache.view(loki::Config{}).namespace_labels("db") == loki::Labels{{"team", "b"}});
 }
+
+TEST_CASE("policy cache: cluster network policies (issue 21) are in every namespace's view, through list and watch") {
+  PolicyCache cache(loki::ClusterConfig{}, false);
+  cache.create_reflectors(false, {loki::resources::clusternetworkpolicies, loki::resources::adminnetworkpolicies});
+  REQUIRE(cache.reflector("clusternetworkpolicies") != nullptr);
+  REQUIRE(cache.reflector("adminnetworkpolicies") != nullptr);
+  auto cnp = [](const std::string& name) {
+    return json{
+        {"apiVersion", "policy.networking.k8s.io/v1beta1"},
+        {"kind", "ClusterNetworkPolicy"},
+        {"metadata", {{"name", name}}},
+        {"spec",
+         {{"tier", "Admin"},
+          {"priority", 10},
+          {"subject", {{"namespaces", json::object()}}},
+          {"egress",
+           json::array(
+               {{{"name", "deny"}, {"action", "Deny"}, {"to", json::array({{{"networks", {"0.0.0.0/0"}}}})}}})}}}};
+  };
+  json anp = {{"apiVersion", "policy.networking.k8s.io/v1alpha1"},
+              {"kind", "AdminNetworkPolicy"},
+              {"metadata", {{"name", "anp"}}},
+              {"spec", {{"priority", 1}, {"subject", {{"namespaces", json::object()}}}}}};
+  cache.reflector("clusternetworkpolicies")->replace({cnp("deny-all")});
+  cache.reflector("adminnetworkpolicies")->replace({anp});
+  cache.reflector("networkpolicies")->replace({policy("app", "np", "web")});
+  cache.reflector("namespaces")->replace({ns_object("app", json::object())});
+  CHECK(cache.policies() == 3);
+  loki::Config cfg;
+  auto names = policy_names(cache.view(cfg), "app");
+  CHECK(names == std::vector<std::string>{"np", "deny-all", "anp"});
+  CHECK(policy_names(cache.view(cfg), "other") == std::vector<std::string>{"deny-all", "anp"});
+  loki::netpol::Inventory inv;
+  cache.view(cfg).fill("app", inv);
+  CHECK(inv.policies[1].is_cluster());
+  cache.reflector("clusternetworkpolicies")->apply("DELETED", cnp("deny-all"));
+  CHECK(policy_names(cache.view(cfg), "app") == std::vector<std::string>{"np", "anp"});
+  CHECK(cache.policies() == 2);
+}

@@ -24,6 +24,7 @@ namespace loki::netpol::checks {
 
 void deny_egress_is_ingress_only(const NetContext& ctx, NetOut& out) {
   for (const auto& p : ctx.inventory.policies) {
+    if (p.is_cluster()) continue;  // tiered cluster policies: cluster-policy-* rules
     if (p.is_cilium() || p.policy_types_set || p.has_egress_rules || p.has_ingress_rules || !p.mentions_egress)
       continue;
     std::string selected = ctx.selected(p).empty() ? std::string() : " (" + names_of(ctx.selected(p)) + ")";

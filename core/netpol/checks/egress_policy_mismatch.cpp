@@ -177,8 +177,49 @@ struct PodCheck {
     return hosts;
   }
 
+  bool cluster_policies() const { return !net.admin.empty() || !net.baseline.empty(); }
+
+  // With cluster policies the egress is the tiers' verdict: the probes that
+  // stand for every rule's peers and the outside world, each asked of the
+  // engine (a conditional answer counts as reachable).
+  std::vector<std::string> reachable_beyond(bool ai_only, const std::vector<std::string>& hosts) const {
+    std::vector<std::string> out;
+    for (const Probe& pr : egress_probes(ctx, pod, net)) {
+      if (pr.port == 53) continue;  // DNS is allowed by both promises
+      if (ai_only && pr.protocol == Protocol::TCP && pr.port == 443 && pr.dest.kind == Destination::Kind::host &&
+          std::find(hosts.begin(), hosts.end(), pr.dest.host) != hosts.end())
+        continue;
+      Verdict v = ctx.analyzer.allows(net, pr.dest, pr.port, pr.protocol);
+      if (!v.possible()) continue;
+      // An address an allowed host name may resolve to: what an FQDN allowance means.
+      if (ai_only && v.answer == Verdict::Answer::conditional && v.by && v.by->peer &&
+          v.by->peer->kind == Peer::Kind::domain && !v.by->peer->fqdn_pattern &&
+          std::find(hosts.begin(), hosts.end(), v.by->peer->fqdn) != hosts.end() && pr.port == 443)
+        continue;
+      std::string s = v.reason;
+      if (std::find(out.begin(), out.end(), s) == out.end()) out.push_back(s);
+      if (out.size() == 3) break;
+    }
+    return out;
+  }
+
+  void check_none_tiered() const {
+    auto beyond = reachable_beyond(false, {});
+    if (beyond.empty()) return;
+    std::string list;
+    for (const auto& b : beyond) list += (list.empty() ? "" : "; ") + b;
+    emit(pod.egress_policy,
+         "LOKI_NETWORK_EGRESS_POLICY=none promises no egress, but with the cluster network policies (Admin, "
+         "NetworkPolicy, Baseline tiers) the pod reaches more than DNS: " +
+             list,
+         "deny it in the Admin tier (a ClusterNetworkPolicy Deny after the DNS Accept), or isolate the pod with a "
+         "default-deny egress NetworkPolicy:\n" +
+             default_deny_yaml(pod.ns));
+  }
+
   void check_none() const {
     const EnvSetting& ep = pod.egress_policy;
+    if (cluster_policies()) return check_none_tiered();
     if (!net.egress_isolated) {
       emit(ep, "LOKI_NETWORK_EGRESS_POLICY=none promises no egress, but " + not_isolated(),
            "deny egress by default (allow only DNS, or nothing):\n" + default_deny_yaml(pod.ns));
@@ -202,6 +243,21 @@ struct PodCheck {
         "NetworkPolicy alone cannot express ai-only; with Cilium, deny egress by default and "
         "allow DNS and the AI API hosts by name:\n" +
         cilium_yaml(pod, hosts);
+    if (cluster_policies()) {
+      auto beyond = reachable_beyond(true, hosts);
+      if (beyond.empty()) return;
+      std::string list;
+      for (const auto& b : beyond) list += (list.empty() ? "" : "; ") + b;
+      emit(ep,
+           "LOKI_NETWORK_EGRESS_POLICY=ai-only promises DNS and TCP 443 to " + host_list +
+               " only, but with the cluster network policies (Admin, NetworkPolicy, Baseline tiers) the pod reaches "
+               "more: " +
+               list,
+           "accept only DNS and the AI API hosts (domainNames, where the implementation supports them) and deny the "
+           "rest in the Admin tier; or, with Cilium:\n" +
+               cilium_yaml(pod, hosts));
+      return;
+    }
     if (!net.egress_isolated) {
       emit(ep,
            "LOKI_NETWORK_EGRESS_POLICY=ai-only promises DNS and TCP 443 to " + host_list + " only, but " +

@@ -22,6 +22,7 @@ namespace loki::netpol::checks {
 
 void egress_rules_ignored(const NetContext& ctx, NetOut& out) {
   for (const auto& p : ctx.inventory.policies) {
+    if (p.is_cluster()) continue;  // tiered cluster policies: cluster-policy-* rules
     if (p.is_cilium() || !p.policy_types_set || p.egress || !p.has_egress_rules) continue;
     out.push_back({nullptr, &p, "/spec/policyTypes", p.policy_types_line, std::nullopt,
                    p.ref.name + " has " + std::to_string(p.written_egress_rules) +

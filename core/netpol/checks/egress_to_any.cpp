@@ -38,6 +38,7 @@ std::string describe_any(const Peer& peer, const EgressRule& rule, const Policy&
 
 void egress_to_any(const NetContext& ctx, NetOut& out) {
   for (const auto& p : ctx.inventory.policies) {
+    if (p.is_cluster()) continue;  // tiered cluster policies: cluster-policy-* rules
     if (!p.egress) continue;
     std::vector<const PodInfo*> loki;
     for (const PodInfo* pod : ctx.selected(p))

@@ -35,6 +35,14 @@ void egress_unrestricted(const NetContext& ctx, NetOut& out) {
     if (net.egress_isolated) continue;
     if (hn_rule && host_network_selected(ctx, pod)) continue;
     if (shadow_rule && is_shadowed(ctx, pod)) continue;
+    // Cluster policies (Admin, Baseline) may restrict a pod no NetworkPolicy
+    // isolates: unrestricted only if the outside world stays reachable.
+    if (!net.admin.empty() || !net.baseline.empty()) {
+      bool open = false;
+      for (const char* ip : {"1.1.1.1", "2606:4700:4700::1111"})
+        open |= ctx.analyzer.allows(net, Destination::address(*IpAddress::parse(ip)), 443, Protocol::TCP).possible();
+      if (!open) continue;
+    }
     NetFinding f{&pod, nullptr, pod.labels_field, pod.labels_line, std::nullopt, {}, {}};
     const std::string anything =
         "it can reach anything (the internet, the cloud metadata endpoint, every service "

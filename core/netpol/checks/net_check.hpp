@@ -57,8 +57,29 @@ void metadata_endpoint_reachable(const NetContext&, NetOut&);
 void host_network_bypasses_policy(const NetContext&, NetOut&);
 void dns_blocked(const NetContext&, NetOut&);
 void egress_policy_mismatch(const NetContext&, NetOut&);
+void cluster_pass_unisolated(const NetContext&, NetOut&);
+void baseline_deny_shadowed(const NetContext&, NetOut&);
+void cluster_policy_selects_no_agent(const NetContext&, NetOut&);
 
 // ---- helpers shared by the rules ----------------------------------------------
+
+// A connection to test: cluster policies are ordered rules over a whole
+// cluster, so what they leave open is checked by asking the engine about
+// destinations that stand for each rule's peers.
+struct Probe {
+  Destination dest;
+  int port = 0;
+  Protocol protocol = Protocol::TCP;
+  std::string text() const;  // "1.1.1.1 on TCP/443"
+};
+// Destinations a cluster rule's peers stand for (a pod of each pods peer,
+// each network's first address, each domain name), on its ports (a range:
+// its first port; no port: TCP 443).
+std::vector<Probe> rule_probes(const NetContext& ctx, const Policy& p, const EgressRule& rule, const PodInfo& from);
+// Those of every egress rule of the cluster policies selecting the pod, of
+// its NetworkPolicy rules, and the outside world (IPv4, IPv6, a host name),
+// on TCP 443, TCP 80 and every port the rules name.
+std::vector<Probe> egress_probes(const NetContext& ctx, const PodInfo& pod, const PodNetwork& net);
 
 // "spec.template.metadata.labels" from "/spec/template/metadata/labels".
 std::string dotted(std::string_view pointer);

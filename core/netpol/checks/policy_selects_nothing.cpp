@@ -27,6 +27,7 @@ namespace loki::netpol::checks {
 
 void policy_selects_nothing(const NetContext& ctx, NetOut& out) {
   for (const auto& p : ctx.inventory.policies) {
+    if (p.is_cluster()) continue;  // tiered cluster policies: cluster-policy-* rules
     if (!ctx.selected(p).empty()) continue;
     std::vector<const PodInfo*> candidates;
     if (p.flavor == Policy::Flavor::cilium_clusterwide) {
