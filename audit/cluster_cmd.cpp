@@ -45,8 +45,11 @@ int run_cluster_audit(const CommonOptions& o, const ClusterOptions& c) {
   summary.files = 0;
   summary.objects = r.objects;
   summary.pods_checked = r.pods_checked;
-  if (o.format == "report") return emit_policy_reports(o, eo, std::move(r.findings), r.subjects);
-  return emit_report(o, r.findings, summary);
+  summary.pod_templates = r.pod_templates;
+  int agents = check_agents_found(o, eo, summary, "in the cluster");
+  int rc = o.format == "report" ? emit_policy_reports(o, eo, std::move(r.findings), r.subjects)
+                                : emit_report(o, r.findings, summary, r.subjects);
+  return rc == kExitOk ? agents : rc;
 }
 
 }  // namespace loki::audit

@@ -43,13 +43,17 @@ int run_lint(CommonOptions o, const std::vector<std::string>& paths, bool verbos
   if (verbose)
     for (const auto& s : r.skipped)
       std::cerr << "loki-audit: " << s.file << ":" << s.line << ": skipped, " << s.reason << "\n";
+  int agents = check_agents_found(o, eo, r.summary, "in the input");
+  int rc;
   if (o.format == "report") {
     std::vector<loki::Finding> findings;
     findings.reserve(r.findings.size());
     for (std::size_t i = 0; i < r.findings.size(); ++i) findings.push_back(r.findings[i]);
-    return emit_policy_reports(o, eo, std::move(findings), r.subjects);
+    rc = emit_policy_reports(o, eo, std::move(findings), r.subjects);
+  } else {
+    rc = emit_report(o, r.findings, r.summary, r.subjects);
   }
-  return emit_report(o, r.findings, r.summary);
+  return rc == kExitOk ? agents : rc;
 }
 
 std::string_view subject_name(loki::RuleSubject s) {
@@ -68,6 +72,8 @@ int run_rules(const std::string& format) {
   if (format == "json") {
     nlohmann::json arr = nlohmann::json::array();
     for (const auto& r : loki::all_rules()) {
+      nlohmann::json refs = nlohmann::json::array();
+      for (const auto& ref : r.references) refs.push_back({{"title", ref.title}, {"url", ref.url}});
       arr.push_back({{"id", r.id},
                      {"severity", loki::to_string(r.severity)},
                      {"description", r.description},
@@ -76,7 +82,8 @@ int run_rules(const std::string& format) {
                      {"webhookDefault", loki::to_string(defaults.action_of(r.id))},
                      {"patchable", r.fix != nullptr},
                      {"egressOpen", r.egress_open},
-                     {"enabledByDefault", r.enabled_by_default}});
+                     {"enabledByDefault", r.enabled_by_default},
+                     {"references", std::move(refs)}});
     }
     std::cout << arr.dump(2) << "\n";
     return kExitOk;
@@ -98,6 +105,7 @@ int run_rules(const std::string& format) {
   for (const auto& r : loki::all_rules()) {
     std::cout << r.id << " (" << loki::to_string(r.severity) << (r.enabled_by_default ? "" : ", off by default")
               << ")\n  " << r.description << "\n  fix: " << r.remediation << "\n";
+    for (const auto& ref : r.references) std::cout << "  docs: " << ref.title << ": " << ref.url << "\n";
   }
   return kExitOk;
 }

@@ -6,8 +6,10 @@
 #include <loki/config.hpp>
 #include <loki/policy_report.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <set>
 
 #include <cerrno>
 #include <cstring>
@@ -41,6 +43,25 @@ void add_common(CLI::App& cmd, CommonOptions& o) {
       ->check(CLI::IsMember({"auto", "always", "never"}))
       ->capture_default_str();
   cmd.add_option("--threads", o.threads, "Parser threads (0: one per core)");
+  cmd.add_flag("--require-agents", o.require_agents,
+               "Exit 1 when no loki-mode pod template was checked (none matches the selector)");
+  cmd.add_flag("--show-passed", o.show_passed,
+               "List, per loki-mode object, the rules it passed (text and JSON; for CI logs and auditors)");
+}
+
+int check_agents_found(const CommonOptions& o, const EngineOptions& eo, const ReportSummary& summary,
+                       const char* what) {
+  if (summary.pods_checked > 0) return kExitOk;
+  // A user whose agents carry another label would read "0 checked" as clean.
+  if (summary.pod_templates > 0 && !eo.config.all_pods)
+    std::cerr << "loki-audit: " << summary.pod_templates << " pod template" << (summary.pod_templates == 1 ? "" : "s")
+              << " " << what << ", none matches the loki-mode selector `" << eo.config.selector_text
+              << "`: nothing was checked.\n"
+              << "  name your agents' labels with --selector (e.g. --selector 'app.kubernetes.io/name=my-agent'),\n"
+              << "  or check every pod template with --all-pods.\n";
+  else if (o.require_agents)
+    std::cerr << "loki-audit: no pod templates " << what << ": nothing was checked\n";
+  return o.require_agents ? kExitFindings : kExitOk;
 }
 
 EngineOptions engine_options(const CommonOptions& o) {
@@ -52,7 +73,7 @@ EngineOptions engine_options(const CommonOptions& o) {
   }
   if (o.all_pods) eo.config.all_pods = true;
   if (!o.ns.empty()) eo.default_namespace = o.ns;
-  eo.record_subjects = o.format == "report";
+  eo.record_subjects = o.format == "report" || o.show_passed;
   return eo;
 }
 
@@ -130,9 +151,38 @@ int exit_code(const CommonOptions& o, const Findings& findings) {
   return kExitOk;
 }
 
+// Per agent object, the rules that apply to its pod template (as policy
+// reports count them) with no finding on it, suppressed or not.
 template <class Findings>
-int emit_any(const CommonOptions& o, const Findings& findings, const ReportSummary& summary) {
+std::vector<PassedChecks> passed_checks(const CommonOptions& o, const Findings& findings,
+                                        const std::vector<ObjectRef>& subjects) {
+  EngineOptions eo = engine_options(o);
+  const std::vector<std::string> rules = report_rules(eo.config);
+  std::set<std::string> failed;  // object display + rule
+  for (const auto& f : findings) failed.insert(f.object.display() + "\x1f" + f.rule);
+  std::vector<PassedChecks> out;
+  std::set<std::string> seen;
+  for (const auto& s : subjects) {
+    if (!seen.insert(s.display()).second) continue;
+    PassedChecks p{s, {}};
+    for (const auto& r : rules)
+      if (!failed.count(s.display() + "\x1f" + r)) p.rules.push_back(r);
+    out.push_back(std::move(p));
+  }
+  std::sort(out.begin(), out.end(),
+            [](const PassedChecks& a, const PassedChecks& b) { return a.object.display() < b.object.display(); });
+  return out;
+}
+
+template <class Findings>
+int emit_any(const CommonOptions& o, const Findings& findings, const ReportSummary& summary,
+             const std::vector<ObjectRef>& subjects) {
   ReportOptions ropts;
+  std::vector<PassedChecks> passed;
+  if (o.show_passed) {
+    passed = passed_checks(o, findings, subjects);
+    ropts.passed = &passed;
+  }
   bool tty = o.output.empty() && ::isatty(STDOUT_FILENO) && !std::getenv("NO_COLOR");
   ropts.color = o.color == "always" || (o.color == "auto" && tty);
   auto format = *parse_format(o.format);
@@ -189,12 +239,14 @@ int emit_policy_reports(const CommonOptions& o, const EngineOptions& eo, std::ve
   return exit_code(o, findings);
 }
 
-int emit_report(const CommonOptions& o, const std::vector<Finding>& findings, const ReportSummary& summary) {
-  return emit_any(o, findings, summary);
+int emit_report(const CommonOptions& o, const std::vector<Finding>& findings, const ReportSummary& summary,
+                const std::vector<ObjectRef>& subjects) {
+  return emit_any(o, findings, summary, subjects);
 }
 
-int emit_report(const CommonOptions& o, const loki::FindingStore& findings, const ReportSummary& summary) {
-  return emit_any(o, findings, summary);
+int emit_report(const CommonOptions& o, const loki::FindingStore& findings, const ReportSummary& summary,
+                const std::vector<ObjectRef>& subjects) {
+  return emit_any(o, findings, summary, subjects);
 }
 
 }  // namespace loki::audit

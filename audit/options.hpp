@@ -27,7 +27,14 @@ struct CommonOptions {
   std::string color = "auto";
   unsigned threads = 0;
   std::string report_api = "openreports";  // -f report: openreports or wgpolicy
+  bool require_agents = false;             // no loki-mode pod template checked is a failure (exit 1)
+  bool show_passed = false;                // list, per agent object, the rules it passed
 };
+
+// When no loki-mode pod template was checked although pod templates exist,
+// says so on stderr (the selector used, --selector and --all-pods). Returns
+// kExitFindings with --require-agents when nothing was checked, else kExitOk.
+int check_agents_found(const CommonOptions& o, const EngineOptions& eo, const ReportSummary& summary, const char* what);
 
 // Adds --format, --output, --fail-on, --config, --selector, --all-pods,
 // --color, --threads (not --namespace: its meaning differs per command).
@@ -37,8 +44,11 @@ void add_common(CLI::App& cmd, CommonOptions& o);
 EngineOptions engine_options(const CommonOptions& o);
 
 // Writes the report; returns the exit code (0, 1, or 2 on an output error).
-int emit_report(const CommonOptions& o, const std::vector<Finding>& findings, const ReportSummary& summary);
-int emit_report(const CommonOptions& o, const FindingStore& findings, const ReportSummary& summary);
+// `subjects`: the agent objects checked, for --show-passed.
+int emit_report(const CommonOptions& o, const std::vector<Finding>& findings, const ReportSummary& summary,
+                const std::vector<ObjectRef>& subjects = {});
+int emit_report(const CommonOptions& o, const FindingStore& findings, const ReportSummary& summary,
+                const std::vector<ObjectRef>& subjects = {});
 // -f report: the findings as policy report objects (YAML), `subjects` the
 // agent objects checked (for pass results). Same exit codes.
 int emit_policy_reports(const CommonOptions& o, const EngineOptions& eo, std::vector<Finding> findings,

@@ -85,6 +85,16 @@ ClusterSnapshot walk_cluster(KubeClient& client, const WalkOptions& opts) {
       s.notes.push_back("cannot list " + rt.display() + " (forbidden): their pod templates are not checked");
     }
   }
+  // ServiceAccounts settle service-account-token for pods that leave the
+  // field unset; without them the audit reports those pods as before.
+  try {
+    take(resources::serviceaccounts, s.serviceaccounts);
+  } catch (const KubeError& e) {
+    if (e.status != 403) throw;
+    s.notes.push_back(
+        "cannot list serviceaccounts (forbidden): a ServiceAccount's automountServiceAccountToken: false is not "
+        "taken into account");
+  }
   s.cilium_served = client.serves(resources::ciliumnetworkpolicies);
   if (s.cilium_served) take(resources::ciliumnetworkpolicies, s.ciliumnetworkpolicies);
   // Cluster-wide network policy (policy.networking.k8s.io) where its CRDs are
@@ -171,13 +181,29 @@ class PodGroups {
 
 }  // namespace
 
+namespace {
+// `text` with every occurrence of `what` replaced by `with`.
+std::string replace_all(std::string text, const std::string& what, const std::string& with) {
+  if (what.empty()) return text;
+  for (auto pos = text.find(what); pos != std::string::npos; pos = text.find(what, pos + with.size()))
+    text.replace(pos, what.size(), with);
+  return text;
+}
+constexpr const char* kPodMark = "\x1e";  // where a message named its pod
+}  // namespace
+
 void OwnerGroups::add(Finding f, const ObjectRef& owner, const std::string& owner_file, const std::string& pod_name) {
-  std::string key = owner.display() + "\x1f" + f.rule + "\x1f" + f.container.value_or("") + "\x1f" + f.message;
+  // Messages that differ only by the pod they name (a network finding on
+  // each replica) are one finding of the workload.
+  std::string message = replace_all(f.message, pod_name, kPodMark);
+  std::string key = owner.display() + "\x1f" + f.rule + "\x1f" + f.container.value_or("") + "\x1f" + message;
   auto [it, fresh] = groups_.try_emplace(key);
   if (fresh) {
     f.object = owner;
     f.file = owner_file;
     it->second.finding = std::move(f);
+    it->second.message = std::move(message);
+    it->second.first_pod = pod_name;
     order_.push_back(key);
   }
   it->second.pods.push_back(pod_name);
@@ -190,6 +216,11 @@ void OwnerGroups::flush(std::vector<Finding>& out) {
     std::string names;
     for (std::size_t i = 0; i < g.pods.size() && i < 10; ++i) names += (i ? ", " : "") + g.pods[i];
     if (g.pods.size() > 10) names += ", ... (" + std::to_string(g.pods.size()) + " pods)";
+    if (g.pods.size() > 1) {
+      g.finding.message = replace_all(g.message, kPodMark, "<pod>");
+      // The fix named the first pod; it applies to every pod listed.
+      g.finding.remediation = replace_all(g.finding.remediation, g.first_pod, "<pod>");
+    }
     if (!(g.pods.size() == 1 && g.finding.object.kind == "Pod" && g.finding.object.name == g.pods[0]))
       g.finding.message += " [pods: " + names + "]";
     out.push_back(std::move(g.finding));
@@ -206,13 +237,19 @@ AuditResult audit_snapshot(const ClusterSnapshot& snap, const EngineOptions& opt
   // Pods by namespace/name, to put network findings on their owners too.
   std::unordered_map<std::string, const json*> pod_by_key;
   Pipeline pipeline(opts);
+  std::set<std::string> token_opt_outs;  // ServiceAccounts with automountServiceAccountToken: false
+  for (const auto& sa : snap.serviceaccounts)
+    if (auto key = service_account_opting_out(live_object(sa), opts.default_namespace)) token_opt_outs.insert(*key);
   PipelineBatch live;  // the live pods, policies and namespaces: what the network pass sees
   for (const auto& pod : snap.pods) {
     ++out.objects;
     const json* owner = owners.top_of(pod);
     if (owner) owners_with_pods.insert(string_field(meta(*owner), "uid"));
     pod_by_key[string_field(meta(pod), "namespace") + "/" + string_field(meta(pod), "name")] = &pod;
-    for (auto& f : pipeline.check(live_object(pod), live)) groups.add(std::move(f), pod);
+    const Object object = live_object(pod);
+    auto found = pipeline.check(object, live);
+    drop_unmounted_token_findings(found, object, opts.default_namespace, token_opt_outs);
+    for (auto& f : found) groups.add(std::move(f), pod);
   }
   for (const auto* list : {&snap.networkpolicies, &snap.ciliumnetworkpolicies, &snap.clusterpolicies, &snap.namespaces})
     for (const auto& j : *list) pipeline.record(live_object(j), live);
@@ -235,12 +272,16 @@ AuditResult audit_snapshot(const ClusterSnapshot& snap, const EngineOptions& opt
     ++out.objects;
     if (owners.controller_of(w)) continue;  // not top-level
     if (owners_with_pods.count(string_field(meta(w), "uid"))) continue;
-    for (auto& f : pipeline.check(live_object(w), templates)) {
+    const Object object = live_object(w);
+    auto found = pipeline.check(object, templates);
+    drop_unmounted_token_findings(found, object, opts.default_namespace, token_opt_outs);
+    for (auto& f : found) {
       f.message += " [no live pods: checked the pod template]";
       out.findings.push_back(std::move(f));
     }
   }
   out.pods_checked = pipeline.agent_pods() + templates.agent_pods;
+  out.pod_templates = pipeline.pod_templates() + templates.pod_templates;
   // Subjects as findings name them: a pod's top-level owner, else the pod.
   std::set<std::string> seen;
   auto add_subject = [&](ObjectRef ref) {

@@ -18,6 +18,43 @@ bool is_agent_pod(const Config& config, const PodTemplate& pod) {
   return declares_egress_promise(containers_of(pod));
 }
 
+std::string service_account_key(const PodTemplate& pod, const std::string& ns) {
+  std::string name;
+  if (auto it = pod.spec->find("serviceAccountName"); it != pod.spec->end() && it->is_string()) name = *it;
+  if (name.empty())
+    if (auto it = pod.spec->find("serviceAccount"); it != pod.spec->end() && it->is_string()) name = *it;
+  return ns + "/" + (name.empty() ? std::string("default") : name);
+}
+
+bool pod_sets_token_automount(const PodTemplate& pod) {
+  auto it = pod.spec->find("automountServiceAccountToken");
+  return it != pod.spec->end() && it->is_boolean();
+}
+
+std::optional<std::string> service_account_opting_out(const Object& object, const std::string& default_namespace) {
+  const json& j = object.json;
+  if (!j.is_object()) return std::nullopt;
+  // Every object passes here: compare in place, no copies.
+  auto kind = j.find("kind"), api = j.find("apiVersion");
+  if (kind == j.end() || api == j.end() || !kind->is_string() || !api->is_string() ||
+      kind->get_ref<const std::string&>() != "ServiceAccount" || api->get_ref<const std::string&>() != "v1")
+    return std::nullopt;
+  auto it = j.find("automountServiceAccountToken");
+  if (it == j.end() || !it->is_boolean() || it->get<bool>()) return std::nullopt;
+  ObjectRef ref = object.ref(default_namespace);
+  if (ref.name.empty()) return std::nullopt;
+  return ref.ns + "/" + ref.name;
+}
+
+void drop_unmounted_token_findings(std::vector<Finding>& findings, const Object& object,
+                                   const std::string& default_namespace, const std::set<std::string>& opted_out) {
+  if (opted_out.empty()) return;
+  auto pod = find_pod_template(object.json);
+  if (!pod || pod_sets_token_automount(*pod)) return;  // the pod field wins
+  if (!opted_out.count(service_account_key(*pod, object.ref(default_namespace).ns))) return;
+  std::erase_if(findings, [](const Finding& f) { return f.rule == "service-account-token"; });
+}
+
 Finding finding_from_load_error(const LoadError& e, const EngineOptions& opts) {
   Finding f;
   f.rule = std::string(rule_id::invalid_manifest);
@@ -28,7 +65,8 @@ Finding finding_from_load_error(const LoadError& e, const EngineOptions& opts) {
   f.line = e.line;
   f.message = e.message;
   f.field = e.field;
-  f.remediation = std::string(find_rule(rule_id::invalid_manifest)->remediation);
+  f.remediation =
+      e.remediation.empty() ? std::string(find_rule(rule_id::invalid_manifest)->remediation) : e.remediation;
   return f;
 }
 
@@ -55,6 +93,10 @@ std::vector<Finding> check_object(const Object& object, const EngineOptions& opt
 
   if (opts.validate)
     for (auto& e : validate_object(object)) {
+      if (object.template_line) {
+        e.message = helm_template_note(object.template_line) + e.message;
+        e.remediation = std::string(helm_template_remediation);
+      }
       Finding f = finding_from_load_error(e, opts);
       if (!cfg.rule_enabled(f.rule)) continue;
       f.object = ref;

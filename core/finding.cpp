@@ -1,4 +1,5 @@
 #include <loki/finding.hpp>
+#include <loki/rule.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -50,6 +51,11 @@ nlohmann::json to_json(const Finding& f) {
                       {"message", f.message},
                       {"remediation", f.remediation},
                       {"suppressed", f.suppressed}};
+  // The rule's documentation (new in issue 22: scripts reading older output never see it missing).
+  nlohmann::json refs = nlohmann::json::array();
+  if (const Rule* r = find_rule(f.rule))
+    for (const auto& ref : r->references) refs.push_back({{"title", ref.title}, {"url", ref.url}});
+  j["references"] = std::move(refs);
   return j;
 }
 

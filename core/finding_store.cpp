@@ -92,7 +92,10 @@ void FindingStore::add(std::vector<Finding>&& fs, std::uint64_t order) {
 }
 
 Finding FindingStore::operator[](std::size_t i) const {
-  const Rec& r = recs_[i];
+  return build(recs_[i]);
+}
+
+Finding FindingStore::build(const Rec& r) const {
   const ObjectIds& o = objects_[r.object];
   Finding f;
   f.rule = strings_[r.rule];

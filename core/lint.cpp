@@ -67,6 +67,11 @@ void LintSession::add_text(std::string_view text, const std::string& name) {
         batch.inventory.merge(std::move(doc_batch.inventory));
         batch.objects += doc_batch.objects;
         batch.agent_pods += doc_batch.agent_pods;
+        batch.pod_templates += doc_batch.pod_templates;
+        batch.token_opt_outs.merge(doc_batch.token_opt_outs);
+        batch.default_tokens.insert(batch.default_tokens.end(),
+                                    std::make_move_iterator(doc_batch.default_tokens.begin()),
+                                    std::make_move_iterator(doc_batch.default_tokens.end()));
         batch.subjects.insert(batch.subjects.end(), std::make_move_iterator(doc_batch.subjects.begin()),
                               std::make_move_iterator(doc_batch.subjects.end()));
         if (!doc.objects.empty() || !doc.errors.empty() || !doc.skipped.empty()) ++documents_with_content;
@@ -89,6 +94,7 @@ void LintSession::add_text(std::string_view text, const std::string& name) {
   summary_.files += 1;
   summary_.objects += batch.objects;
   summary_.pods_checked += batch.agent_pods;
+  summary_.pod_templates += batch.pod_templates;
   summary_.documents_skipped += skipped.size();
   skipped_.insert(skipped_.end(), std::make_move_iterator(skipped.begin()), std::make_move_iterator(skipped.end()));
   pipeline_.submit(std::move(batch), order_of(input, 0));

@@ -391,6 +391,40 @@ bool unread_kind(std::string_view kind) {
   return !kind.ends_with("List");
 }
 
+// The first line (1-based, in `text`) that holds a Go template action, `{{`
+// then `}}`, outside a comment; 0 when none. A Helm chart's template is not
+// YAML until rendered, and its syntax errors say nothing useful.
+int template_marker_line(std::string_view text) {
+  if (text.find("{{") == std::string_view::npos) return 0;
+  int line = 1;
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    std::size_t nl = text.find('\n', pos);
+    std::string_view l = text.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
+    std::size_t first = l.find_first_not_of(" \t");
+    if (first != std::string_view::npos && l[first] != '#') {
+      std::size_t open = l.find("{{");
+      if (open != std::string_view::npos && l.find("}}", open + 2) != std::string_view::npos) return line;
+    }
+    if (nl == std::string_view::npos) break;
+    pos = nl + 1;
+    ++line;
+  }
+  return 0;
+}
+
+}  // namespace
+
+std::string helm_template_note(int line) {
+  return "looks like an unrendered Helm template (`{{ ... }}` at line " + std::to_string(line) +
+         "), which is not YAML until rendered: ";
+}
+const std::string_view helm_template_remediation =
+    "render the chart and lint its output: `helm template RELEASE CHART | loki-audit lint -` (the \"# Source:\" "
+    "comments name each template in the findings)";
+
+namespace {
+
 DocumentResult parse_chunk(const Chunk& chunk, const std::string& name, bool skip_unread) {
   DocumentResult result;
   auto [source, source_line] = helm_source(chunk.text);
@@ -429,6 +463,11 @@ DocumentResult parse_chunk(const Chunk& chunk, const std::string& name, bool ski
                                 "not a Kubernetes object (not valid YAML, and names no apiVersion or kind)"});
     return result;
   }
+  const int marker = template_marker_line(chunk.text);
+  // A template can parse (`{{ .Values.x }}` as a value is a flow mapping):
+  // its validation errors carry the same note.
+  if (marker)
+    for (auto& o : result.objects) o.template_line = chunk.line_offset + marker - base;
   for (auto& ye : errors) {
     LoadError e;
     e.file = file;
@@ -436,6 +475,11 @@ DocumentResult parse_chunk(const Chunk& chunk, const std::string& name, bool ski
     e.field = ye.field;
     e.message = ye.field.empty() ? "YAML syntax error: " + ye.message : ye.message;
     if (ye.column > 0) e.message += " (column " + std::to_string(ye.column) + ")";
+    if (marker && ye.field.empty()) {
+      // The {{ ... }} of a chart template, not a typo: say so, and how to lint it.
+      e.message = helm_template_note(chunk.line_offset + marker - base) + e.message;
+      e.remediation = std::string(helm_template_remediation);
+    }
     // A syntax error discards the whole document: name the object if we can.
     e.object = result.objects.empty() ? guess_identity(chunk.text) : result.objects.front().ref();
     result.errors.push_back(std::move(e));

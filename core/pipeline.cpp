@@ -11,11 +11,20 @@ Pipeline::Pipeline(EngineOptions opts) : opts_(std::move(opts)) {}
 std::vector<Finding> Pipeline::check(const Object& object, PipelineBatch& batch) const {
   ++batch.objects;
   auto pod = find_pod_template(object.json);
+  if (pod) ++batch.pod_templates;
   if (pod && is_agent_pod(opts_.config, *pod)) {
     ++batch.agent_pods;
     if (opts_.record_subjects) batch.subjects.push_back(object.ref(opts_.default_namespace));
   }
+  if (auto sa = service_account_opting_out(object, opts_.default_namespace)) batch.token_opt_outs.insert(*sa);
   auto found = check_object(object, opts_);
+  if (pod && !pod_sets_token_automount(*pod))
+    for (const auto& f : found)
+      if (f.rule == "service-account-token") {
+        ObjectRef ref = object.ref(opts_.default_namespace);
+        batch.default_tokens.push_back({ref, object.file, service_account_key(*pod, ref.ns)});
+        break;
+      }
   // Keep only the compact network record (a few labels, ports, lines), not the object.
   record(object, batch);
   return found;
@@ -51,6 +60,10 @@ void Pipeline::submit(PipelineBatch&& batch, std::uint64_t order) {
   inventory_.merge(std::move(batch.inventory));
   objects_ += batch.objects;
   agent_pods_ += batch.agent_pods;
+  pod_templates_ += batch.pod_templates;
+  token_opt_outs_.merge(batch.token_opt_outs);
+  default_tokens_.insert(default_tokens_.end(), std::make_move_iterator(batch.default_tokens.begin()),
+                         std::make_move_iterator(batch.default_tokens.end()));
   subjects_.insert(subjects_.end(), std::make_move_iterator(batch.subjects.begin()),
                    std::make_move_iterator(batch.subjects.end()));
 }
@@ -80,6 +93,16 @@ FindingStore Pipeline::finish(std::uint64_t network_order) {
   inventory_ = netpol::Inventory{};  // done with it: free the per-pod records
   // Drop findings for rules the config switched off (e.g. invalid-manifest).
   findings_.keep_if([&](std::string_view rule) { return opts_.config.rule_enabled(rule); });
+  // A pod that leaves automountServiceAccountToken unset takes its
+  // ServiceAccount's value: no token is mounted where that is false.
+  std::set<std::string> settled;  // object display + file
+  for (const auto& d : default_tokens_)
+    if (token_opt_outs_.count(d.service_account)) settled.insert(d.object.display() + "\x1f" + d.file);
+  if (!settled.empty())
+    findings_.erase_if_rule("service-account-token",
+                            [&](const Finding& f) { return settled.count(f.object.display() + "\x1f" + f.file) > 0; });
+  default_tokens_.clear();
+  token_opt_outs_.clear();
   findings_.sort();
   FindingStore out = std::move(findings_);
   findings_ = FindingStore{};

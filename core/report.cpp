@@ -53,6 +53,15 @@ std::string plural(std::size_t n, const char* word) {
   return std::to_string(n) + " " + word + (n == 1 ? "" : "s");
 }
 
+// The reference URLs of a rule, for the text report's "docs:" line.
+std::string docs_line(std::string_view rule) {
+  const Rule* r = find_rule(rule);
+  if (!r || r->references.empty()) return {};
+  std::string out;
+  for (const auto& ref : r->references) out += (out.empty() ? "" : "  ") + std::string(ref.url);
+  return out;
+}
+
 template <class Findings>
 void write_text(std::ostream& out, const Findings& findings, const ReportSummary& summary, const ReportOptions& opts) {
   auto paint = [&](const char* code, const std::string& s) {
@@ -70,26 +79,66 @@ void write_text(std::ostream& out, const Findings& findings, const ReportSummary
       groups[it->second].push_back(i);
     }
   }
+  // A multi-line fix (a NetworkPolicy to apply, a securityContext block) is
+  // printed once per namespace with a label, later findings refer back to it:
+  // one missing egress policy in a namespace of many pods is one fix to apply.
+  // One-line fixes stay in place (a reference would be no shorter). The docs
+  // line of a rule is printed once per namespace too.
+  std::map<std::string, std::size_t> repeats;  // namespace, rule, fix -> findings with it
+  for (const auto& list : groups)
+    for (std::size_t i : list) {
+      const auto& f = findings[i];
+      if (f.remediation.find('\n') != std::string::npos)
+        ++repeats[f.object.ns + "\x1f" + f.rule + "\x1f" + f.remediation];
+    }
+  std::map<std::string, std::size_t> fix_labels;  // namespace, rule, fix -> label (fixes given more than once)
+  std::set<std::string> docs_shown;               // namespace, rule
   for (const auto& list : groups) {
     const auto& first = findings[list.front()];  // a reference, or a FindingStore copy kept alive
-    std::string title = first.object.display();
-    if (!first.object.apiVersion.empty()) title += " (" + first.object.apiVersion + ")";
+    const bool live = is_live_location(first);
+    std::string title = live ? kubectl_name(first.object) : first.object.display();
+    if (!first.object.apiVersion.empty() || live)
+      title += " (" + first.object.apiVersion +
+               (live ? std::string(first.object.apiVersion.empty() ? "" : ", ") + "live" : "") + ")";
     out << paint("1", title) << "\n";
     for (std::size_t i : list) {
       const auto& held = findings[i];
       const Finding* f = &held;
       const char* colour = f->severity == Severity::error ? "31" : f->severity == Severity::warning ? "33" : "36";
       std::string sev(to_string(f->severity));
-      out << "  " << f->file << ":" << f->line << ": " << paint(colour, sev) << " [" << f->rule << "]";
+      out << "  " << (live ? std::string("live") : f->file + ":" + std::to_string(f->line)) << ": "
+          << paint(colour, sev) << " [" << f->rule << "]";
       out << " " << f->message << "\n";
+      const std::string scope = f->object.ns + "\x1f" + f->rule;
+      std::string label;
+      if (auto r = repeats.find(scope + "\x1f" + f->remediation); r != repeats.end() && r->second > 1) {
+        auto [it, fresh] = fix_labels.emplace(r->first, fix_labels.size() + 1);
+        label = "[" + std::to_string(it->second) + "]";
+        if (!fresh) {
+          out << "      " << paint("2", "fix: see " + label + " above") << "\n";
+          continue;
+        }
+      }
       // Indent the remediation so multi-line YAML stays readable.
-      std::string fix = f->remediation;
       std::string indented;
-      for (char ch : fix) {
+      for (char ch : f->remediation) {
         indented += ch;
         if (ch == '\n') indented += "           ";
       }
-      out << "      " << paint("2", "fix: " + indented) << "\n";
+      out << "      " << paint("2", (label.empty() ? "fix: " : "fix " + label + ": ") + indented) << "\n";
+      if (docs_shown.insert(scope).second)
+        if (std::string docs = docs_line(f->rule); !docs.empty())
+          out << "      " << paint("2", "docs: " + docs) << "\n";
+    }
+    out << "\n";
+  }
+  if (opts.passed && !opts.passed->empty()) {
+    out << paint("1", "Passed checks") << "\n";
+    for (const auto& p : *opts.passed) {
+      out << "  " << p.object.display() << ": ";
+      if (p.rules.empty()) out << "none";
+      for (std::size_t i = 0; i < p.rules.size(); ++i) out << (i ? ", " : "") << p.rules[i];
+      out << "\n";
     }
     out << "\n";
   }
@@ -113,6 +162,7 @@ json summary_json(const Findings& findings, const ReportSummary& summary) {
           {"objects", summary.objects},
           {"skippedDocuments", summary.documents_skipped},
           {"podsChecked", summary.pods_checked},
+          {"podTemplates", summary.pod_templates},
           {"errors", c.errors},
           {"warnings", c.warnings},
           {"info", c.infos},
@@ -164,6 +214,31 @@ const char* sarif_level(Severity s) {
       return "note";
   }
   return "error";
+}
+
+// GitHub code scanning ranks alerts by `security-severity` (a CVSS-like score
+// as a string: 9.0 and over critical, 7.0-8.9 high, 4.0-6.9 medium, 0.1-3.9
+// low), read only for rules tagged "security".
+const char* security_severity(Severity s) {
+  switch (s) {
+    case Severity::error:
+      return "8.0";
+    case Severity::warning:
+      return "5.0";
+    case Severity::info:
+      return "2.0";
+  }
+  return "8.0";
+}
+
+json sarif_tags(const Rule& r) {
+  json tags = json::array({"security", "kubernetes"});
+  if (r.scope == RuleScope::pod) tags.push_back("pod-security");
+  if (r.scope == RuleScope::network) tags.push_back("network-policy");
+  if (r.scope == RuleScope::manifest) tags.push_back("manifest");
+  for (const auto& ref : r.references)
+    if (ref.title.starts_with("CVE-")) tags.push_back(ref.title);
+  return tags;
 }
 
 // A relative path as a SARIF URI (RFC 3986: percent-encode what is not
@@ -292,6 +367,32 @@ void write_finding_json(std::ostream& out, const Finding& f, const std::string& 
   b += i1;
   b += "},\n";
   b += i1;
+  b += "\"references\": ";
+  const Rule* rule = find_rule(f.rule);
+  if (!rule || rule->references.empty()) {
+    b += "[]";
+  } else {
+    b += "[\n";
+    for (std::size_t k = 0; k < rule->references.size(); ++k) {
+      const auto& ref = rule->references[k];
+      b += i2;
+      b += "{\n";
+      b += i2;
+      b += "  \"title\": ";
+      json_string_to(b, std::string(ref.title));
+      b += ",\n";
+      b += i2;
+      b += "  \"url\": ";
+      json_string_to(b, std::string(ref.url));
+      b += "\n";
+      b += i2;
+      b += k + 1 < rule->references.size() ? "},\n" : "}\n";
+    }
+    b += i1;
+    b += "]";
+  }
+  b += ",\n";
+  b += i1;
   b += "\"remediation\": ";
   json_string_to(b, f.remediation);
   b += ",\n";
@@ -318,12 +419,15 @@ void write_sarif(std::ostream& out, const Findings& findings, const ReportOption
   std::map<std::string_view, std::size_t> rule_index;
   for (const auto& r : all_rules()) {
     rule_index[r.id] = rules.size();
-    rules.push_back({{"id", r.id},
-                     {"name", r.id},
-                     {"shortDescription", {{"text", r.description}}},
-                     {"fullDescription", {{"text", r.description}}},
-                     {"help", {{"text", r.remediation}}},
-                     {"defaultConfiguration", {{"level", sarif_level(r.severity)}}}});
+    json rule = {{"id", r.id},
+                 {"name", r.id},
+                 {"shortDescription", {{"text", r.description}}},
+                 {"fullDescription", {{"text", r.description}}},
+                 {"help", {{"text", r.remediation}}},
+                 {"defaultConfiguration", {{"level", sarif_level(r.severity)}}},
+                 {"properties", {{"tags", sarif_tags(r)}, {"security-severity", security_severity(r.severity)}}}};
+    if (!r.references.empty()) rule["helpUri"] = r.references.front().url;
+    rules.push_back(std::move(rule));
   }
   auto result_of = [&](const Finding& f) {
     std::string text = f.object.display() + ": " + f.message;
@@ -435,7 +539,26 @@ void write_junit(std::ostream& out, const Findings& findings, const ReportSummar
   out << "  </testsuite>\n</testsuites>\n";
 }
 
+template <class Findings>
+void write_passed_json(std::ostream& out, const std::vector<PassedChecks>& passed) {
+  json arr = json::array();
+  for (const auto& p : passed) arr.push_back({{"object", to_json(p.object)}, {"rules", p.rules}});
+  write_indented(out, arr.dump(2), "  ");
+}
+
 }  // namespace
+
+bool is_live_location(const Finding& f) {
+  return f.line == 0 && (f.file.starts_with("/api/") || f.file.starts_with("/apis/"));
+}
+
+std::string kubectl_name(const ObjectRef& r) {
+  std::string kind = r.kind.empty() ? std::string("object") : r.kind;
+  for (auto& ch : kind) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  std::string s = kind + "/" + (r.name.empty() ? std::string("<unnamed>") : r.name);
+  if (!r.ns.empty()) s += " -n " + r.ns;
+  return s;
+}
 
 namespace {
 template <class Findings>
@@ -448,6 +571,10 @@ void write_any(std::ostream& out, Format format, const Findings& findings, const
     case Format::json: {
       out << "{\n  \"findings\": ";
       stream_array(out, findings, "  ", write_finding_json);
+      if (opts.passed) {
+        out << ",\n  \"passed\": ";
+        write_passed_json<Findings>(out, *opts.passed);
+      }
       std::string sum = summary_json(findings, summary).dump(2);
       out << ",\n  \"summary\": ";
       write_indented(out, sum, "  ");

@@ -25,3 +25,12 @@ replace_block() {
 replace_block "$ROOT/README.md" '<!-- rules:begin -->' '<!-- rules:end -->'
 "$BIN" rules -f policy-markdown >"$TABLE"
 replace_block "$ROOT/charts/loki-guard/README.md" '<!-- policies:begin -->' '<!-- policies:end -->'
+# The README's text-output example: the real binary on the bundled examples.
+EX=manifests/examples
+(cd "$ROOT" && {
+  echo '```text'
+  "$BIN" lint --color never $EX/broken/git-repo-agent.yaml $EX/broken/host-network-model-backend.yaml \
+    $EX/broken/shared-pid-sidecar.yaml $EX/hardened || true
+  echo '```'
+} >"$TABLE")
+replace_block "$ROOT/README.md" '<!-- text-example:begin -->' '<!-- text-example:end -->'

@@ -24,6 +24,8 @@ std::vector<Rule> sorted(std::vector<Rule> rules) {
   std::sort(rules.begin(), rules.end(), [&](const Rule& a, const Rule& b) {
     return std::tuple(rank(a.scope), a.id) < std::tuple(rank(b.scope), b.id);
   });
+  for (auto& r : rules)
+    if (r.references.empty()) r.references = references_for(r.id);
   return rules;
 }
 

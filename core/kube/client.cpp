@@ -51,6 +51,7 @@ ResourceType workload_resource(std::string_view kind) {
 namespace resources {
 const ResourceType pods = workload_resource("Pod");
 const ResourceType namespaces{"", "v1", "namespaces", "Namespace", false};
+const ResourceType serviceaccounts{"", "v1", "serviceaccounts", "ServiceAccount", true};
 const ResourceType networkpolicies{"networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy", true};
 const ResourceType deployments = workload_resource("Deployment");
 const ResourceType replicasets = workload_resource("ReplicaSet");

@@ -22,6 +22,9 @@ struct ClusterSnapshot {
   // ClusterNetworkPolicies, AdminNetworkPolicies, BaselineAdminNetworkPolicies (cluster-scoped; where served)
   std::vector<nlohmann::json> clusterpolicies;
   std::vector<nlohmann::json> namespaces;
+  // For service-account-token: a ServiceAccount's automountServiceAccountToken
+  // applies to pods that do not set the field.
+  std::vector<nlohmann::json> serviceaccounts;
   bool cilium_served = false;
   std::vector<std::string> notes;  // things the user should know (e.g. namespaces not listable)
   double api_seconds = 0;
@@ -53,6 +56,8 @@ class OwnerGroups {
  private:
   struct Group {
     Finding finding;
+    std::string message;    // the message with the pod's name marked
+    std::string first_pod;  // the pod the finding came from (its remediation may name it)
     std::vector<std::string> pods;
   };
   std::map<std::string, Group> groups_;
@@ -67,6 +72,7 @@ struct AuditResult {
   std::vector<Finding> findings;
   std::size_t objects = 0;
   std::size_t pods_checked = 0;
+  std::size_t pod_templates = 0;    // pods and workloads with a pod template, agent or not
   std::vector<ObjectRef> subjects;  // agent workloads checked (EngineOptions::record_subjects)
 };
 AuditResult audit_snapshot(const ClusterSnapshot& snap, const EngineOptions& opts);

@@ -6,6 +6,9 @@
 #include <loki/manifest.hpp>
 #include <loki/podspec.hpp>
 
+#include <optional>
+#include <set>
+#include <string>
 #include <vector>
 
 namespace loki {
@@ -26,6 +29,22 @@ bool is_loki_pod(const Config& config, const Labels& pod_labels);
 // pod that declares Loki Mode's egress promise (a literal, non-empty
 // LOKI_NETWORK_EGRESS_POLICY in a container's env) and so says it is one.
 bool is_agent_pod(const Config& config, const PodTemplate& pod);
+
+// ServiceAccount defaults (service-account-token). The kubelet mounts a token
+// unless the pod, or when the pod does not set the field its ServiceAccount,
+// sets automountServiceAccountToken: false.
+// The ServiceAccount a pod template runs as, as "namespace/name":
+// serviceAccountName, else the deprecated serviceAccount, else "default".
+std::string service_account_key(const PodTemplate& pod, const std::string& ns);
+// Whether the pod template sets automountServiceAccountToken itself.
+bool pod_sets_token_automount(const PodTemplate& pod);
+// "namespace/name" of a ServiceAccount object that sets
+// automountServiceAccountToken: false; nullopt for any other object.
+std::optional<std::string> service_account_opting_out(const Object& object, const std::string& default_namespace);
+// Drops the service-account-token findings on `object` (a pod or a workload)
+// that its ServiceAccount's own automountServiceAccountToken: false settles.
+void drop_unmounted_token_findings(std::vector<Finding>& findings, const Object& object,
+                                   const std::string& default_namespace, const std::set<std::string>& opted_out);
 
 // Checks one object: manifest validity, then the pod rules when it carries a
 // loki-mode pod template. Applies rule settings and ignore annotations.

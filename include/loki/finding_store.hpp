@@ -45,6 +45,16 @@ class FindingStore {
   void keep_if(Pred keep) {
     std::erase_if(recs_, [&](const Rec& r) { return !keep(std::string_view(strings_[r.rule])); });
   }
+  // Drops the findings of `rule` for which `drop(finding)` holds (the
+  // Finding is rebuilt for those only).
+  template <class Pred>
+  void erase_if_rule(std::string_view rule, Pred drop) {
+    std::erase_if(recs_, [&](const Rec& r) {
+      if (std::string_view(strings_[r.rule]) != rule) return false;
+      return drop(build(r));
+    });
+  }
+
   std::vector<Finding> to_vector() const;
   // Bytes of distinct text held (each distinct string once), for the memory
   // accounting of tests and benchmarks.
@@ -84,6 +94,7 @@ class FindingStore {
     Severity severity;
     bool suppressed;
   };
+  Finding build(const Rec& r) const;
   std::uint32_t intern(std::string_view s);
   std::uint32_t intern_object(const ObjectRef& o);
   std::string_view keep(std::string_view s);

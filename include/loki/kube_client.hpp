@@ -34,7 +34,7 @@ struct ResourceType {
 
 namespace resources {
 extern const ResourceType pods, namespaces, networkpolicies, deployments, replicasets, statefulsets, daemonsets, jobs,
-    cronjobs, replicationcontrollers, ciliumnetworkpolicies;
+    cronjobs, replicationcontrollers, ciliumnetworkpolicies, serviceaccounts;
 // policy.networking.k8s.io (cluster-scoped): ClusterNetworkPolicy v1beta1 (network-policy-api v0.3.0's
 // storage version) and v1alpha2 (v0.2.x), AdminNetworkPolicy and BaselineAdminNetworkPolicy v1alpha1 (v0.1.x).
 extern const ResourceType clusternetworkpolicies, clusternetworkpolicies_v1alpha2, adminnetworkpolicies,

@@ -58,11 +58,18 @@ struct Object {
   int line_base = 0;           // lines of a Helm template count from its "# Source:" line
   std::string pointer_prefix;  // "/items/3" for members of a kind: List
   std::shared_ptr<const LineIndex> lines;
+  // Line of the first `{{ ... }}` of an unrendered Helm template that still
+  // parsed as YAML (0: none): its validation errors say so.
+  int template_line = 0;
 
   // Line of a field given as a JSON pointer relative to the object.
   int line_of(std::string_view pointer) const;
   ObjectRef ref(const std::string& default_namespace = "") const;
 };
+
+// For an unrendered Helm template: what invalid-manifest findings say and advise.
+std::string helm_template_note(int line);
+extern const std::string_view helm_template_remediation;
 
 // A problem with the input itself; becomes an `invalid-manifest` finding.
 struct LoadError {
@@ -71,6 +78,7 @@ struct LoadError {
   ObjectRef object;   // as much as is known
   std::string field;  // JSON pointer of the offending field, when known
   std::string message;
+  std::string remediation;  // when the rule's generic one would mislead (an unrendered Helm template)
 };
 
 struct LoadOptions {

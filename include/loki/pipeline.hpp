@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <functional>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -23,8 +24,19 @@ namespace loki {
 struct PipelineBatch {
   std::vector<Finding> findings;
   netpol::Inventory inventory;
-  std::size_t objects = 0;          // objects checked
-  std::size_t agent_pods = 0;       // of which carry an agent (loki-mode) pod template
+  std::size_t objects = 0;        // objects checked
+  std::size_t agent_pods = 0;     // of which carry an agent (loki-mode) pod template
+  std::size_t pod_templates = 0;  // objects with a pod template, agent or not
+  // ServiceAccounts with automountServiceAccountToken: false ("ns/name"), and
+  // the service-account-token findings one of them may settle (the pod does
+  // not set the field): resolved in finish(), once every input is read.
+  std::set<std::string> token_opt_outs;
+  struct DefaultToken {
+    ObjectRef object;
+    std::string file;
+    std::string service_account;  // "ns/name"
+  };
+  std::vector<DefaultToken> default_tokens;
   std::vector<ObjectRef> subjects;  // those objects, with EngineOptions::record_subjects
   // The namespace of records without one (empty: the pipeline's default), for
   // listings of another namespace than the run's.
@@ -58,6 +70,7 @@ class Pipeline {
 
   std::size_t agent_pods() const { return agent_pods_; }
   std::size_t objects() const { return objects_; }
+  std::size_t pod_templates() const { return pod_templates_; }
   // The agent objects checked (EngineOptions::record_subjects), in submit order.
   std::vector<ObjectRef> take_subjects();
 
@@ -78,7 +91,10 @@ class Pipeline {
   netpol::Inventory inventory_;
   std::size_t objects_ = 0;
   std::size_t agent_pods_ = 0;
+  std::size_t pod_templates_ = 0;
   std::vector<ObjectRef> subjects_;
+  std::set<std::string> token_opt_outs_;
+  std::vector<PipelineBatch::DefaultToken> default_tokens_;
 };
 
 }  // namespace loki

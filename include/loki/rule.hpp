@@ -13,6 +13,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -52,6 +53,13 @@ enum class RuleScope { pod, manifest, network };
 // the network rules whose subject is a pod template.
 enum class RuleSubject { pod_template, policy, manifest };
 
+// Where a rule comes from: the Kubernetes docs section, the Pod Security
+// Standards control it implements, the CVE where one applies.
+struct Reference {
+  std::string_view title;
+  std::string_view url;
+};
+
 // Fields in the order existing rule files initialise them (positionally);
 // new fields go at the end with defaults.
 struct Rule {
@@ -80,7 +88,14 @@ struct Rule {
   // Off unless the config turns it on (rules.<id>.enabled: true): checks that
   // need something on the nodes (e.g. a sandbox RuntimeClass) to be fixable.
   bool enabled_by_default = true;
+  // Documentation: text output (under the fix), SARIF helpUri, JSON
+  // `references`. Left empty in a rule file, the registry fills it from
+  // core/checks/references.cpp (one reviewed table of URLs).
+  std::span<const Reference> references = {};
 };
+
+// The references table (core/checks/references.cpp); empty for an unknown id.
+std::span<const Reference> references_for(std::string_view id);
 
 const std::vector<Rule>& all_rules();
 const Rule* find_rule(std::string_view id);

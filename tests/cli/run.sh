@@ -53,6 +53,10 @@ grep -q "bad-config.yaml:3" "$TMP/err" && ok "bad config names file:line" || bad
 expect_exit "unwritable --output" 2 "$BIN" lint -o /no/such/dir/out.json $EX/hardened
 expect_exit "--help" 0 "$BIN" lint --help
 expect_exit "rules" 0 "$BIN" rules
+grep -q "^  docs: CVE-2024-10220: https://nvd.nist.gov/vuln/detail/CVE-2024-10220$" "$TMP/out" &&
+  ok "rules lists each rule's references" || bad "rules references" "$(head -20 "$TMP/out")"
+"$BIN" rules -f json | python3 -c 'import json,sys; r=json.load(sys.stdin); sys.exit(0 if r and all(x["references"] and x["references"][0]["url"].startswith("https://") for x in r) else 1)' &&
+  ok "rules -f json: references per rule" || bad "rules -f json references"
 # The README's rules table is generated (scripts/gen-docs.sh): it must match the registry.
 expect_exit "rules -f markdown" 0 "$BIN" rules -f markdown
 sed -n '/^<!-- rules:begin -->$/,/^<!-- rules:end -->$/{//!p}' README.md >"$TMP/readme-rules"
@@ -60,6 +64,20 @@ if diff -u "$TMP/readme-rules" "$TMP/out" >"$TMP/diff"; then
   ok "README rules table matches loki-audit rules -f markdown"
 else
   bad "README rules table is stale: run scripts/gen-docs.sh $BIN" "$(cat "$TMP/diff")"
+fi
+
+# And the README's text-output example (issue 22): the binary's own output on the bundled examples.
+{
+  echo '```text'
+  "$BIN" lint --color never $EX/broken/git-repo-agent.yaml $EX/broken/host-network-model-backend.yaml \
+    $EX/broken/shared-pid-sidecar.yaml $EX/hardened
+  echo '```'
+} >"$TMP/text-example"
+sed -n '/^<!-- text-example:begin -->$/,/^<!-- text-example:end -->$/{//!p}' README.md >"$TMP/readme-example"
+if [ -s "$TMP/text-example" ] && diff -u "$TMP/readme-example" "$TMP/text-example" >"$TMP/diff"; then
+  ok "README text-output example matches loki-audit lint"
+else
+  bad "README text-output example is stale: run scripts/gen-docs.sh $BIN" "$(cat "$TMP/diff")"
 fi
 
 # So is the chart README's policy table (default webhook action per rule).
@@ -139,6 +157,92 @@ d=$?
 p=$?
 [ "$d" = "$p" ] && cmp -s "$TMP/direct.json" "$TMP/plugin.json" && ok "plugin lint == loki-audit lint (exit $p)" \
   || bad "plugin lint differs (exit $p vs $d)"
+
+# Issue 22: findings a person acts on, each on the corpus case that showed it.
+# Silent pass (ingress-nginx, microservices-demo): pod templates, none loki-mode.
+expect_exit "no loki-mode pod template: exit 0 by default" 0 "$BIN" lint --color never $FIX/no-agents
+grep -q "0 loki-mode pod templates checked" "$TMP/out" &&
+  grep -q "3 pod templates in the input, none matches the loki-mode selector \`app=loki-mode\`" "$TMP/err" &&
+  grep -q -- "--selector" "$TMP/err" && grep -q -- "--all-pods" "$TMP/err" &&
+  ok "no loki-mode pod template: stderr names the selector and the two ways out" || bad "silent pass note" "$(cat "$TMP/err")"
+expect_exit "--require-agents: none checked is exit 1" 1 "$BIN" lint --require-agents $FIX/no-agents
+expect_exit "--require-agents with --selector that matches" 0 "$BIN" lint --require-agents --fail-on none \
+  -l app.kubernetes.io/name=ingress-nginx $FIX/no-agents
+[ ! -s "$TMP/err" ] && ok "no note when the selector matches" || bad "note with a matching selector" "$(cat "$TMP/err")"
+expect_exit "--require-agents on agents: exit by findings" 1 "$BIN" lint --require-agents $EX/broken
+expect_exit "--require-agents on the hardened example" 0 "$BIN" lint --require-agents $EX/hardened
+# Repeated remediation (ingress-nginx: one NetworkPolicy snippet per pod): once per namespace.
+expect_exit "repeated fix" 1 "$BIN" lint --color never $FIX/repeated-fix.yaml
+[ "$(grep -c 'kind: NetworkPolicy' "$TMP/out")" = 2 ] && [ "$(grep -c 'fix: see \[1\] above' "$TMP/out")" = 2 ] &&
+  grep -q "      fix: deny egress by default in namespace other" "$TMP/out" &&
+  ok "text: the egress policy once per namespace, later pods refer back" || bad "repeated fix" "$(cat "$TMP/out")"
+"$BIN" lint -f json $FIX/repeated-fix.yaml >"$TMP/rep.json"
+python3 - "$TMP/rep.json" <<'PY' &&
+import json, sys
+f = [x for x in json.load(open(sys.argv[1]))["findings"] if x["rule"] == "egress-unrestricted"]
+sys.exit(0 if len(f) == 4 and all("kind: NetworkPolicy" in x["remediation"] and x["references"] for x in f) else 1)
+PY
+  ok "JSON: full remediation and references on every finding" || bad "JSON remediation per finding"
+# Unrendered Helm templates: say so, and how to lint the chart.
+expect_exit "Helm template: invalid-manifest" 1 "$BIN" lint --color never $FIX/helm-template.yaml
+grep -q "helm-template.yaml:8: error \[invalid-manifest\] looks like an unrendered Helm template (\`{{ ... }}\` at line 6)" "$TMP/out" &&
+  grep -q "fix: render the chart and lint its output: \`helm template RELEASE CHART | loki-audit lint -\`" "$TMP/out" &&
+  ! grep -q "dry-run=server" "$TMP/out" && ok "Helm template named as such, helm template advised" ||
+  bad "Helm template message" "$(cat "$TMP/out")"
+expect_exit "Helm template that parses ({{ }} as a value)" 1 "$BIN" lint --color never $FIX/helm-value.yaml
+grep -q "looks like an unrendered Helm template (\`{{ ... }}\` at line 6), which is not YAML until rendered: field metadata.name" "$TMP/out" &&
+  ok "Helm template that parses: its validation error says so" || bad "Helm value message" "$(cat "$TMP/out")"
+# ServiceAccount defaults: the pod field wins, else the ServiceAccount's (kubernetes.io configure-service-account:
+# "The pod spec takes precedence over the service account if both specify a automountServiceAccountToken value").
+"$BIN" lint -f json $FIX/sa-automount.yaml >"$TMP/sa.json"
+python3 - "$TMP/sa.json" <<'PY' && ok "service-account-token honours the ServiceAccount's automountServiceAccountToken: false" ||
+import json, sys
+got = sorted(f["object"]["name"] for f in json.load(open(sys.argv[1]))["findings"] if f["rule"] == "service-account-token")
+sys.exit(0 if got == ["default-sa", "other-namespace", "pod-says-true"] else 1)
+PY
+  bad "service-account-token and ServiceAccounts" "$(cat "$TMP/sa.json" | head -50)"
+# The ServiceAccount in another input file counts too (read after the pods).
+sed -n '/^# Leaves/,$p' $FIX/sa-automount.yaml >"$TMP/sa-pods.yaml"
+sed -n '1,/^---$/p' $FIX/sa-automount.yaml | sed '$d' >"$TMP/sa-sa.yaml"
+"$BIN" lint -f json "$TMP/sa-pods.yaml" "$TMP/sa-sa.yaml" >"$TMP/sa2.json"
+python3 -c 'import json,sys; n={f["object"]["name"] for f in json.load(open(sys.argv[1]))["findings"] if f["rule"] == "service-account-token"}; sys.exit(0 if "inherits-false" not in n and "default-sa" in n else 1)' "$TMP/sa2.json" &&
+  ok "ServiceAccount in a later input settles the pod" || bad "ServiceAccount in a later input"
+# References: text docs line, JSON references, SARIF helpUri/tags/security-severity.
+"$BIN" lint --color never $EX/broken >"$TMP/broken.text"
+grep -q "      docs: https://kubernetes.io/docs/concepts/security/pod-security-standards/#baseline" "$TMP/broken.text" &&
+  ok "text: docs line under the fix" || bad "docs line" "$(head -30 "$TMP/broken.text")"
+"$BIN" lint -f sarif $EX/broken >"$TMP/broken.sarif"
+python3 - "$TMP/broken.sarif" <<'PY' &&
+import json, sys
+run = json.load(open(sys.argv[1]))["runs"][0]
+rules = {r["id"]: r for r in run["tool"]["driver"]["rules"]}
+band = {"error": (7.0, 9.0), "warning": (4.0, 7.0), "note": (0.1, 4.0)}
+for r in rules.values():
+    lo, hi = band[r["defaultConfiguration"]["level"]]
+    assert lo <= float(r["properties"]["security-severity"]) < hi, r["id"]
+    assert "security" in r["properties"]["tags"] and r["helpUri"].startswith("https://"), r["id"]
+assert "CVE-2024-10220" in rules["git-repo-volume"]["properties"]["tags"]
+assert rules["service-account-token"]["helpUri"].endswith("#opt-out-of-api-credential-automounting")
+assert all(x["ruleId"] in rules for x in run["results"]) and run["results"]
+PY
+  ok "SARIF: helpUri, tags and security-severity per rule" || bad "SARIF references"
+# --show-passed: per object, the rules it passed.
+expect_exit "--show-passed" 0 "$BIN" lint --show-passed --color never $EX/hardened
+grep -q "^Passed checks$" "$TMP/out" && grep -q "^  Deployment loki-hardened/loki-agent: apparmor-unconfined, capabilities-not-dropped," "$TMP/out" &&
+  ok "--show-passed lists the rules each object passed" || bad "--show-passed text" "$(cat "$TMP/out")"
+"$BIN" lint --show-passed -f json $EX/broken/host-network-model-backend.yaml >"$TMP/passed.json"
+python3 - "$TMP/passed.json" <<'PY' &&
+import json, sys
+d = json.load(open(sys.argv[1]))
+failed = {(f["object"]["name"], f["rule"]) for f in d["findings"]}
+assert d["passed"], d
+for p in d["passed"]:
+    assert p["rules"] and not any((p["object"]["name"], r) in failed for r in p["rules"]), p
+    assert "host-network" not in p["rules"]
+PY
+  ok "--show-passed JSON: passed rules exclude the failed ones" || bad "--show-passed JSON"
+"$BIN" lint -f json $EX/hardened | python3 -c 'import json,sys; sys.exit("passed" in json.load(sys.stdin))' &&
+  ok "no passed field without --show-passed" || bad "passed field without the flag"
 
 # Golden outputs for every format
 for fmt in text json sarif junit; do

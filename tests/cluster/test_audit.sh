@@ -327,6 +327,63 @@ m = sh[0]["message"]
 assert "deny-all-egress" in m and "role" in m, m
 assert sh[0]["object"]["kind"] == "Deployment" and sh[0]["object"]["name"] == "llm-api", sh[0]["object"]
 PY
+# Issue 22: two replicas, one finding of the Deployment (messages that named each pod grouped),
+# named as kubectl does and located "live" in the text output; a ServiceAccount's
+# automountServiceAccountToken: false honoured for pods that leave the field unset.
+k scale deployment/llm-api -n "$MNS" --replicas=2 >/dev/null
+cat >"$TMP/sa.yaml" <<EOF
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: no-token, namespace: $MNS}
+automountServiceAccountToken: false
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: sa-inherits, namespace: $MNS}
+spec:
+  selector: {matchLabels: {app: sa-inherits}}
+  template:
+    metadata: {labels: {app: sa-inherits}}
+    spec:
+      serviceAccountName: no-token
+      containers: [{name: agent, image: loki:1}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: sa-overrides, namespace: $MNS}
+spec:
+  selector: {matchLabels: {app: sa-overrides}}
+  template:
+    metadata: {labels: {app: sa-overrides}}
+    spec:
+      serviceAccountName: no-token
+      automountServiceAccountToken: true
+      containers: [{name: agent, image: loki:1}]
+EOF
+k apply -f "$TMP/sa.yaml" >/dev/null || bad "kubectl apply of the ServiceAccount case" "$(k apply -f "$TMP/sa.yaml" 2>&1)"
+for i in $(seq 1 60); do
+  [ "$(k get pods -n "$MNS" --no-headers 2>/dev/null | wc -l)" -ge 4 ] && break
+  sleep 0.5
+done
+run "issue 22: live audit, text" 1 "$AUDIT" --namespace "$MNS" --all-pods --color never
+has "live object named as kubectl does" "$TMP/out" "^deployment/llm-api -n $MNS \(apps/v1, live\)$"
+has "located live" "$TMP/out" "^  live: error \[egress-shadowed\]"
+if grep -q "/apis/apps/v1/namespaces/.*:0" "$TMP/out"; then bad "pseudo-file in the text output" "$(cat "$TMP/out")"; else ok "no pseudo-file in the text output"; fi
+run "issue 22: live audit, JSON" 1 "$AUDIT" --namespace "$MNS" --all-pods -f json
+python3 - "$TMP/out" <<'PY' && ok "one finding per workload and rule listing both pods; ServiceAccount default honoured" || bad "issue 22 live" "$(cat "$TMP/out")"
+import json, sys
+f = json.load(open(sys.argv[1]))["findings"]
+sh = [x for x in f if x["rule"] == "egress-shadowed" and x["object"]["name"] == "llm-api"]
+assert len(sh) == 1, sh
+assert sh[0]["message"].count("llm-api-") >= 2 and "[pods: " in sh[0]["message"], sh[0]["message"]
+for rule in {x["rule"] for x in f}:
+    per = [x for x in f if x["rule"] == rule and x["object"]["name"] == "llm-api" and x["container"] is None]
+    assert len(per) <= 1, per
+tok = {x["object"]["name"] for x in f if x["rule"] == "service-account-token"}
+assert "sa-inherits" not in tok and "sa-overrides" in tok, tok
+PY
+k delete -f "$TMP/sa.yaml" --wait=false >/dev/null 2>&1
+k scale deployment/llm-api -n "$MNS" --replicas=1 >/dev/null
 run "explain against the cluster: the shadowed pod reaches the internet" 0 "$AUDIT" explain deployment/llm-api -n "$MNS" --to 1.1.1.1:443
 has "explain names the near miss" "$TMP/out" "role"
 k label pods -n "$MNS" -l app=llm-api role=backend >/dev/null

@@ -7,6 +7,7 @@
 
 #include <loki/cluster.hpp>
 #include <loki/config.hpp>
+#include <loki/report.hpp>
 
 #include "background_audit.hpp"
 #include "leader_election.hpp"
@@ -16,6 +17,8 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -351,6 +354,62 @@ TEST_CASE("background audit: report digests ignore timestamps only") {
   CHECK(loki::webhook::report_digest(a) == loki::webhook::report_digest(b));
   b["summary"]["pass"] = 2;
   CHECK(loki::webhook::report_digest(a) != loki::webhook::report_digest(b));
+}
+
+TEST_CASE("cluster audit: one finding per workload and rule listing its pods; messages naming each pod grouped") {
+  // Two replicas whose findings differ only by the pod each names: one finding of the workload.
+  loki::OwnerGroups groups;
+  const loki::ObjectRef owner{"apps/v1", "Deployment", "models", "llm-api"};
+  for (const std::string pod : {"llm-api-7d4-b", "llm-api-7d4-a"}) {
+    loki::Finding f;
+    f.rule = "egress-shadowed";
+    f.object = {"v1", "Pod", "models", pod};
+    f.message = "labels of Pod models/" + pod + " miss egress=restricted";
+    f.remediation = "add the label to Pod models/" + pod;
+    groups.add(f, owner, "/apis/apps/v1/namespaces/models/deployments/llm-api", pod);
+  }
+  std::vector<loki::Finding> out;
+  groups.flush(out);
+  REQUIRE(out.size() == 1);
+  CHECK(out[0].object == owner);
+  CHECK(out[0].message == "labels of Pod models/<pod> miss egress=restricted [pods: llm-api-7d4-a, llm-api-7d4-b]");
+  CHECK(out[0].remediation == "add the label to Pod models/<pod>");
+  // Text output names it as kubectl does, located "live", not by a pseudo-file.
+  std::ostringstream text;
+  loki::write_report(text, loki::Format::text, out, loki::ReportSummary{});
+  CHECK(text.str().find("deployment/llm-api -n models (apps/v1, live)\n  live: error [egress-shadowed]") !=
+        std::string::npos);
+  CHECK(text.str().find("llm-api:0") == std::string::npos);
+}
+
+TEST_CASE("cluster audit: a ServiceAccount's automountServiceAccountToken: false settles pods that leave it unset") {
+  // "The pod spec takes precedence over the service account if both specify a automountServiceAccountToken
+  // value" (https://kubernetes.io/docs/tasks/configure-pod-container/configure-service-account/).
+  loki::ClusterSnapshot snap;
+  snap.namespaces = {ns_object("team")};
+  json inherits = agent_pod("team", "inherits", {{"app", "loki-mode"}});
+  inherits["spec"]["serviceAccountName"] = "no-token";
+  json overrides = inherits;
+  overrides["metadata"]["name"] = "overrides";
+  overrides["metadata"]["uid"] = "pod-overrides";
+  overrides["spec"]["automountServiceAccountToken"] = true;
+  json plain = agent_pod("team", "plain", {{"app", "loki-mode"}});
+  snap.pods = {inherits, overrides, plain};
+  snap.serviceaccounts = {{{"apiVersion", "v1"},
+                           {"kind", "ServiceAccount"},
+                           {"metadata", {{"name", "no-token"}, {"namespace", "team"}}},
+                           {"automountServiceAccountToken", false}}};
+  loki::EngineOptions eo;
+  eo.default_namespace = "team";
+  auto names = [&] {
+    std::set<std::string> out;
+    for (const auto& f : loki::audit_snapshot(snap, eo).findings)
+      if (f.rule == "service-account-token") out.insert(f.object.name);
+    return out;
+  };
+  CHECK(names() == std::set<std::string>{"overrides", "plain"});
+  snap.serviceaccounts.clear();  // not listable (forbidden): reported as before
+  CHECK(names() == std::set<std::string>{"inherits", "overrides", "plain"});
 }
 
 TEST_CASE("background audit: a namespace being deleted is not an error; another failed write is retried") {

@@ -2,6 +2,9 @@
 // scanning accepts; JUnit test cases must be unique.
 #include <doctest/doctest.h>
 #include <loki/report.hpp>
+#include <loki/rules.hpp>
+
+#include <algorithm>
 
 #include <nlohmann/json.hpp>
 #include <set>
@@ -44,8 +47,9 @@ TEST_CASE("JSON output has exactly the documented fields") {
   const json& f = doc["findings"][0];
   std::set<std::string> keys;
   for (auto it = f.begin(); it != f.end(); ++it) keys.insert(it.key());
+  // `references` is new (issue 22); the older fields are all still there.
   CHECK(keys == std::set<std::string>{"rule", "severity", "object", "container", "field", "file", "line", "message",
-                                      "remediation", "suppressed"});
+                                      "references", "remediation", "suppressed"});
   CHECK(f["object"] ==
         json({{"apiVersion", "apps/v1"}, {"kind", "Deployment"}, {"namespace", "loki"}, {"name", "agent"}}));
   CHECK(f["container"] == "metrics");
@@ -143,4 +147,112 @@ TEST_CASE("JSON report: each finding is written exactly as nlohmann's dump(2) wr
   }
   expected += "  ]";
   CHECK(out.str().substr(0, expected.size()) == expected);
+}
+
+TEST_CASE("every rule carries https documentation references; JSON and SARIF expose them") {
+  for (const auto& r : loki::all_rules()) {
+    CAPTURE(r.id);
+    REQUIRE(!r.references.empty());
+    for (const auto& ref : r.references) {
+      CHECK(!ref.title.empty());
+      CHECK(ref.url.starts_with("https://"));
+    }
+  }
+  // The CVE of a gitRepo volume (https://nvd.nist.gov/vuln/detail/CVE-2024-10220) is the rule's tag in SARIF.
+  const loki::Rule* git = loki::find_rule("git-repo-volume");
+  REQUIRE(git);
+  bool cve = false;
+  for (const auto& ref : git->references) cve = cve || ref.title == "CVE-2024-10220";
+  CHECK(cve);
+
+  json doc = json::parse(render(loki::Format::json, sample()));
+  const json& refs = doc["findings"][0]["references"];  // host-port
+  REQUIRE(refs.is_array());
+  REQUIRE(!refs.empty());
+  CHECK(refs[0]["url"] == "https://kubernetes.io/docs/concepts/security/pod-security-standards/#baseline");
+
+  json sarif = json::parse(render(loki::Format::sarif, sample()));
+  bool saw_git = false;
+  for (const auto& rule : sarif["runs"][0]["tool"]["driver"]["rules"]) {
+    const std::string id = rule["id"].get<std::string>();  // CAPTURE holds a reference: no temporary
+    CAPTURE(id);
+    CHECK(rule["helpUri"].get<std::string>().starts_with("https://"));
+    const json& props = rule["properties"];
+    // GitHub reads security-severity only on rules tagged "security"; it is a
+    // string score: over 9.0 critical, 7.0-8.9 high, 4.0-6.9 medium, 3.9 or less low.
+    CHECK(std::find(props["tags"].begin(), props["tags"].end(), "security") != props["tags"].end());
+    const std::string level = rule["defaultConfiguration"]["level"];
+    const double score = std::stod(props["security-severity"].get<std::string>());
+    if (level == "error") CHECK((score >= 7.0 && score < 9.0));
+    if (level == "warning") CHECK((score >= 4.0 && score < 7.0));
+    if (level == "note") CHECK((score > 0.0 && score < 4.0));
+    if (id == "git-repo-volume") {
+      saw_git = true;
+      CHECK(std::find(props["tags"].begin(), props["tags"].end(), "CVE-2024-10220") != props["tags"].end());
+    }
+  }
+  CHECK(saw_git);
+}
+
+namespace {
+loki::Finding egress(const std::string& ns, const std::string& name, int line) {
+  loki::Finding f;
+  f.rule = "egress-unrestricted";
+  f.object = {"apps/v1", "Deployment", ns, name};
+  f.file = "a.yaml";
+  f.line = line;
+  f.message = "no NetworkPolicy with Egress selects this pod";
+  f.remediation =
+      "deny egress by default in namespace " + ns + ":\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy";
+  return f;
+}
+std::size_t occurrences(const std::string& text, const std::string& what) {
+  std::size_t n = 0;
+  for (auto pos = text.find(what); pos != std::string::npos; pos = text.find(what, pos + 1)) ++n;
+  return n;
+}
+}  // namespace
+
+TEST_CASE("text output: a multi-line fix once per namespace, later findings refer back to it") {
+  std::vector<loki::Finding> fs = {egress("a", "one", 1), egress("a", "two", 10), egress("a", "three", 20),
+                                   egress("b", "four", 30)};
+  std::string text = render(loki::Format::text, fs);
+  CHECK(occurrences(text, "kind: NetworkPolicy") == 2);  // namespaces a and b
+  CHECK(occurrences(text, "fix [1]: deny egress by default in namespace a") == 1);
+  CHECK(occurrences(text, "fix: see [1] above") == 2);
+  // Given once only: no label to refer back to.
+  CHECK(occurrences(text, "      fix: deny egress by default in namespace b") == 1);
+  CHECK(occurrences(text, "[2]") == 0);
+  // The docs line follows the first fix of the rule in each namespace.
+  CHECK(occurrences(text, "docs: https://kubernetes.io/docs/concepts/services-networking/network-policies/") == 2);
+  // JSON keeps the full remediation on every finding.
+  json doc = json::parse(render(loki::Format::json, fs));
+  for (const auto& f : doc["findings"])
+    CHECK(f["remediation"].get<std::string>().find("kind: NetworkPolicy") != std::string::npos);
+}
+
+TEST_CASE("text output: live objects named as kubectl does, located 'live'") {
+  loki::Finding f = egress("models", "llm-api", 0);
+  f.file = "/apis/apps/v1/namespaces/models/deployments/llm-api";
+  std::string text = render(loki::Format::text, {f});
+  CHECK(text.find("deployment/llm-api -n models (apps/v1, live)") != std::string::npos);
+  CHECK(text.find("  live: error [egress-unrestricted]") != std::string::npos);
+  CHECK(text.find("/apis/apps/v1/namespaces/models/deployments/llm-api:0") == std::string::npos);
+  // JSON keeps the API path (backward compatible).
+  CHECK(json::parse(render(loki::Format::json, {f}))["findings"][0]["file"] == f.file);
+}
+
+TEST_CASE("--show-passed: text section and JSON `passed`, only when asked") {
+  std::vector<loki::PassedChecks> passed = {{{"apps/v1", "Deployment", "loki", "agent"}, {"host-ipc", "host-pid"}}};
+  loki::ReportOptions opts;
+  opts.passed = &passed;
+  std::ostringstream text, js;
+  loki::write_report(text, loki::Format::text, sample(), {1, 2, 1}, opts);
+  CHECK(text.str().find("Passed checks\n  Deployment loki/agent: host-ipc, host-pid\n") != std::string::npos);
+  loki::write_report(js, loki::Format::json, sample(), {1, 2, 1}, opts);
+  json doc = json::parse(js.str());
+  REQUIRE(doc["passed"].size() == 1);
+  CHECK(doc["passed"][0]["rules"] == json({"host-ipc", "host-pid"}));
+  CHECK(doc["passed"][0]["object"]["name"] == "agent");
+  CHECK(!json::parse(render(loki::Format::json, sample())).contains("passed"));
 }
