@@ -153,6 +153,7 @@ expect() {  # name want(ok|deny) kubectl-args... ; the request is read from $TMP
   elif [ "$want" = deny ] && [ $rc -ne 0 ] && grep -q 'admission webhook "clusternetworkpolicies.validate.loki-guard.io" denied' "$TMP/out" &&
     grep -q "$MSG: $NS/agent-0, $NS/agent-1" "$TMP/out"; then
     ok "$name"
+    grep -E 'denied the request|^\[' "$TMP/out" | sed 's/^/     /'  # what kubectl users see
   else
     bad "$name (kubectl exit $rc)" "$(cat "$TMP/out")"
   fi
