@@ -402,7 +402,8 @@ TEST_CASE("rule dns-blocked counts the cluster tiers") {
   }
   SUBCASE("UDP only in the Admin tier is not enough") {
     std::string udp_only = accept_dns;
-    udp_only.replace(udp_only.find(", {tcp: {destinationPort: {number: 53}}}"), 39, "");
+    const std::string tcp = ", {tcp: {destinationPort: {number: 53}}}";
+    udp_only.replace(udp_only.find(tcp), tcp.size(), "");
     auto f = findings_of(World(cnp("lock", "Admin", 1, kAgentSubject, "  egress:\n" + udp_only + "\n" + deny_all)),
                          "dns-blocked");
     REQUIRE(f.size() == 1);
