@@ -110,13 +110,17 @@ v, m = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
 ns, port = sys.argv[3], sys.argv[4]
 names = [w["name"] for w in v["webhooks"]]
 assert names == ["pods.validate.loki-guard.io", "workloads.validate.loki-guard.io",
-                 "networkpolicies.validate.loki-guard.io"], names
+                 "networkpolicies.validate.loki-guard.io", "clusternetworkpolicies.validate.loki-guard.io"], names
 for w in v["webhooks"] + m["webhooks"]:
     assert w["admissionReviewVersions"] == ["v1"], w["name"]
     assert w["sideEffects"] == "None" and w["matchPolicy"] == "Equivalent", w["name"]
     assert w["failurePolicy"] == "Fail" and w["timeoutSeconds"] == 5, w["name"]
     assert w["clientConfig"]["url"].startswith(f"https://127.0.0.1:{port}/"), w["clientConfig"]
     sel = w["namespaceSelector"]
+    if w["name"] == "clusternetworkpolicies.validate.loki-guard.io":
+        # Cluster-scoped objects: the chart sets none, the API server stores its default (everything).
+        assert sel == {} and w["rules"][0]["scope"] == "Cluster", w
+        continue
     assert sel["matchLabels"] == {"loki-guard.io/enforce": "chart-" + ns.split("-")[-1]}, sel
     assert {"key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": [ns, "kube-system"]} \
         in sel["matchExpressions"], sel

@@ -53,10 +53,14 @@ check "url mode: every clientConfig is the URL; selector and settings reach the 
 import sys, yaml
 docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
 hooks = [w for d in docs if d["kind"].endswith("WebhookConfiguration") for w in d["webhooks"]]
-assert len(hooks) == 5, [w["name"] for w in hooks]  # + workloads.mutate (mutation.workloads)
+# + workloads.mutate (mutation.workloads), + the cluster-scoped clusternetworkpolicies.validate
+assert len(hooks) == 6, [w["name"] for w in hooks]
 for w in hooks:
     assert "service" not in w["clientConfig"] and w["clientConfig"]["url"].startswith("https://127.0.0.1:9443/"), w
     assert w["failurePolicy"] == "Ignore"
+    if w["name"] == "clusternetworkpolicies.validate.loki-guard.io":
+        assert "namespaceSelector" not in w, w  # cluster-scoped: it would select nothing
+        continue
     sel = w["namespaceSelector"]
     assert sel["matchLabels"] == {"loki-guard.io/enforce": "true"}, sel
     assert sel["matchExpressions"] == [{"key": "kubernetes.io/metadata.name", "operator": "NotIn",
@@ -162,23 +166,35 @@ known = {"loki_audit_findings", "loki_audit_leader", "loki_audit_evaluation_dura
 assert names and names <= known, names - known
 assert ("|".join(egress)) in " ".join(exprs)
 PY
-# webhook.validateClusterNetworkPolicies: a cluster-scoped entry for policy.networking.k8s.io (off by default).
-"$HELM" template lg "$CHART" -n loki-guard >"$TMP/cnp-off.yaml" 2>&1
-"$HELM" template lg "$CHART" -n loki-guard --set webhook.validateClusterNetworkPolicies=true >"$TMP/cnp-on.yaml" 2>&1
-check "webhook.validateClusterNetworkPolicies renders a cluster-scoped review of the three cluster policy kinds" \
-  python3 - "$TMP/cnp-off.yaml" "$TMP/cnp-on.yaml" <<'PY'
+# webhook.validateClusterNetworkPolicies: a cluster-scoped entry for policy.networking.k8s.io (on by
+# default, failurePolicy from webhook.failurePolicy unless clusterNetworkPolicyFailurePolicy says otherwise).
+"$HELM" template lg "$CHART" -n loki-guard >"$TMP/cnp-default.yaml" 2>&1
+"$HELM" template lg "$CHART" -n loki-guard --set webhook.validateClusterNetworkPolicies=false >"$TMP/cnp-off.yaml" 2>&1
+"$HELM" template lg "$CHART" -n loki-guard --set webhook.failurePolicy=Ignore >"$TMP/cnp-ignore.yaml" 2>&1
+"$HELM" template lg "$CHART" -n loki-guard --set webhook.clusterNetworkPolicyFailurePolicy=Ignore >"$TMP/cnp-own.yaml" 2>&1
+check "webhook.validateClusterNetworkPolicies (default on) renders a cluster-scoped review of the three cluster policy kinds" \
+  python3 - "$TMP/cnp-default.yaml" "$TMP/cnp-off.yaml" "$TMP/cnp-ignore.yaml" "$TMP/cnp-own.yaml" <<'PY'
 import sys, yaml
 def hooks(path):
     ds = [d for d in yaml.safe_load_all(open(path)) if d]
     return {w["name"]: w for d in ds if d["kind"] == "ValidatingWebhookConfiguration" for w in d["webhooks"]}
-off, on = hooks(sys.argv[1]), hooks(sys.argv[2])
-name = "clusternetworkpolicies.validate.loki-guard.io"
-assert name not in off and name in on, (list(off), list(on))
-rule = on[name]["rules"][0]
+on, off, ignore, own = (hooks(p) for p in sys.argv[1:5])
+name, np = "clusternetworkpolicies.validate.loki-guard.io", "networkpolicies.validate.loki-guard.io"
+assert name in on and name not in off, (list(on), list(off))
+w = on[name]
+# Cluster-scoped objects have no namespace, so a namespaceSelector would not filter anything.
+assert "namespaceSelector" not in w, w
+rule = w["rules"][0]
 assert rule["apiGroups"] == ["policy.networking.k8s.io"] and rule["scope"] == "Cluster", rule
 assert sorted(rule["resources"]) == ["adminnetworkpolicies", "baselineadminnetworkpolicies", "clusternetworkpolicies"]
 assert rule["operations"] == ["CREATE", "UPDATE", "DELETE"], rule
+# failurePolicy follows the NetworkPolicy entry's unless set on its own.
+assert w["failurePolicy"] == on[np]["failurePolicy"] == "Fail", w
+assert ignore[name]["failurePolicy"] == ignore[np]["failurePolicy"] == "Ignore"
+assert own[name]["failurePolicy"] == "Ignore" and own[np]["failurePolicy"] == "Fail"
 PY
+refused "clusterNetworkPolicyFailurePolicy is empty, Fail or Ignore" "at '/webhook/clusterNetworkPolicyFailurePolicy'" \
+  --set webhook.clusterNetworkPolicyFailurePolicy=Sometimes
 # reports.installCRDs: the openreports CRDs of the pinned module, unchanged but for helm's keep policy.
 "$HELM" template lg "$CHART" -n loki-guard --set reports.installCRDs=true >"$TMP/crds.yaml" 2>&1
 CRDS=$("$ROOT/tests/cluster/report-crds.sh" openreports 2>/dev/null | tr '\n' ' ')

@@ -5,6 +5,8 @@
 #   report-crds.sh openreports   openreports.io Report + ClusterReport (reports-api)
 #   report-crds.sh wgpolicy      wgpolicyk8s.io PolicyReport + ClusterPolicyReport (Kyverno's copy)
 #   report-crds.sh netpol        policy.networking.k8s.io ClusterNetworkPolicy (network-policy-api, standard)
+#   report-crds.sh netpol-v1alpha1  policy.networking.k8s.io AdminNetworkPolicy + BaselineAdminNetworkPolicy
+#                                (network-policy-api v0.1.x, standard); they coexist with ClusterNetworkPolicy
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=versions.env
@@ -20,7 +22,11 @@ case "${1:-openreports}" in
   netpol)
     mod=sigs.k8s.io/network-policy-api@$NETWORK_POLICY_API_VERSION
     files=(config/crd/standard/policy.networking.k8s.io_clusternetworkpolicies.yaml) ;;
-  *) echo "usage: report-crds.sh openreports|wgpolicy|netpol" >&2; exit 2 ;;
+  netpol-v1alpha1)
+    mod=sigs.k8s.io/network-policy-api@$NETWORK_POLICY_API_V1ALPHA1_VERSION
+    files=(config/crd/standard/policy.networking.k8s.io_adminnetworkpolicies.yaml
+           config/crd/standard/policy.networking.k8s.io_baselineadminnetworkpolicies.yaml) ;;
+  *) echo "usage: report-crds.sh openreports|wgpolicy|netpol|netpol-v1alpha1" >&2; exit 2 ;;
 esac
 GO=${GO:-$(command -v go || echo /usr/local/go/bin/go)}
 work=$(mktemp -d)

@@ -354,3 +354,104 @@ TEST_CASE("egress-policy-mismatch counts cluster policies") {
     if (p.ref.name == "agent") p.egress_policy = EnvSetting{true, true, "none", "c", "/spec/containers/0/env/0", 1};
   CHECK(findings_of(open, "egress-policy-mismatch").size() == 1);
 }
+
+TEST_CASE("rule dns-blocked counts the cluster tiers") {
+  // The agent (LOKI_NETWORK_EGRESS_POLICY unset) resolves through kube-dns; none is in the input, so the rule
+  // asks about a stand-in kube-system pod labelled k8s-app=kube-dns.
+  const std::string deny_all = "  - {name: rest, action: Deny, to: [{networks: [0.0.0.0/0, '::/0']}]}";
+  const std::string accept_dns =
+      "  - name: dns\n    action: Accept\n    to: [{pods: {namespaceSelector: {matchLabels: "
+      "{kubernetes.io/metadata.name: kube-system}}, podSelector: {matchLabels: {k8s-app: kube-dns}}}}]\n"
+      "    protocols: [{udp: {destinationPort: {number: 53}}}, {tcp: {destinationPort: {number: 53}}}]";
+  const std::string np_dns =
+      "---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: dns-only, namespace: a}\n"
+      "spec: {podSelector: {}, policyTypes: [Egress], egress: [{ports: [{protocol: UDP, port: 53}, "
+      "{protocol: TCP, port: 53}]}]}\n";
+
+  SUBCASE("an Admin Deny of DNS blocks it, whatever the namespace's NetworkPolicy allows") {
+    // "Deny: Drops the selected traffic. No further ClusterNetworkPolicy or NetworkPolicy rules will be processed."
+    auto f = findings_of(World(kNpAllowAll + cnp("lock", "Admin", 1, kAgentSubject, "  egress:\n" + deny_all)),
+                         "dns-blocked");
+    // rule: dns-blocked positive
+    REQUIRE(f.size() == 1);
+    CHECK(f[0].object.name == "agent");
+    CHECK(f[0].message.find("UDP or TCP 53") != std::string::npos);
+    CHECK(f[0].message.find("ClusterNetworkPolicy lock") != std::string::npos);
+    CHECK(f[0].remediation.find("in the Admin tier") != std::string::npos);
+    // Without it, allow-all leaves DNS (and everything else) open.
+    CHECK(findings_of(World(kNpAllowAll), "dns-blocked").empty());
+  }
+  SUBCASE("an Admin Accept of DNS before the Deny keeps it") {
+    // rule: dns-blocked negative
+    CHECK(findings_of(World(cnp("lock", "Admin", 1, kAgentSubject, "  egress:\n" + accept_dns + "\n" + deny_all)),
+                      "dns-blocked")
+              .empty());
+    // "The relative precedence of [egress] rules within a single CNP object ... will be determined by the order
+    // in which the rule is written": the Deny first blocks it.
+    CHECK(findings_of(World(cnp("lock", "Admin", 1, kAgentSubject, "  egress:\n" + deny_all + "\n" + accept_dns)),
+                      "dns-blocked")
+              .size() == 1);
+  }
+  SUBCASE("an Admin Accept lets DNS past a NetworkPolicy that isolates the pod without it") {
+    // "Accept: ... No further egress ClusterNetworkPolicy or NetworkPolicy rules will be processed but any ingress
+    // rules at the destination do apply."
+    CHECK(findings_of(World(kNpDenyAll + cnp("dns", "Admin", 1, kAgentSubject, "  egress:\n" + accept_dns)),
+                      "dns-blocked")
+              .empty());
+    CHECK(findings_of(World(kNpDenyAll), "dns-blocked").size() == 1);
+  }
+  SUBCASE("UDP only in the Admin tier is not enough") {
+    std::string udp_only = accept_dns;
+    const std::string tcp = ", {tcp: {destinationPort: {number: 53}}}";
+    udp_only.replace(udp_only.find(tcp), tcp.size(), "");
+    auto f = findings_of(World(cnp("lock", "Admin", 1, kAgentSubject, "  egress:\n" + udp_only + "\n" + deny_all)),
+                         "dns-blocked");
+    REQUIRE(f.size() == 1);
+    CHECK(f[0].message.find("(TCP 53:") != std::string::npos);
+    CHECK(f[0].message.find("when a DNS answer needs TCP") != std::string::npos);
+  }
+  SUBCASE("a Baseline Deny counts only where no NetworkPolicy isolates the pod") {
+    // "v1.NetworkPolicy always makes a final decision for selected pods. Further evaluation only happens for Pods
+    // not selected by a v1.NetworkPolicy." "Baseline tier is a cluster-wide policy that can be overridden by the
+    // v1.NetworkPolicy."
+    const std::string base = cnp("base", "Baseline", 1, kAgentSubject, "  egress:\n" + deny_all);
+    auto f = findings_of(World(base), "dns-blocked");
+    REQUIRE(f.size() == 1);
+    CHECK(f[0].message.find("ClusterNetworkPolicy base") != std::string::npos);
+    CHECK(f[0].remediation.find("Baseline tier") != std::string::npos);
+    // A NetworkPolicy selects the agent and allows DNS: the Baseline is never consulted.
+    CHECK(findings_of(World(base + np_dns), "dns-blocked").empty());
+    // And a Baseline Accept of DNS does not help a pod a NetworkPolicy isolates without it.
+    CHECK(findings_of(World(kNpDenyAll + cnp("base", "Baseline", 1, kAgentSubject, "  egress:\n" + accept_dns)),
+                      "dns-blocked")
+              .size() == 1);
+  }
+  SUBCASE("an Admin Pass of DNS hands it to the NetworkPolicy, then the Baseline tier") {
+    // "Pass: Skips all further ClusterNetworkPolicy rules in the current tier for the selected traffic, and passes
+    // evaluation to the next tier."
+    std::string pass = accept_dns;
+    pass.replace(pass.find("action: Accept"), 14, "action: Pass");
+    const std::string admin = cnp("lock", "Admin", 1, kAgentSubject, "  egress:\n" + pass + "\n" + deny_all);
+    CHECK(findings_of(World(admin + np_dns), "dns-blocked").empty());
+    CHECK(findings_of(World(admin + kNpDenyAll), "dns-blocked").size() == 1);
+    CHECK(findings_of(World(admin + cnp("base", "Baseline", 1, kAgentSubject, "  egress:\n" + deny_all)), "dns-blocked")
+              .size() == 1);
+    CHECK(findings_of(World(admin), "dns-blocked").empty());  // the default: "all pods can communicate"
+  }
+  SUBCASE("the kube-dns pods of the input are asked, and a promise of none is not checked") {
+    const std::string kube_dns =
+        "---\napiVersion: v1\nkind: Pod\nmetadata: {name: coredns-1, namespace: kube-system, labels: {k8s-app: "
+        "kube-dns}}\nspec: {containers: [{name: c, image: i}]}\nstatus: {podIP: 10.0.9.9}\n";
+    // An Admin Accept to the DNS pod's address (as a node-local cache rule names it) keeps DNS.
+    const std::string by_ip =
+        "  - name: dns\n    action: Accept\n    to: [{networks: [10.0.9.9/32]}]\n"
+        "    protocols: [{udp: {destinationPort: {number: 53}}}, {tcp: {destinationPort: {number: 53}}}]";
+    CHECK(findings_of(World(kube_dns + cnp("lock", "Admin", 1, kAgentSubject, "  egress:\n" + by_ip + "\n" + deny_all)),
+                      "dns-blocked")
+              .empty());
+    World none(cnp("lock", "Admin", 1, kAgentSubject, "  egress:\n" + deny_all));
+    for (auto& p : none.inv.pods)
+      if (p.ref.name == "agent") p.egress_policy = EnvSetting{true, true, "none", "c", "/spec/containers/0/env/0", 1};
+    CHECK(findings_of(none, "dns-blocked").empty());
+  }
+}
