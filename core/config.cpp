@@ -13,6 +13,14 @@ bool Config::rule_enabled(std::string_view id) const {
   return !r || r->enabled_by_default;
 }
 
+bool Config::rule_enabled(const Rule& rule) const {
+  if (!rules.empty()) {
+    auto it = rules.find(rule.id);
+    if (it != rules.end() && it->second.enabled) return *it->second.enabled;
+  }
+  return rule.enabled_by_default;
+}
+
 bool Config::is_sandbox_runtime_class(std::string_view name) const {
   for (std::string_view p : sandbox_runtime_classes) {
     if (!p.empty() && p.back() == '*') {

@@ -70,6 +70,19 @@ Finding finding_from_load_error(const LoadError& e, const EngineOptions& opts) {
   return f;
 }
 
+const EffectiveSecurityContext& PodContext::security_context(const ContainerRef& c) const {
+  // c is an element of `containers` (the checks iterate it); anything else is computed every time.
+  const auto i = static_cast<std::size_t>(&c - containers.data());
+  if (&c < containers.data() || i >= containers.size()) {
+    thread_local EffectiveSecurityContext scratch;
+    scratch = effective_security_context(pod, c);
+    return scratch;
+  }
+  if (security_cache.size() != containers.size()) security_cache.assign(containers.size(), std::nullopt);
+  if (!security_cache[i]) security_cache[i] = effective_security_context(pod, c);
+  return *security_cache[i];
+}
+
 std::vector<Finding> check_object(const Object& object, const EngineOptions& opts) {
   std::vector<Finding> findings;
   const Config& cfg = opts.config;
@@ -111,7 +124,7 @@ std::vector<Finding> check_object(const Object& object, const EngineOptions& opt
       std::vector<RawFinding> raw;
       const std::string note = pod->inferred ? inferred_kind_note(ref.kind) : std::string();
       for (const auto& rule : all_rules()) {
-        if (!rule.check || !cfg.rule_enabled(rule.id)) continue;
+        if (!rule.check || !cfg.rule_enabled(rule)) continue;
         raw.clear();
         rule.check(ctx, raw);
         for (auto& r : raw)

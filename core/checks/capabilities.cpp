@@ -11,7 +11,7 @@ namespace {
 
 void capabilities(const PodContext& ctx, std::vector<RawFinding>& out) {
   for (const auto& c : ctx.containers) {
-    auto sc = effective_security_context(ctx.pod, c);
+    const auto& sc = ctx.security_context(c);
     bool drops_all = std::find(sc.capDrop.begin(), sc.capDrop.end(), "ALL") != sc.capDrop.end();
     const std::string caps = c.path + "/securityContext/capabilities";
     if (!drops_all) {

@@ -18,7 +18,7 @@ void missing_seccomp(const PodContext& ctx, std::vector<RawFinding>& out) {
   const std::string pod_type_path = ctx.pod.spec_path + "/securityContext/seccompProfile/type";
   bool pod_reported = false;
   for (const auto& c : ctx.containers) {
-    auto sc = effective_security_context(ctx.pod, c);
+    const auto& sc = ctx.security_context(c);
     if (sc.seccompType && confined(*sc.seccompType)) continue;
     bool unconfined = sc.seccompType && *sc.seccompType == "Unconfined";
     pod_reported |= sc.seccompPath == pod_type_path;

@@ -7,7 +7,7 @@ namespace {
 
 void privilege_escalation(const PodContext& ctx, std::vector<RawFinding>& out) {
   for (const auto& c : ctx.containers) {
-    auto sc = effective_security_context(ctx.pod, c);
+    const auto& sc = ctx.security_context(c);
     if (sc.allowPrivilegeEscalation && !*sc.allowPrivilegeEscalation) continue;
     std::string field = sc.allowPrivilegeEscalation ? c.path + "/securityContext/allowPrivilegeEscalation" : c.path;
     emit(out, field, c.name,

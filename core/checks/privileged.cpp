@@ -7,7 +7,7 @@ namespace {
 
 void privileged(const PodContext& ctx, std::vector<RawFinding>& out) {
   for (const auto& c : ctx.containers) {
-    auto sc = effective_security_context(ctx.pod, c);
+    const auto& sc = ctx.security_context(c);
     if (!sc.privileged.value_or(false)) continue;
     emit(out, c.path + "/securityContext/privileged", c.name,
          describe(c) + " runs privileged (securityContext.privileged: true): full access to the node",

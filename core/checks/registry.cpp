@@ -59,9 +59,17 @@ const std::vector<Rule>& all_rules() {
 }
 
 const Rule* find_rule(std::string_view id) {
-  for (const auto& r : all_rules())
-    if (r.id == id) return &r;
-  return nullptr;
+  // Every finding and every enabled-check asks this (per rule, per object,
+  // per review): a sorted index instead of comparing with each id in turn.
+  static const std::vector<const Rule*> by_id = [] {
+    std::vector<const Rule*> v;
+    for (const auto& r : all_rules()) v.push_back(&r);
+    std::sort(v.begin(), v.end(), [](const Rule* a, const Rule* b) { return a->id < b->id; });
+    return v;
+  }();
+  auto it =
+      std::lower_bound(by_id.begin(), by_id.end(), id, [](const Rule* r, std::string_view k) { return r->id < k; });
+  return it != by_id.end() && (*it)->id == id ? *it : nullptr;
 }
 
 }  // namespace loki

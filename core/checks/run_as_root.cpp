@@ -14,7 +14,7 @@ void run_as_root(const PodContext& ctx, std::vector<RawFinding>& out) {
   const std::string psc_path = ctx.pod.spec_path + "/securityContext";
   bool pod_user_reported = false, pod_non_root_reported = false;
   for (const auto& c : ctx.containers) {
-    auto sc = effective_security_context(ctx.pod, c);
+    const auto& sc = ctx.security_context(c);
     if (sc.runAsUser && *sc.runAsUser == 0) {
       pod_user_reported |= sc.runAsUserPath == psc_path + "/runAsUser";
       emit(out, sc.runAsUserPath, c.name, describe(c) + " runs as root (runAsUser: 0)",

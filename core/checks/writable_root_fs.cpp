@@ -7,7 +7,7 @@ namespace {
 
 void writable_root_fs(const PodContext& ctx, std::vector<RawFinding>& out) {
   for (const auto& c : ctx.containers) {
-    auto sc = effective_security_context(ctx.pod, c);
+    const auto& sc = ctx.security_context(c);
     if (sc.readOnlyRootFilesystem.value_or(false)) continue;
     std::string field = sc.readOnlyRootFilesystem ? c.path + "/securityContext/readOnlyRootFilesystem" : c.path;
     emit(out, field, c.name,

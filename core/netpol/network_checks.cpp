@@ -157,7 +157,7 @@ void check_network(const netpol::Inventory& inv, const Config& config, const std
     return r;
   }();
   bool any_enabled = false;
-  for (const Rule* rule : rules) any_enabled |= config.rule_enabled(rule->id);
+  for (const Rule* rule : rules) any_enabled |= config.rule_enabled(*rule);
   if (!any_enabled || (inv.policies.empty() && inv.pods.empty())) return;
 
   Analyzer analyzer(inv);
@@ -172,7 +172,7 @@ void check_network(const netpol::Inventory& inv, const Config& config, const std
 
   NetOut raw;
   for (const Rule* rule : rules) {
-    if (!config.rule_enabled(rule->id)) continue;
+    if (!config.rule_enabled(*rule)) continue;
     raw.clear();
     rule->network_check(ctx, raw);
     for (auto& r : raw) {

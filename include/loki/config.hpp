@@ -13,6 +13,8 @@
 
 namespace loki {
 
+struct Rule;
+
 // What loki-webhook does about a rule's finding.
 enum class Action { deny, warn, patch, off };
 std::string_view to_string(Action a);
@@ -67,6 +69,9 @@ struct Config {
   std::vector<std::string> sandbox_runtime_classes = {"gvisor", "runsc", "kata*"};
 
   bool rule_enabled(std::string_view id) const;
+  // The same for a rule of the registry, without looking its id up (the
+  // per-object and per-review loops over all_rules()).
+  bool rule_enabled(const Rule& rule) const;
   bool is_sandbox_runtime_class(std::string_view name) const;
   // The webhook's action for a rule: the config's, else the rule's default.
   Action action_of(std::string_view id) const;

@@ -30,6 +30,12 @@ struct PodContext {
   const PodTemplate& pod;
   const std::vector<ContainerRef>& containers;
   const Config* config = nullptr;  // the policy config, for rules with settings of their own
+
+  // effective_security_context(pod, c) for c, an element of `containers`:
+  // computed once per container however many rules read it (six do).
+  const EffectiveSecurityContext& security_context(const ContainerRef& c) const;
+  // security_context's cache (public only so that PodContext stays an aggregate).
+  mutable std::vector<std::optional<EffectiveSecurityContext>> security_cache = {};
 };
 
 // What a pod check reports; the runner fills in the rule id, object, file,
