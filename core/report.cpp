@@ -262,24 +262,21 @@ std::string to_uri(const std::string& path) {
 // A JSON string as nlohmann's dump() writes it. ASCII (almost every finding)
 // is escaped here; anything else goes through nlohmann itself so UTF-8
 // handling stays exactly its own.
-template <class Sink>
-void json_string_to(Sink& out, const std::string& s) {
+void json_string_to(std::string& out, std::string_view s) {
   static const char hex[] = "0123456789abcdef";
-  for (unsigned char ch : s)
+  const std::size_t start = out.size();
+  out += '"';
+  std::size_t run = 0;
+  // One pass: runs that need no escaping are copied at once.
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const auto ch = static_cast<unsigned char>(s[i]);
+    if (ch >= 0x20 && ch < 0x80 && ch != '"' && ch != '\\') continue;
     if (ch >= 0x80) {
-      std::string d = json(s).dump();
-      out.append(d.data(), d.size());
+      out.resize(start);
+      out += json(std::string(s)).dump();
       return;
     }
-  out.append("\"", 1);
-  std::size_t run = 0;
-  auto flush = [&](std::size_t end) {
-    if (end > run) out.append(s.data() + run, end - run);
-  };
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    unsigned char ch = static_cast<unsigned char>(s[i]);
-    if (ch >= 0x20 && ch != '"' && ch != '\\') continue;
-    flush(i);
+    out.append(s.data() + run, i - run);
     run = i + 1;
     switch (ch) {
       case '"':
@@ -304,13 +301,13 @@ void json_string_to(Sink& out, const std::string& s) {
         out.append("\\t", 2);
         break;
       default: {
-        char u[] = {'\\', 'u', '0', '0', hex[ch >> 4], hex[ch & 15]};
+        const char u[] = {'\\', 'u', '0', '0', hex[ch >> 4], hex[ch & 15]};
         out.append(u, sizeof u);
       }
     }
   }
-  flush(s.size());
-  out.append("\"", 1);
+  out.append(s.data() + run, s.size() - run);
+  out += '"';
 }
 
 // One finding exactly as to_json(f).dump(2) followed by write_indented would
@@ -379,11 +376,11 @@ void write_finding_json(std::ostream& out, const Finding& f, const std::string& 
       b += "{\n";
       b += i2;
       b += "  \"title\": ";
-      json_string_to(b, std::string(ref.title));
+      json_string_to(b, ref.title);
       b += ",\n";
       b += i2;
       b += "  \"url\": ";
-      json_string_to(b, std::string(ref.url));
+      json_string_to(b, ref.url);
       b += "\n";
       b += i2;
       b += k + 1 < rule->references.size() ? "},\n" : "}\n";
