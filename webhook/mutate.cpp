@@ -86,7 +86,84 @@ void record_changes(json& meta, const std::vector<std::string>& changes) {
   ann[std::string(patched_annotation)] = joined;
 }
 
+// A JSON Pointer reference token: '~' -> "~0", '/' -> "~1" (RFC 6901 section 4).
+void append_token(std::string& path, const std::string& key) {
+  path += '/';
+  for (char c : key) {
+    if (c == '~')
+      path += "~0";
+    else if (c == '/')
+      path += "~1";
+    else
+      path += c;
+  }
+}
+
+json op(const char* name, const std::string& path) {
+  json o = json::object();
+  o["op"] = name;
+  o["path"] = path;
+  return o;
+}
+
+// json::diff's walk. Where it first asks `source == target` (a deep
+// comparison, repeated at every level below), this recurses into containers
+// of one type and lets equal subtrees produce no operations, which is what
+// the comparison decided; scalars and mixed types compare with the same ==.
+void diff_into(const json& source, const json& target, std::string& path, json& result) {
+  const std::size_t mark = path.size();
+  if (source.type() == target.type() && source.is_array()) {
+    std::size_t i = 0;
+    for (; i < source.size() && i < target.size(); ++i) {
+      path += '/';
+      path += std::to_string(i);
+      diff_into(source[i], target[i], path, result);
+      path.resize(mark);
+    }
+    // Removals at the end, last index first, so that each index stays valid.
+    const auto end_index = static_cast<std::ptrdiff_t>(result.size());
+    for (; i < source.size(); ++i)
+      result.insert(result.begin() + end_index, op("remove", path + '/' + std::to_string(i)));
+    for (; i < target.size(); ++i) {
+      json o = op("add", path + "/-");
+      o["value"] = target[i];
+      result.push_back(std::move(o));
+    }
+    return;
+  }
+  if (source.type() == target.type() && source.is_object()) {
+    for (auto it = source.cbegin(); it != source.cend(); ++it) {
+      append_token(path, it.key());
+      if (auto t = target.find(it.key()); t != target.end())
+        diff_into(it.value(), *t, path, result);
+      else
+        result.push_back(op("remove", path));
+      path.resize(mark);
+    }
+    for (auto it = target.cbegin(); it != target.cend(); ++it) {
+      if (source.find(it.key()) != source.end()) continue;
+      append_token(path, it.key());
+      json o = op("add", path);
+      o["value"] = it.value();
+      result.push_back(std::move(o));
+      path.resize(mark);
+    }
+    return;
+  }
+  if (source == target) return;
+  json o = op("replace", path);
+  o["value"] = target;
+  result.push_back(std::move(o));
+}
+
 }  // namespace
+
+json json_patch_diff(const json& source, const json& target) {
+  json result = json::array();
+  std::string path;
+  diff_into(source, target, path, result);
+  return result;
+}
 
 MutationResult mutate_pod(const json& object, const std::string& spec_path, const std::string& meta_path,
                           const Config& config) {
@@ -107,7 +184,7 @@ MutationResult mutate_pod(const json& object, const std::string& spec_path, cons
   // Empty objects we created but did not fill are not changes.
   if (psc.empty()) spec.erase("securityContext");
   if (!r.changes.empty()) record_changes(meta, r.changes);
-  r.patch = json::diff(object, r.patched);
+  r.patch = json_patch_diff(object, r.patched);
   return r;
 }
 

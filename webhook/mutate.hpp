@@ -1,5 +1,5 @@
 // The mutating half: fill in what is safe to fill in on a loki-mode pod, as
-// a JSON Patch (RFC 6902) computed with nlohmann::json::diff.
+// a JSON Patch (RFC 6902) with the operations nlohmann::json::diff would give.
 #pragma once
 
 #include <loki/config.hpp>
@@ -23,6 +23,12 @@ struct MutationResult {
 // explicit Unconfined or added capabilities: those are refused by validation,
 // not silently changed. Idempotent: mutating the result again yields an
 // empty patch.
+// JSON Patch (RFC 6902) from source to target: the same operations, in the
+// same order, as nlohmann's json::diff (the oracle in tests/unit/test_admission.cpp),
+// without its deep equality test at every level (one walk instead of one per
+// depth: a third of a mutating review went there).
+nlohmann::json json_patch_diff(const nlohmann::json& source, const nlohmann::json& target);
+
 MutationResult mutate_pod(const nlohmann::json& object, const std::string& spec_path, const std::string& meta_path,
                           const Config& config);
 

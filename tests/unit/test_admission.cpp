@@ -1,6 +1,7 @@
 // Admission handlers: AdmissionReview JSON in, AdmissionReview out.
 #include <doctest/doctest.h>
 #include <algorithm>
+#include <functional>
 #include <loki/manifest.hpp>
 #include <loki/netpol.hpp>
 
@@ -534,4 +535,77 @@ TEST_CASE("malformed reviews are refused with a clear reason") {
   weird["spec"]["securityContext"] = json::array();
   CHECK_NOTHROW(validate(review(weird), loki::Config{}, no_cluster()));
   CHECK_NOTHROW(mutate(review(weird), loki::Config{}, no_cluster()));
+}
+
+// json_patch_diff against its oracle, nlohmann's json::diff: the same
+// operations in the same order on random edits of a pod (keys needing RFC 6901
+// escapes, arrays grown and shrunk, type changes, 1 against 1.0, which ==
+// calls equal).
+TEST_CASE("json_patch_diff gives json::diff's operations, in its order") {
+  const json base = json::parse(R"({
+    "apiVersion": "v1", "kind": "Pod",
+    "metadata": {"name": "agent", "labels": {"app": "loki-mode", "a/b": "x", "t~n": "y"}, "annotations": {}},
+    "spec": {"containers": [{"name": "c", "image": "i", "ports": [{"containerPort": 80}, {"containerPort": 81}],
+                             "securityContext": {"runAsUser": 1000, "capabilities": {"drop": ["ALL"]}}},
+                            {"name": "d", "env": [{"name": "X", "value": "1"}]}],
+             "volumes": [], "hostNetwork": false, "priority": 1.5}})");
+  std::uint64_t seed = 0x9e3779b97f4a7c15ULL;
+  auto next = [&seed](std::uint64_t n) {
+    seed ^= seed << 13;
+    seed ^= seed >> 7;
+    seed ^= seed << 17;
+    return seed % n;
+  };
+  const json values[] = {
+      json(nullptr), json(true), json(1),       json(1.0),           json(2u),       json(-3),
+      json("s"),     json("~/"), json::array(), json::array({1, 2}), json::object(), json::object({{"k", 1}})};
+  // One random edit somewhere in the tree.
+  std::function<void(json&)> edit = [&](json& j) {
+    if (j.is_object() && !j.empty() && next(3) != 0) {
+      auto it = j.begin();
+      std::advance(it, static_cast<long>(next(j.size())));
+      return edit(it.value());
+    }
+    if (j.is_array() && !j.empty() && next(3) != 0) return edit(j[next(j.size())]);
+    switch (next(5)) {
+      case 0:
+        j = values[next(std::size(values))];
+        break;
+      case 1:
+        if (j.is_object()) {
+          const char* keys[] = {"new", "a/b", "t~n", "~", "/", "z"};
+          j[keys[next(std::size(keys))]] = values[next(std::size(values))];
+        } else if (j.is_array()) {
+          j.push_back(values[next(std::size(values))]);
+        }
+        break;
+      case 2:
+        if (j.is_object() && !j.empty())
+          j.erase(j.begin());
+        else if (j.is_array() && !j.empty())
+          j.erase(j.begin() + static_cast<long>(next(j.size())));
+        break;
+      case 3:
+        if (j.is_array()) j = json::array();  // shrink to nothing: removals, last index first
+        break;
+      default:
+        break;  // no edit: an empty patch
+    }
+  };
+  int nonempty = 0;
+  for (int round = 0; round < 3000; ++round) {
+    json source = base, target = base;
+    for (std::uint64_t e = next(4); e > 0; --e) edit(source);
+    for (std::uint64_t e = next(4); e > 0; --e) edit(target);
+    const json expected = json::diff(source, target);
+    const json got = json_patch_diff(source, target);
+    CAPTURE(round);
+    CAPTURE(source.dump());
+    CAPTURE(target.dump());
+    REQUIRE(got.dump() == expected.dump());
+    nonempty += expected.empty() ? 0 : 1;
+  }
+  CHECK(nonempty > 2000);  // the edits do reach the diff
+  CHECK(json_patch_diff(json(1), json(1.0)).empty());
+  CHECK(json_patch_diff(json::object({{"a/b~", 1}}), json::object()).dump() == R"([{"op":"remove","path":"/a~1b~0"}])");
 }
