@@ -22,8 +22,8 @@ std::vector<IgnoreAnnotation> ignore_annotations(const Object& o, const std::opt
       if (k.rfind(ignore_annotation_prefix, 0) != 0) continue;
       std::string rule = k.substr(ignore_annotation_prefix.size());
       std::string reason = it->is_string() ? it->get<std::string>() : std::string();
-      std::string field = md_path + "/annotations/";
-      for (char c : k) field += c == '/' ? std::string("~1") : c == '~' ? std::string("~0") : std::string(1, c);
+      std::string field = md_path + "/annotations";
+      detail::append_pointer_token(field, k);
       out.push_back({rule, reason, field});
     }
   };

@@ -2,6 +2,7 @@
 // every mapping key and sequence item. Avoids a DOM (YAML::Node is 3x slower and 30x the memory).
 #pragma once
 
+#include <loki/json_access.hpp>
 #include <loki/manifest.hpp>
 
 #include <nlohmann/json.hpp>
@@ -40,8 +41,5 @@ void parse_yaml(std::string_view text, int line_offset, std::vector<ParsedDocume
 // Resolves a plain (unquoted) YAML scalar as Kubernetes' YAML decoder
 // (sigs.k8s.io/yaml, go-yaml v2, YAML 1.1 booleans) does.
 nlohmann::json resolve_plain_scalar(const std::string& value);
-
-// JSON pointer escaping (RFC 6901): "~" -> "~0", "/" -> "~1".
-void append_pointer_token(std::string& pointer, std::string_view token);
 
 }  // namespace loki::detail

@@ -1,5 +1,6 @@
 #include "mutate.hpp"
 
+#include <loki/json_access.hpp>
 #include <loki/rule.hpp>
 
 #include <algorithm>
@@ -86,19 +87,6 @@ void record_changes(json& meta, const std::vector<std::string>& changes) {
   ann[std::string(patched_annotation)] = joined;
 }
 
-// A JSON Pointer reference token: '~' -> "~0", '/' -> "~1" (RFC 6901 section 4).
-void append_token(std::string& path, const std::string& key) {
-  path += '/';
-  for (char c : key) {
-    if (c == '~')
-      path += "~0";
-    else if (c == '/')
-      path += "~1";
-    else
-      path += c;
-  }
-}
-
 json op(const char* name, const std::string& path) {
   json o = json::object();
   o["op"] = name;
@@ -133,7 +121,7 @@ void diff_into(const json& source, const json& target, std::string& path, json& 
   }
   if (source.type() == target.type() && source.is_object()) {
     for (auto it = source.cbegin(); it != source.cend(); ++it) {
-      append_token(path, it.key());
+      loki::detail::append_pointer_token(path, it.key());
       if (auto t = target.find(it.key()); t != target.end())
         diff_into(it.value(), *t, path, result);
       else
@@ -142,7 +130,7 @@ void diff_into(const json& source, const json& target, std::string& path, json& 
     }
     for (auto it = target.cbegin(); it != target.cend(); ++it) {
       if (source.find(it.key()) != source.end()) continue;
-      append_token(path, it.key());
+      loki::detail::append_pointer_token(path, it.key());
       json o = op("add", path);
       o["value"] = it.value();
       result.push_back(std::move(o));

@@ -6,6 +6,8 @@
 
 #include "check_util.hpp"
 
+#include <loki/json_access.hpp>
+
 #include <nlohmann/json.hpp>
 
 #include <functional>
@@ -40,15 +42,8 @@ inline std::optional<long long> int_at(const nlohmann::json* obj, const char* ke
 // RFC 6901: annotation keys carry '/', which a JSON pointer spells ~1.
 inline std::string pointer_escape(std::string_view key) {
   std::string out;
-  for (char c : key) {
-    if (c == '~')
-      out += "~0";
-    else if (c == '/')
-      out += "~1";
-    else
-      out += c;
-  }
-  return out;
+  detail::append_pointer_token(out, key);
+  return out.substr(1);  // without the leading '/'
 }
 
 // One place a securityContext may be set: the pod's, or a container's

@@ -47,4 +47,10 @@ inline bool blank(std::string_view s) {
   return s.find_first_not_of(" \t\r\n") == std::string_view::npos;
 }
 
+namespace detail {
+// Appends "/" and one JSON Pointer reference token: "~" -> "~0", "/" -> "~1"
+// (RFC 6901 section 4). Defined in core/yaml_json.cpp.
+void append_pointer_token(std::string& pointer, std::string_view token);
+}  // namespace detail
+
 }  // namespace loki
