@@ -62,6 +62,13 @@ std::string docs_line(std::string_view rule) {
   return out;
 }
 
+// The same for a JUnit failure's body (CI test viewers show only that):
+// "\ndocs: URL  URL", or nothing for a rule without references.
+std::string docs_suffix(std::string_view rule) {
+  std::string docs = docs_line(rule);
+  return docs.empty() ? docs : "\ndocs: " + docs;
+}
+
 template <class Findings>
 void write_text(std::ostream& out, const Findings& findings, const ReportSummary& summary, const ReportOptions& opts) {
   auto paint = [&](const char* code, const std::string& s) {
@@ -528,7 +535,7 @@ void write_junit(std::ostream& out, const Findings& findings, const ReportSummar
     } else {
       out << "      <failure type=\"" << xml_escape(f.rule) << "\" message=\"" << xml_escape(f.message) << "\">"
           << xml_escape(std::string(to_string(f.severity)) + ": " + f.message + "\nfile: " + f.file + ":" +
-                        std::to_string(f.line) + "\nfix: " + f.remediation)
+                        std::to_string(f.line) + "\nfix: " + f.remediation + docs_suffix(f.rule))
           << "</failure>\n";
     }
     out << "    </testcase>\n";

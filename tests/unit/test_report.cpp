@@ -94,6 +94,20 @@ TEST_CASE("JUnit: one unique test case per finding, XML escaped") {
   CHECK(empty.find("no findings") != std::string::npos);
 }
 
+TEST_CASE("JUnit: a failure's body ends with the rule's documentation, as the text report's docs line") {
+  const loki::Rule* rule = loki::find_rule("host-port");
+  REQUIRE(rule);
+  REQUIRE_FALSE(rule->references.empty());
+  std::string xml = render(loki::Format::junit, sample());
+  std::string docs = "\ndocs: " + std::string(rule->references.front().url);
+  CHECK(xml.find("fix: remove `hostPort: 1080`" + docs) != std::string::npos);
+  // A rule the registry does not know gets no docs line.
+  auto unknown = sample();
+  unknown.resize(1);
+  unknown[0].rule = "no-such-rule";
+  CHECK(render(loki::Format::junit, unknown).find("docs: ") == std::string::npos);
+}
+
 TEST_CASE("text output: grouped by object, file:line, remediation, no colour unless asked") {
   std::string text = render(loki::Format::text, sample());
   CHECK(text.find("Deployment loki/agent (apps/v1)") != std::string::npos);
