@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Transcribes the standard conformance tests of sigs.k8s.io/network-policy-api
+"""Transcribes the standard conformance tests of sigs.k8s.io/network-policy-api,
+and its experimental named-port tests (node-peer tests left out),
 into data: cases/<ShortName>.json, one list of events per test, in the order
 the Go test runs them (each t.Run is a step; t.Cleanup functions run at the
 end of their step):
@@ -62,8 +63,8 @@ def statements(lines):
             buf, depth = "", 0
 
 
-def transcribe(path):
-    src = open(path).read()
+def transcribe(path, src=None):
+    src = open(path).read() if src is None else src
     m = re.search(r'ShortName:\s*"(\w+)"', src)
     short = m.group(1)
     manifests = re.findall(r'Manifests:\s*\[\]string\{([^}]*)\}', src)[0]
@@ -112,7 +113,17 @@ def transcribe(path):
             continue
         if re.match(r'mutate\s*:?=\s*cnp\.DeepCopy\(\)$', st):
             continue
-        g = re.match(r'(\w+)\s*:?=\s*mutate\.Spec\.(Egress|Ingress)\[(\d+)\]$', st)
+        # Experimental named-port tests: `webPort := "web"`, a rule copied
+        # (`mutate.DeepCopy().Spec.Ingress[5]` too), its protocols replaced.
+        g = re.match(r'(\w+)\s*:=\s*"([^"]*)"$', st)
+        if g:
+            CONSTS[g.group(1)] = g.group(2)
+            continue
+        g = re.match(r'(\w+)\.Protocols\s*=\s*\[\]api\.ClusterNetworkPolicyProtocol\{\s*\{\s*DestinationNamedPort:\s*(\w+),?\s*\},?\s*\}$', st)
+        if g:
+            target.append({"set_named_port": g.group(1), "port": arg(g.group(2))})
+            continue
+        g = re.match(r'(\w+)\s*:?=\s*mutate(?:\.DeepCopy\(\))?\.Spec\.(Egress|Ingress)\[(\d+)\]$', st)
         if g:
             target.append({"save": g.group(1), "policy": policy, "dir": g.group(2).lower(), "i": int(g.group(3))})
             continue
@@ -181,15 +192,34 @@ def transcribe(path):
     return short, manifests, events
 
 
+def tests_of(path):
+    """(source text, first line) of each `var X = suite.ConformanceTest{` block, the
+    rest of the file blanked so that line numbers stay those of the file."""
+    src = open(path).read()
+    starts = [m.start() for m in re.finditer(r"^var \w+ = suite\.ConformanceTest\{", src, flags=re.M)]
+    for k, a in enumerate(starts):
+        b = starts[k + 1] if k + 1 < len(starts) else len(src)
+        yield re.sub(r"[^\n]", "", src[:a]) + src[a:b]
+
+
+# The experimental tests that need only what a manifest has (named ports);
+# the node-peer ones need the cluster's Node objects and are left out.
+EXPERIMENTAL = {"CNPAdminTierEgressNamedPort", "CNPAdminTierIngressNamedPort", "CNPBaselineTierEgressNamedPort",
+                "CNPBaselineTierIngressNamedPort"}
+
 index = []
 for f in sorted(os.listdir(TESTS)):
-    if "standard" not in f:
+    if "standard" not in f and "experimental" not in f:
         continue
-    short, manifests, events = transcribe(os.path.join(TESTS, f))
-    with open(os.path.join(OUT, short + ".json"), "w") as o:
-        json.dump({"test": short, "source": "conformance/tests/" + f, "manifests": manifests, "events": events}, o, indent=1)
-        o.write("\n")
-    index.append((short, sum(1 for e in events if "poke" in e)))
+    for src in tests_of(os.path.join(TESTS, f)):
+        name = re.search(r'ShortName:\s*"(\w+)"', src).group(1)
+        if "experimental" in f and name not in EXPERIMENTAL:
+            continue
+        short, manifests, events = transcribe(os.path.join(TESTS, f), src)
+        with open(os.path.join(OUT, short + ".json"), "w") as o:
+            json.dump({"test": short, "source": "conformance/tests/" + f, "manifests": manifests, "events": events}, o, indent=1)
+            o.write("\n")
+        index.append((short, sum(1 for e in events if "poke" in e)))
 for short, n in index:
     print(short, n)
 print("total", sum(n for _, n in index))
