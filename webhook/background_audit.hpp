@@ -3,7 +3,9 @@
 // namespace (openreports.io Report or wgpolicyk8s.io PolicyReport, named
 // loki-guard) with server-side apply. Cost is bounded: a pod's checks run
 // once when its watch event arrives (only its findings are kept); a change
-// marks only its namespace dirty; a dirty namespace is evaluated at most once
+// marks only the namespaces it can affect dirty (its own; for a namespace's
+// labels also those whose policies select namespaces by a label that
+// changed, PolicyCache::apply_namespace); a dirty namespace is evaluated at most once
 // per interval; everything is re-evaluated every resync; a report is written
 // only when its content (timestamps aside) changed. Only the leader
 // (leader_election.hpp) evaluates and writes. Pods of one template share one
