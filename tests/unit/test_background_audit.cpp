@@ -476,9 +476,11 @@ TEST_CASE("background audit: pods of one template share one copy of their findin
   privileged["spec"]["containers"][0]["securityContext"] = {{"privileged", true}};
   cache.reflector("namespaces")->replace({ns_object("team")});
   cache.reflector("networkpolicies")->replace({});
+  // A pod named as its container: its messages name it ('container "agent"'), its set keeps a mark there.
+  const json named_as_container = agent_pod("team", "agent", {{"app", "loki-mode"}});
   cache.reflector("pods")->replace({agent_pod("team", "agent-7d4-a", {{"app", "loki-mode"}}, rs_owner),
                                     agent_pod("team", "agent-7d4-b", {{"app", "loki-mode"}}, rs_owner), privileged,
-                                    agent_pod("team", "web", {{"app", "web"}})});
+                                    agent_pod("team", "web", {{"app", "web"}}), named_as_container});
   const void* a = audit.findings_storage("team", "agent-7d4-a");
   REQUIRE(a != nullptr);
   CHECK(audit.findings_storage("team", "agent-7d4-b") == a);  // one template: one copy
@@ -486,7 +488,8 @@ TEST_CASE("background audit: pods of one template share one copy of their findin
   REQUIRE(p != nullptr);
   CHECK(p != a);                                            // its findings differ (privileged)
   CHECK(audit.findings_storage("team", "web") == nullptr);  // not an agent: nothing kept
-  CHECK(audit.findings_sets() == 2);
+  CHECK(audit.findings_storage("team", "agent") != a);
+  CHECK(audit.findings_sets() == 3);
 
   // Each pod's findings as before: its own ref and API path, the report as `loki-audit` prints it.
   std::vector<loki::Finding> mine;
@@ -494,11 +497,14 @@ TEST_CASE("background audit: pods of one template share one copy of their findin
   std::set<std::string> subjects;
   for (const auto& f : mine) subjects.insert(f.object.display() + " " + f.file);
   CHECK(subjects.count("Pod team/privileged /api/v1/namespaces/team/pods/privileged"));
+  CHECK(std::any_of(mine.begin(), mine.end(), [](const loki::Finding& f) {
+    return f.object.name == "agent" && f.message.find("container \"agent\"") != std::string::npos;
+  }));
   loki::ClusterSnapshot snap;
   snap.namespaces = {ns_object("team")};
   snap.pods = {agent_pod("team", "agent-7d4-a", {{"app", "loki-mode"}}, rs_owner),
                agent_pod("team", "agent-7d4-b", {{"app", "loki-mode"}}, rs_owner), privileged,
-               agent_pod("team", "web", {{"app", "web"}})};
+               agent_pod("team", "web", {{"app", "web"}}), named_as_container};
   loki::EngineOptions eo;
   eo.config = *cfg;
   eo.record_subjects = true;
@@ -515,7 +521,7 @@ TEST_CASE("background audit: pods of one template share one copy of their findin
   // The last pod of a set gone: the set is freed (only pods keep it alive).
   cache.reflector("pods")->apply("DELETED", json(privileged));
   CHECK(audit.findings_storage("team", "privileged") == nullptr);
-  CHECK(audit.findings_sets() == 1);
+  CHECK(audit.findings_sets() == 2);
 }
 
 namespace {
