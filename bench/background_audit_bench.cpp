@@ -7,7 +7,8 @@
 //     namespace costs the leader per interval);
 //   - floor:    loki-audit's audit_snapshot over the same objects as JSON (the
 //     CLI's cluster audit of that namespace, without the API calls);
-// and the heap the auditor keeps per pod (its findings and owner refs).
+// and the heap the auditor keeps per pod (its owner refs; the pods of one
+// template share one copy of their findings).
 //   loki-background-audit-bench [--pods 5000] [--rounds 5]
 #include <loki/cluster.hpp>
 #include <loki/config.hpp>
@@ -157,5 +158,6 @@ int main(int argc, char** argv) {
   std::printf("findings: webhook %zu, loki-audit %zu\n", findings, cli_findings);
   std::printf("heap per pod: cache alone %.0f B, cache + auditor %.0f B (auditor %.0f B)\n", double(cache_only) / pods,
               double(heap1 - heap0) / pods, (double(heap1 - heap0) - double(cache_only)) / pods);
+  std::printf("pod-check finding sets kept: %zu for %d pods\n", audit.findings_sets(), pods);
   return findings == cli_findings ? 0 : 1;
 }

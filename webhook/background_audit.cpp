@@ -9,7 +9,10 @@
 #include <loki/rule.hpp>
 
 #include <algorithm>
+#include <array>
 #include <ctime>
+#include <functional>
+#include <string_view>
 
 namespace loki::webhook {
 
@@ -32,6 +35,52 @@ EngineOptions engine_options(const Config& cfg, const std::string& ns) {
 ResourceType reports_type(ReportApi api) {
   return api == ReportApi::wgpolicy ? ResourceType{"wgpolicyk8s.io", "v1alpha2", "policyreports", "PolicyReport", true}
                                     : ResourceType{"openreports.io", "v1alpha1", "reports", "Report", true};
+}
+
+// Where a text named its pod, in an interned finding set. Texts that hold it
+// already are kept as they are, so putting the name back is exact.
+constexpr std::string_view kPodMark = "\x1e";
+
+std::string replace_all(const std::string& s, std::string_view from, std::string_view to) {
+  std::string out;
+  std::size_t at = 0;
+  for (std::size_t hit; (hit = s.find(from, at)) != std::string::npos; at = hit + from.size()) {
+    out.append(s, at, hit - at);
+    out.append(to);
+  }
+  out.append(s, at, std::string::npos);
+  return out;
+}
+
+std::string pod_path(const std::string& ns, const std::string& name) {
+  return "/api/v1/namespaces/" + ns + "/pods/" + name;
+}
+
+void mix(std::size_t& h, std::size_t v) {
+  h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
+}
+
+// Every field of a Finding (a new field must be compared and hashed here, or
+// pods that differ in it would share one set).
+#if defined(__x86_64__) && defined(__GLIBCXX__)
+static_assert(sizeof(Finding) == 384, "Finding changed: compare and hash the new field in same_finding/hash_finding");
+#endif
+bool same_finding(const Finding& a, const Finding& b) {
+  return a.rule == b.rule && a.severity == b.severity && a.object == b.object && a.container == b.container &&
+         a.file == b.file && a.line == b.line && a.message == b.message && a.remediation == b.remediation &&
+         a.suppressed == b.suppressed && a.suppression_reason == b.suppression_reason && a.field == b.field;
+}
+
+std::size_t hash_finding(const Finding& f) {
+  const std::hash<std::string> hs;
+  std::size_t h = hs(f.rule);
+  for (const std::string* s : {&f.object.apiVersion, &f.object.kind, &f.object.ns, &f.object.name, &f.file, &f.message,
+                               &f.remediation, &f.suppression_reason, &f.field})
+    mix(h, hs(*s));
+  mix(h, f.container ? hs(*f.container) + 1 : 0);
+  mix(h, static_cast<std::size_t>(f.severity) * 4 + (f.suppressed ? 2 : 0));
+  mix(h, static_cast<std::size_t>(f.line));
+  return h;
 }
 
 }  // namespace
@@ -144,6 +193,85 @@ void BackgroundAudit::attach() {
   cache_.set_listener(std::move(l));
 }
 
+BackgroundAudit::PodFindings BackgroundAudit::strip(std::vector<Finding>&& findings, const std::string& ns,
+                                                    const std::string& name) {
+  PodFindings pf;
+  const ObjectRef self{"v1", "Pod", ns, name};
+  const std::string path = pod_path(ns, name);
+  pf.own.reserve(findings.size());
+  std::size_t h = findings.size();
+  for (Finding& f : findings) {
+    std::uint8_t own = 0;
+    if (f.object == self) {
+      own |= PodFindings::object;
+      f.object = {};
+    }
+    if (f.file == path) {
+      own |= PodFindings::file;
+      f.file.clear();
+    }
+    const std::array<std::string*, 3> texts{&f.message, &f.remediation, &f.suppression_reason};
+    if (!name.empty() &&
+        std::none_of(texts.begin(), texts.end(), [](const std::string* t) { return t->find(kPodMark) != t->npos; }) &&
+        std::any_of(texts.begin(), texts.end(), [&](const std::string* t) { return t->find(name) != t->npos; })) {
+      own |= PodFindings::name;
+      for (std::string* t : texts) *t = replace_all(*t, name, kPodMark);
+    }
+    pf.own.push_back(own);
+    mix(h, hash_finding(f));
+    mix(h, own);
+  }
+  pf.findings = std::move(findings);
+  pf.findings.shrink_to_fit();
+  pf.hash = h;
+  return pf;
+}
+
+std::vector<Finding> BackgroundAudit::restore(const PodFindings& pf, const std::string& ns, const std::string& name) {
+  std::vector<Finding> out = pf.findings;
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    Finding& f = out[i];
+    if (pf.own[i] & PodFindings::object) f.object = {"v1", "Pod", ns, name};
+    if (pf.own[i] & PodFindings::file) f.file = pod_path(ns, name);
+    if (pf.own[i] & PodFindings::name)
+      for (std::string* t : {&f.message, &f.remediation, &f.suppression_reason}) *t = replace_all(*t, kPodMark, name);
+  }
+  return out;
+}
+
+std::shared_ptr<const BackgroundAudit::PodFindings> BackgroundAudit::intern(PodFindings&& pf) const {
+  if (pf.findings.empty()) return nullptr;
+  std::lock_guard lk(intern_mu_);
+  auto [lo, hi] = interned_.equal_range(pf.hash);
+  for (auto it = lo; it != hi; ++it)
+    if (auto sp = it->second.lock();
+        sp && sp->own == pf.own &&
+        std::equal(sp->findings.begin(), sp->findings.end(), pf.findings.begin(), pf.findings.end(), same_finding))
+      return sp;
+  auto sp = std::make_shared<const PodFindings>(std::move(pf));
+  interned_.emplace(sp->hash, sp);
+  if (interned_.size() >= interned_sweep_at_) {
+    // Sets no pod uses any more: amortized, the table stays within twice the live sets.
+    std::erase_if(interned_, [](const auto& e) { return e.second.expired(); });
+    interned_sweep_at_ = std::max<std::size_t>(1024, interned_.size() * 2);
+  }
+  return sp;
+}
+
+const void* BackgroundAudit::findings_storage(const std::string& ns, const std::string& name) const {
+  std::lock_guard lk(mu_);
+  auto it = pods_.find(ns);
+  if (it == pods_.end()) return nullptr;
+  auto p = it->second.find(name);
+  return p == it->second.end() ? nullptr : p->second->findings.get();
+}
+
+std::size_t BackgroundAudit::findings_sets() const {
+  std::lock_guard lk(intern_mu_);
+  return static_cast<std::size_t>(
+      std::count_if(interned_.begin(), interned_.end(), [](const auto& e) { return !e.second.expired(); }));
+}
+
 BackgroundAudit::PodState BackgroundAudit::check_pod(const json& pod, const Config& cfg) const {
   PodState st;
   const std::string ns = string_field(meta(pod), "namespace");
@@ -153,11 +281,12 @@ BackgroundAudit::PodState BackgroundAudit::check_pod(const json& pod, const Conf
   Pipeline pipeline(engine_options(cfg, ns));
   PipelineBatch batch;
   // Suppressed findings too: the report lists them as skip, as `loki-audit -f report` does.
+  std::vector<Finding> findings;
   for (auto& f : pipeline.check(o, batch))
-    if (f.rule != rule_id::invalid_manifest) st.findings.push_back(std::move(f));
+    if (f.rule != rule_id::invalid_manifest) findings.push_back(std::move(f));
   st.agent = batch.agent_pods > 0;
-  if (!st.agent) st.findings.clear();  // the rules are for agents only
-  st.findings.shrink_to_fit();
+  if (st.agent)  // the rules are for agents only
+    st.findings = intern(strip(std::move(findings), ns, string_field(meta(pod), "name")));
   if (auto refs = meta(pod).find("ownerReferences"); refs != meta(pod).end() && refs->is_array())
     for (const auto& r : *refs)
       if (r.is_object() && r.value("controller", false)) {
@@ -308,7 +437,8 @@ std::optional<json> BackgroundAudit::build(const std::string& ns, std::vector<Fi
     auto top = top_owner(ns, name, *p);
     if (seen.insert(top.first.display()).second) checked.push_back({top.first});
     owner_of[name] = top;
-    for (Finding f : p->findings) groups.add(std::move(f), top.first, top.second, name);
+    if (p->findings)
+      for (Finding& f : restore(*p->findings, ns, name)) groups.add(std::move(f), top.first, top.second, name);
   }
   for (auto& [f, name] : pod_network) {
     auto it = owner_of.find(name);

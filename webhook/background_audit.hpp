@@ -3,10 +3,14 @@
 // namespace (openreports.io Report or wgpolicyk8s.io PolicyReport, named
 // loki-guard) with server-side apply. Cost is bounded: a pod's checks run
 // once when its watch event arrives (only its findings are kept); a change
-// marks only its namespace dirty; a dirty namespace is evaluated at most once
+// marks only the namespaces it can affect dirty (its own; for a namespace's
+// labels also those whose policies select namespaces by a label that
+// changed, PolicyCache::apply_namespace); a dirty namespace is evaluated at most once
 // per interval; everything is re-evaluated every resync; a report is written
 // only when its content (timestamps aside) changed. Only the leader
-// (leader_election.hpp) evaluates and writes.
+// (leader_election.hpp) evaluates and writes. Pods of one template share one
+// copy of their pod-check findings (interned by content, the pod's own name
+// taken out), so the auditor's memory per pod is its owner reference.
 #pragma once
 
 #include <loki/config.hpp>
@@ -18,6 +22,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -81,12 +86,29 @@ class BackgroundAudit {
   };
   Stats stats() const;
 
+  // The storage of a pod's pod-check findings (nullptr: it has none), to
+  // tell shared storage apart; and how many distinct sets are alive.
+  const void* findings_storage(const std::string& ns, const std::string& name) const;
+  std::size_t findings_sets() const;
+
  private:
+  // A pod's pod-check findings with what names the pod itself taken out
+  // (its ObjectRef, its API path, its name in the texts): identical for
+  // every pod of one template, so they are stored once (intern()).
+  struct PodFindings {
+    enum Own : std::uint8_t { object = 1, file = 2, name = 4 };  // what `restore` puts back
+    std::vector<Finding> findings;
+    std::vector<std::uint8_t> own;  // per finding, Own bits
+    std::size_t hash = 0;
+  };
   struct PodState {
-    std::vector<Finding> findings;                             // of the pod checks (per-object rules)
+    std::shared_ptr<const PodFindings> findings;               // of the pod checks (per-object rules); null: none
     std::string owner_api, owner_kind, owner_name, owner_uid;  // the controlling ownerReference
     bool agent = false;
   };
+  static PodFindings strip(std::vector<Finding>&& findings, const std::string& ns, const std::string& name);
+  static std::vector<Finding> restore(const PodFindings& pf, const std::string& ns, const std::string& name);
+  std::shared_ptr<const PodFindings> intern(PodFindings&& pf) const;
   struct Owner {
     ObjectRef ref;
     std::string file;
@@ -137,6 +159,11 @@ class BackgroundAudit {
   Clock::time_point next_list_{};
   Stats stats_;
   std::unique_ptr<std::thread> thread_;
+
+  // The interned finding sets by content hash (weak: a set lives as long as a pod uses it).
+  mutable std::mutex intern_mu_;
+  mutable std::unordered_multimap<std::size_t, std::weak_ptr<const PodFindings>> interned_;
+  mutable std::size_t interned_sweep_at_ = 1024;  // sweep expired entries when the table reaches this
 };
 
 // The content of a report a write would change (results without timestamps,

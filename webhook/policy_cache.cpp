@@ -544,16 +544,67 @@ void PolicyCache::commit_namespaces() {
   changed("");
 }
 
+namespace {
+
+// Whether a selector of namespaces judges the two label sets differently.
+bool flips(const std::optional<LabelSelector>& sel, const Labels& before, const Labels& after) {
+  return sel && sel->matches(before) != sel->matches(after);
+}
+
+// Whether the verdicts of a policy can change when a namespace's labels go
+// from `before` to `after`: its subject (Cilium clusterwide, cluster policies)
+// or one of its peers selects namespaces by those labels.
+bool policy_flips(const netpol::Policy& p, const Labels& before, const Labels& after) {
+  if (flips(p.namespace_selector, before, after)) return true;
+  for (const auto* rules : {&p.egress_rules, &p.ingress_rules})
+    for (const auto& r : *rules)
+      for (const auto& peer : r.to)
+        if (peer.kind == netpol::Peer::Kind::pods && flips(peer.namespace_selector, before, after)) return true;
+  return false;
+}
+
+}  // namespace
+
 void PolicyCache::apply_namespace(const std::string& type, json&& object) {
   std::string name = ns_and_name(object).second;
   std::shared_ptr<const NsLabels> l = type == "DELETED" ? nullptr : ns_labels(object, name);
+  std::shared_ptr<const NsLabels> before;
   update([&](Snapshot& s) {
     Draft d(s);
     auto& slot = d.entry(name).labels;
     s.namespaces += (l ? 1 : 0) - (slot ? 1 : 0);
-    slot = std::move(l);
+    before = slot;
+    slot = l;
   });
   changed(name);
+  if (!listener_.changed) return;
+  // Other namespaces' verdicts read this namespace's labels too: a peer's
+  // namespaceSelector, a cluster policy's subject or peers. Those whose
+  // policies judge the old and the new labels differently are affected.
+  // (A namespace that does not exist has only kubernetes.io/metadata.name.)
+  const Labels absent{{std::string(netpol::namespace_name_label), name}};
+  const Labels& old_labels = before ? before->named : absent;
+  const Labels& new_labels = l ? l->named : absent;
+  if (old_labels == new_labels) return;
+  auto snap = current();
+  if (snap->clusterwide)
+    for (const auto& p : snap->clusterwide->all)
+      if (policy_flips(p, old_labels, new_labels)) {
+        changed("");  // a clusterwide policy: any namespace's agents
+        return;
+      }
+  std::vector<std::string> affected;
+  for (const auto& shard : snap->shards)
+    if (shard)
+      for (const auto& [ns, e] : *shard)
+        if (ns != name && e.policies)
+          for (const auto& source : e.policies->by_source)
+            for (const auto& [policy_name, list] : source)
+              if (std::any_of(list->begin(), list->end(),
+                              [&](const netpol::Policy& p) { return policy_flips(p, old_labels, new_labels); }) &&
+                  (affected.empty() || affected.back() != ns))
+                affected.push_back(ns);
+  for (const auto& ns : affected) changed(ns);
 }
 
 void PolicyCache::stage_pods(std::vector<json>&& items) {

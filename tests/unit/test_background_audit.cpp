@@ -460,3 +460,204 @@ TEST_CASE("background audit: a namespace being deleted is not an error; another 
   CHECK(applies == 3);
   CHECK(audit.stats().errors == 2);
 }
+
+TEST_CASE("background audit: pods of one template share one copy of their findings; a different pod does not") {
+  auto cfg = std::make_shared<const loki::Config>(loki::Config::parse("selector: app=loki-mode\n", "test"));
+  PolicyCache cache(loki::ClusterConfig{}, true);
+  cache.create_reflectors(false);
+  Recorder rec;
+  BackgroundAuditOptions opts;
+  opts.cache_ready = [] { return true; };
+  BackgroundAudit audit(
+      cache, [cfg] { return cfg; }, opts, rec.store(), nullptr);
+  audit.attach();
+  const json rs_owner = controller("apps/v1", "ReplicaSet", "agent-7d4", "rs-uid");
+  json privileged = agent_pod("team", "privileged", {{"app", "loki-mode"}});
+  privileged["spec"]["containers"][0]["securityContext"] = {{"privileged", true}};
+  cache.reflector("namespaces")->replace({ns_object("team")});
+  cache.reflector("networkpolicies")->replace({});
+  // A pod named as its container: its messages name it ('container "agent"'), its set keeps a mark there.
+  const json named_as_container = agent_pod("team", "agent", {{"app", "loki-mode"}});
+  cache.reflector("pods")->replace({agent_pod("team", "agent-7d4-a", {{"app", "loki-mode"}}, rs_owner),
+                                    agent_pod("team", "agent-7d4-b", {{"app", "loki-mode"}}, rs_owner), privileged,
+                                    agent_pod("team", "web", {{"app", "web"}}), named_as_container});
+  const void* a = audit.findings_storage("team", "agent-7d4-a");
+  REQUIRE(a != nullptr);
+  CHECK(audit.findings_storage("team", "agent-7d4-b") == a);  // one template: one copy
+  const void* p = audit.findings_storage("team", "privileged");
+  REQUIRE(p != nullptr);
+  CHECK(p != a);                                            // its findings differ (privileged)
+  CHECK(audit.findings_storage("team", "web") == nullptr);  // not an agent: nothing kept
+  CHECK(audit.findings_storage("team", "agent") != a);
+  CHECK(audit.findings_sets() == 3);
+
+  // Each pod's findings as before: its own ref and API path, the report as `loki-audit` prints it.
+  std::vector<loki::Finding> mine;
+  REQUIRE(audit.build("team", &mine));
+  std::set<std::string> subjects;
+  for (const auto& f : mine) subjects.insert(f.object.display() + " " + f.file);
+  CHECK(subjects.count("Pod team/privileged /api/v1/namespaces/team/pods/privileged"));
+  CHECK(std::any_of(mine.begin(), mine.end(), [](const loki::Finding& f) {
+    return f.object.name == "agent" && f.message.find("container \"agent\"") != std::string::npos;
+  }));
+  loki::ClusterSnapshot snap;
+  snap.namespaces = {ns_object("team")};
+  snap.pods = {agent_pod("team", "agent-7d4-a", {{"app", "loki-mode"}}, rs_owner),
+               agent_pod("team", "agent-7d4-b", {{"app", "loki-mode"}}, rs_owner), privileged,
+               agent_pod("team", "web", {{"app", "web"}}), named_as_container};
+  loki::EngineOptions eo;
+  eo.config = *cfg;
+  eo.record_subjects = true;
+  auto cli = loki::audit_snapshot(snap, eo);
+  auto all = [](const std::vector<loki::Finding>& v) {
+    std::vector<std::string> out;
+    for (const auto& f : v)
+      out.push_back(f.rule + "|" + f.object.display() + "|" + f.file + "|" + f.message + "|" + f.remediation);
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  CHECK(all(mine) == all(cli.findings));
+
+  // The last pod of a set gone: the set is freed (only pods keep it alive).
+  cache.reflector("pods")->apply("DELETED", json(privileged));
+  CHECK(audit.findings_storage("team", "privileged") == nullptr);
+  CHECK(audit.findings_sets() == 2);
+}
+
+namespace {
+
+json ns_labelled(const std::string& name, json labels) {
+  json o = ns_object(name);
+  for (auto& [k, v] : labels.items()) o["metadata"]["labels"][k] = v;
+  return o;
+}
+
+bool dns_blocked(const json& report, const std::string& subject) {
+  return has(results(report, "fail"), "dns-blocked " + subject);
+}
+
+}  // namespace
+
+TEST_CASE("background audit: a namespace's label change re-audits the namespaces whose policies select it by label") {
+  // k8s.io/api networking/v1 NetworkPolicyPeer: "namespaceSelector selects namespaces using cluster-scoped labels.
+  // ... If podSelector is also set, then the NetworkPolicyPeer as a whole selects the pods matching podSelector in
+  // the namespaces selected by namespaceSelector." So team's DNS allowance to kube-dns depends on kube-system's
+  // labels: removing `dns: "true"` from kube-system makes team's agent lose DNS (dns-blocked), although nothing in
+  // team changed. (An AdminNetworkPolicy without rules selects the pods, so the tiers' verdict decides DNS.)
+  auto cfg = std::make_shared<const loki::Config>(loki::Config::parse("selector: app=loki-mode\n", "test"));
+  PolicyCache cache(loki::ClusterConfig{}, true);
+  cache.create_reflectors(false, {loki::resources::adminnetworkpolicies});
+  Recorder rec;
+  BackgroundAuditOptions opts;
+  opts.interval = 10s;
+  opts.resync = 1h;
+  opts.cache_ready = [] { return true; };
+  BackgroundAudit audit(
+      cache, [cfg] { return cfg; }, opts, rec.store(), nullptr);
+  audit.attach();
+  const json allow_dns = {
+      {"apiVersion", "networking.k8s.io/v1"},
+      {"kind", "NetworkPolicy"},
+      {"metadata", {{"name", "allow-dns"}, {"namespace", "team"}}},
+      {"spec",
+       {{"podSelector", {{"matchLabels", {{"app", "loki-mode"}}}}},
+        {"policyTypes", {"Egress"}},
+        {"egress", json::array({{{"to", json::array({{{"namespaceSelector", {{"matchLabels", {{"dns", "true"}}}}},
+                                                      {"podSelector", {{"matchLabels", {{"k8s-app", "kube-dns"}}}}}}})},
+                                 {"ports", json::array({{{"protocol", "UDP"}, {"port", 53}},
+                                                        {{"protocol", "TCP"}, {"port", 53}}})}}})}}}};
+  const json anp = {{"apiVersion", "policy.networking.k8s.io/v1alpha1"},
+                    {"kind", "AdminNetworkPolicy"},
+                    {"metadata", {{"name", "tiers"}}},
+                    {"spec", {{"priority", 10}, {"subject", {{"namespaces", json::object()}}}}}};
+  cache.reflector("adminnetworkpolicies")->replace({anp});
+  cache.reflector("namespaces")
+      ->replace({ns_object("team"), ns_object("other"), ns_labelled("kube-system", {{"dns", "true"}})});
+  cache.reflector("networkpolicies")->replace({allow_dns});
+  cache.reflector("pods")->replace(
+      {agent_pod("team", "solo", {{"app", "loki-mode"}}), agent_pod("other", "agent", {{"app", "loki-mode"}})});
+  audit.set_leader(true);
+  auto t = BackgroundAudit::Clock::now() + 1s;
+  CHECK(audit.run_once(t) >= 2);
+  REQUIRE(rec.stored.count("team"));
+  CHECK_FALSE(dns_blocked(rec.stored["team"], "Pod/solo"));
+  CHECK(dns_blocked(rec.stored["other"], "Pod/agent") == false);
+  const int applies = rec.applies;
+
+  // A label no selector reads: only kube-system itself is evaluated.
+  cache.reflector("namespaces")->apply("MODIFIED", ns_labelled("kube-system", {{"dns", "true"}, {"unrelated", "x"}}));
+  CHECK(audit.run_once(t + 11s) == 1);
+  // The label team's NetworkPolicy selects on: kube-system and team, not `other` (no policy there reads it).
+  cache.reflector("namespaces")->apply("MODIFIED", ns_labelled("kube-system", {{"unrelated", "x"}}));
+  CHECK(audit.run_once(t + 22s) == 2);
+  CHECK(rec.applies == applies + 1);
+  CHECK(dns_blocked(rec.stored["team"], "Pod/solo"));
+  // And back.
+  cache.reflector("namespaces")->apply("MODIFIED", ns_labelled("kube-system", {{"dns", "true"}}));
+  CHECK(audit.run_once(t + 33s) == 2);
+  CHECK_FALSE(dns_blocked(rec.stored["team"], "Pod/solo"));
+}
+
+TEST_CASE("background audit: a namespace's label change re-audits every namespace when a cluster policy reads it") {
+  // sigs.k8s.io/network-policy-api v1alpha1 NamespacedPod: "NamespaceSelector follows standard label selector
+  // semantics; if empty, it selects all Namespaces." The Admin tier allows DNS only to kube-dns in namespaces
+  // labelled dns=allowed and denies every other pod and address: kube-system's label decides DNS for the agents of
+  // every namespace the policy's subject selects.
+  auto cfg = std::make_shared<const loki::Config>(loki::Config::parse("selector: app=loki-mode\n", "test"));
+  PolicyCache cache(loki::ClusterConfig{}, true);
+  cache.create_reflectors(false, {loki::resources::adminnetworkpolicies});
+  Recorder rec;
+  BackgroundAuditOptions opts;
+  opts.interval = 10s;
+  opts.resync = 1h;
+  opts.cache_ready = [] { return true; };
+  BackgroundAudit audit(
+      cache, [cfg] { return cfg; }, opts, rec.store(), nullptr);
+  audit.attach();
+  const json dns_port = json::array(
+      {{{"portNumber", {{"protocol", "UDP"}, {"port", 53}}}}, {{"portNumber", {{"protocol", "TCP"}, {"port", 53}}}}});
+  const json anp = {
+      {"apiVersion", "policy.networking.k8s.io/v1alpha1"},
+      {"kind", "AdminNetworkPolicy"},
+      {"metadata", {{"name", "dns-from-labelled-only"}}},
+      {"spec",
+       {{"priority", 10},
+        {"subject", {{"namespaces", json::object()}}},
+        {"egress",
+         json::array(
+             {{{"name", "allow-dns"},
+               {"action", "Allow"},
+               {"to", json::array({{{"pods",
+                                     {{"namespaceSelector", {{"matchLabels", {{"dns", "allowed"}}}}},
+                                      {"podSelector", {{"matchLabels", {{"k8s-app", "kube-dns"}}}}}}}}})},
+               {"ports", dns_port}},
+              {{"name", "deny-rest"},
+               {"action", "Deny"},
+               {"to", json::array({{{"namespaces", json::object()}}, {{"networks", {"0.0.0.0/0", "::/0"}}}})}}})}}}};
+  cache.reflector("adminnetworkpolicies")->replace({anp});
+  cache.reflector("namespaces")
+      ->replace({ns_object("team"), ns_object("other"), ns_labelled("kube-system", {{"dns", "allowed"}})});
+  cache.reflector("networkpolicies")->replace({});
+  cache.reflector("pods")->replace(
+      {agent_pod("team", "solo", {{"app", "loki-mode"}}), agent_pod("other", "agent", {{"app", "loki-mode"}})});
+  audit.set_leader(true);
+  auto t = BackgroundAudit::Clock::now() + 1s;
+  CHECK(audit.run_once(t) >= 2);
+  REQUIRE(rec.stored.count("team"));
+  REQUIRE(rec.stored.count("other"));
+  CHECK_FALSE(dns_blocked(rec.stored["team"], "Pod/solo"));
+  CHECK_FALSE(dns_blocked(rec.stored["other"], "Pod/agent"));
+
+  // Nothing in team or other changes; both lose DNS.
+  cache.reflector("namespaces")->apply("MODIFIED", ns_object("kube-system"));
+  CHECK(audit.run_once(t + 11s) == 3);  // kube-system, team, other
+  CHECK(dns_blocked(rec.stored["team"], "Pod/solo"));
+  CHECK(dns_blocked(rec.stored["other"], "Pod/agent"));
+  // A label the policy does not read: kube-system only.
+  cache.reflector("namespaces")->apply("MODIFIED", ns_labelled("kube-system", {{"x", "1"}}));
+  CHECK(audit.run_once(t + 22s) == 1);
+  cache.reflector("namespaces")->apply("MODIFIED", ns_labelled("kube-system", {{"x", "1"}, {"dns", "allowed"}}));
+  CHECK(audit.run_once(t + 33s) == 3);
+  CHECK_FALSE(dns_blocked(rec.stored["team"], "Pod/solo"));
+  CHECK_FALSE(dns_blocked(rec.stored["other"], "Pod/agent"));
+}

@@ -5,7 +5,9 @@
 # pods and NetworkPolicies within seconds, each written once (counted from the
 # API server: every resourceVersion of the report is recorded by a watch),
 # fail-over to the other replica without rewriting, the same findings as
-# `loki-audit`, and a 5,000-pod namespace re-audited within the bound.
+# `loki-audit`, a namespace's label change re-auditing the namespaces whose
+# policies select it by label, and a 5,000-pod namespace re-audited within
+# the bound.
 #
 #   tests/cluster/with-cluster-env tests/webhook/background_audit.sh build/bin/loki-webhook build/bin/loki-audit
 #
@@ -25,6 +27,8 @@ RUN=$$
 NS=lg-audit-$RUN         # the agents
 BIG=lg-audit-big-$RUN    # the 5,000-pod namespace
 LEASE_NS=lg-audit-lease-$RUN
+DNS_NS=lg-audit-dns-$RUN  # an agent whose DNS depends on kube-system's labels
+DNS_LABEL=lg-audit-dns-r$RUN
 SCALE=${LOKI_AUDIT_SCALE_PODS:-5000}
 PKI=$LOKI_CLUSTER_DIR/pki
 declare -A PID PORT
@@ -34,7 +38,9 @@ cleanup() {
   stop_replica a
   stop_replica b
   [ -n "$WATCH" ] && kill "$WATCH" 2>/dev/null
-  k delete namespace "$NS" "$BIG" "$LEASE_NS" --wait=false >/dev/null 2>&1
+  k label namespace kube-system "$DNS_LABEL-" >/dev/null 2>&1
+  k delete adminnetworkpolicy "lg-audit-tiers-$RUN" >/dev/null 2>&1
+  k delete namespace "$NS" "$BIG" "$LEASE_NS" "$DNS_NS" --wait=false >/dev/null 2>&1
   rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -47,6 +53,14 @@ install_crds() {
 }
 install_crds >"$TMP/crds.log" 2>&1 && ok "openreports.io CRDs installed from the pinned reports-api module" ||
   fatal "CRDs: $(cat "$TMP/crds.log")"
+# AdminNetworkPolicy (network-policy-api v1alpha1), before the replicas start: their discovery finds it served.
+install_anp_crds() {
+  local f
+  for f in $("$ROOT/tests/cluster/report-crds.sh" netpol-v1alpha1); do k apply --server-side -f "$f" || return 1; done
+  k wait --for condition=established --timeout=60s crd/adminnetworkpolicies.policy.networking.k8s.io
+}
+install_anp_crds >"$TMP/anp-crds.log" 2>&1 && ok "AdminNetworkPolicy CRD installed from the pinned network-policy-api module" ||
+  fatal "ANP CRD: $(cat "$TMP/anp-crds.log")"
 k create namespace "$NS" >/dev/null && k create namespace "$LEASE_NS" >/dev/null
 sign_serving_cert "$PKI/ca.crt" "$PKI/ca.key" "$TMP/tls"
 # Agents of this run only: other tests' pods in the shared cluster are not this run's agents.
@@ -124,8 +138,8 @@ spec:
     metadata: {labels: {app: loki-mode, audit-run: r$RUN}}
     spec: {containers: [{name: agent, image: loki:1}]}
 EOF
-report_has() {  # result rule kind/name [absent]
-  k get report loki-guard -n "$NS" -o json 2>/dev/null | python3 -c '
+report_has() {  # result rule kind/name [absent]   (REPORT_NS: another namespace than $NS)
+  k get report loki-guard -n "${REPORT_NS:-$NS}" -o json 2>/dev/null | python3 -c '
 import json, sys
 r = json.load(sys.stdin)
 want = (sys.argv[1], sys.argv[2], sys.argv[3])
@@ -214,6 +228,50 @@ secs=$(until_true 60 bash -c "! '$KUBECTL' get report loki-guard -n '$NS' >/dev/
   ok "no agents left: the report is deleted after ${secs}s" || bad "report not deleted"
 kill "$WATCH" 2>/dev/null
 WATCH=
+
+# --- a namespace's labels change: namespaces whose policies select it by label are re-audited --
+# k8s.io/api networking/v1 NetworkPolicyPeer: "namespaceSelector selects namespaces using cluster-scoped labels.
+# ... If podSelector is also set, then the NetworkPolicyPeer as a whole selects the pods matching podSelector in
+# the namespaces selected by namespaceSelector." The agent in $DNS_NS may send DNS to kube-dns only while
+# kube-system carries $DNS_LABEL=true (an AdminNetworkPolicy without rules selects it, so the tiers' verdict
+# decides DNS). Removing that label from kube-system changes nothing in $DNS_NS, yet its agent loses DNS.
+k create namespace "$DNS_NS" >/dev/null
+k label namespace kube-system "$DNS_LABEL=true" >/dev/null
+k apply -f - >/dev/null <<EOF
+apiVersion: policy.networking.k8s.io/v1alpha1
+kind: AdminNetworkPolicy
+metadata: {name: lg-audit-tiers-$RUN}
+spec:
+  priority: 77
+  subject: {namespaces: {matchLabels: {kubernetes.io/metadata.name: $DNS_NS}}}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: allow-dns, namespace: $DNS_NS}
+spec:
+  podSelector: {matchLabels: {app: loki-mode}}
+  policyTypes: [Egress]
+  egress:
+  - to:
+    - namespaceSelector: {matchLabels: {$DNS_LABEL: "true"}}
+      podSelector: {matchLabels: {k8s-app: kube-dns}}
+    ports: [{protocol: UDP, port: 53}, {protocol: TCP, port: 53}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: agent, namespace: $DNS_NS, labels: {app: loki-mode, audit-run: r$RUN}}
+spec: {containers: [{name: agent, image: loki:1}]}
+EOF
+secs=$(REPORT_NS=$DNS_NS until_true 30 report_has pass dns-blocked Pod/agent) &&
+  ok "$DNS_NS's agent may send DNS while kube-system is labelled $DNS_LABEL=true (${secs}s)" ||
+  bad "no dns-blocked pass for $DNS_NS/agent" "$(k get report loki-guard -n "$DNS_NS" -o yaml 2>&1 | head -40)"
+sleep 2  # settled: the next evaluation is the label's
+k label namespace kube-system "$DNS_LABEL-" >/dev/null
+secs=$(REPORT_NS=$DNS_NS until_true 30 report_has fail dns-blocked Pod/agent) &&
+  ok "kube-system's label removed: $DNS_NS's report has dns-blocked for its agent after ${secs}s" ||
+  bad "$DNS_NS not re-audited after kube-system's label change" \
+    "$(k get report loki-guard -n "$DNS_NS" -o yaml 2>&1 | head -40)"
+k delete adminnetworkpolicy "lg-audit-tiers-$RUN" >/dev/null
 
 # --- a namespace with $SCALE pods ---------------------------------------------
 if [ "$SCALE" -gt 0 ]; then
