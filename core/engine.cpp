@@ -71,9 +71,11 @@ Finding finding_from_load_error(const LoadError& e, const EngineOptions& opts) {
 }
 
 const EffectiveSecurityContext& PodContext::security_context(const ContainerRef& c) const {
-  // c is an element of `containers` (the checks iterate it); anything else is computed every time.
-  const auto i = static_cast<std::size_t>(&c - containers.data());
-  if (&c < containers.data() || i >= containers.size()) {
+  // c is an element of `containers` (the checks iterate it; a pod has a few);
+  // anything else is computed every time.
+  std::size_t i = 0;
+  while (i < containers.size() && &containers[i] != &c) ++i;
+  if (i == containers.size()) {
     thread_local EffectiveSecurityContext scratch;
     scratch = effective_security_context(pod, c);
     return scratch;
