@@ -289,7 +289,8 @@ BackgroundAudit::PodState BackgroundAudit::check_pod(const json& pod, const Conf
   if (st.agent) {  // the rules are for agents only
     PodFindings pf = strip(std::move(findings), ns, string_field(meta(pod), "name"));
     if (!batch.default_tokens.empty()) {
-      pf.token_service_account = std::move(batch.default_tokens.front().service_account);
+      const std::string& key = batch.default_tokens.front().service_account;  // "ns/name"
+      pf.token_service_account = key.substr(key.find('/') + 1);
       mix(pf.hash, std::hash<std::string>{}(pf.token_service_account));
     }
     st.findings = intern(std::move(pf));
@@ -450,7 +451,7 @@ std::optional<json> BackgroundAudit::build(const std::string& ns, std::vector<Fi
     if (!p->findings) continue;
     std::vector<Finding> own = restore(*p->findings, ns, name);
     if (token_opt_outs && !p->findings->token_service_account.empty())
-      drop_unmounted_token_findings(own, p->findings->token_service_account, *token_opt_outs);
+      drop_unmounted_token_findings(own, ns + "/" + p->findings->token_service_account, *token_opt_outs);
     for (Finding& f : own) groups.add(std::move(f), top.first, top.second, name);
   }
   for (auto& [f, name] : pod_network) {
