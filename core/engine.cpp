@@ -46,12 +46,23 @@ std::optional<std::string> service_account_opting_out(const Object& object, cons
   return ref.ns + "/" + ref.name;
 }
 
+bool token_unmounted_by_service_account(const PodTemplate& pod, const std::string& ns,
+                                        const std::set<std::string>& opted_out) {
+  if (opted_out.empty() || pod_sets_token_automount(pod)) return false;  // the pod field wins
+  return opted_out.count(service_account_key(pod, ns)) > 0;
+}
+
+void drop_unmounted_token_findings(std::vector<Finding>& findings, const std::string& service_account,
+                                   const std::set<std::string>& opted_out) {
+  if (!opted_out.count(service_account)) return;
+  std::erase_if(findings, [](const Finding& f) { return f.rule == "service-account-token"; });
+}
+
 void drop_unmounted_token_findings(std::vector<Finding>& findings, const Object& object,
                                    const std::string& default_namespace, const std::set<std::string>& opted_out) {
   if (opted_out.empty()) return;
   auto pod = find_pod_template(object.json);
-  if (!pod || pod_sets_token_automount(*pod)) return;  // the pod field wins
-  if (!opted_out.count(service_account_key(*pod, object.ref(default_namespace).ns))) return;
+  if (!pod || !token_unmounted_by_service_account(*pod, object.ref(default_namespace).ns, opted_out)) return;
   std::erase_if(findings, [](const Finding& f) { return f.rule == "service-account-token"; });
 }
 

@@ -295,7 +295,14 @@ void validate_pod_like(Context& c, json&& object, const Config& config, const Cl
   Pipeline pipeline = admission_pipeline(config, ns, true);
   PipelineBatch me;  // the object's network record, for the network pass
   Judged judged;
-  judge_object(pipeline.check(o, me), c, *pod, config, ephemeral, judged);
+  std::vector<Finding> found = pipeline.check(o, me);
+  // As `loki-audit` (core/cluster.cpp): the pod's ServiceAccount may settle
+  // service-account-token. Unknown (cache not synced, or a watch down: a
+  // ServiceAccount may have turned automount back on): the finding stays,
+  // erring toward the unsafe side, as before the webhook read them.
+  if (auto opt_outs = cluster.available && cluster.token_opt_outs ? cluster.token_opt_outs(ns) : nullptr)
+    drop_unmounted_token_findings(found, o, ns, *opt_outs);
+  judge_object(std::move(found), c, *pod, config, ephemeral, judged);
   if (!ephemeral && c.d.operation != "DELETE") judge_network(pipeline, std::move(me), o, config, cluster, ns, judged);
   settle(c, effective_mode(config, cluster, ns), judged, c.d.kind + " " + ns + "/" + c.d.name);
 }
@@ -493,8 +500,15 @@ Decision mutate(const json& review, const Config& config, const ClusterView& clu
     c.d.decision = Verdict::skip;
     return finish(c);
   }
+  // What validation does not report, mutation does not patch: no
+  // automountServiceAccountToken where the ServiceAccount already mounts no
+  // token. Unknown (cache not synced): patched, as before.
+  std::vector<std::string_view> settled;
+  if (auto opt_outs = cluster.available && cluster.token_opt_outs ? cluster.token_opt_outs(c.d.ns) : nullptr)
+    if (token_unmounted_by_service_account(*pod, c.d.ns, *opt_outs))
+      settled.push_back(checks::rule_service_account_token.id);
   auto paths = pod_template_paths(c.d.kind);
-  MutationResult m = mutate_pod(*obj, paths->spec, paths->metadata, config);
+  MutationResult m = mutate_pod(*obj, paths->spec, paths->metadata, config, settled);
   for (const auto& ch : m.changes) c.d.patch_summary += (c.d.patch_summary.empty() ? "" : ",") + ch;
   if (m.patch.empty()) {
     c.d.decision = Verdict::allow;

@@ -13,6 +13,7 @@
 #include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -42,6 +43,10 @@ struct ClusterView {
   // The namespaces that have live pods (for cluster network policy changes,
   // which can open egress in any of them).
   std::function<std::vector<std::string>()> pod_namespaces;
+  // The ServiceAccounts of a namespace with automountServiceAccountToken:
+  // false, as "namespace/name" (the keys drop_unmounted_token_findings takes);
+  // null when there are none, or when they are not known (not listed yet).
+  std::function<std::shared_ptr<const std::set<std::string>>(const std::string& ns)> token_opt_outs;
 };
 
 // Live pod objects into an inventory, as a view's `pods` adds them (views

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <loki/cluster.hpp>
+#include <loki/engine.hpp>
 #include <loki/json_access.hpp>
 #include <loki/kube_client.hpp>
 #include <loki/pipeline.hpp>
@@ -245,7 +246,7 @@ std::shared_ptr<const BackgroundAudit::PodFindings> BackgroundAudit::intern(PodF
   auto [lo, hi] = interned_.equal_range(pf.hash);
   for (auto it = lo; it != hi; ++it)
     if (auto sp = it->second.lock();
-        sp && sp->own == pf.own &&
+        sp && sp->own == pf.own && sp->token_service_account == pf.token_service_account &&
         std::equal(sp->findings.begin(), sp->findings.end(), pf.findings.begin(), pf.findings.end(), same_finding))
       return sp;
   auto sp = std::make_shared<const PodFindings>(std::move(pf));
@@ -285,8 +286,15 @@ BackgroundAudit::PodState BackgroundAudit::check_pod(const json& pod, const Conf
   for (auto& f : pipeline.check(o, batch))
     if (f.rule != rule_id::invalid_manifest) findings.push_back(std::move(f));
   st.agent = batch.agent_pods > 0;
-  if (st.agent)  // the rules are for agents only
-    st.findings = intern(strip(std::move(findings), ns, string_field(meta(pod), "name")));
+  if (st.agent) {  // the rules are for agents only
+    PodFindings pf = strip(std::move(findings), ns, string_field(meta(pod), "name"));
+    if (!batch.default_tokens.empty()) {
+      const std::string& key = batch.default_tokens.front().service_account;  // "ns/name"
+      pf.token_service_account = key.substr(key.find('/') + 1);
+      mix(pf.hash, std::hash<std::string>{}(pf.token_service_account));
+    }
+    st.findings = intern(std::move(pf));
+  }
   if (auto refs = meta(pod).find("ownerReferences"); refs != meta(pod).end() && refs->is_array())
     for (const auto& r : *refs)
       if (r.is_object() && r.value("controller", false)) {
@@ -432,13 +440,19 @@ std::optional<json> BackgroundAudit::build(const std::string& ns, std::vector<Fi
   std::vector<ReportSubject> checked;
   std::set<std::string> seen;
   std::map<std::string, std::pair<ObjectRef, std::string>> owner_of;
+  // As `loki-audit` (core/cluster.cpp): a ServiceAccount's automountServiceAccountToken: false settles
+  // service-account-token for the pods that leave the field unset. (The audit runs on a healthy cache only.)
+  const auto token_opt_outs = view.token_opt_outs ? view.token_opt_outs(ns) : nullptr;
   for (const auto& [name, p] : pods) {
     if (!p->agent) continue;
     auto top = top_owner(ns, name, *p);
     if (seen.insert(top.first.display()).second) checked.push_back({top.first});
     owner_of[name] = top;
-    if (p->findings)
-      for (Finding& f : restore(*p->findings, ns, name)) groups.add(std::move(f), top.first, top.second, name);
+    if (!p->findings) continue;
+    std::vector<Finding> own = restore(*p->findings, ns, name);
+    if (token_opt_outs && !p->findings->token_service_account.empty())
+      drop_unmounted_token_findings(own, ns + "/" + p->findings->token_service_account, *token_opt_outs);
+    for (Finding& f : own) groups.add(std::move(f), top.first, top.second, name);
   }
   for (auto& [f, name] : pod_network) {
     auto it = owner_of.find(name);

@@ -99,6 +99,11 @@ class BackgroundAudit {
     enum Own : std::uint8_t { object = 1, file = 2, name = 4 };  // what `restore` puts back
     std::vector<Finding> findings;
     std::vector<std::uint8_t> own;  // per finding, Own bits
+    // The name of the ServiceAccount whose automountServiceAccountToken the
+    // pod inherits when it has a service-account-token finding (empty: none,
+    // or the pod sets the field): settled at each evaluation, as SAs change.
+    // (Its name only: pods of one template share the set across namespaces.)
+    std::string token_service_account;
     std::size_t hash = 0;
   };
   struct PodState {

@@ -33,10 +33,12 @@ void note(std::vector<std::string>& changes, const std::string& what) {
 }
 
 // The fixes of the rules the config patches (rules.<id>.action: patch), in fix order.
-std::vector<const Fix*> fixes_to_apply(const Config& config) {
+std::vector<const Fix*> fixes_to_apply(const Config& config, const std::vector<std::string_view>& settled) {
   std::vector<const Fix*> fixes;
   for (const Rule& r : all_rules())
-    if (r.fix && config.action_of(r.id) == Action::patch) fixes.push_back(r.fix);
+    if (r.fix && config.action_of(r.id) == Action::patch &&
+        std::find(settled.begin(), settled.end(), r.id) == settled.end())
+      fixes.push_back(r.fix);
   std::stable_sort(fixes.begin(), fixes.end(), [](const Fix* a, const Fix* b) { return a->order < b->order; });
   return fixes;
 }
@@ -154,7 +156,7 @@ json json_patch_diff(const json& source, const json& target) {
 }
 
 MutationResult mutate_pod(const json& object, const std::string& spec_path, const std::string& meta_path,
-                          const Config& config) {
+                          const Config& config, const std::vector<std::string_view>& settled) {
   MutationResult r;
   r.patched = object;
   json& spec = at_path(r.patched, spec_path);
@@ -164,7 +166,7 @@ MutationResult mutate_pod(const json& object, const std::string& spec_path, cons
   }
   json& psc = fix::object_field(spec, "securityContext");
   FixContext ctx{spec, psc, config, r.changes};
-  apply_fixes(ctx, fixes_to_apply(config));
+  apply_fixes(ctx, fixes_to_apply(config, settled));
 
   json& meta = at_path(r.patched, meta_path);
   if (!meta.is_object()) meta = json::object();

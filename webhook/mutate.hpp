@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace loki::webhook {
@@ -29,7 +30,9 @@ struct MutationResult {
 // depth: a third of a mutating review went there).
 nlohmann::json json_patch_diff(const nlohmann::json& source, const nlohmann::json& target);
 
+// `settled`: rules whose fix is not applied (what the cluster already
+// settles for this pod, e.g. its ServiceAccount mounts no token).
 MutationResult mutate_pod(const nlohmann::json& object, const std::string& spec_path, const std::string& meta_path,
-                          const Config& config);
+                          const Config& config, const std::vector<std::string_view>& settled = {});
 
 }  // namespace loki::webhook

@@ -12,6 +12,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <tuple>
 #include <unordered_map>
 #include <utility>
@@ -98,6 +99,14 @@ void PolicyCache::create_reflectors(bool cilium, const std::vector<ResourceType>
   if (cilium_) cilium_->set_sink(policy_sink(1));
   // Cluster-scoped: their policies are all "clusterwide" records of the snapshot.
   for (std::size_t i = 0; i < cluster_reflectors.size(); ++i) cluster_reflectors[i]->set_sink(policy_sink(2 + i));
+  // ServiceAccounts (cluster-wide, like pods): a ServiceAccount's automountServiceAccountToken: false settles
+  // service-account-token for the pods that leave the field unset, as in `loki-audit` (core/cluster.cpp).
+  service_accounts_ = add(resources::serviceaccounts);
+  service_accounts_->set_sink(
+      {[this] { begin_service_accounts(); },
+       [this](std::vector<json>&& items) { stage_service_accounts(std::move(items)); },
+       [this] { commit_service_accounts(); },
+       [this](const std::string& type, json&& o) { apply_service_account(type, std::move(o)); }});
   namespaces_->set_sink({[this] { begin_namespaces(); },
                          [this](std::vector<json>&& items) { stage_namespaces(std::move(items)); },
                          [this] { commit_namespaces(); },
@@ -205,6 +214,29 @@ struct NsEntry {
 struct Clusterwide {
   std::map<std::pair<std::size_t, std::string>, PolicyList> by_object;  // (source, "ns/name")
   PolicyList all;                                                       // in that order
+};
+
+// ServiceAccounts with automountServiceAccountToken: false, by namespace, as
+// the keys drop_unmounted_token_findings takes ("namespace/name"): a few bytes
+// per ServiceAccount that opts out, nothing of the others. Sharded by
+// namespace, so a watch event copies one shard and one namespace's set.
+using OptOuts = std::set<std::string>;
+constexpr std::size_t kTokenShards = 64;
+
+struct TokenOptOuts {
+  using Shard = std::map<std::string, std::shared_ptr<const OptOuts>>;  // namespace -> its opt-outs
+  std::array<std::shared_ptr<const Shard>, kTokenShards> shards;
+  std::size_t count = 0;
+
+  static std::size_t shard_of(const std::string& ns) { return std::hash<std::string>{}(ns) % kTokenShards; }
+  std::shared_ptr<const OptOuts> find(const std::string& ns) const {
+    const auto& shard = shards[shard_of(ns)];
+    if (!shard) return nullptr;
+    auto it = shard->find(ns);
+    return it == shard->end() ? nullptr : it->second;
+  }
+  // The namespace of a "namespace/name" key (namespace names have no '/').
+  static std::string namespace_of(const std::string& key) { return key.substr(0, key.find('/')); }
 };
 
 template <class T>
@@ -363,6 +395,7 @@ struct PolicyCache::Snapshot {
   std::shared_ptr<const Clusterwide> clusterwide;
   std::array<std::size_t, kPolicySources> policies{};  // parsed, per source
   std::size_t namespaces = 0, pods = 0;
+  std::shared_ptr<const TokenOptOuts> token_opt_outs;  // null until ServiceAccounts are listed
 
   const NsEntry* find(const std::string& ns) const {
     const auto& shard = shards[shard_of(ns)];
@@ -665,6 +698,104 @@ void PolicyCache::apply_pod(const std::string& type, json&& object) {
   changed(ns);
 }
 
+// ---- ServiceAccounts --------------------------------------------------------------
+
+void PolicyCache::begin_service_accounts() {
+  staged_opt_outs_.clear();
+}
+
+void PolicyCache::stage_service_accounts(std::vector<json>&& items) {
+  for (auto& item : items) {
+    Object o;
+    o.json = std::move(item);
+    // The same test as `loki-audit`'s, on the object as listed.
+    if (auto key = service_account_opting_out(o, "")) staged_opt_outs_.push_back(std::move(*key));
+  }
+  items = {};
+}
+
+void PolicyCache::commit_service_accounts() {
+  std::map<std::string, OptOuts> by_ns;
+  for (auto& key : staged_opt_outs_) by_ns[TokenOptOuts::namespace_of(key)].insert(std::move(key));
+  staged_opt_outs_ = {};
+  auto next = std::make_shared<TokenOptOuts>();
+  std::array<std::shared_ptr<TokenOptOuts::Shard>, kTokenShards> shards;
+  for (auto& [ns, keys] : by_ns) {
+    auto& shard = shards[TokenOptOuts::shard_of(ns)];
+    if (!shard) shard = std::make_shared<TokenOptOuts::Shard>();
+    next->count += keys.size();
+    shard->emplace(ns, std::make_shared<const OptOuts>(std::move(keys)));
+  }
+  for (std::size_t i = 0; i < kTokenShards; ++i) next->shards[i] = std::move(shards[i]);
+  // The namespaces whose opt-outs differ from before: only their verdicts can change.
+  std::vector<std::string> affected;
+  update([&](Snapshot& s) {
+    // (A namespace's set is never empty: null is none.)
+    auto differs = [](const std::shared_ptr<const OptOuts>& a, const std::shared_ptr<const OptOuts>& b) {
+      return !a != !b || (a && *a != *b);
+    };
+    std::set<std::string> seen;
+    for (const auto* side : {s.token_opt_outs.get(), static_cast<const TokenOptOuts*>(next.get())})
+      if (side)
+        for (const auto& shard : side->shards)
+          if (shard)
+            for (const auto& [ns, keys] : *shard)
+              if (seen.insert(ns).second &&
+                  differs(s.token_opt_outs ? s.token_opt_outs->find(ns) : nullptr, next->find(ns)))
+                affected.push_back(ns);
+    s.token_opt_outs = std::move(next);
+  });
+  for (const auto& ns : affected) changed(ns);
+}
+
+void PolicyCache::apply_service_account(const std::string& type, json&& object) {
+  std::string ns, name;
+  std::tie(ns, name) = ns_and_name(object);
+  const std::string key = ns + "/" + name;
+  Object o;
+  o.json = std::move(object);
+  const bool opts_out = type != "DELETED" && service_account_opting_out(o, "").has_value();
+  auto listed = [&](const Snapshot& s) {
+    std::shared_ptr<const OptOuts> before = s.token_opt_outs ? s.token_opt_outs->find(ns) : nullptr;
+    return before && before->count(key) > 0;
+  };
+  // An edit of something else (labels, secrets): nothing to publish. (This
+  // reflector's thread is the only writer of the opt-outs.)
+  if (auto cur = current(); cur->token_opt_outs && opts_out == listed(*cur)) return;
+  bool changed_here = false;
+  update([&](Snapshot& s) {
+    std::shared_ptr<const OptOuts> before = s.token_opt_outs ? s.token_opt_outs->find(ns) : nullptr;
+    if (opts_out == listed(s)) {
+      if (!s.token_opt_outs) s.token_opt_outs = std::make_shared<const TokenOptOuts>();
+      return;
+    }
+    auto next = s.token_opt_outs ? std::make_shared<TokenOptOuts>(*s.token_opt_outs) : std::make_shared<TokenOptOuts>();
+    auto& slot = next->shards[TokenOptOuts::shard_of(ns)];
+    auto shard = slot ? std::make_shared<TokenOptOuts::Shard>(*slot) : std::make_shared<TokenOptOuts::Shard>();
+    auto keys = before ? std::make_shared<OptOuts>(*before) : std::make_shared<OptOuts>();
+    if (opts_out) {
+      keys->insert(key);
+      ++next->count;
+    } else {
+      keys->erase(key);
+      --next->count;
+    }
+    if (keys->empty())
+      shard->erase(ns);
+    else
+      (*shard)[ns] = std::move(keys);
+    slot = shard->empty() ? nullptr : std::move(shard);
+    s.token_opt_outs = std::move(next);
+    changed_here = true;
+  });
+  if (changed_here) changed(ns);
+}
+
+std::size_t PolicyCache::token_opt_outs() const {
+  auto s = current();
+  return s->token_opt_outs ? s->token_opt_outs->count : 0;
+}
+
 std::size_t PolicyCache::policies() const {
   auto s = current();
   std::size_t n = 0;
@@ -691,6 +822,10 @@ ClusterView PolicyCache::view(const Config& config) const {
   std::shared_ptr<const Snapshot> snap = current();
   v.available = healthy();
   if (!v.available) v.unavailable_reason = status();
+  // Not listed yet: none known, so service-account-token stays reported, as before the webhook read them.
+  v.token_opt_outs = [snap](const std::string& ns) -> std::shared_ptr<const OptOuts> {
+    return snap->token_opt_outs ? snap->token_opt_outs->find(ns) : nullptr;
+  };
   v.fill = [snap](const std::string& ns, netpol::Inventory& inv) {
     const NsEntry* e = snap->find(ns);
     // The snapshot's records, referred to (the inventory keeps the snapshot alive): no copies.

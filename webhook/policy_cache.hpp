@@ -1,6 +1,7 @@
 // The webhook's view of the cluster: NetworkPolicies, Namespaces, Pods (and
 // CiliumNetworkPolicies, ClusterNetworkPolicies, AdminNetworkPolicies,
-// BaselineAdminNetworkPolicies when their CRDs are served), kept by list+watch
+// BaselineAdminNetworkPolicies when their CRDs are served), and which
+// ServiceAccounts set automountServiceAccountToken: false, kept by list+watch
 // reflectors and pre-parsed for the admission hot path.
 #pragma once
 
@@ -40,6 +41,7 @@ class PolicyCache {
   std::size_t policies() const;
   std::size_t namespaces() const;
   std::size_t pods() const;
+  std::size_t token_opt_outs() const;  // ServiceAccounts with automountServiceAccountToken: false
   struct ReflectorStats {
     std::string resource;  // plural name: networkpolicies, namespaces, pods, ciliumnetworkpolicies
     std::size_t relists, expired, errors;
@@ -89,6 +91,11 @@ class PolicyCache {
   void stage_pods(std::vector<nlohmann::json>&& items);
   void commit_pods();
   void apply_pod(const std::string& type, nlohmann::json&& object);
+  // ServiceAccounts: only the keys of those that opt out of token automount.
+  void begin_service_accounts();
+  void stage_service_accounts(std::vector<nlohmann::json>&& items);
+  void commit_service_accounts();
+  void apply_service_account(const std::string& type, nlohmann::json&& object);
 
   ClusterConfig cfg_;
   bool watch_pods_;
@@ -97,6 +104,8 @@ class PolicyCache {
   Reflector* cilium_ = nullptr;
   Reflector* namespaces_ = nullptr;
   Reflector* pods_ = nullptr;
+  Reflector* service_accounts_ = nullptr;
+  std::vector<std::string> staged_opt_outs_;  // of a ServiceAccount list in progress ("ns/name")
   std::shared_ptr<const Snapshot> current() const;
   // The published snapshot. Its mutex is held only to copy or swap the
   // pointer, never while a snapshot is built or freed. (Not

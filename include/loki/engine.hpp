@@ -41,10 +41,18 @@ bool pod_sets_token_automount(const PodTemplate& pod);
 // "namespace/name" of a ServiceAccount object that sets
 // automountServiceAccountToken: false; nullopt for any other object.
 std::optional<std::string> service_account_opting_out(const Object& object, const std::string& default_namespace);
+// Whether the pod template, in namespace `ns`, leaves the field unset and runs
+// as one of the `opted_out` ServiceAccounts: no token is mounted.
+bool token_unmounted_by_service_account(const PodTemplate& pod, const std::string& ns,
+                                        const std::set<std::string>& opted_out);
 // Drops the service-account-token findings on `object` (a pod or a workload)
 // that its ServiceAccount's own automountServiceAccountToken: false settles.
 void drop_unmounted_token_findings(std::vector<Finding>& findings, const Object& object,
                                    const std::string& default_namespace, const std::set<std::string>& opted_out);
+// The same for findings already made, of a pod template that leaves the field
+// unset and runs as `service_account` ("ns/name", PipelineBatch::DefaultToken).
+void drop_unmounted_token_findings(std::vector<Finding>& findings, const std::string& service_account,
+                                   const std::set<std::string>& opted_out);
 
 // Checks one object: manifest validity, then the pod rules when it carries a
 // loki-mode pod template. Applies rule settings and ignore annotations.

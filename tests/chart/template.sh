@@ -124,6 +124,11 @@ assert {"--background-audit", "--audit-interval=10s", "--audit-resync=10m", "--r
 env = {e["name"]: e["valueFrom"]["fieldRef"]["fieldPath"] for e in c["env"]}
 assert env == {"POD_NAME": "metadata.name", "POD_NAMESPACE": "metadata.namespace"}, env
 rules = one(on, "ClusterRole")["rules"]
+# The policy cache's reflectors: read-only, whatever the audit says (ServiceAccounts: their automountServiceAccountToken).
+for ds in (on, off):
+    core = [r for r in one(ds, "ClusterRole")["rules"] if r["apiGroups"] == [""] and "serviceaccounts" in r["resources"]]
+    assert core == [{"apiGroups": [""], "resources": ["namespaces", "pods", "serviceaccounts"],
+                     "verbs": ["get", "list", "watch"]}], core
 assert {"apiGroups": ["openreports.io"], "resources": ["reports"], "verbs": ["list", "create", "patch", "delete"]} in rules, rules
 assert not any("watch" in r["verbs"] and "reports" in r["resources"] for r in rules)
 role = one(on, "Role")

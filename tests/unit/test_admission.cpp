@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include "admission.hpp"
 #include "mutate.hpp"
+#include "policy_cache.hpp"
 
 using nlohmann::json;
 using namespace loki::webhook;
@@ -608,4 +609,76 @@ TEST_CASE("json_patch_diff gives json::diff's operations, in its order") {
   CHECK(nonempty > 2000);  // the edits do reach the diff
   CHECK(json_patch_diff(json(1), json(1.0)).empty());
   CHECK(json_patch_diff(json::object({{"a/b~", 1}}), json::object()).dump() == R"([{"op":"remove","path":"/a~1b~0"}])");
+}
+
+TEST_CASE("service-account-token: a cached ServiceAccount with automountServiceAccountToken: false settles it") {
+  // "The pod spec takes precedence over the service account if both specify a automountServiceAccountToken
+  // value" (Kubernetes docs, Configure Service Accounts for Pods,
+  // https://kubernetes.io/docs/tasks/configure-pod-container/configure-service-account/): a pod that leaves the
+  // field unset mounts no token when its ServiceAccount sets it false. As `loki-audit` (core/cluster.cpp).
+  auto service_account = [](const std::string& name, json automount) {
+    json sa = {{"apiVersion", "v1"}, {"kind", "ServiceAccount"}, {"metadata", {{"name", name}, {"namespace", "loki"}}}};
+    if (!automount.is_null()) sa["automountServiceAccountToken"] = automount;
+    return sa;
+  };
+  PolicyCache cache(loki::ClusterConfig{}, false);
+  cache.create_reflectors(false);
+  loki::Config cfg;
+  json spec = hardened_spec();
+  spec.erase("automountServiceAccountToken");
+  spec["serviceAccountName"] = "no-token";
+  const json inherits = pod(spec);
+  json sets_true = inherits;
+  sets_true["spec"]["automountServiceAccountToken"] = true;
+  auto rules_of = [&](const json& object, const ClusterView& view) {
+    Decision d = validate(review(object), cfg, view);
+    return std::count(d.rules.begin(), d.rules.end(), "service-account-token");
+  };
+  auto patches_token = [&](const json& object, const ClusterView& view) {
+    Decision d = mutate(review(object), cfg, view);
+    return d.patch_summary.find("automountServiceAccountToken") != std::string::npos && response(d).contains("patch");
+  };
+  auto view = [&] {
+    ClusterView v = cache.view(cfg);
+    v.available = true;  // no reflector threads here: synced by replace()
+    return v;
+  };
+
+  // Not listed yet: unknown, so the finding and the patch stay (as before the webhook read ServiceAccounts).
+  CHECK(rules_of(inherits, view()) == 1);
+  CHECK(patches_token(inherits, view()));
+
+  cache.reflector("serviceaccounts")->replace({service_account("no-token", false), service_account("default", true)});
+  CHECK(rules_of(inherits, view()) == 0);
+  CHECK(response(validate(review(inherits), cfg, view()))["allowed"] == true);
+  CHECK_FALSE(patches_token(inherits, view()));
+  CHECK(mutate(review(inherits), cfg, view()).decision == Verdict::allow);  // nothing else to patch
+  // The pod's own value wins.
+  CHECK(rules_of(sets_true, view()) == 1);
+  // Another ServiceAccount (the default one, automount true), another namespace: the finding stays.
+  json plain = inherits;
+  plain["spec"].erase("serviceAccountName");
+  CHECK(rules_of(plain, view()) == 1);
+  CHECK(patches_token(plain, view()));
+  CHECK(validate(review(inherits, "CREATE", "other"), cfg, view()).decision == Verdict::deny);
+  // The cache down (a watch interrupted): a ServiceAccount may have changed; the finding and the patch stay.
+  ClusterView down = view();
+  down.available = false;
+  CHECK(rules_of(inherits, down) == 1);
+  CHECK(patches_token(inherits, down));
+  // The ServiceAccount turns automount back on: reported and patched again.
+  cache.reflector("serviceaccounts")->apply("MODIFIED", service_account("no-token", true));
+  CHECK(rules_of(inherits, view()) == 1);
+  CHECK(patches_token(inherits, view()));
+  // A workload's template is settled the same way.
+  cache.reflector("serviceaccounts")->apply("MODIFIED", service_account("no-token", false));
+  json deployment = {{"apiVersion", "apps/v1"},
+                     {"kind", "Deployment"},
+                     {"metadata", {{"name", "agent"}}},
+                     {"spec",
+                      {{"selector", {{"matchLabels", {{"app", "loki-mode"}}}}},
+                       {"template", {{"metadata", {{"labels", {{"app", "loki-mode"}}}}}, {"spec", spec}}}}}};
+  CHECK(rules_of(deployment, view()) == 0);
+  cache.reflector("serviceaccounts")->apply("DELETED", service_account("no-token", false));
+  CHECK(rules_of(deployment, view()) == 1);
 }

@@ -661,3 +661,80 @@ TEST_CASE("background audit: a namespace's label change re-audits every namespac
   CHECK_FALSE(dns_blocked(rec.stored["team"], "Pod/solo"));
   CHECK_FALSE(dns_blocked(rec.stored["other"], "Pod/agent"));
 }
+
+TEST_CASE("background audit: a ServiceAccount's automountServiceAccountToken: false settles pods, as loki-audit") {
+  // "The pod spec takes precedence over the service account if both specify a automountServiceAccountToken
+  // value" (Kubernetes docs, Configure Service Accounts for Pods,
+  // https://kubernetes.io/docs/tasks/configure-pod-container/configure-service-account/).
+  auto cfg = std::make_shared<const loki::Config>(loki::Config::parse("selector: app=loki-mode\n", "test"));
+  PolicyCache cache(loki::ClusterConfig{}, true);
+  cache.create_reflectors(false);
+  Recorder rec;
+  BackgroundAuditOptions opts;
+  opts.interval = 10s;
+  opts.resync = 1h;
+  opts.cache_ready = [] { return true; };
+  BackgroundAudit audit(
+      cache, [cfg] { return cfg; }, opts, rec.store(), nullptr);
+  audit.attach();
+  auto service_account = [](const std::string& name, bool automount) {
+    return json{{"apiVersion", "v1"},
+                {"kind", "ServiceAccount"},
+                {"metadata", {{"name", name}, {"namespace", "team"}}},
+                {"automountServiceAccountToken", automount}};
+  };
+  json inherits = agent_pod("team", "inherits", {{"app", "loki-mode"}});
+  inherits["spec"]["serviceAccountName"] = "no-token";
+  json overrides = agent_pod("team", "overrides", {{"app", "loki-mode"}});
+  overrides["spec"]["serviceAccountName"] = "no-token";
+  overrides["spec"]["automountServiceAccountToken"] = true;
+  json plain = agent_pod("team", "plain", {{"app", "loki-mode"}});
+  cache.reflector("namespaces")->replace({ns_object("team")});
+  cache.reflector("networkpolicies")->replace({});
+  cache.reflector("serviceaccounts")->replace({service_account("no-token", true)});
+  cache.reflector("pods")->replace({inherits, overrides, plain});
+  auto failing = [&] {
+    std::set<std::string> out;
+    for (const auto& r : results(rec.stored["team"], "fail"))
+      if (r.rfind("service-account-token ", 0) == 0) out.insert(r.substr(r.find('/') + 1));
+    return out;
+  };
+  audit.set_leader(true);
+  auto t = BackgroundAudit::Clock::now() + 1s;
+  CHECK(audit.run_once(t) == 1);
+  CHECK(failing() == std::set<std::string>{"inherits", "overrides", "plain"});
+
+  // The ServiceAccount opts out: its namespace is re-audited; the pod that leaves the field unset is settled.
+  cache.reflector("serviceaccounts")->apply("MODIFIED", service_account("no-token", false));
+  CHECK(audit.run_once(t + 11s) == 1);
+  CHECK(failing() == std::set<std::string>{"overrides", "plain"});
+  CHECK(has(results(rec.stored["team"], "pass"), "service-account-token Pod/inherits"));
+  // The same objects through `loki-audit`'s cluster audit: the same findings.
+  loki::ClusterSnapshot snap;
+  snap.namespaces = {ns_object("team")};
+  snap.pods = {inherits, overrides, plain};
+  snap.serviceaccounts = {service_account("no-token", false)};
+  loki::EngineOptions eo;
+  eo.config = *cfg;
+  auto cli = loki::audit_snapshot(snap, eo);
+  std::vector<loki::Finding> mine;
+  REQUIRE(audit.build("team", &mine));
+  auto tokens = [](const std::vector<loki::Finding>& v) {
+    std::set<std::string> out;
+    for (const auto& f : v)
+      if (f.rule == "service-account-token") out.insert(f.object.name + "|" + f.message);
+    return out;
+  };
+  CHECK(tokens(mine) == tokens(cli.findings));
+  CHECK(tokens(mine).size() == 2);
+
+  // Back to true: reported again at the next evaluation.
+  cache.reflector("serviceaccounts")->apply("MODIFIED", service_account("no-token", true));
+  CHECK(audit.run_once(t + 22s) == 1);
+  CHECK(failing() == std::set<std::string>{"inherits", "overrides", "plain"});
+  // An edit that changes nothing the verdict reads: no re-audit.
+  json labelled = service_account("no-token", true);
+  labelled["metadata"]["labels"] = {{"tier", "ci"}};
+  cache.reflector("serviceaccounts")->apply("MODIFIED", std::move(labelled));
+  CHECK(audit.run_once(t + 33s) == 0);
+}

@@ -9,8 +9,10 @@
 #include "admission.hpp"
 #include "policy_cache.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -348,4 +350,71 @@ TEST_CASE("policy cache: cluster network policies (issue 21) are in every namesp
   cache.reflector("clusternetworkpolicies")->apply("DELETED", cnp("deny-all"));
   CHECK(policy_names(cache.view(cfg), "app") == std::vector<std::string>{"np", "anp"});
   CHECK(cache.policies() == 2);
+}
+
+TEST_CASE("policy cache: ServiceAccounts keep only the names of those that opt out of token automount") {
+  // "The pod spec takes precedence over the service account if both specify a automountServiceAccountToken
+  // value" (Kubernetes docs, Configure Service Accounts for Pods): a ServiceAccount's false matters only for
+  // pods that leave the field unset; the cache keeps which ServiceAccounts say false, nothing else of them.
+  PolicyCache cache(loki::ClusterConfig{}, false);
+  cache.create_reflectors(false);
+  REQUIRE(cache.reflector("serviceaccounts") != nullptr);
+  std::vector<std::string> marked;
+  PolicyCache::Listener l;
+  l.changed = [&](const std::string& ns) { marked.push_back(ns); };
+  cache.set_listener(l);
+  auto sa = [](const std::string& ns, const std::string& name, json automount, json labels = json::object()) {
+    json o = {{"apiVersion", "v1"},
+              {"kind", "ServiceAccount"},
+              {"metadata", {{"name", name}, {"namespace", ns}, {"labels", labels}}}};
+    if (!automount.is_null()) o["automountServiceAccountToken"] = automount;
+    return o;
+  };
+  auto opt_outs = [&](const std::string& ns) {
+    auto keys = cache.view(loki::Config{}).token_opt_outs(ns);
+    return keys ? *keys : std::set<std::string>{};
+  };
+  CHECK(cache.view(loki::Config{}).token_opt_outs("team") == nullptr);  // not listed: unknown
+
+  const loki::Reflector::Sink& sas = cache.reflector("serviceaccounts")->sink();
+  sas.begin();
+  sas.page({sa("team", "gone", false)});
+  sas.begin();  // a restarted list voids its pages
+  sas.page({sa("team", "no-token", false), sa("team", "default", nullptr), sa("team", "mounts", true)});
+  sas.page({sa("db", "quiet", false), sa("db", "quoted", "false")});    // a string is not the boolean false
+  CHECK(cache.view(loki::Config{}).token_opt_outs("team") == nullptr);  // nothing published before the commit
+  sas.commit();
+  CHECK(opt_outs("team") == std::set<std::string>{"team/no-token"});
+  CHECK(opt_outs("db") == std::set<std::string>{"db/quiet"});
+  CHECK(opt_outs("elsewhere").empty());
+  CHECK(cache.token_opt_outs() == 2);
+  std::sort(marked.begin(), marked.end());
+  CHECK(marked == std::vector<std::string>{"db", "team"});  // the namespaces whose opt-outs changed
+
+  // Watch events: add, an edit of something else, update to true, delete.
+  marked.clear();
+  cache.reflector("serviceaccounts")->apply("ADDED", sa("team", "builder", false));
+  CHECK(opt_outs("team") == std::set<std::string>{"team/builder", "team/no-token"});
+  CHECK(marked == std::vector<std::string>{"team"});
+  auto before = cache.view(loki::Config{}).token_opt_outs("team");
+  cache.reflector("serviceaccounts")->apply("MODIFIED", sa("team", "builder", false, {{"tier", "ci"}}));
+  CHECK(cache.view(loki::Config{}).token_opt_outs("team") == before);  // nothing the decision reads: not copied
+  CHECK(marked.size() == 1);                                           // and no re-audit
+  cache.reflector("serviceaccounts")->apply("MODIFIED", sa("team", "no-token", true));
+  CHECK(opt_outs("team") == std::set<std::string>{"team/builder"});
+  CHECK(*before == std::set<std::string>{"team/builder", "team/no-token"});  // a review's snapshot is immutable
+  cache.reflector("serviceaccounts")->apply("MODIFIED", sa("team", "default", nullptr));  // unset: not false
+  CHECK(opt_outs("team") == std::set<std::string>{"team/builder"});
+  cache.reflector("serviceaccounts")->apply("DELETED", sa("team", "builder", false));
+  CHECK(cache.view(loki::Config{}).token_opt_outs("team") == nullptr);
+  CHECK(opt_outs("db") == std::set<std::string>{"db/quiet"});
+  CHECK(cache.token_opt_outs() == 1);
+  CHECK(marked == std::vector<std::string>{"team", "team", "team"});
+
+  // A re-list (410 Gone) replaces the set, and marks only the namespaces that differ.
+  marked.clear();
+  cache.reflector("serviceaccounts")->replace({sa("db", "quiet", false), sa("ops", "runner", false)});
+  CHECK(marked == std::vector<std::string>{"ops"});
+  CHECK(opt_outs("ops") == std::set<std::string>{"ops/runner"});
+  CHECK(cache.token_opt_outs() == 2);
 }

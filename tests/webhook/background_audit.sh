@@ -6,8 +6,9 @@
 # API server: every resourceVersion of the report is recorded by a watch),
 # fail-over to the other replica without rewriting, the same findings as
 # `loki-audit`, a namespace's label change re-auditing the namespaces whose
-# policies select it by label, and a 5,000-pod namespace re-audited within
-# the bound.
+# policies select it by label, a ServiceAccount's automountServiceAccountToken
+# settling service-account-token as `loki-audit` does, and a 5,000-pod
+# namespace re-audited within the bound.
 #
 #   tests/cluster/with-cluster-env tests/webhook/background_audit.sh build/bin/loki-webhook build/bin/loki-audit
 #
@@ -272,6 +273,34 @@ secs=$(REPORT_NS=$DNS_NS until_true 30 report_has fail dns-blocked Pod/agent) &&
   bad "$DNS_NS not re-audited after kube-system's label change" \
     "$(k get report loki-guard -n "$DNS_NS" -o yaml 2>&1 | head -40)"
 k delete adminnetworkpolicy "lg-audit-tiers-$RUN" >/dev/null
+
+# --- a ServiceAccount's automountServiceAccountToken settles service-account-token, as in loki-audit --
+# "The pod spec takes precedence over the service account if both specify a automountServiceAccountToken value"
+# (Kubernetes docs, Configure Service Accounts for Pods): an agent that leaves the field unset under a
+# ServiceAccount with false mounts no token; the ServiceAccount flipped to true, it would again.
+sa_objects() {  # automount
+  cat <<EOF
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: no-token, namespace: $DNS_NS}
+automountServiceAccountToken: $1
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: sa-agent, namespace: $DNS_NS, labels: {app: loki-mode, audit-run: r$RUN}}
+spec: {serviceAccountName: no-token, containers: [{name: agent, image: loki:1}]}
+EOF
+}
+sa_objects false | k apply -f - >/dev/null
+secs=$(REPORT_NS=$DNS_NS until_true 30 report_has pass service-account-token Pod/sa-agent) &&
+  REPORT_NS=$DNS_NS report_has fail service-account-token Pod/sa-agent absent &&
+  REPORT_NS=$DNS_NS report_has fail service-account-token Pod/agent &&
+  ok "ServiceAccount with automountServiceAccountToken: false: its agent passes service-account-token (${secs}s)" ||
+  bad "service-account-token on sa-agent" "$(k get report loki-guard -n "$DNS_NS" -o yaml 2>&1 | head -60)"
+sa_objects true | k apply -f - >/dev/null
+secs=$(REPORT_NS=$DNS_NS until_true 30 report_has fail service-account-token Pod/sa-agent) &&
+  ok "the ServiceAccount flipped to true: the namespace is re-audited, sa-agent fails again after ${secs}s" ||
+  bad "no re-audit after the ServiceAccount change" "$(k get report loki-guard -n "$DNS_NS" -o yaml 2>&1 | head -60)"
 
 # --- a namespace with $SCALE pods ---------------------------------------------
 if [ "$SCALE" -gt 0 ]; then

@@ -37,7 +37,7 @@ exemptNamespaces: [kube-system]
 EOF
 start_webhook() {
   "$WEBHOOK" --listen "127.0.0.1:$PORT" --tls-cert "$TMP/tls.crt" --tls-key "$TMP/tls.key" \
-    --config "$TMP/config.yaml" --kubeconfig "$KUBECONFIG" >>"$TMP/webhook.log" 2>&1 &
+    --config "${1:-$TMP/config.yaml}" --kubeconfig "$KUBECONFIG" >>"$TMP/webhook.log" 2>&1 &
   WPID=$!
   for i in $(seq 1 100); do
     curl -sf --cacert "$PKI/ca.crt" "https://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && return 0
@@ -339,6 +339,69 @@ for l in lines:
     assert isinstance(d, dict) and "time" in d and "level" in d and ("msg" in d or "decision" in d), l
 assert any(d.startswith("webhook server: listening") for d in (json.loads(l).get("msg", "") for l in lines))
 PY
+
+# ServiceAccounts: "The pod spec takes precedence over the service account if both specify a
+# automountServiceAccountToken value" (Kubernetes docs, Configure Service Accounts for Pods). A pod that leaves
+# the field unset under a ServiceAccount with automountServiceAccountToken: false gets no token (the API
+# server's ServiceAccount admission adds no kube-api-access volume) and no service-account-token warning, as
+# `loki-audit` says; with the ServiceAccount flipped to true the next pod gets the token and the warning again.
+# (service-account-token warns here, so the verdict is a warning the API server hands to kubectl.)
+cat >"$TMP/config-sa.yaml" <<EOF
+selector: app=loki-mode
+exemptNamespaces: [kube-system]
+rules:
+  service-account-token: {action: warn}
+EOF
+start_webhook "$TMP/config-sa.yaml" && ok "webhook restarted (service-account-token: warn)" ||
+  bad "webhook not ready" "$(tail -20 "$TMP/webhook.log")"
+sa_yaml() {  # automount
+  printf 'apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: no-token, namespace: %s}\nautomountServiceAccountToken: %s\n' \
+    "$NS" "$1"
+}
+sa_pod() {  # name
+  cat <<EOF
+apiVersion: v1
+kind: Pod
+metadata: {name: $1, namespace: $NS, labels: {app: loki-mode}}
+spec:
+  serviceAccountName: no-token
+  securityContext: {runAsNonRoot: true, runAsUser: 1000, seccompProfile: {type: RuntimeDefault}}
+  containers:
+  - name: agent
+    image: loki:1
+    securityContext: {allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: {drop: [ALL]}}
+EOF
+}
+until_warned() {  # want(yes|no) yaml: until the webhook's cache has the ServiceAccount as it now is
+  for i in $(seq 1 75); do
+    k apply -f "$2" --dry-run=server >"$TMP/dry.out" 2>&1
+    if grep -q '\[service-account-token\]' "$TMP/dry.out"; then [ "$1" = yes ] && return 0
+    else [ "$1" = no ] && return 0; fi
+    sleep 0.2
+  done
+  return 0  # the real request below reports the failure
+}
+token_volume() { k get pod "$1" -n "$NS" -o jsonpath='{.spec.volumes[*].name}' | grep -q 'kube-api-access'; }
+sa_yaml false | k apply -f - >/dev/null
+sa_pod sa-off >"$TMP/sa-off.yaml"
+until_warned no "$TMP/sa-off.yaml"
+if k apply -f "$TMP/sa-off.yaml" >"$TMP/sa-off.out" 2>&1 && ! grep -q 'service-account-token' "$TMP/sa-off.out" &&
+  ! token_volume sa-off && [ -z "$(k get pod sa-off -n "$NS" -o jsonpath='{.spec.automountServiceAccountToken}')" ]; then
+  ok "ServiceAccount automountServiceAccountToken: false: no token mounted, no service-account-token warning, nothing patched"
+else
+  bad "ServiceAccount opting out" "$(cat "$TMP/sa-off.out"; k get pod sa-off -n "$NS" -o yaml 2>&1 | head -40)"
+fi
+sa_yaml true | k apply -f - >/dev/null
+sa_pod sa-on >"$TMP/sa-on.yaml"
+until_warned yes "$TMP/sa-on.yaml"
+if k apply -f "$TMP/sa-on.yaml" >"$TMP/sa-on.out" 2>&1 &&
+  grep -q 'Warning: \[service-account-token\] pod mounts a ServiceAccount token by default' "$TMP/sa-on.out" &&
+  token_volume sa-on; then
+  ok "ServiceAccount flipped to true: the next pod gets the token and the service-account-token warning again"
+else
+  bad "ServiceAccount flipped to true" "$(cat "$TMP/sa-on.out"; k get pod sa-on -n "$NS" -o yaml 2>&1 | head -40)"
+fi
+stop_webhook
 
 # With the webhook down: failurePolicy Fail refuses, Ignore admits.
 sed "s/name: plain/name: while-down/" "$TMP/plain.yaml" >"$TMP/down.yaml"
