@@ -445,7 +445,7 @@ std::optional<PodInfo> parse_pod(const Object& o, const Config& config, const st
   info.ns = info.ref.ns;
   if (pod->metadata) info.labels = labels_of(*pod->metadata);
   info.labels_field = pod->metadata_path + "/labels";
-  info.labels_line = o.line_of(pod->metadata ? info.labels_field : pod->spec_path);
+  info.labels_line = o.line_of(pod->metadata ? info.labels_field.str() : pod->spec_path);
   if (auto hn = pod->spec->find("hostNetwork"); hn != pod->spec->end() && hn->is_boolean() && hn->get<bool>()) {
     info.host_network = true;
     info.host_network_field = pod->spec_path + "/hostNetwork";

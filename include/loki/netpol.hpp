@@ -11,6 +11,7 @@
 #include <loki/config.hpp>
 #include <loki/finding.hpp>
 #include <loki/ignore.hpp>
+#include <loki/interned.hpp>
 #include <loki/manifest.hpp>
 #include <loki/selector.hpp>
 
@@ -308,13 +309,14 @@ struct NamedPort {
   int port = 0;
 };
 
-// A LOKI_* variable of the agent's environment, as written.
+// A LOKI_* variable of the agent's environment, as written. The container
+// name and the pointer repeat across the pods of a shape: interned.
 struct EnvSetting {
   bool present = false;
   bool literal = true;  // false for valueFrom (value unknown)
   std::string value;
-  std::string container;
-  std::string field;  // JSON pointer of the env entry
+  InternedText container;
+  InternedText field;  // JSON pointer of the env entry
   int line = 0;
 };
 
@@ -329,7 +331,7 @@ struct AgentEnv {
 // What the network pass needs of a pod template, and nothing more.
 struct PodInfo {
   ObjectRef ref;  // the workload
-  std::string file;
+  InternedText file;
   int line = 0;
   std::string ns;
   Labels labels;
@@ -344,9 +346,9 @@ struct PodInfo {
   // when none is set. Inline, three unset settings were ~340 of a record's
   // ~750 bytes, and a lint run keeps a record per pod template.
   std::shared_ptr<const AgentEnv> env;
-  std::string labels_field;  // pointer of the template's labels
+  InternedText labels_field;  // pointer of the template's labels
   int labels_line = 0;
-  std::string host_network_field;
+  InternedText host_network_field;
   int host_network_line = 0;
   std::vector<IgnoreAnnotation> ignores;  // the honoured ones
 
