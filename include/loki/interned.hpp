@@ -33,6 +33,8 @@ class InternedText {
 
   friend bool operator==(const InternedText& a, const InternedText& b) { return a.s_ == b.s_; }
   friend bool operator==(const InternedText& a, std::string_view b) { return *a.s_ == b; }
+  friend bool operator==(const InternedText& a, const std::string& b) { return *a.s_ == b; }
+  friend bool operator==(const InternedText& a, const char* b) { return *a.s_ == b; }
   friend std::strong_ordering operator<=>(const InternedText& a, const InternedText& b) {
     return a.s_ == b.s_ ? std::strong_ordering::equal : *a.s_ <=> *b.s_;
   }
