@@ -158,8 +158,7 @@ constexpr std::size_t kReleaseBytes = 256 * 1024;
 
 // `done`, when set, is given the text scanned so far in kReleaseBytes steps:
 // a mapped file's pages need not all be resident at once just to be split.
-std::vector<Chunk> split_documents(std::string_view text,
-                                   const std::function<void(std::string_view)>& done = nullptr) {
+std::vector<Chunk> split_documents(std::string_view text, const std::function<void(std::string_view)>& done = nullptr) {
   std::vector<Chunk> chunks;
   std::size_t start = 0;
   int start_line = 0;
@@ -527,8 +526,9 @@ void for_each_document(std::string_view text, const std::string& name,
     std::lock_guard lk(done_mu);
     finished[i] = true;
     while (first_open < chunks.size() && finished[first_open]) ++first_open;
-    std::size_t upto = first_open < chunks.size() ? static_cast<std::size_t>(chunks[first_open].text.data() - text.data())
-                                                  : text.size();
+    std::size_t upto = first_open < chunks.size()
+                           ? static_cast<std::size_t>(chunks[first_open].text.data() - text.data())
+                           : text.size();
     // Whole pages only, so the page under `upto` is handed over next time.
     if (upto < text.size()) {
       const std::uintptr_t aligned = (base + upto) / page * page;
