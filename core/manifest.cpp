@@ -17,6 +17,7 @@
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <sstream>
@@ -152,13 +153,23 @@ bool is_marker_line(std::string_view text, std::size_t pos, char ch) {
 // document in YAML (block scalars are indented), so this is exact and lets
 // documents parse independently: in parallel, and one broken document does
 // not hide the rest.
-std::vector<Chunk> split_documents(std::string_view text) {
+// Granule of InputText releases: a few hundred madvise calls per 100 MB.
+constexpr std::size_t kReleaseBytes = 256 * 1024;
+
+// `done`, when set, is given the text scanned so far in kReleaseBytes steps:
+// a mapped file's pages need not all be resident at once just to be split.
+std::vector<Chunk> split_documents(std::string_view text, const std::function<void(std::string_view)>& done = nullptr) {
   std::vector<Chunk> chunks;
   std::size_t start = 0;
   int start_line = 0;
   int line = 0;
   std::size_t pos = 0;
+  std::size_t released = 0;
   while (pos < text.size()) {
+    if (done && pos - released >= kReleaseBytes) {
+      done(text.substr(released, pos - released));
+      released = pos;
+    }
     if (pos != start && is_marker_line(text, pos, '-')) {
       chunks.push_back({text.substr(start, pos - start), start_line});
       start = pos;
@@ -495,15 +506,42 @@ void for_each_document(std::string_view text, const std::string& name,
   if (text.size() >= 3 && static_cast<unsigned char>(text[0]) == 0xEF && static_cast<unsigned char>(text[1]) == 0xBB &&
       static_cast<unsigned char>(text[2]) == 0xBF)
     text.remove_prefix(3);  // UTF-8 byte order mark
-  std::vector<Chunk> chunks = split_documents(text);
+  std::vector<Chunk> chunks = split_documents(text, opts.done);
   // Splitting touched every page of the text; let them go until each
   // document is parsed (a mapped file's pages come back from the page cache).
   if (opts.done) opts.done(text);
   unsigned threads = opts.threads ? opts.threads : std::max(1u, std::thread::hardware_concurrency());
   threads = static_cast<unsigned>(std::min<std::size_t>(threads, chunks.size()));
+  // Documents finish nearly in order; the text before the first unfinished
+  // one is handed to `done` as it grows. A document is usually smaller than
+  // a page, so handing over each one alone released nothing: the whole input
+  // stayed resident until the end.
+  std::mutex done_mu;
+  std::vector<bool> finished(opts.done ? chunks.size() : 0);
+  std::size_t first_open = 0;
+  std::size_t released = 0;  // text before this offset was handed over
+  static const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const auto base = reinterpret_cast<std::uintptr_t>(text.data());
+  auto finish = [&](std::size_t i) {
+    std::lock_guard lk(done_mu);
+    finished[i] = true;
+    while (first_open < chunks.size() && finished[first_open]) ++first_open;
+    std::size_t upto = first_open < chunks.size()
+                           ? static_cast<std::size_t>(chunks[first_open].text.data() - text.data())
+                           : text.size();
+    // Whole pages only, so the page under `upto` is handed over next time.
+    if (upto < text.size()) {
+      const std::uintptr_t aligned = (base + upto) / page * page;
+      upto = aligned > base ? aligned - base : 0;
+    }
+    if (upto > released && (upto - released >= kReleaseBytes || upto == text.size())) {
+      opts.done(text.substr(released, upto - released));
+      released = upto;
+    }
+  };
   auto visit = [&](std::size_t i) {
     fn(i, parse_chunk(chunks[i], name, opts.skip_unread));
-    if (opts.done) opts.done(chunks[i].text);
+    if (opts.done) finish(i);
   };
   if (threads <= 1) {
     for (std::size_t i = 0; i < chunks.size(); ++i) visit(i);

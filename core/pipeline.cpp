@@ -87,22 +87,24 @@ void Pipeline::network(const Sink& sink, bool sort_inventory) {
 
 FindingStore Pipeline::finish(std::uint64_t network_order) {
   std::lock_guard lk(mu_);
-  // The network pass: cross-object, over everything the inputs contained.
-  inventory_.sort();
-  check_network(inventory_, opts_.config, [&](Finding&& f) { findings_.add(std::move(f), network_order); });
-  inventory_ = netpol::Inventory{};  // done with it: free the per-pod records
-  // Drop findings for rules the config switched off (e.g. invalid-manifest).
-  findings_.keep_if([&](std::string_view rule) { return opts_.config.rule_enabled(rule); });
   // A pod that leaves automountServiceAccountToken unset takes its
-  // ServiceAccount's value: no token is mounted where that is false.
+  // ServiceAccount's value: no token is mounted where that is false. Settled
+  // before the network pass (which reports no service-account-token finding),
+  // so the pass's peak memory does not hold these records too.
   std::set<std::string> settled;  // object display + file
   for (const auto& d : default_tokens_)
     if (token_opt_outs_.count(d.service_account)) settled.insert(d.object.display() + "\x1f" + d.file);
   if (!settled.empty())
     findings_.erase_if_rule("service-account-token",
                             [&](const Finding& f) { return settled.count(f.object.display() + "\x1f" + f.file) > 0; });
-  default_tokens_.clear();
+  settled.clear();
+  default_tokens_ = {};
   token_opt_outs_.clear();
+  inventory_.sort();
+  check_network(inventory_, opts_.config, [&](Finding&& f) { findings_.add(std::move(f), network_order); });
+  inventory_ = netpol::Inventory{};  // done with it: free the per-pod records
+  // Drop findings for rules the config switched off (e.g. invalid-manifest).
+  findings_.keep_if([&](std::string_view rule) { return opts_.config.rule_enabled(rule); });
   findings_.sort();
   FindingStore out = std::move(findings_);
   findings_ = FindingStore{};

@@ -14,6 +14,7 @@ Labels labels_of(const json& metadata) {
   if (!metadata.is_object()) return out;
   auto it = metadata.find("labels");
   if (it == metadata.end() || !it->is_object()) return out;
+  out.reserve(it->size());  // exactly: records keep their labels to the end of a lint run
   for (auto l = it->begin(); l != it->end(); ++l)
     if (l->is_string()) out.emplace(l.key(), l->get<std::string>());
   return out;

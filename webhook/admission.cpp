@@ -257,7 +257,7 @@ Finding state_unknown(const Object& o, const Config& config, const ClusterView& 
 void judge_network(Pipeline& pipeline, PipelineBatch&& pod, const Object& o, const Config& config,
                    const ClusterView& cluster, const std::string& ns, Judged& judged) {
   const netpol::PodInfo* info = pod.inventory.pods.empty() ? nullptr : &pod.inventory.pods.front();
-  std::string promise = info && info->egress_policy.present ? info->egress_policy.value : "";
+  std::string promise = info && info->egress_policy().present ? info->egress_policy().value : "";
   bool must_isolate = requires_isolation(config, cluster, ns) || promise == "none" || promise == "ai-only";
   if (!cluster.available) {
     if (must_isolate)

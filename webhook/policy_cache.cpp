@@ -178,8 +178,8 @@ struct LivePod {
   std::vector<std::pair<std::string, std::string>> labels;
   std::vector<netpol::IpAddress> ips;
   std::vector<netpol::NamedPort> ports;
-  std::unique_ptr<const std::array<netpol::EnvSetting, 3>> env;  // only when a LOKI_* variable is set
-  std::unique_ptr<const netpol::PodInfo> whole;                  // not the common shape
+  std::shared_ptr<const netpol::AgentEnv> env;   // only when a LOKI_* variable is set
+  std::unique_ptr<const netpol::PodInfo> whole;  // not the common shape
   bool host_network = false;
   bool promise = false;  // declares Loki Mode's egress promise: an agent under any config
 };
@@ -295,9 +295,7 @@ std::shared_ptr<const LivePod> compact(json&& object, const std::string& ns, con
   live->ports = std::move(info->ports);
   live->ports.shrink_to_fit();
   live->host_network = info->host_network;
-  if (info->egress_policy.present || info->allowed_hosts.present || info->block_metadata.present)
-    live->env = std::make_unique<const std::array<netpol::EnvSetting, 3>>(std::array<netpol::EnvSetting, 3>{
-        std::move(info->egress_policy), std::move(info->allowed_hosts), std::move(info->block_metadata)});
+  live->env = std::move(info->env);
   return live;
 }
 
@@ -316,11 +314,7 @@ netpol::PodInfo expand(const LivePod& p, const std::string& ns, const std::strin
     if (p.host_network) info.host_network_field = "/spec/hostNetwork";
     info.ips = p.ips;
     info.ports = p.ports;
-    if (p.env) {
-      info.egress_policy = (*p.env)[0];
-      info.allowed_hosts = (*p.env)[1];
-      info.block_metadata = (*p.env)[2];
-    }
+    info.env = p.env;  // immutable: shared, not copied
   }
   info.loki = is_loki_pod(config, info.labels) || p.promise;
   return info;

@@ -95,6 +95,11 @@ PodNetwork Analyzer::analyze(const PodInfo& pod, bool host_network_as_pod) const
   if (!net.ingress_isolated) {
     net.ingress.push_back(Grant{nullptr, 0, nullptr, nullptr, true});
   } else {
+    // Sized exactly: the network pass keeps every pod's analysis to its end.
+    std::size_t n = 0;
+    for (const Policy* p : net.ingress_policies)
+      for (const auto& rule : p->ingress_rules) n += rule.to.size() * rule.ports.size();
+    net.ingress.reserve(n);
     for (const Policy* p : net.ingress_policies)
       for (std::size_t r = 0; r < p->ingress_rules.size(); ++r)
         for (const auto& peer : p->ingress_rules[r].to)
@@ -104,6 +109,10 @@ PodNetwork Analyzer::analyze(const PodInfo& pod, bool host_network_as_pod) const
     net.egress.push_back(Grant{});
     return net;
   }
+  std::size_t n = 0;
+  for (const Policy* p : net.egress_policies)
+    for (const auto& rule : p->egress_rules) n += rule.to.size() * rule.ports.size();
+  net.egress.reserve(n);
   for (const Policy* p : net.egress_policies)
     for (std::size_t r = 0; r < p->egress_rules.size(); ++r)
       for (const auto& peer : p->egress_rules[r].to)

@@ -162,9 +162,9 @@ void describe_pod(std::ostream& out, const Inventory& inv, const PodInfo& pod) {
       ps.push_back(p.name + "=" + std::string(to_string(p.protocol)) + "/" + std::to_string(p.port));
     out << "  named ports: " << join(ps, ", ") << "\n";
   }
-  const std::pair<const EnvSetting*, const char*> envs[] = {{&pod.egress_policy, "LOKI_NETWORK_EGRESS_POLICY"},
-                                                            {&pod.allowed_hosts, "LOKI_ALLOWED_HOSTS"},
-                                                            {&pod.block_metadata, "LOKI_BLOCK_METADATA_ENDPOINT"}};
+  const std::pair<const EnvSetting*, const char*> envs[] = {{&pod.egress_policy(), "LOKI_NETWORK_EGRESS_POLICY"},
+                                                            {&pod.allowed_hosts(), "LOKI_ALLOWED_HOSTS"},
+                                                            {&pod.block_metadata(), "LOKI_BLOCK_METADATA_ENDPOINT"}};
   for (auto [e, name] : envs) {
     if (!e->present) continue;
     out << "  env:         " << name << "=" << (e->literal ? e->value : std::string("<valueFrom>")) << " (container "

@@ -170,12 +170,9 @@ void check_network(const netpol::Inventory& inv, const Config& config, const std
   }
   NetContext ctx{analyzer, config, inv, nets, selected_by, config.ai_hosts};
 
-  NetOut raw;
   for (const Rule* rule : rules) {
     if (!config.rule_enabled(*rule)) continue;
-    raw.clear();
-    rule->network_check(ctx, raw);
-    for (auto& r : raw) {
+    NetOut out([&](NetFinding&& r) {
       Finding f;
       f.rule = std::string(rule->id);
       f.severity = config.severity_of(rule->id, rule->severity);
@@ -197,7 +194,8 @@ void check_network(const netpol::Inventory& inv, const Config& config, const std
         apply_ignores(f, r.policy->ignores);
       }
       sink(std::move(f));
-    }
+    });
+    rule->network_check(ctx, out);
   }
 }
 

@@ -445,7 +445,7 @@ std::optional<PodInfo> parse_pod(const Object& o, const Config& config, const st
   info.ns = info.ref.ns;
   if (pod->metadata) info.labels = labels_of(*pod->metadata);
   info.labels_field = pod->metadata_path + "/labels";
-  info.labels_line = o.line_of(pod->metadata ? info.labels_field : pod->spec_path);
+  info.labels_line = o.line_of(pod->metadata ? info.labels_field.str() : pod->spec_path);
   if (auto hn = pod->spec->find("hostNetwork"); hn != pod->spec->end() && hn->is_boolean() && hn->get<bool>()) {
     info.host_network = true;
     info.host_network_field = pod->spec_path + "/hostNetwork";
@@ -454,9 +454,11 @@ std::optional<PodInfo> parse_pod(const Object& o, const Config& config, const st
   add_pod_ips(o.json, info);
   auto containers = containers_of(*pod);
   add_named_ports(containers, info);
-  find_env(containers, "LOKI_NETWORK_EGRESS_POLICY", info.egress_policy, o);
-  find_env(containers, "LOKI_ALLOWED_HOSTS", info.allowed_hosts, o);
-  find_env(containers, "LOKI_BLOCK_METADATA_ENDPOINT", info.block_metadata, o);
+  AgentEnv env;
+  find_env(containers, "LOKI_NETWORK_EGRESS_POLICY", env.egress_policy, o);
+  find_env(containers, "LOKI_ALLOWED_HOSTS", env.allowed_hosts, o);
+  find_env(containers, "LOKI_BLOCK_METADATA_ENDPOINT", env.block_metadata, o);
+  info.set_env(std::move(env));
   // A loki-mode pod under the config, or a pod that declares Loki Mode's
   // egress promise (the same test as the pod rules: is_agent_pod).
   info.loki = is_loki_pod(config, info.labels) || declares_egress_promise(containers);

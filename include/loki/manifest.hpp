@@ -89,9 +89,10 @@ struct LoadOptions {
   // keys but left null. For callers that only check (LintSession), never for
   // ones that use the objects.
   bool skip_unread = false;
-  // Called with text that need not stay resident: the whole text once it has
-  // been split into documents, then each document's text once it has been
-  // parsed and visited (see InputText::release).
+  // Called with text that need not stay resident (see InputText::release):
+  // the text scanned so far while splitting, the whole text once split, then,
+  // in order and in whole pages, the text before the first document not yet
+  // parsed and visited (a document is usually smaller than a page).
   std::function<void(std::string_view)> done;
 };
 

@@ -22,7 +22,7 @@ namespace loki {
 
 namespace netpol::checks {
 struct NetContext;
-struct NetFinding;
+class NetOut;
 }  // namespace netpol::checks
 
 struct PodContext {
@@ -49,7 +49,7 @@ struct RawFinding {
 
 using PodCheckFn = void (*)(const PodContext&, std::vector<RawFinding>&);
 // Network checks run once over the analysed inventory (core/netpol/network_checks.cpp).
-using NetCheckFn = void (*)(const netpol::checks::NetContext&, std::vector<netpol::checks::NetFinding>&);
+using NetCheckFn = void (*)(const netpol::checks::NetContext&, netpol::checks::NetOut&);
 
 // When a rule runs: per object with a pod template, in the network pass, or
 // while reading manifests.

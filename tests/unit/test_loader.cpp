@@ -11,9 +11,11 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
 
 using nlohmann::json;
@@ -494,5 +496,46 @@ TEST_CASE("kinds no check reads: parsed for syntax and duplicate keys, only what
     same_as_full("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec: {replicas: 1, replicas: 2}\n");
     same_as_full(
         "apiVersion: v1\nkind: ConfigMap\ndata: {a: 1}\n...\n---\napiVersion: v1\nkind: Deployment\nx: {a: 1}\n");
+  }
+}
+
+TEST_CASE("the text before the first unvisited document is handed to `done` in whole pages") {
+  // 6,000 ConfigMaps of ~60 bytes: every document is smaller than a page, so
+  // handing over each document's own text released no page at all, and a
+  // mapped input stayed resident to the end of the run.
+  std::string text;
+  for (int i = 0; i < 6000; ++i)
+    text += "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c" + std::to_string(i) + "}\n---\n";
+  const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const auto begin = reinterpret_cast<std::uintptr_t>(text.data());
+  const auto end = begin + text.size();
+  std::mutex mu;
+  bool whole_seen = false;
+  std::vector<std::pair<std::uintptr_t, std::uintptr_t>> after_split;  // ranges handed over while parsing
+  loki::LoadOptions opts;
+  opts.threads = 2;
+  opts.done = [&](std::string_view part) {
+    std::lock_guard lk(mu);
+    const auto b = reinterpret_cast<std::uintptr_t>(part.data());
+    if (b == begin && part.size() == text.size()) {
+      whole_seen = true;  // after splitting
+      return;
+    }
+    if (whole_seen) after_split.emplace_back(b, b + part.size());
+  };
+  std::atomic<int> docs{0};
+  loki::for_each_document(
+      text, "t.yaml", [&](std::size_t, loki::DocumentResult&& d) { docs += static_cast<int>(d.objects.size()); }, opts);
+  CHECK(docs == 6000);
+  REQUIRE(whole_seen);
+  REQUIRE(!after_split.empty());
+  CHECK(after_split.size() > 1);  // released as the parse goes, not only at the end
+  // Contiguous from the start to the end, each range but the last ending on a
+  // page boundary: InputText::release frees the whole pages inside a range.
+  CHECK(after_split.front().first == begin);
+  CHECK(after_split.back().second == end);
+  for (std::size_t i = 0; i + 1 < after_split.size(); ++i) {
+    CHECK(after_split[i].second == after_split[i + 1].first);
+    CHECK(after_split[i].second % page == 0);
   }
 }

@@ -345,13 +345,13 @@ TEST_CASE("egress-policy-mismatch counts cluster policies") {
                             "{destinationPort: {number: 53}}}]}\n  - {name: rest, action: Deny, to: [{networks: "
                             "[0.0.0.0/0, '::/0']}]}"));
   for (auto& p : w.inv.pods)
-    if (p.ref.name == "agent") p.egress_policy = EnvSetting{true, true, "none", "c", "/spec/containers/0/env/0", 1};
+    if (p.ref.name == "agent") p.set_egress_policy(EnvSetting{true, true, "none", "c", "/spec/containers/0/env/0", 1});
   // rule: cluster-policy-selects-no-agent negative
   CHECK(findings_of(w, "egress-policy-mismatch").empty());
   // Without the cluster policy, the NetworkPolicy breaks the promise.
   World open(kNpAllowAll);
   for (auto& p : open.inv.pods)
-    if (p.ref.name == "agent") p.egress_policy = EnvSetting{true, true, "none", "c", "/spec/containers/0/env/0", 1};
+    if (p.ref.name == "agent") p.set_egress_policy(EnvSetting{true, true, "none", "c", "/spec/containers/0/env/0", 1});
   CHECK(findings_of(open, "egress-policy-mismatch").size() == 1);
 }
 
@@ -451,7 +451,8 @@ TEST_CASE("rule dns-blocked counts the cluster tiers") {
               .empty());
     World none(cnp("lock", "Admin", 1, kAgentSubject, "  egress:\n" + deny_all));
     for (auto& p : none.inv.pods)
-      if (p.ref.name == "agent") p.egress_policy = EnvSetting{true, true, "none", "c", "/spec/containers/0/env/0", 1};
+      if (p.ref.name == "agent")
+        p.set_egress_policy(EnvSetting{true, true, "none", "c", "/spec/containers/0/env/0", 1});
     CHECK(findings_of(none, "dns-blocked").empty());
   }
 }

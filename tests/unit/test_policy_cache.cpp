@@ -80,9 +80,9 @@ void check_same(const loki::netpol::PodInfo& a, const loki::netpol::PodInfo& b) 
     CHECK(x.field == y.field);
     CHECK(x.line == y.line);
   };
-  env_same(a.egress_policy, b.egress_policy);
-  env_same(a.allowed_hosts, b.allowed_hosts);
-  env_same(a.block_metadata, b.block_metadata);
+  env_same(a.egress_policy(), b.egress_policy());
+  env_same(a.allowed_hosts(), b.allowed_hosts());
+  env_same(a.block_metadata(), b.block_metadata());
   CHECK(a.labels_field == b.labels_field);
   CHECK(a.labels_line == b.labels_line);
   CHECK(a.host_network_field == b.host_network_field);

@@ -2,7 +2,14 @@
 // matching rules (NotIn / != match when the key is absent).
 #include <doctest/doctest.h>
 #include <loki/selector.hpp>
+
+#include <iterator>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
 
 using loki::Labels;
 using loki::LabelSelector;
@@ -77,4 +84,37 @@ TEST_CASE("label key and value validation") {
   CHECK_FALSE(loki::validate_label_key("UPPER.io/x").empty());
   CHECK(loki::validate_label_value("").empty());
   CHECK_FALSE(loki::validate_label_value("has space").empty());
+}
+
+TEST_CASE("Labels behave as the std::map they replaced") {
+  // The oracle is std::map itself: same order, same insertion semantics.
+  std::map<std::string, std::string, std::less<>> m;
+  loki::Labels l;
+  const std::vector<std::pair<std::string, std::string>> input = {
+      {"tier", "web"}, {"app", "x"}, {"app.kubernetes.io/name", "y"}, {"app", "dup"}, {"b", ""}, {"a", "1"}};
+  for (const auto& [k, v] : input) {
+    auto rm = m.emplace(k, v);
+    auto rl = l.emplace(k, v);
+    CHECK(rm.second == rl.second);
+    CHECK(rm.first->second == rl.first->second);
+  }
+  REQUIRE(l.size() == m.size());
+  auto it = l.begin();
+  for (const auto& [k, v] : m) {
+    CHECK(it->first == k);
+    CHECK(it->second == v);
+    ++it;
+  }
+  CHECK(l.at("app") == "x");  // an existing key keeps its value
+  CHECK_THROWS_AS((void)l.at("missing"), std::out_of_range);
+  CHECK(l.count("b") == 1);
+  CHECK(l.find("zz") == l.end());
+  l["zz"] = "last";
+  CHECK(std::prev(l.end())->first == "zz");
+  l.insert_or_assign(std::string("app"), "over");
+  CHECK(l.at("app") == "over");
+  CHECK(l.erase("tier") == 1);
+  CHECK(l.erase("tier") == 0);
+  CHECK(loki::Labels{{"b", "2"}, {"a", "1"}, {"a", "ignored"}} == loki::Labels{{"a", "1"}, {"b", "2"}});
+  CHECK(loki::LabelSelector::parse("a=1,b").matches(loki::Labels{{"b", ""}, {"a", "1"}}));
 }

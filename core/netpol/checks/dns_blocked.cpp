@@ -37,8 +37,8 @@ const char* const kAllowDnsYaml =
     "  ports: [{protocol: UDP, port: 53}, {protocol: TCP, port: 53}]";
 
 std::string promise_text(const PodInfo& pod) {
-  return pod.egress_policy.present ? "LOKI_NETWORK_EGRESS_POLICY=" + pod.egress_policy.value
-                                   : "LOKI_NETWORK_EGRESS_POLICY unset (unrestricted)";
+  return pod.egress_policy().present ? "LOKI_NETWORK_EGRESS_POLICY=" + pod.egress_policy().value
+                                     : "LOKI_NETWORK_EGRESS_POLICY unset (unrestricted)";
 }
 
 // With cluster policies the tiers' verdict decides, per DNS server. The
@@ -116,7 +116,7 @@ void dns_blocked(const NetContext& ctx, NetOut& out) {
   for (const auto& pod : ctx.inventory.pods) {
     if (!pod.loki) continue;
     const PodNetwork& net = ctx.net_of(pod);
-    if (pod.egress_policy.present && (!pod.egress_policy.literal || pod.egress_policy.value == "none")) continue;
+    if (pod.egress_policy().present && (!pod.egress_policy().literal || pod.egress_policy().value == "none")) continue;
     if (!net.admin.empty() || !net.baseline.empty()) {
       dns_blocked_tiered(ctx, pod, net, out);
       continue;

@@ -128,7 +128,7 @@ struct PodCheck {
 
   // The egress promise, if it is a literal valid value ("" otherwise).
   std::string egress_promise() const {
-    const EnvSetting& ep = pod.egress_policy;
+    const EnvSetting& ep = pod.egress_policy();
     if (!ep.present || !ep.literal) return "";
     if (ep.value != "unrestricted" && ep.value != "ai-only" && ep.value != "none") {
       emit(ep, "LOKI_NETWORK_EGRESS_POLICY=\"" + ep.value + "\" is not a valid value (unrestricted, ai-only, none)",
@@ -139,7 +139,7 @@ struct PodCheck {
   }
 
   bool blocks_metadata() const {
-    const EnvSetting& bm = pod.block_metadata;
+    const EnvSetting& bm = pod.block_metadata();
     if (!bm.present || !bm.literal) return false;
     if (bm.value == "true") return true;
     if (bm.value != "false")
@@ -152,7 +152,7 @@ struct PodCheck {
   std::vector<std::string> allowed_hosts() const {
     std::vector<std::string> hosts;
     for (const auto& h : ctx.ai_hosts_default) hosts.push_back(trim_lower(h));
-    const EnvSetting& ah = pod.allowed_hosts;
+    const EnvSetting& ah = pod.allowed_hosts();
     if (ah.present && ah.literal) {
       std::string bad;
       std::string_view v = ah.value;
@@ -208,7 +208,7 @@ struct PodCheck {
     if (beyond.empty()) return;
     std::string list;
     for (const auto& b : beyond) list += (list.empty() ? "" : "; ") + b;
-    emit(pod.egress_policy,
+    emit(pod.egress_policy(),
          "LOKI_NETWORK_EGRESS_POLICY=none promises no egress, but with the cluster network policies (Admin, "
          "NetworkPolicy, Baseline tiers) the pod reaches more than DNS: " +
              list,
@@ -218,7 +218,7 @@ struct PodCheck {
   }
 
   void check_none() const {
-    const EnvSetting& ep = pod.egress_policy;
+    const EnvSetting& ep = pod.egress_policy();
     if (cluster_policies()) return check_none_tiered();
     if (!net.egress_isolated) {
       emit(ep, "LOKI_NETWORK_EGRESS_POLICY=none promises no egress, but " + not_isolated(),
@@ -236,7 +236,7 @@ struct PodCheck {
   }
 
   void check_ai_only(const std::vector<std::string>& hosts) const {
-    const EnvSetting& ep = pod.egress_policy;
+    const EnvSetting& ep = pod.egress_policy();
     std::string host_list;
     for (std::size_t i = 0; i < hosts.size(); ++i) host_list += (i ? ", " : "") + hosts[i];
     std::string cilium =
@@ -288,7 +288,7 @@ struct PodCheck {
       Verdict v = ctx.analyzer.allows(net, Destination::address(addr), 80, Protocol::TCP);
       if (!v.possible()) continue;  // err toward reachable
       std::string cidr = addr.to_string() + (addr.v6 ? "/128" : "/32");
-      emit(pod.block_metadata,
+      emit(pod.block_metadata(),
            "LOKI_BLOCK_METADATA_ENDPOINT=true, but the cluster lets the pod reach " + addr.to_string() +
                " on TCP 80: " + (v.by && v.by->policy ? describe(*v.by) : not_isolated()) +
                " (the variable is not enforced by the application yet)",
