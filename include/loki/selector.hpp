@@ -30,6 +30,10 @@ class Labels {
   using iterator = std::vector<value_type>::iterator;
   using const_iterator = std::vector<value_type>::const_iterator;
 
+  // std::string against std::string_view by compare(), not `<`: clang 14
+  // (the sanitizer build) rejects libstdc++'s rewritten operator<=> for it here.
+  static bool key_less(std::string_view a, std::string_view b) { return a.compare(b) < 0; }
+
   Labels() = default;
   Labels(std::initializer_list<value_type> items) {
     for (const auto& v : items) emplace(v.first, v.second);
@@ -53,11 +57,11 @@ class Labels {
 
   const_iterator lower_bound(std::string_view key) const {
     return std::lower_bound(items_.begin(), items_.end(), key,
-                            [](const value_type& v, std::string_view k) { return v.first < k; });
+                            [](const value_type& v, std::string_view k) { return key_less(v.first, k); });
   }
   iterator lower_bound(std::string_view key) {
     return std::lower_bound(items_.begin(), items_.end(), key,
-                            [](const value_type& v, std::string_view k) { return v.first < k; });
+                            [](const value_type& v, std::string_view k) { return key_less(v.first, k); });
   }
   const_iterator find(std::string_view key) const {
     auto it = lower_bound(key);
@@ -81,7 +85,7 @@ class Labels {
   std::pair<iterator, bool> emplace(K&& key, V&& value = V()) {
     std::string_view k(key);
     // Labels usually arrive in key order (a JSON object's members): append.
-    if (items_.empty() || items_.back().first < k) {
+    if (items_.empty() || key_less(items_.back().first, k)) {
       items_.emplace_back(std::string(std::forward<K>(key)), std::string(std::forward<V>(value)));
       return {items_.end() - 1, true};
     }
