@@ -14,7 +14,9 @@ bool is_loki_pod(const Config& config, const Labels& pod_labels) {
 }
 
 bool is_agent_pod(const Config& config, const PodTemplate& pod) {
-  if (is_loki_pod(config, pod.metadata ? labels_of(*pod.metadata) : Labels{})) return true;
+  if (config.all_pods ||
+      (pod.metadata ? config.selector.matches_metadata(*pod.metadata) : config.selector.matches(Labels{})))
+    return true;
   return declares_egress_promise(containers_of(pod));
 }
 
@@ -69,7 +71,7 @@ void drop_unmounted_token_findings(std::vector<Finding>& findings, const Object&
 Finding finding_from_load_error(const LoadError& e, const EngineOptions& opts) {
   Finding f;
   f.rule = std::string(rule_id::invalid_manifest);
-  f.severity = opts.config.severity_of(rule_id::invalid_manifest, Severity::error);
+  f.severity = opts.cfg().severity_of(rule_id::invalid_manifest, Severity::error);
   f.object = e.object;
   if (f.object.ns.empty() && !f.object.kind.empty()) f.object.ns = opts.default_namespace;
   f.file = e.file;
@@ -98,7 +100,7 @@ const EffectiveSecurityContext& PodContext::security_context(const ContainerRef&
 
 std::vector<Finding> check_object(const Object& object, const EngineOptions& opts) {
   std::vector<Finding> findings;
-  const Config& cfg = opts.config;
+  const Config& cfg = opts.cfg();
   const ObjectRef ref = object.ref(opts.default_namespace);
 
   auto add = [&](std::string_view rule, Severity def, std::string field, std::optional<std::string> container,

@@ -12,7 +12,7 @@ std::vector<Finding> Pipeline::check(const Object& object, PipelineBatch& batch)
   ++batch.objects;
   auto pod = find_pod_template(object.json);
   if (pod) ++batch.pod_templates;
-  if (pod && is_agent_pod(opts_.config, *pod)) {
+  if (pod && is_agent_pod(opts_.cfg(), *pod)) {
     ++batch.agent_pods;
     if (opts_.record_subjects) batch.subjects.push_back(object.ref(opts_.default_namespace));
   }
@@ -32,7 +32,7 @@ std::vector<Finding> Pipeline::check(const Object& object, PipelineBatch& batch)
 
 void Pipeline::record(const Object& object, PipelineBatch& batch) const {
   const std::string& ns = batch.default_namespace.empty() ? opts_.default_namespace : batch.default_namespace;
-  batch.inventory.add(object, opts_.config, ns);
+  batch.inventory.add(object, opts_.cfg(), ns);
 }
 
 Finding Pipeline::load_error(const LoadError& e) const {
@@ -82,7 +82,7 @@ const netpol::Inventory& Pipeline::inventory() {
 void Pipeline::network(const Sink& sink, bool sort_inventory) {
   std::lock_guard lk(mu_);
   if (sort_inventory) inventory_.sort();
-  check_network(inventory_, opts_.config, sink);
+  check_network(inventory_, opts_.cfg(), sink, opts_.pod_rules_only);
 }
 
 FindingStore Pipeline::finish(std::uint64_t network_order) {
@@ -101,10 +101,11 @@ FindingStore Pipeline::finish(std::uint64_t network_order) {
   default_tokens_ = {};
   token_opt_outs_.clear();
   inventory_.sort();
-  check_network(inventory_, opts_.config, [&](Finding&& f) { findings_.add(std::move(f), network_order); });
+  check_network(
+      inventory_, opts_.cfg(), [&](Finding&& f) { findings_.add(std::move(f), network_order); }, opts_.pod_rules_only);
   inventory_ = netpol::Inventory{};  // done with it: free the per-pod records
   // Drop findings for rules the config switched off (e.g. invalid-manifest).
-  findings_.keep_if([&](std::string_view rule) { return opts_.config.rule_enabled(rule); });
+  findings_.keep_if([&](std::string_view rule) { return opts_.cfg().rule_enabled(rule); });
   findings_.sort();
   FindingStore out = std::move(findings_);
   findings_ = FindingStore{};

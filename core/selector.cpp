@@ -66,23 +66,34 @@ std::string validate_label_value(std::string_view value) {
   return {};
 }
 
-bool Requirement::matches(const Labels& labels) const {
-  auto it = labels.find(key);
-  bool has = it != labels.end();
-  auto in_values = [&] { return has && std::binary_search(values.begin(), values.end(), it->second); };
-  switch (op) {
-    case Op::Equals:
-    case Op::In:
+namespace {
+// One requirement against a label lookup: find(key) gives the value, or null
+// when the label is absent.
+template <class Find>
+bool requirement_matches(const Requirement& r, Find&& find) {
+  const std::string* value = find(r.key);
+  auto in_values = [&] { return value && std::binary_search(r.values.begin(), r.values.end(), *value); };
+  switch (r.op) {
+    case Requirement::Op::Equals:
+    case Requirement::Op::In:
       return in_values();
-    case Op::NotEquals:
-    case Op::NotIn:
+    case Requirement::Op::NotEquals:
+    case Requirement::Op::NotIn:
       return !in_values();  // absent keys match, as in the API
-    case Op::Exists:
-      return has;
-    case Op::DoesNotExist:
-      return !has;
+    case Requirement::Op::Exists:
+      return value != nullptr;
+    case Requirement::Op::DoesNotExist:
+      return value == nullptr;
   }
   return false;
+}
+}  // namespace
+
+bool Requirement::matches(const Labels& labels) const {
+  return requirement_matches(*this, [&](const std::string& k) -> const std::string* {
+    auto it = labels.find(k);
+    return it == labels.end() ? nullptr : &it->second;
+  });
 }
 
 std::string Requirement::to_string() const {
@@ -112,6 +123,23 @@ bool LabelSelector::matches(const Labels& labels) const {
   if (nothing_) return false;
   for (const auto& r : requirements_)
     if (!r.matches(labels)) return false;
+  return true;
+}
+
+bool LabelSelector::matches_metadata(const json& metadata) const {
+  if (nothing_) return false;
+  if (requirements_.empty()) return true;
+  const json* labels = nullptr;
+  if (metadata.is_object())
+    if (auto it = metadata.find("labels"); it != metadata.end() && it->is_object()) labels = &*it;
+  // The labels labels_of(metadata) keeps: string values only.
+  auto find = [&](const std::string& k) -> const std::string* {
+    if (!labels) return nullptr;
+    auto it = labels->find(k);
+    return it == labels->end() || !it->is_string() ? nullptr : &it->get_ref<const std::string&>();
+  };
+  for (const auto& r : requirements_)
+    if (!requirement_matches(r, find)) return false;
   return true;
 }
 

@@ -144,11 +144,8 @@ std::string describe(const Finding& f) {
 // rules about policies are off.
 Pipeline admission_pipeline(const Config& config, const std::string& ns, bool pod_only) {
   EngineOptions eo;
-  eo.config = config;
-  if (pod_only)
-    for (const Rule& r : all_rules())
-      if (r.scope == RuleScope::network && r.subject == RuleSubject::policy)
-        eo.config.rules[std::string(r.id)].enabled = false;
+  eo.shared_config = &config;  // outlives the review's pipeline; not copied per request
+  eo.pod_rules_only = pod_only;
   eo.default_namespace = ns;
   eo.validate = false;
   return Pipeline(std::move(eo));

@@ -314,9 +314,9 @@ bool Analyzer::grant_covers_port(const Grant& g, int port, Protocol protocol) co
 }
 
 Verdict Analyzer::egress_under(const PodNetwork& net, const Destination& dest, int port, Protocol protocol,
-                               HostModel model) const {
+                               HostModel model, bool explain) const {
   if (!net.policies_apply || (net.admin.empty() && net.baseline.empty()))
-    return np_egress(net, dest, port, protocol, model);
+    return np_egress(net, dest, port, protocol, model, explain);
   return tiered(
       net, false,
       [&](const Policy& p, const EgressRule& r, const Peer*& peer, const PortSpec*& spec) {
@@ -326,19 +326,20 @@ Verdict Analyzer::egress_under(const PodNetwork& net, const Destination& dest, i
 }
 
 Verdict Analyzer::np_egress(const PodNetwork& net, const Destination& dest, int port, Protocol protocol,
-                            HostModel model) const {
+                            HostModel model, bool explain) const {
   Verdict v;
-  const std::string what = what_of(dest, port, protocol);
+  const std::string what = explain ? what_of(dest, port, protocol) : std::string();
   if (!net.policies_apply) {
     v.set(Verdict::Answer::allowed);
     v.by = Grant{};
-    v.reason = what + " is allowed: the pod uses hostNetwork; as node traffic, no NetworkPolicy selects it";
+    if (explain)
+      v.reason = what + " is allowed: the pod uses hostNetwork; as node traffic, no NetworkPolicy selects it";
     return v;
   }
   if (!net.egress_isolated) {
     v.set(Verdict::Answer::allowed);
     v.by = Grant{};
-    v.reason = what + " is allowed: the pod is not egress-isolated (no policy with Egress selects it)";
+    if (explain) v.reason = what + " is allowed: the pod is not egress-isolated (no policy with Egress selects it)";
     return v;
   }
   const Grant* maybe = nullptr;
@@ -349,7 +350,8 @@ Verdict Analyzer::np_egress(const PodNetwork& net, const Destination& dest, int 
     if (m.kind == Match::Kind::yes) {
       v.set(Verdict::Answer::allowed);
       v.by = g;
-      v.reason = what + " is allowed by " + g.where() + ": to " + g.peer->to_string() + " on " + g.port->to_string();
+      if (explain)
+        v.reason = what + " is allowed by " + g.where() + ": to " + g.peer->to_string() + " on " + g.port->to_string();
       return v;
     }
     if (!maybe) maybe = &g, condition = m.condition;
@@ -357,17 +359,20 @@ Verdict Analyzer::np_egress(const PodNetwork& net, const Destination& dest, int 
   if (maybe) {
     v.set(Verdict::Answer::conditional);
     v.by = *maybe;
-    v.reason = what + " is allowed by " + maybe->where() + " (to " + maybe->peer->to_string() + " on " +
-               maybe->port->to_string() + ") only if " + condition;
+    if (explain)
+      v.reason = what + " is allowed by " + maybe->where() + " (to " + maybe->peer->to_string() + " on " +
+                 maybe->port->to_string() + ") only if " + condition;
     return v;
   }
-  std::string names;
-  for (const Policy* p : net.egress_policies) names += (names.empty() ? "" : ", ") + p->display();
-  v.reason = what + " is denied: the pod is egress-isolated by " + names + " and no egress rule of theirs allows it";
+  if (explain) {
+    std::string names;
+    for (const Policy* p : net.egress_policies) names += (names.empty() ? "" : ", ") + p->display();
+    v.reason = what + " is denied: the pod is egress-isolated by " + names + " and no egress rule of theirs allows it";
+  }
   if (model == HostModel::node_ip && dest.kind == Destination::Kind::pod && dest.pod && dest.pod->host_network) {
     // "traffic to and from the node where a Pod is running is always allowed"
     v.set(Verdict::Answer::conditional);
-    v.reason += ", unless " + dest.to_string() + " (node traffic) runs on the source pod's node";
+    if (explain) v.reason += ", unless " + dest.to_string() + " (node traffic) runs on the source pod's node";
   }
   return v;
 }
@@ -548,7 +553,8 @@ Verdict Analyzer::tiered(const PodNetwork& net, bool ingress, const RuleMatcher&
   return eval(0);
 }
 
-Verdict Analyzer::allows(const PodNetwork& net, const Destination& dest, int port, Protocol protocol) const {
+Verdict Analyzer::allows(const PodNetwork& net, const Destination& dest, int port, Protocol protocol,
+                         bool explain) const {
   const bool dest_pod = dest.kind == Destination::Kind::pod && dest.pod;
   if (dest_pod && net.pod && to_itself(*net.pod, *dest.pod)) {
     Verdict v;
@@ -560,7 +566,7 @@ Verdict Analyzer::allows(const PodNetwork& net, const Destination& dest, int por
   }
   const bool src_hn = net.pod && net.pod->host_network && !net.policies_apply;
   const bool dst_hn = dest_pod && dest.pod->host_network;
-  if (!src_hn && !dst_hn) return egress_under(net, dest, port, protocol, HostModel::pod_network);
+  if (!src_hn && !dst_hn) return egress_under(net, dest, port, protocol, HostModel::pod_network, explain);
   Verdict as_pod = egress_under(src_hn ? analyze(*net.pod, true) : net, dest, port, protocol, HostModel::pod_network);
   Verdict as_node = egress_under(net, dest, port, protocol, HostModel::node_ip);
   return combine_models(

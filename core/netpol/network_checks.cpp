@@ -144,7 +144,8 @@ bool host_network_selected(const NetContext& ctx, const PodInfo& pod) {
 
 }  // namespace netpol::checks
 
-void check_network(const netpol::Inventory& inv, const Config& config, const std::function<void(Finding&&)>& sink) {
+void check_network(const netpol::Inventory& inv, const Config& config, const std::function<void(Finding&&)>& sink,
+                   bool pod_rules_only) {
   using namespace netpol;
   using namespace netpol::checks;
   // The network rules of the registry, in the order the pass runs them.
@@ -156,8 +157,11 @@ void check_network(const netpol::Inventory& inv, const Config& config, const std
                      [](const Rule* a, const Rule* b) { return a->network_order < b->network_order; });
     return r;
   }();
+  auto runs = [&](const Rule& rule) {
+    return (!pod_rules_only || rule.subject != RuleSubject::policy) && config.rule_enabled(rule);
+  };
   bool any_enabled = false;
-  for (const Rule* rule : rules) any_enabled |= config.rule_enabled(*rule);
+  for (const Rule* rule : rules) any_enabled |= runs(*rule);
   if (!any_enabled || (inv.policies.empty() && inv.pods.empty())) return;
 
   Analyzer analyzer(inv);
@@ -171,7 +175,7 @@ void check_network(const netpol::Inventory& inv, const Config& config, const std
   NetContext ctx{analyzer, config, inv, nets, selected_by, config.ai_hosts};
 
   for (const Rule* rule : rules) {
-    if (!config.rule_enabled(*rule)) continue;
+    if (!runs(*rule)) continue;
     NetOut out([&](NetFinding&& r) {
       Finding f;
       f.rule = std::string(rule->id);

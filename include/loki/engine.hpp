@@ -20,6 +20,15 @@ struct EngineOptions {
   // Keep the reference of every agent object checked (policy reports list
   // what passed); off by default, as only reports need them.
   bool record_subjects = false;
+  // A config owned elsewhere, used instead of `config` when set; it must
+  // outlive these options. The webhook's reviews share the loaded config
+  // rather than copying its maps and lists for every request.
+  const Config* shared_config = nullptr;
+  // Only the network rules whose subject is a pod template run (a pod's
+  // review: findings about policies are not the pod's to answer for).
+  bool pod_rules_only = false;
+
+  const Config& cfg() const { return shared_config ? *shared_config : config; }
 };
 
 // Whether a pod template is a loki-mode pod under the config.

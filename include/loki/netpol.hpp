@@ -554,7 +554,10 @@ class Analyzer {
   // are (HostModel::pod_network); by default policies do not apply to it.
   PodNetwork analyze(const PodInfo& pod, bool host_network_as_pod = false) const;
   // The source side: whether the pod's egress lets it reach `dest`.
-  Verdict allows(const PodNetwork& net, const Destination& dest, int port, Protocol protocol) const;
+  // explain false: a caller that reads only the answer and the grant gets no
+  // reason text under NetworkPolicy alone (a review asks this several times).
+  Verdict allows(const PodNetwork& net, const Destination& dest, int port, Protocol protocol,
+                 bool explain = true) const;
   // The destination side: whether the pod's ingress admits `source`.
   Verdict admits(const PodNetwork& net, const PodInfo& source, int port, Protocol protocol) const;
   // Both sides (ingress only for a pod destination).
@@ -581,11 +584,12 @@ class Analyzer {
  private:
   bool namespace_matches(const Policy& policy, const Peer& peer, const std::string& ns) const;
   // Every tier (the NetworkPolicy verdicts alone: np_egress, np_ingress).
-  Verdict egress_under(const PodNetwork& net, const Destination& dest, int port, Protocol protocol,
-                       HostModel model) const;
+  Verdict egress_under(const PodNetwork& net, const Destination& dest, int port, Protocol protocol, HostModel model,
+                       bool explain = true) const;
   Verdict ingress_under(const PodNetwork& net, const PodInfo& source, int port, Protocol protocol,
                         HostModel model) const;
-  Verdict np_egress(const PodNetwork& net, const Destination& dest, int port, Protocol protocol, HostModel model) const;
+  Verdict np_egress(const PodNetwork& net, const Destination& dest, int port, Protocol protocol, HostModel model,
+                    bool explain = true) const;
   Verdict np_ingress(const PodNetwork& net, const PodInfo& source, int port, Protocol protocol, HostModel model) const;
   // Whether a cluster policy rule matches: the first peer that does (yes, or
   // maybe), with a port that does.

@@ -19,7 +19,8 @@ namespace loki {
 std::vector<Finding> check_network(const netpol::Inventory& inventory, const Config& config);
 // The same, handing each finding to `sink` as it is made (the linter compacts
 // them at once instead of holding tens of thousands as std::strings).
-void check_network(const netpol::Inventory& inventory, const Config& config,
-                   const std::function<void(Finding&&)>& sink);
+// pod_rules_only: only the rules whose subject is a pod template run.
+void check_network(const netpol::Inventory& inventory, const Config& config, const std::function<void(Finding&&)>& sink,
+                   bool pod_rules_only = false);
 
 }  // namespace loki

@@ -151,6 +151,8 @@ class LabelSelector {
   static LabelSelector nothing();
 
   bool matches(const Labels& labels) const;
+  // matches(labels_of(metadata)) without building the Labels.
+  bool matches_metadata(const nlohmann::json& metadata) const;
   bool empty() const { return requirements_.empty() && !nothing_; }
   bool selects_nothing() const { return nothing_; }
   const std::vector<Requirement>& requirements() const { return requirements_; }

@@ -118,3 +118,40 @@ TEST_CASE("Labels behave as the std::map they replaced") {
   CHECK(loki::Labels{{"b", "2"}, {"a", "1"}, {"a", "ignored"}} == loki::Labels{{"a", "1"}, {"b", "2"}});
   CHECK(loki::LabelSelector::parse("a=1,b").matches(loki::Labels{{"b", ""}, {"a", "1"}}));
 }
+
+TEST_CASE("matches_metadata decides as matches(labels_of(metadata))") {
+  // The oracle is the Labels path the rest of the engine uses; the JSON path
+  // only skips building the Labels (the webhook asks once per review).
+  const std::vector<std::string> selectors = {"",
+                                              "app=loki-mode",
+                                              "app!=loki-mode",
+                                              "app in (loki-mode,agent)",
+                                              "app notin (web)",
+                                              "role",
+                                              "!role",
+                                              "app=loki-mode,role,tier notin (web),!debug"};
+  const std::vector<json> metadatas = {
+      json::parse(R"({})"),
+      json::parse(R"(null)"),
+      json::parse(R"({"labels": null})"),
+      json::parse(R"({"labels": []})"),
+      json::parse(R"({"labels": {"app": "loki-mode"}})"),
+      json::parse(R"({"labels": {"app": "loki-mode", "role": "agent"}})"),
+      json::parse(R"({"labels": {"app": "agent", "role": "", "tier": "web"}})"),
+      json::parse(R"({"labels": {"app": 5, "role": true}})"),  // not strings: not labels
+      json::parse(R"({"labels": {"app": "loki-mode", "role": null, "debug": "1"}})"),
+      json::parse(R"({"labels": {"app": "web"}, "name": "x"})")};
+  int checked = 0;
+  for (const auto& text : selectors) {
+    const LabelSelector s = LabelSelector::parse(text);
+    for (const auto& md : metadatas) {
+      INFO(text << " on " << md.dump());
+      CHECK(s.matches_metadata(md) == s.matches(loki::labels_of(md)));
+      ++checked;
+    }
+  }
+  CHECK(checked == 80);
+  CHECK_FALSE(LabelSelector::nothing().matches_metadata(json::parse(R"({"labels": {"app": "x"}})")));
+  CHECK(LabelSelector::parse("app=loki-mode").matches_metadata(json::parse(R"({"labels": {"app": "loki-mode"}})")));
+  CHECK_FALSE(LabelSelector::parse("app=loki-mode").matches_metadata(json::parse(R"({"labels": {"app": 1}})")));
+}

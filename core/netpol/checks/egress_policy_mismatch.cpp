@@ -239,10 +239,12 @@ struct PodCheck {
     const EnvSetting& ep = pod.egress_policy();
     std::string host_list;
     for (std::size_t i = 0; i < hosts.size(); ++i) host_list += (i ? ", " : "") + hosts[i];
-    std::string cilium =
-        "NetworkPolicy alone cannot express ai-only; with Cilium, deny egress by default and "
-        "allow DNS and the AI API hosts by name:\n" +
-        cilium_yaml(pod, hosts);
+    // Built only for a finding (a review of a compliant pod asks this too).
+    auto cilium = [&] {
+      return "NetworkPolicy alone cannot express ai-only; with Cilium, deny egress by default and "
+             "allow DNS and the AI API hosts by name:\n" +
+             cilium_yaml(pod, hosts);
+    };
     if (cluster_policies()) {
       auto beyond = reachable_beyond(true, hosts);
       if (beyond.empty()) return;
@@ -262,7 +264,7 @@ struct PodCheck {
       emit(ep,
            "LOKI_NETWORK_EGRESS_POLICY=ai-only promises DNS and TCP 443 to " + host_list + " only, but " +
                not_isolated(),
-           cilium);
+           cilium());
       return;
     }
     std::vector<const Grant*> beyond;
@@ -280,12 +282,12 @@ struct PodCheck {
     if (anywhere_443) msg += ". It reaches anything on 443 (see egress-to-any), not only the AI APIs";
     if (from_k8s)
       msg += ". Kubernetes NetworkPolicy alone cannot express ai-only: it has no host names, only IPs and pods";
-    emit(ep, msg, cilium + "\nand remove the rules listed above");
+    emit(ep, msg, cilium() + "\nand remove the rules listed above");
   }
 
   void check_metadata() const {
     for (const auto& addr : metadata_addresses()) {
-      Verdict v = ctx.analyzer.allows(net, Destination::address(addr), 80, Protocol::TCP);
+      Verdict v = ctx.analyzer.allows(net, Destination::address(addr), 80, Protocol::TCP, false);
       if (!v.possible()) continue;  // err toward reachable
       std::string cidr = addr.to_string() + (addr.v6 ? "/128" : "/32");
       emit(pod.block_metadata(),

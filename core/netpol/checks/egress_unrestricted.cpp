@@ -40,7 +40,8 @@ void egress_unrestricted(const NetContext& ctx, NetOut& out) {
     if (!net.admin.empty() || !net.baseline.empty()) {
       bool open = false;
       for (const char* ip : {"1.1.1.1", "2606:4700:4700::1111"})
-        open |= ctx.analyzer.allows(net, Destination::address(*IpAddress::parse(ip)), 443, Protocol::TCP).possible();
+        open |=
+            ctx.analyzer.allows(net, Destination::address(*IpAddress::parse(ip)), 443, Protocol::TCP, false).possible();
       if (!open) continue;
     }
     NetFinding f{&pod, nullptr, pod.labels_field, pod.labels_line, std::nullopt, {}, {}};

@@ -38,7 +38,7 @@ void metadata_endpoint_reachable(const NetContext& ctx, NetOut& out) {
     const PodNetwork& net = ctx.net_of(pod);
     if (!net.egress_isolated && open_reported) continue;
     for (const auto& addr : metadata_addresses()) {
-      Verdict v = ctx.analyzer.allows(net, Destination::address(addr), 80, Protocol::TCP);
+      Verdict v = ctx.analyzer.allows(net, Destination::address(addr), 80, Protocol::TCP, false);
       if (!v.possible()) continue;  // err toward reachable
       NetFinding f{&pod, nullptr, pod.labels_field, pod.labels_line, std::nullopt, {}, {}};
       std::string cidr = addr.to_string() + (addr.v6 ? "/128" : "/32");
