@@ -1,4 +1,5 @@
 #include <loki/finding_store.hpp>
+#include <loki/json_text.hpp>
 #include <loki/report.hpp>
 #include <loki/rules.hpp>
 
@@ -266,55 +267,13 @@ std::string to_uri(const std::string& path) {
   return out;
 }
 
-// A JSON string as nlohmann's dump() writes it. ASCII (almost every finding)
-// is escaped here; anything else goes through nlohmann itself so UTF-8
-// handling stays exactly its own.
+// A JSON string as nlohmann's dump() writes it; text that is not UTF-8 goes
+// through dump() itself, which refuses it exactly as before.
 void json_string_to(std::string& out, std::string_view s) {
-  static const char hex[] = "0123456789abcdef";
   const std::size_t start = out.size();
-  out += '"';
-  std::size_t run = 0;
-  // One pass: runs that need no escaping are copied at once.
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    const auto ch = static_cast<unsigned char>(s[i]);
-    if (ch >= 0x20 && ch < 0x80 && ch != '"' && ch != '\\') continue;
-    if (ch >= 0x80) {
-      out.resize(start);
-      out += json(std::string(s)).dump();
-      return;
-    }
-    out.append(s.data() + run, i - run);
-    run = i + 1;
-    switch (ch) {
-      case '"':
-        out.append("\\\"", 2);
-        break;
-      case '\\':
-        out.append("\\\\", 2);
-        break;
-      case '\b':
-        out.append("\\b", 2);
-        break;
-      case '\f':
-        out.append("\\f", 2);
-        break;
-      case '\n':
-        out.append("\\n", 2);
-        break;
-      case '\r':
-        out.append("\\r", 2);
-        break;
-      case '\t':
-        out.append("\\t", 2);
-        break;
-      default: {
-        const char u[] = {'\\', 'u', '0', '0', hex[ch >> 4], hex[ch & 15]};
-        out.append(u, sizeof u);
-      }
-    }
-  }
-  out.append(s.data() + run, s.size() - run);
-  out += '"';
+  if (append_json_string(out, s)) return;
+  out.resize(start);
+  out += json(std::string(s)).dump();
 }
 
 // One finding exactly as to_json(f).dump(2) followed by write_indented would

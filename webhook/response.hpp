@@ -4,6 +4,7 @@
 // wherever a decision is taken.
 #pragma once
 
+#include <loki/json_text.hpp>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
@@ -11,10 +12,7 @@
 
 namespace loki::webhook {
 
-// Appends `s` as a JSON string the way nlohmann::json::dump() writes it
-// (UTF-8 kept, control characters escaped); false, leaving `out` partly
-// written, when `s` is not valid UTF-8.
-bool append_json_string(std::string& out, std::string_view s);
+using loki::append_json_string;  // include/loki/json_text.hpp
 
 class Response {
  public:
