@@ -111,15 +111,38 @@ namespace {
 // The YAML 1.1 words with a meaning, as Kubernetes' YAML decoder (go-yaml v2)
 // reads them: null, booleans, infinities and NaN.
 std::optional<json> special_word(const std::string& v) {
-  if (v.size() > 5) return std::nullopt;  // the longest word is five letters ("false", "+.inf")
-  if (is_one_of(v, {"~", "null", "Null", "NULL"})) return json(nullptr);
-  if (is_one_of(v, {"true", "True", "TRUE", "yes", "Yes", "YES", "y", "Y", "on", "On", "ON"})) return json(true);
-  if (is_one_of(v, {"false", "False", "FALSE", "no", "No", "NO", "n", "N", "off", "Off", "OFF"})) return json(false);
-  if (is_one_of(v, {".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF"}))
-    return json(std::numeric_limits<double>::infinity());
-  if (is_one_of(v, {"-.inf", "-.Inf", "-.INF"})) return json(-std::numeric_limits<double>::infinity());
-  if (is_one_of(v, {".nan", ".NaN", ".NAN"})) return json(std::numeric_limits<double>::quiet_NaN());
-  return std::nullopt;
+  // Numbers (most special-looking scalars: ports, replicas) start with a
+  // digit, which no word does; the rest are compared with the few words of
+  // their length.
+  if (v.empty() || (v[0] >= '0' && v[0] <= '9')) return std::nullopt;
+  switch (v.size()) {
+    case 1:
+      if (v == "~") return json(nullptr);
+      if (is_one_of(v, {"y", "Y"})) return json(true);
+      if (is_one_of(v, {"n", "N"})) return json(false);
+      return std::nullopt;
+    case 2:
+      if (is_one_of(v, {"on", "On", "ON"})) return json(true);
+      if (is_one_of(v, {"no", "No", "NO"})) return json(false);
+      return std::nullopt;
+    case 3:
+      if (is_one_of(v, {"yes", "Yes", "YES"})) return json(true);
+      if (is_one_of(v, {"off", "Off", "OFF"})) return json(false);
+      return std::nullopt;
+    case 4:
+      if (is_one_of(v, {"null", "Null", "NULL"})) return json(nullptr);
+      if (is_one_of(v, {"true", "True", "TRUE"})) return json(true);
+      if (is_one_of(v, {".inf", ".Inf", ".INF"})) return json(std::numeric_limits<double>::infinity());
+      if (is_one_of(v, {".nan", ".NaN", ".NAN"})) return json(std::numeric_limits<double>::quiet_NaN());
+      return std::nullopt;
+    case 5:
+      if (is_one_of(v, {"false", "False", "FALSE"})) return json(false);
+      if (is_one_of(v, {"+.inf", "+.Inf", "+.INF"})) return json(std::numeric_limits<double>::infinity());
+      if (is_one_of(v, {"-.inf", "-.Inf", "-.INF"})) return json(-std::numeric_limits<double>::infinity());
+      return std::nullopt;
+    default:
+      return std::nullopt;  // the longest word is five letters ("false", "+.inf")
+  }
 }
 
 std::optional<json> number(const std::string& v) {
@@ -146,15 +169,15 @@ namespace {
 constexpr std::string_view maybe_special_start = "0123456789-+.~nNtTfFyYoO";
 }  // namespace
 
-json resolve_plain_scalar(const std::string& v) {
+json resolve_plain_scalar(std::string v) {
   if (v.empty()) return json(nullptr);
   // Fast path: most scalars are plain words that start with none of these.
   // (The word sets above and the numbers are disjoint, so the order of the
   // two lookups below does not matter.)
-  if (maybe_special_start.find(v[0]) == std::string_view::npos) return json(v);
+  if (maybe_special_start.find(v[0]) == std::string_view::npos) return json(std::move(v));
   if (auto w = special_word(v)) return *w;
   if (auto n = number(v)) return *n;
-  return json(v);
+  return json(std::move(v));
 }
 
 namespace {
@@ -446,10 +469,10 @@ json scalar_value(const yaml_event_t& e) {
     std::string_view t(tag);
     if (t == "tag:yaml.org,2002:int" || t == "tag:yaml.org,2002:float" || t == "tag:yaml.org,2002:bool" ||
         t == "tag:yaml.org,2002:null")
-      return resolve_plain_scalar(value);
+      return resolve_plain_scalar(std::move(value));
     return json(std::move(value));  // !!str, "!" or a custom tag: a string
   }
-  if (sc.style == YAML_PLAIN_SCALAR_STYLE) return resolve_plain_scalar(value);
+  if (sc.style == YAML_PLAIN_SCALAR_STYLE) return resolve_plain_scalar(std::move(value));
   return json(std::move(value));
 }
 

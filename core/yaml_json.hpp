@@ -40,6 +40,6 @@ void parse_yaml(std::string_view text, int line_offset, std::vector<ParsedDocume
 
 // Resolves a plain (unquoted) YAML scalar as Kubernetes' YAML decoder
 // (sigs.k8s.io/yaml, go-yaml v2, YAML 1.1 booleans) does.
-nlohmann::json resolve_plain_scalar(const std::string& value);
+nlohmann::json resolve_plain_scalar(std::string value);  // moved into the result when it stays a string
 
 }  // namespace loki::detail

@@ -2,6 +2,9 @@
 // become clear invalid-manifest findings instead of crashes.
 #include <doctest/doctest.h>
 
+#include <cmath>
+#include <limits>
+
 #include <loki/engine.hpp>
 #include <loki/lint.hpp>
 #include <loki/manifest.hpp>
@@ -65,6 +68,29 @@ TEST_CASE("scalars resolve as Kubernetes' YAML decoder reads them") {
   CHECK(resolve_plain_scalar("7.5.13") == json("7.5.13"));
   CHECK(resolve_plain_scalar("loki-mode") == json("loki-mode"));
   CHECK(resolve_plain_scalar("99999999999999999999999") == json(1e23));
+}
+
+TEST_CASE("the YAML 1.1 words are exactly go-yaml v2's resolve table") {
+  // go-yaml v2 resolve.go: {true, True, TRUE, yes, Yes, YES, y, Y, on, On, ON}
+  // as true, the same for false / no / n / off, ~ null Null NULL, .inf .Inf
+  // .INF and their + and - forms, .nan .NaN .NAN; any other case is a string.
+  using loki::detail::resolve_plain_scalar;
+  for (const char* w : {"true", "True", "TRUE", "yes", "Yes", "YES", "y", "Y", "on", "On", "ON"})
+    CHECK_MESSAGE(resolve_plain_scalar(w) == json(true), w);
+  for (const char* w : {"false", "False", "FALSE", "no", "No", "NO", "n", "N", "off", "Off", "OFF"})
+    CHECK_MESSAGE(resolve_plain_scalar(w) == json(false), w);
+  for (const char* w : {"~", "null", "Null", "NULL"}) CHECK_MESSAGE(resolve_plain_scalar(w).is_null(), w);
+  for (const char* w : {".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF"})
+    CHECK_MESSAGE(resolve_plain_scalar(w) == json(std::numeric_limits<double>::infinity()), w);
+  for (const char* w : {"-.inf", "-.Inf", "-.INF"})
+    CHECK_MESSAGE(resolve_plain_scalar(w) == json(-std::numeric_limits<double>::infinity()), w);
+  for (const char* w : {".nan", ".NaN", ".NAN"}) {
+    const json v = resolve_plain_scalar(w);
+    CHECK_MESSAGE((v.is_number_float() && std::isnan(v.get<double>())), w);
+  }
+  for (const char* w : {"tRue", "yES", "oN", "nO", "NUll", "nulL", "FaLse", "OFf", ".INf", "+.nan", "-.nan", ".NAn",
+                        "yy", "nn", "~~", "truee", "onn", "Y ", " y", "falsey"})
+    CHECK_MESSAGE(resolve_plain_scalar(w) == json(w), w);
 }
 
 TEST_CASE("quoted scalars stay strings") {
