@@ -13,6 +13,9 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -200,33 +203,6 @@ std::pair<std::string, int> helm_source(std::string_view chunk) {
     ++line;
   }
   return {"", -1};
-}
-
-// Returns the 1-based line of the first NUL byte or invalid UTF-8 sequence, or 0.
-int first_binary_line(std::string_view s) {
-  int line = 1;
-  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-  const auto* end = p + s.size();
-  while (p < end) {
-    unsigned char c = *p;
-    if (c == '\n') {
-      ++line;
-      ++p;
-      continue;
-    }
-    if (c == 0) return line;
-    if (c < 0x80) {
-      ++p;
-      continue;
-    }
-    int n = (c & 0xE0) == 0xC0 ? 1 : (c & 0xF0) == 0xE0 ? 2 : (c & 0xF8) == 0xF0 ? 3 : -1;
-    if (n < 0 || c == 0xC0 || c == 0xC1 || c > 0xF4) return line;
-    if (end - p <= n) return line;
-    for (int i = 1; i <= n; ++i)
-      if ((p[i] & 0xC0) != 0x80) return line;
-    p += n + 1;
-  }
-  return 0;
 }
 
 std::string type_name(const json& j) {
@@ -445,7 +421,7 @@ DocumentResult parse_chunk(const Chunk& chunk, const std::string& name, bool ski
   // match the template where it is not heavily templated.
   int base = source.empty() ? 0 : chunk.line_offset + source_line + 1;
 
-  if (int bad = first_binary_line(chunk.text)) {
+  if (int bad = detail::first_binary_line(chunk.text)) {
     LoadError e;
     e.file = file;
     e.line = chunk.line_offset + bad - base;
@@ -752,5 +728,47 @@ void InputText::release(std::string_view part) const {
   // NOLINTNEXTLINE(performance-no-int-to-ptr): madvise wants page-aligned addresses, computed as integers above.
   if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
 }
+
+namespace detail {
+
+namespace {
+// The end of the run from `i` of bytes 0x01-0x7f (ASCII but NUL): nearly all
+// of a manifest, so tested 16 bytes at a time where SSE2 is there.
+std::size_t ascii_run_end(std::string_view s, std::size_t i) {
+#if defined(__SSE2__)
+  const __m128i zero = _mm_setzero_si128();
+  while (i + 16 <= s.size()) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s.data() + i));
+    // Signed: 0x01-0x7f are the bytes above zero.
+    const unsigned ok = static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpgt_epi8(v, zero)));
+    if (ok != 0xFFFF) return i + static_cast<std::size_t>(__builtin_ctz(~ok));
+    i += 16;
+  }
+#endif
+  while (i < s.size() && static_cast<signed char>(s[i]) > 0) ++i;
+  return i;
+}
+}  // namespace
+
+int first_binary_line(std::string_view s) {
+  const auto* u = reinterpret_cast<const unsigned char*>(s.data());
+  // Lines are counted only for the answer: the scan itself looks for NUL and
+  // bytes >= 0x80 (whose UTF-8 sequences are then checked one by one).
+  auto line_at = [&](std::size_t i) { return 1 + static_cast<int>(std::count(s.begin(), s.begin() + i, '\n')); };
+  std::size_t i = 0;
+  while ((i = ascii_run_end(s, i)) < s.size()) {
+    const unsigned char c = u[i];
+    if (c == 0) return line_at(i);
+    const int n = (c & 0xE0) == 0xC0 ? 1 : (c & 0xF0) == 0xE0 ? 2 : (c & 0xF8) == 0xF0 ? 3 : -1;
+    if (n < 0 || c == 0xC0 || c == 0xC1 || c > 0xF4) return line_at(i);
+    if (s.size() - i <= static_cast<std::size_t>(n)) return line_at(i);
+    for (int k = 1; k <= n; ++k)
+      if ((u[i + k] & 0xC0) != 0x80) return line_at(i);
+    i += static_cast<std::size_t>(n) + 1;
+  }
+  return 0;
+}
+
+}  // namespace detail
 
 }  // namespace loki

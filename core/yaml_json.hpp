@@ -40,6 +40,10 @@ void parse_yaml(std::string_view text, int line_offset, std::vector<ParsedDocume
 
 // Resolves a plain (unquoted) YAML scalar as Kubernetes' YAML decoder
 // (sigs.k8s.io/yaml, go-yaml v2, YAML 1.1 booleans) does.
-nlohmann::json resolve_plain_scalar(std::string value);  // moved into the result when it stays a string
+nlohmann::json resolve_plain_scalar(std::string value);
+
+// The 1-based line of the first NUL byte or invalid UTF-8 sequence, or 0
+// (core/manifest.cpp: such text is reported as binary, not parsed).
+int first_binary_line(std::string_view text);  // moved into the result when it stays a string
 
 }  // namespace loki::detail

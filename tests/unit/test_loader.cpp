@@ -20,6 +20,7 @@
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <random>
 
 using nlohmann::json;
 
@@ -88,9 +89,70 @@ TEST_CASE("the YAML 1.1 words are exactly go-yaml v2's resolve table") {
     const json v = resolve_plain_scalar(w);
     CHECK_MESSAGE((v.is_number_float() && std::isnan(v.get<double>())), w);
   }
-  for (const char* w : {"tRue", "yES", "oN", "nO", "NUll", "nulL", "FaLse", "OFf", ".INf", "+.nan", "-.nan", ".NAn",
-                        "yy", "nn", "~~", "truee", "onn", "Y ", " y", "falsey"})
+  for (const char* w : {"tRue",  "yES",  "oN", "nO", "NUll", "nulL",  "FaLse", "OFf", ".INf", "+.nan",
+                        "-.nan", ".NAn", "yy", "nn", "~~",   "truee", "onn",   "Y ",  " y",   "falsey"})
     CHECK_MESSAGE(resolve_plain_scalar(w) == json(w), w);
+}
+
+namespace {
+// The byte-at-a-time scan first_binary_line replaced, kept as its oracle.
+int first_binary_line_oracle(std::string_view s) {
+  int line = 1;
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const auto* end = p + s.size();
+  while (p < end) {
+    unsigned char c = *p;
+    if (c == '\n') {
+      ++line;
+      ++p;
+      continue;
+    }
+    if (c == 0) return line;
+    if (c < 0x80) {
+      ++p;
+      continue;
+    }
+    int n = (c & 0xE0) == 0xC0 ? 1 : (c & 0xF0) == 0xE0 ? 2 : (c & 0xF8) == 0xF0 ? 3 : -1;
+    if (n < 0 || c == 0xC0 || c == 0xC1 || c > 0xF4) return line;
+    if (end - p <= n) return line;
+    for (int i = 1; i <= n; ++i)
+      if ((p[i] & 0xC0) != 0x80) return line;
+    p += n + 1;
+  }
+  return 0;
+}
+}  // namespace
+
+TEST_CASE("binary text: the first NUL or broken UTF-8 sequence, by line, at any offset") {
+  using loki::detail::first_binary_line;
+  // Each bad or multi-byte sequence at every position of texts of one to three 16-byte blocks.
+  const std::string pieces[] = {std::string(1, '\0'), "\xff",     "\xc3", "\xc3\xa9", "\xe2\x82\xac",    "\xe2\x82",
+                                "\xf0\x9f\x98\x80",   "\xc0\xaf", "\x80", "\n",       "\xf5\x80\x80\x80"};
+  int compared = 0;
+  for (std::size_t len : {0u, 1u, 15u, 16u, 17u, 32u, 40u}) {
+    for (std::size_t pos = 0; pos <= len; ++pos)
+      for (const auto& p : pieces) {
+        std::string s;
+        for (std::size_t i = 0; i < len; ++i) s += i % 7 == 6 ? '\n' : 'a';
+        s.insert(pos, p);
+        INFO("len " << len << " pos " << pos);
+        CHECK(first_binary_line(s) == first_binary_line_oracle(s));
+        ++compared;
+      }
+  }
+  CHECK(compared == 1408);
+  std::mt19937 rng(3);
+  std::uniform_int_distribution<int> pick(0, 999), any(0, 255), len(0, 200);
+  for (int n = 0; n < 20000; ++n) {
+    std::string s(static_cast<std::size_t>(len(rng)), 'x');
+    for (auto& c : s) {
+      const int r = pick(rng);
+      c = static_cast<char>(r < 990 ? (r % 10 == 0 ? '\n' : 'a' + r % 26) : any(rng));
+    }
+    CHECK(first_binary_line(s) == first_binary_line_oracle(s));
+  }
+  CHECK(first_binary_line("a\nb\n\xff") == 3);
+  CHECK(first_binary_line("plain: yaml\n") == 0);
 }
 
 TEST_CASE("quoted scalars stay strings") {
