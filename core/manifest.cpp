@@ -40,15 +40,7 @@ void LineIndex::push(std::size_t start, int line) {
 void LineIndex::add(std::string_view parent, std::string_view key, int line) {
   std::size_t start = text_.size();
   text_ += parent;
-  text_.push_back('/');
-  for (char c : key) {
-    if (c == '~')
-      text_ += "~0";
-    else if (c == '/')
-      text_ += "~1";
-    else
-      text_.push_back(c);
-  }
+  detail::append_pointer_token(text_, key);
   push(start, line);
 }
 

@@ -96,14 +96,16 @@ bool looks_like_float(std::string_view s) {
 
 void append_pointer_token(std::string& pointer, std::string_view token) {
   pointer.push_back('/');
-  for (char c : token) {
-    if (c == '~')
-      pointer += "~0";
-    else if (c == '/')
-      pointer += "~1";
-    else
-      pointer.push_back(c);
+  // Runs without '~' or '/' (nearly every key) are appended at once.
+  std::size_t run = 0;
+  for (std::size_t i = 0; i < token.size(); ++i) {
+    const char c = token[i];
+    if (c != '~' && c != '/') continue;
+    pointer.append(token.data() + run, i - run);
+    pointer += c == '~' ? "~0" : "~1";
+    run = i + 1;
   }
+  pointer.append(token.data() + run, token.size() - run);
 }
 
 namespace {

@@ -2,6 +2,7 @@
 // bytes for every string dump() accepts, and false for every one it refuses.
 // The 16-byte scan must find a special byte at any offset of any block.
 #include <doctest/doctest.h>
+#include <loki/json_access.hpp>
 #include <loki/json_text.hpp>
 
 #include <nlohmann/json.hpp>
@@ -63,4 +64,19 @@ TEST_CASE("append_json_string: random byte strings agree with dump()") {
   }
   CHECK(valid > 1000);
   CHECK(invalid > 1000);
+}
+
+TEST_CASE("append_pointer_token escapes as RFC 6901 (nlohmann::json_pointer as the oracle)") {
+  // "transforming any occurrence of the sequence '~' to '~0' and '/' to '~1'" (RFC 6901, section 3/4).
+  std::mt19937 rng(6901);
+  std::uniform_int_distribution<int> len(0, 24), pick(0, 9);
+  const char alphabet[] = {'a', 'b', '~', '/', '0', '1', '.', '-', 'z', '~'};
+  for (int n = 0; n < 5000; ++n) {
+    std::string token(static_cast<std::size_t>(len(rng)), 'a');
+    for (auto& c : token) c = alphabet[pick(rng)];
+    std::string got = "/spec";
+    loki::detail::append_pointer_token(got, token);
+    const json::json_pointer want = json::json_pointer("/spec") / token;
+    REQUIRE(got == want.to_string());
+  }
 }
