@@ -15,7 +15,7 @@ std::optional<PodTemplatePaths> pod_template_paths(std::string_view kind) {
 }
 
 bool is_workload_kind(std::string_view kind) {
-  return pod_template_paths(kind).has_value();
+  return find_workload_kind(kind) != nullptr;
 }
 
 std::string inferred_kind_note(std::string_view kind) {
@@ -26,12 +26,24 @@ std::string inferred_kind_note(std::string_view kind) {
 namespace {
 const PodTemplatePaths kInferredTemplate{"/spec/template/spec", "/spec/template/metadata"};
 
-const json* at(const json& root, const std::string& pointer) {
+// The pointers of every workload kind, made once, in workload_kinds() order
+// (every object asks; building them each time was most of the lookup).
+const PodTemplatePaths& paths_of(const WorkloadKind& k) {
+  static const std::vector<PodTemplatePaths> all = [] {
+    std::vector<PodTemplatePaths> v;
+    for (const WorkloadKind& w : workload_kinds()) v.push_back({w.spec_pointer(), w.metadata_pointer()});
+    return v;
+  }();
+  return all[static_cast<std::size_t>(&k - workload_kinds().data())];
+}
+
+// The value at a pointer of plain tokens (no ~ escapes), or null.
+const json* at(const json& root, std::string_view pointer) {
   const json* cur = &root;
   std::size_t pos = 1;
   while (pos <= pointer.size() && !pointer.empty()) {
     auto next = pointer.find('/', pos);
-    std::string key = pointer.substr(pos, next == std::string::npos ? std::string::npos : next - pos);
+    std::string_view key = pointer.substr(pos, next == std::string_view::npos ? std::string_view::npos : next - pos);
     if (!cur->is_object()) return nullptr;
     auto it = cur->find(key);
     if (it == cur->end()) return nullptr;
@@ -47,7 +59,8 @@ std::optional<PodTemplate> find_pod_template(const json& object) {
   if (!object.is_object()) return std::nullopt;
   auto kind = object.find("kind");
   if (kind == object.end() || !kind->is_string()) return std::nullopt;
-  auto paths = pod_template_paths(kind->get_ref<const std::string&>());
+  const WorkloadKind* known = find_workload_kind(kind->get_ref<const std::string&>());
+  const PodTemplatePaths* paths = known ? &paths_of(*known) : nullptr;
   bool inferred = false;
   if (!paths) {
     // Another kind (a CRD: Knative, KubeVela, an in-house controller) that
@@ -55,7 +68,7 @@ std::optional<PodTemplate> find_pod_template(const json& object) {
     // say the kind was inferred.
     const json* s = at(object, kInferredTemplate.spec);
     if (!s || !s->is_object() || !s->contains("containers") || !(*s)["containers"].is_array()) return std::nullopt;
-    paths = kInferredTemplate;
+    paths = &kInferredTemplate;
     inferred = true;
   }
   const json* spec = at(object, paths->spec);
