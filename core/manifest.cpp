@@ -149,7 +149,7 @@ bool is_marker_line(std::string_view text, std::size_t pos, char ch) {
 // documents parse independently: in parallel, and one broken document does
 // not hide the rest.
 // Granule of InputText releases: a few hundred madvise calls per 100 MB.
-constexpr std::size_t kReleaseBytes = 256 * 1024;
+constexpr std::size_t kReleaseBytes = std::size_t{256} * 1024;
 
 // `done`, when set, is given the text scanned so far in kReleaseBytes steps:
 // a mapped file's pages need not all be resident at once just to be split.
