@@ -178,6 +178,7 @@ template <class Findings>
 int emit_any(const CommonOptions& o, const Findings& findings, const ReportSummary& summary,
              const std::vector<ObjectRef>& subjects) {
   ReportOptions ropts;
+  ropts.threads = o.threads;
   std::vector<PassedChecks> passed;
   if (o.show_passed) {
     passed = passed_checks(o, findings, subjects);

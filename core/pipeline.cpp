@@ -101,7 +101,11 @@ FindingStore Pipeline::finish(std::uint64_t network_order) {
   default_tokens_ = {};
   token_opt_outs_.clear();
   inventory_.sort();
-  check_network(inventory_, opts_.config, [&](Finding&& f) { findings_.add(std::move(f), network_order); });
+  // Findings of the network rules share one `order`: only findings of the same
+  // rule can tie in the sort, and each rule keeps its own production order
+  // whatever the threads (check_network), so the sorted result is the same.
+  check_network(
+      inventory_, opts_.config, [&](Finding&& f) { findings_.add(std::move(f), network_order); }, opts_.threads);
   inventory_ = netpol::Inventory{};  // done with it: free the per-pod records
   // Drop findings for rules the config switched off (e.g. invalid-manifest).
   findings_.keep_if([&](std::string_view rule) { return opts_.config.rule_enabled(rule); });

@@ -20,6 +20,9 @@ struct EngineOptions {
   // Keep the reference of every agent object checked (policy reports list
   // what passed); off by default, as only reports need them.
   bool record_subjects = false;
+  // Workers of the network pass in Pipeline::finish (0: one per core); lint
+  // takes --threads. One elsewhere: the webhook starts no thread per review.
+  unsigned threads = 1;
 };
 
 // Whether a pod template is a loki-mode pod under the config.
