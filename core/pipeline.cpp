@@ -2,6 +2,8 @@
 #include <loki/pipeline.hpp>
 #include <loki/podspec.hpp>
 
+#include <algorithm>
+#include <thread>
 #include <utility>
 
 namespace loki {
@@ -109,7 +111,7 @@ FindingStore Pipeline::finish(std::uint64_t network_order) {
   inventory_ = netpol::Inventory{};  // done with it: free the per-pod records
   // Drop findings for rules the config switched off (e.g. invalid-manifest).
   findings_.keep_if([&](std::string_view rule) { return opts_.config.rule_enabled(rule); });
-  findings_.sort();
+  findings_.sort(opts_.threads == 0 ? std::max(1u, std::thread::hardware_concurrency()) : opts_.threads);
   FindingStore out = std::move(findings_);
   findings_ = FindingStore{};
   return out;

@@ -42,8 +42,9 @@ class FindingStore {
   Severity severity(std::size_t i) const { return recs_[i].severity; }
   bool suppressed(std::size_t i) const { return recs_[i].suppressed; }
 
-  // Sorted as sort_findings sorts (then by `order`).
-  void sort();
+  // Sorted as sort_findings sorts (then by `order`); threads > 1 sorts the
+  // halves side by side (the same order: the sort is stable).
+  void sort(unsigned threads = 1);
   // Drops the findings whose rule fails `keep`.
   template <class Pred>
   void keep_if(Pred keep) {
