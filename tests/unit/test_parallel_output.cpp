@@ -165,7 +165,7 @@ TEST_CASE("lint and every report format: --threads 1, 2 and 3 write the same byt
   };
   const loki::LintResult one = lint(1);
   INFO("findings: " << one.findings.size());
-  REQUIRE(one.findings.size() > 8 * 256);  // several blocks of the parallel reporters (core/report.cpp)
+  REQUIRE(one.findings.size() > 16 * 128);  // several blocks of the parallel reporters (core/report.cpp)
   for (unsigned threads : {2u, 3u}) {
     CAPTURE(threads);
     const loki::LintResult many = lint(threads);
