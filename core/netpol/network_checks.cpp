@@ -196,8 +196,17 @@ void check_network(const netpol::Inventory& inv, const Config& config, const std
   std::vector<const Rule*> enabled;
   for (const Rule* rule : rules)
     if (config.rule_enabled(*rule)) enabled.push_back(rule);
-  if (enabled.empty() || (inv.policies.empty() && inv.pods.empty())) return;
   if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
+  // On several threads the longest rules start first, so the others fill the
+  // other threads meanwhile (perf at 100k generated objects:
+  // egress-policy-mismatch ran 0.3 s alone after the rest had finished). The
+  // sorted output is the same: each rule's findings keep their own order. One
+  // thread keeps the registry's order (the webhook does not sort).
+  if (threads > 1)
+    std::stable_partition(enabled.begin(), enabled.end(), [](const Rule* r) {
+      return r->id == "egress-policy-mismatch" || r->id == "metadata-endpoint-reachable";
+    });
+  if (enabled.empty() || (inv.policies.empty() && inv.pods.empty())) return;
 
   // Analyzer's only caches (pods of a peer, labels of an unknown namespace)
   // are locked, so analyze() runs on a const Analyzer from every worker.
