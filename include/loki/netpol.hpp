@@ -382,7 +382,7 @@ struct CacheMutex {
   mutable std::mutex m;
   CacheMutex() = default;
   CacheMutex(const CacheMutex&) {}
-  CacheMutex& operator=(const CacheMutex&) { return *this; }
+  CacheMutex& operator=(const CacheMutex&) { return *this; }  // NOLINT(cert-oop54-cpp): nothing is copied
 };
 
 // Namespaces by name with their labels; `kubernetes.io/metadata.name` is
