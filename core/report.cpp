@@ -45,9 +45,9 @@ unsigned worker_count(unsigned threads, std::size_t blocks) {
 // Block on a worker, emit(block) consumes the blocks in order on the calling
 // thread. Workers render at most 2 x threads blocks ahead of emit, so memory
 // stays bounded however many findings there are; the calling thread renders
-// too when it would wait. One thread (or one block):
-// render and emit in turn, no thread started. An exception from a render is
-// rethrown here after the blocks before it are emitted.
+// too when it would wait. One thread (or one block): render and emit in turn,
+// no thread started. An exception from a render stops the workers and is
+// rethrown here; blocks not yet emitted are dropped.
 template <class Block, class Render, class Emit>
 void in_blocks(std::size_t n, unsigned threads, const Render& render, const Emit& emit) {
   const std::size_t blocks = (n + kBlockSize - 1) / kBlockSize;
