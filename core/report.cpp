@@ -125,36 +125,38 @@ void in_blocks(std::size_t n, unsigned threads, const Render& render, const Emit
       cv.notify_all();
     }
   } stopper{mu, stop, free_cv};
-  // threads - 1 workers; the calling thread writes, and renders the next
-  // block itself when no worker has taken it yet.
+  // threads - 1 workers; the calling thread writes, and while the block it
+  // needs is not ready it renders the next unclaimed one itself (waiting only
+  // when every block in the window is taken).
   for (unsigned t = 1; t < threads; ++t) pool.emplace_back(work);
   for (std::size_t k = 0; k < blocks; ++k) {
     Block b;
-    bool mine = false;
     {
       std::unique_lock lk(mu);
       Slot& slot = ring[k % window];
-      if (next == k && !error) {
-        mine = true;
-        ++next;
-        if (!spare.empty()) {
-          b = std::move(spare.back());
-          spare.pop_back();
+      while (!slot.ready && !error) {
+        if (next < blocks && next < emitted + window) {
+          const std::size_t j = next++;
+          Block mine;
+          if (!spare.empty()) {
+            mine = std::move(spare.back());
+            spare.pop_back();
+          }
+          lk.unlock();
+          mine.clear();
+          auto [begin, end] = bounds(j);
+          render(mine, begin, end);  // throws through `stopper`, which stops the workers
+          lk.lock();
+          ring[j % window].block = std::move(mine);
+          ring[j % window].ready = true;
+          continue;
         }
-      } else {
-        ready_cv.wait(lk, [&] { return slot.ready || error; });
-        if (!slot.ready) break;
-        b = std::move(slot.block);
-        slot.block = Block{};
-        slot.ready = false;
-        emitted = k + 1;
+        ready_cv.wait(lk);
       }
-    }
-    if (mine) {
-      b.clear();
-      auto [begin, end] = bounds(k);
-      render(b, begin, end);  // throws through `stopper`, which stops the workers
-      std::lock_guard lk(mu);
+      if (!slot.ready) break;
+      b = std::move(slot.block);
+      slot.block = Block{};
+      slot.ready = false;
       emitted = k + 1;
     }
     free_cv.notify_all();
