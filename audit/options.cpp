@@ -42,7 +42,8 @@ void add_common(CLI::App& cmd, CommonOptions& o) {
   cmd.add_option("--color", o.color, "Colour text output: auto, always, never")
       ->check(CLI::IsMember({"auto", "always", "never"}))
       ->capture_default_str();
-  cmd.add_option("--threads", o.threads, "Parser threads (0: one per core)");
+  cmd.add_option("--threads", o.threads,
+                 "Worker threads: parsing, the network pass of lint, the report (0: one per core)");
   cmd.add_flag("--require-agents", o.require_agents,
                "Exit 1 when no loki-mode pod template was checked (none matches the selector)");
   cmd.add_flag("--show-passed", o.show_passed,
@@ -178,6 +179,7 @@ template <class Findings>
 int emit_any(const CommonOptions& o, const Findings& findings, const ReportSummary& summary,
              const std::vector<ObjectRef>& subjects) {
   ReportOptions ropts;
+  ropts.threads = o.threads;
   std::vector<PassedChecks> passed;
   if (o.show_passed) {
     passed = passed_checks(o, findings, subjects);

@@ -15,7 +15,16 @@ std::uint64_t order_of(std::uint32_t input, std::size_t document) {
 }
 }  // namespace
 
-LintSession::LintSession(EngineOptions opts, LoadOptions load) : pipeline_(std::move(opts)), load_(std::move(load)) {
+namespace {
+// The network pass runs on as many threads as the parse (--threads).
+EngineOptions with_threads(EngineOptions opts, unsigned threads) {
+  opts.threads = threads;
+  return opts;
+}
+}  // namespace
+
+LintSession::LintSession(EngineOptions opts, LoadOptions load)
+    : pipeline_(with_threads(std::move(opts), load.threads)), load_(std::move(load)) {
   load_.skip_unread = true;  // objects are checked and dropped: nothing else reads them
 }
 

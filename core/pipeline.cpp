@@ -2,6 +2,8 @@
 #include <loki/pipeline.hpp>
 #include <loki/podspec.hpp>
 
+#include <algorithm>
+#include <thread>
 #include <utility>
 
 namespace loki {
@@ -82,7 +84,7 @@ const netpol::Inventory& Pipeline::inventory() {
 void Pipeline::network(const Sink& sink, bool sort_inventory) {
   std::lock_guard lk(mu_);
   if (sort_inventory) inventory_.sort();
-  check_network(inventory_, opts_.cfg(), sink, opts_.pod_rules_only);
+  check_network(inventory_, opts_.cfg(), sink, 1, opts_.pod_rules_only);
 }
 
 FindingStore Pipeline::finish(std::uint64_t network_order) {
@@ -101,12 +103,16 @@ FindingStore Pipeline::finish(std::uint64_t network_order) {
   default_tokens_ = {};
   token_opt_outs_.clear();
   inventory_.sort();
+  // Findings of the network rules share one `order`: only findings of the same
+  // rule can tie in the sort, and each rule keeps its own production order
+  // whatever the threads (check_network), so the sorted result is the same.
   check_network(
-      inventory_, opts_.cfg(), [&](Finding&& f) { findings_.add(std::move(f), network_order); }, opts_.pod_rules_only);
+      inventory_, opts_.cfg(), [&](Finding&& f) { findings_.add(std::move(f), network_order); }, opts_.threads,
+      opts_.pod_rules_only);
   inventory_ = netpol::Inventory{};  // done with it: free the per-pod records
   // Drop findings for rules the config switched off (e.g. invalid-manifest).
   findings_.keep_if([&](std::string_view rule) { return opts_.cfg().rule_enabled(rule); });
-  findings_.sort();
+  findings_.sort(opts_.threads == 0 ? std::max(1u, std::thread::hardware_concurrency()) : opts_.threads);
   FindingStore out = std::move(findings_);
   findings_ = FindingStore{};
   return out;

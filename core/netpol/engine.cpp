@@ -284,15 +284,21 @@ bool Analyzer::port_matches(const PortSpec& spec, const Destination& dest, int p
 }
 
 const std::vector<const PodInfo*>& Analyzer::pods_of_peer(const Policy& policy, const Peer& peer) const {
-  auto [it, fresh] = peer_pods_.try_emplace(&peer);
-  std::vector<const PodInfo*>& out = it->second;
-  if (!fresh || peer.kind != Peer::Kind::pods) return out;
-  for (const auto& [ns, pods] : pods_by_ns_) {
-    if (!namespace_matches(policy, peer, ns)) continue;
-    for (const PodInfo* p : pods)
-      if (peer.pod_selector.matches(p->labels)) out.push_back(p);
+  {
+    std::lock_guard lk(peer_pods_mu_.m);
+    if (auto it = peer_pods_.find(&peer); it != peer_pods_.end()) return it->second;
   }
-  return out;
+  // Computed outside the lock; when two threads race, the first insert wins
+  // (both computed the same list).
+  std::vector<const PodInfo*> out;
+  if (peer.kind == Peer::Kind::pods)
+    for (const auto& [ns, pods] : pods_by_ns_) {
+      if (!namespace_matches(policy, peer, ns)) continue;
+      for (const PodInfo* p : pods)
+        if (peer.pod_selector.matches(p->labels)) out.push_back(p);
+    }
+  std::lock_guard lk(peer_pods_mu_.m);
+  return peer_pods_.try_emplace(&peer, std::move(out)).first->second;
 }
 
 bool Analyzer::grant_covers_port(const Grant& g, int port, Protocol protocol) const {

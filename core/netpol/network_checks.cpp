@@ -3,8 +3,12 @@
 #include <loki/podspec.hpp>
 
 #include <algorithm>
+#include <atomic>
+#include <exception>
 #include <functional>
 #include <loki/rules.hpp>
+#include <mutex>
+#include <thread>
 
 #include "checks/net_check.hpp"
 
@@ -144,8 +148,40 @@ bool host_network_selected(const NetContext& ctx, const PodInfo& pod) {
 
 }  // namespace netpol::checks
 
+namespace {
+
+// Runs task(i) for i in [0, n) on `threads` workers (the caller among them),
+// each taking the next index.
+template <class Task>
+void run_parallel(std::size_t n, unsigned threads, const Task& task) {
+  if (threads <= 1 || n <= 1) {
+    for (std::size_t i = 0; i < n; ++i) task(i);
+    return;
+  }
+  std::atomic<std::size_t> next{0};
+  std::exception_ptr error;
+  std::mutex error_mu;
+  auto work = [&] {
+    try {
+      for (std::size_t i; (i = next.fetch_add(1)) < n;) task(i);
+    } catch (...) {
+      std::lock_guard lk(error_mu);
+      if (!error) error = std::current_exception();
+      next = n;  // the others stop after their current task
+    }
+  };
+  std::vector<std::jthread> pool;
+  const auto extra = static_cast<unsigned>(std::min<std::size_t>(threads, n)) - 1;
+  for (unsigned t = 0; t < extra; ++t) pool.emplace_back(work);
+  work();
+  pool.clear();  // joins
+  if (error) std::rethrow_exception(error);
+}
+
+}  // namespace
+
 void check_network(const netpol::Inventory& inv, const Config& config, const std::function<void(Finding&&)>& sink,
-                   bool pod_rules_only) {
+                   unsigned threads, bool pod_rules_only) {
   using namespace netpol;
   using namespace netpol::checks;
   // The network rules of the registry, in the order the pass runs them.
@@ -157,25 +193,44 @@ void check_network(const netpol::Inventory& inv, const Config& config, const std
                      [](const Rule* a, const Rule* b) { return a->network_order < b->network_order; });
     return r;
   }();
-  auto runs = [&](const Rule& rule) {
-    return (!pod_rules_only || rule.subject != RuleSubject::policy) && config.rule_enabled(rule);
-  };
-  bool any_enabled = false;
-  for (const Rule* rule : rules) any_enabled |= runs(*rule);
-  if (!any_enabled || (inv.policies.empty() && inv.pods.empty())) return;
+  std::vector<const Rule*> enabled;
+  for (const Rule* rule : rules)
+    if ((!pod_rules_only || rule->subject != RuleSubject::policy) && config.rule_enabled(*rule))
+      enabled.push_back(rule);
+  if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
+  // On several threads the longest rules start first, so the others fill the
+  // other threads meanwhile (perf at 100k generated objects:
+  // egress-policy-mismatch ran 0.3 s alone after the rest had finished). The
+  // sorted output is the same: each rule's findings keep their own order. One
+  // thread keeps the registry's order (the webhook does not sort).
+  if (threads > 1)
+    std::stable_partition(enabled.begin(), enabled.end(), [](const Rule* r) {
+      return r->id == "egress-policy-mismatch" || r->id == "metadata-endpoint-reachable";
+    });
+  if (enabled.empty() || (inv.policies.empty() && inv.pods.empty())) return;
 
+  // Analyzer's only caches (pods of a peer, labels of an unknown namespace)
+  // are locked, so analyze() runs on a const Analyzer from every worker.
   Analyzer analyzer(inv);
-  std::vector<PodNetwork> nets;
-  nets.reserve(inv.pods.size());
+  std::vector<PodNetwork> nets(inv.pods.size());
+  constexpr std::size_t kPodsPerTask = 256;
+  run_parallel((inv.pods.size() + kPodsPerTask - 1) / kPodsPerTask, threads, [&](std::size_t chunk) {
+    const std::size_t end = std::min(inv.pods.size(), (chunk + 1) * kPodsPerTask);
+    for (std::size_t i = chunk * kPodsPerTask; i < end; ++i) nets[i] = analyzer.analyze(inv.pods[i]);
+  });
+  // Built in pod order after the analysis, as when it ran serially.
   std::unordered_map<const Policy*, std::vector<const PodInfo*>> selected_by;
-  for (const auto& pod : inv.pods) {
-    nets.push_back(analyzer.analyze(pod));
-    for (const Policy* p : nets.back().selecting) selected_by[p].push_back(&pod);
-  }
+  for (std::size_t i = 0; i < inv.pods.size(); ++i)
+    for (const Policy* p : nets[i].selecting) selected_by[p].push_back(&inv.pods[i]);
   NetContext ctx{analyzer, config, inv, nets, selected_by, config.ai_hosts};
 
-  for (const Rule* rule : rules) {
-    if (!runs(*rule)) continue;
+  // Each rule runs whole on one worker, so its findings reach the sink in the
+  // order it makes them; the sink sees one finding at a time. Findings of
+  // different rules interleave, which sorting undoes: the sort key includes
+  // the rule (FindingStore::sort).
+  std::mutex sink_mu;
+  run_parallel(enabled.size(), threads, [&](std::size_t k) {
+    const Rule* rule = enabled[k];
     NetOut out([&](NetFinding&& r) {
       Finding f;
       f.rule = std::string(rule->id);
@@ -197,10 +252,11 @@ void check_network(const netpol::Inventory& inv, const Config& config, const std
         if (f.line == 0) f.line = r.policy->line;
         apply_ignores(f, r.policy->ignores);
       }
+      std::lock_guard lk(sink_mu);
       sink(std::move(f));
     });
     rule->network_check(ctx, out);
-  }
+  });
 }
 
 std::vector<Finding> check_network(const netpol::Inventory& inv, const Config& config) {

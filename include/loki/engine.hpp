@@ -28,6 +28,10 @@ struct EngineOptions {
   // review: findings about policies are not the pod's to answer for).
   bool pod_rules_only = false;
 
+  // Workers of the network pass in Pipeline::finish (0: one per core); lint
+  // takes --threads. One elsewhere: the webhook starts no thread per review.
+  unsigned threads = 1;
+
   const Config& cfg() const { return shared_config ? *shared_config : config; }
 };
 

@@ -36,10 +36,15 @@ class FindingStore {
   void reserve(std::size_t n) { recs_.reserve(n); }
   std::size_t size() const { return recs_.size(); }
   bool empty() const { return recs_.empty(); }
+  // Const and cache-free: many threads may rebuild findings at once.
   Finding operator[](std::size_t i) const;
+  // Without rebuilding the finding (the reports' counts).
+  Severity severity(std::size_t i) const { return recs_[i].severity; }
+  bool suppressed(std::size_t i) const { return recs_[i].suppressed; }
 
-  // Sorted as sort_findings sorts (then by `order`).
-  void sort();
+  // Sorted as sort_findings sorts (then by `order`); threads > 1 sorts the
+  // halves side by side (the same order: the sort is stable).
+  void sort(unsigned threads = 1);
   // Drops the findings whose rule fails `keep`.
   template <class Pred>
   void keep_if(Pred keep) {

@@ -25,6 +25,7 @@
 #include <iterator>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -374,6 +375,16 @@ struct PodInfo {
   }
 };
 
+// A mutex for a lazily filled cache inside a const object: the network pass
+// reads one Inventory and Analyzer from several threads. Copies and moves get
+// a fresh mutex (the cache's contents are copied by their owner).
+struct CacheMutex {
+  mutable std::mutex m;
+  CacheMutex() = default;
+  CacheMutex(const CacheMutex&) {}
+  CacheMutex& operator=(const CacheMutex&) { return *this; }  // NOLINT(cert-oop54-cpp): nothing is copied
+};
+
 // Namespaces by name with their labels; `kubernetes.io/metadata.name` is
 // always present, also for namespaces the set does not know.
 class NamespaceSet {
@@ -394,7 +405,8 @@ class NamespaceSet {
  private:
   std::map<std::string, Labels, std::less<>> ns_;
   Lookup lookup_;
-  mutable std::map<std::string, Labels, std::less<>> unknown_;
+  mutable std::map<std::string, Labels, std::less<>> unknown_;  // under unknown_mu_
+  CacheMutex unknown_mu_;
 };
 
 inline constexpr std::string_view namespace_name_label = "kubernetes.io/metadata.name";
@@ -609,7 +621,10 @@ class Analyzer {
   std::vector<const Policy*> clusterwide_;
   std::vector<const Policy*> cluster_;
   std::unordered_map<std::string, std::vector<const PodInfo*>> pods_by_ns_;
+  // Filled on first use; under peer_pods_mu_ (analyze, allows, ... may run on
+  // several threads). Node-based: references to the vectors stay valid.
   mutable std::unordered_map<const Peer*, std::vector<const PodInfo*>> peer_pods_;
+  CacheMutex peer_pods_mu_;
   // Every (name, protocol, port) a pod of the inventory declares: most named
   // ports are answered without looking at the pods a peer selects.
   std::unordered_map<std::string, std::vector<std::pair<Protocol, int>>> named_ports_;

@@ -33,6 +33,9 @@ struct ReportOptions {
   bool color = false;
   std::string tool_name = "loki-audit";
   const std::vector<PassedChecks>* passed = nullptr;  // --show-passed: text section, JSON `passed`
+  // Threads rendering findings (0: one per core): blocks of findings are
+  // rendered side by side and written in order, the same bytes as one thread.
+  unsigned threads = 1;
 };
 
 // Whether a finding's location is a live object (the cluster audit names the

@@ -402,4 +402,22 @@ else
   echo "skip dot -Tsvg (graphviz not installed; scripts/setup-deps.sh installs it)"
 fi
 
+# --threads (issue 19): the network pass and the reports run on several
+# threads; the bytes are those of one, in every format, with and without
+# --all-pods. 3,000 generated objects: ~7,000 findings, many report blocks.
+python3 bench/gen_corpus.py -o "$TMP/corpus.yaml" 3000 >/dev/null
+for fmt in json text sarif junit; do
+  for ap in "" --all-pods; do
+    "$BIN" lint -f "$fmt" --fail-on none --threads 1 $ap "$TMP/corpus.yaml" >"$TMP/threads-1" 2>&1
+    same=yes
+    for t in 2 3; do
+      "$BIN" lint -f "$fmt" --fail-on none --threads $t $ap "$TMP/corpus.yaml" >"$TMP/threads-$t" 2>&1
+      cmp -s "$TMP/threads-1" "$TMP/threads-$t" || same="no (--threads $t)"
+    done
+    [ "$same" = yes ] && [ "$(wc -c <"$TMP/threads-1")" -gt 1000000 ] &&
+      ok "--threads 1, 2, 3: same $fmt report ${ap:-(agents only)}" ||
+      bad "--threads: $fmt ${ap} differs: $same" "$(diff "$TMP/threads-1" "$TMP/threads-2" | head -20)"
+  done
+done
+
 summary
