@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <set>
 #include <sstream>
 
@@ -49,6 +50,15 @@ void fill(loki::LintSession& s, int copies) {
     for (const auto& [rel, text] : texts) s.add_text(text, "copy" + std::to_string(k) + "/" + rel);
 }
 
+// A lint session (loader on `threads`) over `copies` copies of the inputs.
+std::unique_ptr<loki::LintSession> session_of(int copies, unsigned threads = 1) {
+  loki::LoadOptions lo;
+  lo.threads = threads;
+  auto s = std::make_unique<loki::LintSession>(loki::EngineOptions{}, lo);
+  fill(*s, copies);
+  return s;
+}
+
 std::string key(const loki::Finding& f) {
   return f.rule + "|" + f.file + ":" + std::to_string(f.line) + "|" + f.object.apiVersion + "|" + f.object.display() +
          "|" + f.container.value_or("<none>") + "|" + f.field + "|" + std::string(loki::to_string(f.severity)) + "|" +
@@ -77,11 +87,8 @@ std::vector<std::string> sorted_keys(std::vector<loki::Finding> fs) {
 }  // namespace
 
 TEST_CASE("network pass: on several threads, each rule's findings in the order one thread makes them") {
-  loki::LoadOptions lo;
-  lo.threads = 1;
-  loki::LintSession s(loki::EngineOptions{}, lo);
-  fill(s, 12);
-  const loki::netpol::Inventory& inv = s.inventory();
+  auto s = session_of(12);
+  const loki::netpol::Inventory& inv = s->inventory();
   const loki::Config config;
   auto run = [&](unsigned threads) {
     std::vector<loki::Finding> out;
@@ -107,11 +114,8 @@ TEST_CASE("network findings sort the same however the rules interleave, not howe
   // Why the parallel pass may interleave rules: FindingStore::sort's key is
   // (file, line, kind, namespace, name, rule, container, order) and the
   // network findings share one order, so only findings of one rule can tie.
-  loki::LoadOptions lo;
-  lo.threads = 1;
-  loki::LintSession s(loki::EngineOptions{}, lo);
-  fill(s, 3);
-  const loki::netpol::Inventory& inv = s.inventory();
+  auto s = session_of(3);
+  const loki::netpol::Inventory& inv = s->inventory();
   std::vector<loki::Finding> serial;
   loki::check_network(inv, loki::Config{}, [&](loki::Finding&& f) { serial.push_back(std::move(f)); });
   const auto expected = sorted_keys(serial);
@@ -149,13 +153,7 @@ TEST_CASE("network findings sort the same however the rules interleave, not howe
 }
 
 TEST_CASE("lint and every report format: --threads 1, 2 and 3 write the same bytes") {
-  auto lint = [](unsigned threads) {
-    loki::LoadOptions lo;
-    lo.threads = threads;
-    loki::LintSession s(loki::EngineOptions{}, lo);
-    fill(s, 60);
-    return s.finish();
-  };
+  auto lint = [](unsigned threads) { return session_of(60, threads)->finish(); };
   auto render = [](const loki::LintResult& r, loki::Format format, unsigned threads) {
     loki::ReportOptions opts;
     opts.threads = threads;
