@@ -68,14 +68,34 @@ bool Analyzer::selects(const Policy& policy, const PodInfo& pod) const {
   return policy.pod_selector.matches(pod.labels);
 }
 
+std::size_t Analyzer::IsolationKeyHash::operator()(const IsolationKey& key) const noexcept {
+  std::size_t h = key.policies_apply ? 0x9e3779b97f4a7c15ULL : 0;
+  for (const Policy* p : key.policies) h = (h ^ std::hash<const Policy*>{}(p)) * 0x100000001b3ULL;
+  return h;
+}
+
 PodNetwork Analyzer::analyze(const PodInfo& pod, bool host_network_as_pod) const {
-  PodNetwork net;
-  net.pod = &pod;
-  net.policies_apply = !pod.host_network || host_network_as_pod;
-  bool default_deny = false;
+  IsolationKey key;
+  key.policies_apply = !pod.host_network || host_network_as_pod;
   auto consider = [&](const Policy* p) {
-    if (!selects(*p, pod)) return;
-    net.selecting.push_back(p);
+    if (selects(*p, pod)) key.policies.push_back(p);
+  };
+  if (auto it = by_ns_.find(pod.ns); it != by_ns_.end())
+    for (const Policy* p : it->second) consider(p);
+  for (const Policy* p : clusterwide_) consider(p);
+  const std::size_t namespaced = key.policies.size();
+  for (const Policy* p : cluster_) consider(p);
+  {
+    std::lock_guard lk(isolations_mu_.m);
+    if (auto it = isolations_.find(key); it != isolations_.end()) return PodNetwork{&pod, it->second};
+  }
+
+  auto iso = std::make_shared<Isolation>();
+  Isolation& net = *iso;
+  net.policies_apply = key.policies_apply;
+  bool default_deny = false;
+  net.selecting.assign(key.policies.begin(), key.policies.begin() + static_cast<std::ptrdiff_t>(namespaced));
+  for (const Policy* p : net.selecting) {
     if (p->ingress) {
       net.ingress_policies.push_back(p);
       net.cilium_ingress |= p->is_cilium();
@@ -84,18 +104,15 @@ PodNetwork Analyzer::analyze(const PodInfo& pod, bool host_network_as_pod) const
       net.egress_policies.push_back(p);
       default_deny |= p->egress_default_deny;
     }
-  };
-  if (auto it = by_ns_.find(pod.ns); it != by_ns_.end())
-    for (const Policy* p : it->second) consider(p);
-  for (const Policy* p : clusterwide_) consider(p);
-  for (const Policy* p : cluster_)
-    if (selects(*p, pod)) (p->tier == Tier::admin ? net.admin : net.baseline).push_back(p);
+  }
+  for (std::size_t i = namespaced; i < key.policies.size(); ++i)
+    (key.policies[i]->tier == Tier::admin ? net.admin : net.baseline).push_back(key.policies[i]);
   net.ingress_isolated = net.policies_apply && !net.ingress_policies.empty();
   net.egress_isolated = net.policies_apply && default_deny;
   if (!net.ingress_isolated) {
     net.ingress.push_back(Grant{nullptr, 0, nullptr, nullptr, true});
   } else {
-    // Sized exactly: the network pass keeps every pod's analysis to its end.
+    // Sized exactly: the network pass keeps every analysis to its end.
     std::size_t n = 0;
     for (const Policy* p : net.ingress_policies)
       for (const auto& rule : p->ingress_rules) n += rule.to.size() * rule.ports.size();
@@ -107,17 +124,20 @@ PodNetwork Analyzer::analyze(const PodInfo& pod, bool host_network_as_pod) const
   }
   if (!net.egress_isolated) {
     net.egress.push_back(Grant{});
-    return net;
+  } else {
+    std::size_t n = 0;
+    for (const Policy* p : net.egress_policies)
+      for (const auto& rule : p->egress_rules) n += rule.to.size() * rule.ports.size();
+    net.egress.reserve(n);
+    for (const Policy* p : net.egress_policies)
+      for (std::size_t r = 0; r < p->egress_rules.size(); ++r)
+        for (const auto& peer : p->egress_rules[r].to)
+          for (const auto& port : p->egress_rules[r].ports) net.egress.push_back(Grant{p, r, &peer, &port});
   }
-  std::size_t n = 0;
-  for (const Policy* p : net.egress_policies)
-    for (const auto& rule : p->egress_rules) n += rule.to.size() * rule.ports.size();
-  net.egress.reserve(n);
-  for (const Policy* p : net.egress_policies)
-    for (std::size_t r = 0; r < p->egress_rules.size(); ++r)
-      for (const auto& peer : p->egress_rules[r].to)
-        for (const auto& port : p->egress_rules[r].ports) net.egress.push_back(Grant{p, r, &peer, &port});
-  return net;
+  // Another thread may have made the same one meanwhile: equal, either will do.
+  std::lock_guard lk(isolations_mu_.m);
+  auto [it, added] = isolations_.try_emplace(std::move(key), std::move(iso));
+  return PodNetwork{&pod, it->second};
 }
 
 bool Analyzer::namespace_matches(const Policy& policy, const Peer& peer, const std::string& ns) const {
@@ -321,7 +341,7 @@ bool Analyzer::grant_covers_port(const Grant& g, int port, Protocol protocol) co
 
 Verdict Analyzer::egress_under(const PodNetwork& net, const Destination& dest, int port, Protocol protocol,
                                HostModel model, bool explain) const {
-  if (!net.policies_apply || (net.admin.empty() && net.baseline.empty()))
+  if (!net->policies_apply || (net->admin.empty() && net->baseline.empty()))
     return np_egress(net, dest, port, protocol, model, explain);
   return tiered(
       net, false,
@@ -335,14 +355,14 @@ Verdict Analyzer::np_egress(const PodNetwork& net, const Destination& dest, int 
                             HostModel model, bool explain) const {
   Verdict v;
   const std::string what = explain ? what_of(dest, port, protocol) : std::string();
-  if (!net.policies_apply) {
+  if (!net->policies_apply) {
     v.set(Verdict::Answer::allowed);
     v.by = Grant{};
     if (explain)
       v.reason = what + " is allowed: the pod uses hostNetwork; as node traffic, no NetworkPolicy selects it";
     return v;
   }
-  if (!net.egress_isolated) {
+  if (!net->egress_isolated) {
     v.set(Verdict::Answer::allowed);
     v.by = Grant{};
     if (explain) v.reason = what + " is allowed: the pod is not egress-isolated (no policy with Egress selects it)";
@@ -350,7 +370,7 @@ Verdict Analyzer::np_egress(const PodNetwork& net, const Destination& dest, int 
   }
   const Grant* maybe = nullptr;
   std::string condition;
-  for (const auto& g : net.egress) {
+  for (const auto& g : net->egress) {
     Match m = peer_match(*g.policy, *g.peer, dest, model);
     if (!m || !port_matches(*g.port, dest, port, protocol)) continue;
     if (m.kind == Match::Kind::yes) {
@@ -372,7 +392,7 @@ Verdict Analyzer::np_egress(const PodNetwork& net, const Destination& dest, int 
   }
   if (explain) {
     std::string names;
-    for (const Policy* p : net.egress_policies) names += (names.empty() ? "" : ", ") + p->display();
+    for (const Policy* p : net->egress_policies) names += (names.empty() ? "" : ", ") + p->display();
     v.reason = what + " is denied: the pod is egress-isolated by " + names + " and no egress rule of theirs allows it";
   }
   if (model == HostModel::node_ip && dest.kind == Destination::Kind::pod && dest.pod && dest.pod->host_network) {
@@ -448,16 +468,16 @@ Verdict Analyzer::tiered(const PodNetwork& net, bool ingress, const RuleMatcher&
       stages.back().policies.push_back(p);
     }
   };
-  groups(net.admin);
+  groups(net->admin);
   const std::size_t np_stage = stages.size();
   stages.push_back(Stage{1, {}});
-  groups(net.baseline);
+  groups(net->baseline);
   const std::size_t default_stage = stages.size();
   stages.push_back(Stage{2, {}});
-  const bool isolated = ingress ? net.ingress_isolated : net.egress_isolated;
-  const auto& np_policies = ingress ? net.ingress_policies : net.egress_policies;
+  const bool isolated = ingress ? net->ingress_isolated : net->egress_isolated;
+  const auto& np_policies = ingress ? net->ingress_policies : net->egress_policies;
   std::vector<const Policy*> baseline;
-  for (const Policy* p : net.baseline)
+  for (const Policy* p : net->baseline)
     if (!(ingress ? p->ingress_rules : p->egress_rules).empty()) baseline.push_back(p);
 
   std::function<Verdict(std::size_t)> eval = [&](std::size_t s) -> Verdict {
@@ -570,7 +590,7 @@ Verdict Analyzer::allows(const PodNetwork& net, const Destination& dest, int por
         what_of(dest, port, protocol) + " is allowed: it is the pod itself, and a pod cannot block access to itself";
     return v;
   }
-  const bool src_hn = net.pod && net.pod->host_network && !net.policies_apply;
+  const bool src_hn = net.pod && net.pod->host_network && !net->policies_apply;
   const bool dst_hn = dest_pod && dest.pod->host_network;
   if (!src_hn && !dst_hn) return egress_under(net, dest, port, protocol, HostModel::pod_network, explain);
   Verdict as_pod = egress_under(src_hn ? analyze(*net.pod, true) : net, dest, port, protocol, HostModel::pod_network);
@@ -582,7 +602,7 @@ Verdict Analyzer::allows(const PodNetwork& net, const Destination& dest, int por
 
 Verdict Analyzer::ingress_under(const PodNetwork& net, const PodInfo& source, int port, Protocol protocol,
                                 HostModel model) const {
-  if (!net.policies_apply || (net.admin.empty() && net.baseline.empty()))
+  if (!net->policies_apply || (net->admin.empty() && net->baseline.empty()))
     return np_ingress(net, source, port, protocol, model);
   const Destination self = Destination::to_pod(*net.pod);
   const Destination src = Destination::to_pod(source);
@@ -602,13 +622,13 @@ Verdict Analyzer::np_ingress(const PodNetwork& net, const PodInfo& source, int p
   const Destination self = Destination::to_pod(*net.pod);
   const Destination src = Destination::to_pod(source);
   const std::string what = "from " + source.ref.display() + " to " + what_of(self, port, protocol);
-  if (!net.policies_apply) {
+  if (!net->policies_apply) {
     v.set(Verdict::Answer::allowed);
     v.by = Grant{nullptr, 0, nullptr, nullptr, true};
     v.reason = what + " is allowed: the destination uses hostNetwork; as node traffic, no NetworkPolicy selects it";
     return v;
   }
-  if (!net.ingress_isolated) {
+  if (!net->ingress_isolated) {
     v.set(Verdict::Answer::allowed);
     v.by = Grant{nullptr, 0, nullptr, nullptr, true};
     v.reason = what + " is allowed: the destination is not ingress-isolated (no policy with Ingress selects it)";
@@ -616,7 +636,7 @@ Verdict Analyzer::np_ingress(const PodNetwork& net, const PodInfo& source, int p
   }
   const Grant* maybe = nullptr;
   std::string condition;
-  for (const auto& g : net.ingress) {
+  for (const auto& g : net->ingress) {
     Match m = peer_match(*g.policy, *g.peer, src, model);
     // Ports (named ones too) are the destination's: the pod the policy selects.
     if (!m || !port_matches(*g.port, self, port, protocol)) continue;
@@ -636,10 +656,10 @@ Verdict Analyzer::np_ingress(const PodNetwork& net, const PodInfo& source, int p
     return v;
   }
   std::string names;
-  for (const Policy* p : net.ingress_policies) names += (names.empty() ? "" : ", ") + p->display();
+  for (const Policy* p : net->ingress_policies) names += (names.empty() ? "" : ", ") + p->display();
   v.reason =
       what + " is denied: the destination is ingress-isolated by " + names + " and no ingress rule of theirs allows it";
-  if (net.cilium_ingress) {
+  if (net->cilium_ingress) {
     v.set(Verdict::Answer::conditional);
     v.reason += " (CiliumNetworkPolicy ingress rules are not modelled: they may allow it)";
   } else if (model == HostModel::node_ip && source.host_network) {
@@ -659,7 +679,7 @@ Verdict Analyzer::admits(const PodNetwork& net, const PodInfo& source, int port,
                std::to_string(port) + " is allowed: a pod cannot block access to itself";
     return v;
   }
-  const bool dst_hn = net.pod && net.pod->host_network && !net.policies_apply;
+  const bool dst_hn = net.pod && net.pod->host_network && !net->policies_apply;
   const bool src_hn = source.host_network;
   if (!src_hn && !dst_hn) return ingress_under(net, source, port, protocol, HostModel::pod_network);
   Verdict as_pod =

@@ -239,21 +239,21 @@ std::string names(const std::vector<const Policy*>& ps) {
 
 void describe_isolation(std::ostream& out, const PodNetwork& net) {
   out << "\nIsolation:\n";
-  if (!net.policies_apply) {
+  if (!net->policies_apply) {
     out << "  ingress: NOT isolated as node traffic (hostNetwork; what a CNI does is implementation-defined)\n";
     out << "  egress:  NOT isolated as node traffic (hostNetwork; what a CNI does is implementation-defined)\n";
     return;
   }
   std::vector<const Policy*> deny;
-  for (const Policy* p : net.egress_policies)
+  for (const Policy* p : net->egress_policies)
     if (p->egress_default_deny) deny.push_back(p);
   out << "  ingress: "
-      << (net.ingress_isolated ? "isolated by " + names(net.ingress_policies)
-                               : std::string("NOT isolated: no selecting policy has Ingress; all ingress allowed"))
+      << (net->ingress_isolated ? "isolated by " + names(net->ingress_policies)
+                                : std::string("NOT isolated: no selecting policy has Ingress; all ingress allowed"))
       << "\n";
   out << "  egress:  "
-      << (net.egress_isolated ? "isolated by " + names(deny)
-                              : std::string("NOT isolated: no selecting policy has Egress; all egress allowed"))
+      << (net->egress_isolated ? "isolated by " + names(deny)
+                               : std::string("NOT isolated: no selecting policy has Egress; all egress allowed"))
       << "\n";
 }
 
@@ -278,9 +278,9 @@ void allowed_rows(std::vector<std::vector<std::string>>& rows, const Policy& p, 
 }
 
 void allowed_table(std::ostream& out, const PodNetwork& net, bool ingress) {
-  const bool isolated = ingress ? net.ingress_isolated : net.egress_isolated;
+  const bool isolated = ingress ? net->ingress_isolated : net->egress_isolated;
   out << (ingress ? "\nAllowed ingress:\n" : "\nAllowed egress:\n");
-  if (!net.admin.empty() || !net.baseline.empty())
+  if (!net->admin.empty() || !net->baseline.empty())
     out << "  (the NetworkPolicy tier: Admin rules above come first; Baseline rules apply "
         << (isolated ? "nowhere here: NetworkPolicy isolates the pod" : "since no NetworkPolicy isolates the pod")
         << ")\n";
@@ -289,7 +289,7 @@ void allowed_table(std::ostream& out, const PodNetwork& net, bool ingress) {
     return;
   }
   std::vector<std::vector<std::string>> rows = {{"POLICY", "RULE", ingress ? "FROM" : "TO", "PORTS"}};
-  for (const Policy* p : ingress ? net.ingress_policies : net.egress_policies) allowed_rows(rows, *p, ingress);
+  for (const Policy* p : ingress ? net->ingress_policies : net->egress_policies) allowed_rows(rows, *p, ingress);
   table(out, rows, "  ");
 }
 
@@ -307,7 +307,7 @@ void describe_connection(std::ostream& out, const Analyzer& an, const PodInfo& p
   for (const auto& cv : c.egress.caveats) out << "    note: " << cv << "\n";
   if (!c.egress.tier.empty()) out << "    decided by: " << c.egress.tier << " tier\n";
   if (c.egress.answer != Verdict::Answer::allowed && (c.egress.tier.empty() || c.egress.tier == "NetworkPolicy"))
-    why_not(out, an, net.egress_policies, false, to.dest, to.port, to.protocol, to.dest);
+    why_not(out, an, net->egress_policies, false, to.dest, to.port, to.protocol, to.dest);
   if (!c.ingress) {
     out << "  ingress: not applicable: " << to.dest.to_string()
         << " is not a pod of the input; only the source's egress applies\n";
@@ -321,7 +321,7 @@ void describe_connection(std::ostream& out, const Analyzer& an, const PodInfo& p
   if (c.ingress->answer != Verdict::Answer::allowed &&
       (c.ingress->tier.empty() || c.ingress->tier == "NetworkPolicy")) {
     PodNetwork dnet = an.analyze(dst);
-    why_not(out, an, dnet.ingress_policies, true, Destination::to_pod(pod), to.port, to.protocol,
+    why_not(out, an, dnet->ingress_policies, true, Destination::to_pod(pod), to.port, to.protocol,
             Destination::to_pod(dst));
   }
 }

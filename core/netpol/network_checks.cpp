@@ -72,7 +72,7 @@ std::vector<const Policy*> missing_egress_policies(const NetContext& ctx, const 
 
 bool is_shadowed(const NetContext& ctx, const PodInfo& pod) {
   const PodNetwork& net = ctx.net_of(pod);
-  return pod.loki && net.policies_apply && !net.egress_isolated && !net.selecting.empty() &&
+  return pod.loki && net->policies_apply && !net->egress_isolated && !net->selecting.empty() &&
          !missing_egress_policies(ctx, pod).empty();
 }
 
@@ -126,9 +126,9 @@ std::vector<Probe> egress_probes(const NetContext& ctx, const PodInfo& pod, cons
         if (s.name.empty() && s.port != 0) ports.push_back({s.protocol.value_or(Protocol::TCP), s.port});
     }
   };
-  for (const Policy* p : net.admin) add_rules(p);
-  for (const Policy* p : net.baseline) add_rules(p);
-  for (const Policy* p : net.egress_policies) add_rules(p);
+  for (const Policy* p : net->admin) add_rules(p);
+  for (const Policy* p : net->baseline) add_rules(p);
+  for (const Policy* p : net->egress_policies) add_rules(p);
   const Destination world[] = {Destination::address(*IpAddress::parse("1.1.1.1")),
                                Destination::address(*IpAddress::parse("2606:4700:4700::1111")),
                                Destination::hostname("example.com")};
@@ -143,7 +143,7 @@ std::vector<Probe> egress_probes(const NetContext& ctx, const PodInfo& pod, cons
 }
 
 bool host_network_selected(const NetContext& ctx, const PodInfo& pod) {
-  return pod.host_network && !ctx.net_of(pod).selecting.empty();
+  return pod.host_network && !ctx.net_of(pod)->selecting.empty();
 }
 
 }  // namespace netpol::checks
@@ -221,7 +221,7 @@ void check_network(const netpol::Inventory& inv, const Config& config, const std
   // Built in pod order after the analysis, as when it ran serially.
   std::unordered_map<const Policy*, std::vector<const PodInfo*>> selected_by;
   for (std::size_t i = 0; i < inv.pods.size(); ++i)
-    for (const Policy* p : nets[i].selecting) selected_by[p].push_back(&inv.pods[i]);
+    for (const Policy* p : nets[i]->selecting) selected_by[p].push_back(&inv.pods[i]);
   NetContext ctx{analyzer, config, inv, nets, selected_by, config.ai_hosts};
 
   // Each rule runs whole on one worker, so its findings reach the sink in the

@@ -241,8 +241,8 @@ TEST_CASE("docs: policyTypes defaulting and the default policies") {
     inv.pods.push_back(pod("default", "any", {{"app", "x"}}));
     Analyzer an(inv);
     auto net = an.analyze(inv.pods[0]);
-    CHECK(net.ingress_isolated == c.ingress_isolated);
-    CHECK(net.egress_isolated == c.egress_isolated);
+    CHECK(net->ingress_isolated == c.ingress_isolated);
+    CHECK(net->egress_isolated == c.egress_isolated);
     CHECK(allows_ip(an, net, "93.184.216.34", 443) == c.egress_allowed);
   }
 }
@@ -289,10 +289,10 @@ spec:
   inv.pods.push_back(pod("default", "web", {{"role", "frontend"}}));
   Analyzer an(inv);
   auto db = an.analyze(inv.pods[0]);
-  CHECK(db.ingress_isolated);
-  CHECK(db.egress_isolated);
-  REQUIRE(db.egress_policies.size() == 1);
-  CHECK(db.egress.size() == 1);  // one peer x one port
+  CHECK(db->ingress_isolated);
+  CHECK(db->egress_isolated);
+  REQUIRE(db->egress_policies.size() == 1);
+  CHECK(db->egress.size() == 1);  // one peer x one port
   SUBCASE("db may connect to 10.0.0.0/24 on TCP 5978 only") {
     CHECK(allows_ip(an, db, "10.0.0.1", 5978));
     CHECK(allows_ip(an, db, "10.0.0.255", 5978));
@@ -303,8 +303,8 @@ spec:
   }
   SUBCASE("pods the policy does not select are not isolated") {
     auto web = an.analyze(inv.pods[1]);
-    CHECK_FALSE(web.egress_isolated);
-    CHECK_FALSE(web.ingress_isolated);
+    CHECK_FALSE(web->egress_isolated);
+    CHECK_FALSE(web->ingress_isolated);
     CHECK(allows_ip(an, web, "1.1.1.1", 53, Protocol::UDP));
   }
 }
@@ -471,9 +471,9 @@ spec:
   inv.pods.push_back(p);
   Analyzer an(inv);
   auto net = an.analyze(inv.pods[0]);
-  CHECK(net.selecting.size() == 1);  // selected...
-  CHECK_FALSE(net.policies_apply);   // ...but not enforced as node traffic
-  CHECK_FALSE(net.egress_isolated);
+  CHECK(net->selecting.size() == 1);  // selected...
+  CHECK_FALSE(net->policies_apply);   // ...but not enforced as node traffic
+  CHECK_FALSE(net->egress_isolated);
   // "NetworkPolicy behaviour for hostNetwork pods is undefined": a plugin that
   // applies it denies, one that sees node traffic allows; neither is certain,
   // and the reachable side is kept (possible).
@@ -685,17 +685,17 @@ TEST_CASE("e2e: isolation per direction and selecting policies") {
       "  podSelector: {matchLabels: {pod: b}}\n  policyTypes: [Egress]\n");
   Analyzer an(inv);
   auto xa = net_of(an, inv, "x", "a");
-  CHECK(xa.ingress_isolated);
-  CHECK_FALSE(xa.egress_isolated);
-  REQUIRE(xa.ingress_policies.size() == 1);
-  CHECK(xa.ingress_policies[0]->ref.name == "ingress-only");
-  CHECK(xa.egress_policies.empty());
+  CHECK(xa->ingress_isolated);
+  CHECK_FALSE(xa->egress_isolated);
+  REQUIRE(xa->ingress_policies.size() == 1);
+  CHECK(xa->ingress_policies[0]->ref.name == "ingress-only");
+  CHECK(xa->egress_policies.empty());
   auto xb = net_of(an, inv, "x", "b");
-  CHECK_FALSE(xb.ingress_isolated);
-  CHECK(xb.egress_isolated);
-  CHECK(xb.egress.empty());  // isolated, nothing allowed
+  CHECK_FALSE(xb->ingress_isolated);
+  CHECK(xb->egress_isolated);
+  CHECK(xb->egress.empty());  // isolated, nothing allowed
   auto ya = net_of(an, inv, "y", "a");
-  CHECK(ya.selecting.empty());
+  CHECK(ya->selecting.empty());
 }
 
 TEST_CASE("CiliumNetworkPolicy egress: FQDNs, entities, CIDR sets, endpoints, ports") {
@@ -737,7 +737,7 @@ spec:
   CHECK(inv.policies[0].is_cilium());
   Analyzer an(inv);
   auto net = an.analyze(inv.pods[0]);
-  CHECK(net.egress_isolated);
+  CHECK(net->egress_isolated);
   auto host = [&](const char* h, int port) {
     return an.allows(net, Destination::hostname(h), port, Protocol::TCP).allowed;
   };
@@ -757,6 +757,48 @@ spec:
   CHECK_FALSE(allows_ip(an, net, "10.96.0.10", 5432));
   CHECK(allows_ip(an, net, "169.254.169.254", 8443));  // world includes it
   CHECK_FALSE(allows_ip(an, net, "169.254.169.254", 80));
+}
+
+// The isolation is a function of the selecting policies (and whether they
+// apply): pods the same policies select share one, and each keeps its own pod.
+TEST_CASE("analyze: pods selected by the same policies share one isolation, others do not") {
+  auto inv = load(R"(
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: deny-web, namespace: a}
+spec:
+  podSelector: {matchLabels: {role: web}}
+  policyTypes: [Egress]
+  egress:
+  - ports: [{port: 443}]
+)");
+  inv.pods.push_back(pod("a", "web-1", {{"role", "web"}}));
+  inv.pods.push_back(pod("a", "web-2", {{"role", "web"}, {"x", "y"}}));
+  inv.pods.push_back(pod("a", "db", {{"role", "db"}}));
+  inv.pods.push_back(pod("a", "web-host", {{"role", "web"}}));
+  inv.pods.back().host_network = true;
+  inv.pods.push_back(pod("b", "web", {{"role", "web"}}));
+  Analyzer an(inv);
+  const PodNetwork w1 = an.analyze(inv.pods[0]);
+  const PodNetwork w2 = an.analyze(inv.pods[1]);
+  CHECK(w1.pod == &inv.pods[0]);
+  CHECK(w2.pod == &inv.pods[1]);
+  CHECK(w1.isolation == w2.isolation);
+  CHECK(w1->egress_isolated);
+  REQUIRE(w1->egress.size() == 1);
+  const PodNetwork db = an.analyze(inv.pods[2]);
+  const PodNetwork other_ns = an.analyze(inv.pods[4]);
+  CHECK(db.isolation == other_ns.isolation);  // both selected by nothing
+  CHECK(db.isolation != w1.isolation);
+  CHECK_FALSE(db->egress_isolated);
+  // Selected, but the policy does not apply to a hostNetwork pod's traffic.
+  const PodNetwork host = an.analyze(inv.pods[3]);
+  CHECK(host.isolation != w1.isolation);
+  CHECK(host->selecting.size() == 1);
+  CHECK_FALSE(host->egress_isolated);
+  const PodNetwork host_as_pod = an.analyze(inv.pods[3], true);
+  CHECK(host_as_pod.isolation == w1.isolation);
+  CHECK(host_as_pod.pod == &inv.pods[3]);
 }
 
 TEST_CASE("Cilium: `- {}` isolates and allows nothing, enableDefaultDeny.egress: false does not isolate") {
@@ -782,10 +824,10 @@ spec:
   inv.pods.push_back(pod("b", "p", {}));
   Analyzer an(inv);
   auto a = an.analyze(inv.pods[0]);
-  CHECK(a.egress_isolated);
+  CHECK(a->egress_isolated);
   CHECK_FALSE(allows_ip(an, a, "8.8.8.8", 53, Protocol::UDP));
   auto b = an.analyze(inv.pods[1]);
-  CHECK_FALSE(b.egress_isolated);
+  CHECK_FALSE(b->egress_isolated);
   CHECK(allows_ip(an, b, "8.8.8.8", 443));
 }
 

@@ -32,8 +32,8 @@ void baseline_deny_shadowed(const NetContext& ctx, NetOut& out) {
   for (const auto& pod : ctx.inventory.pods) {
     if (!pod.loki) continue;
     const PodNetwork& net = ctx.net_of(pod);
-    if (net.baseline.empty() || !net.egress_isolated) continue;
-    for (const Policy* p : net.baseline) {
+    if (net->baseline.empty() || !net->egress_isolated) continue;
+    for (const Policy* p : net->baseline) {
       for (std::size_t r = 0; r < p->egress_rules.size(); ++r) {
         const EgressRule& rule = p->egress_rules[r];
         if (rule.action != Action::deny) continue;
@@ -43,7 +43,7 @@ void baseline_deny_shadowed(const NetContext& ctx, NetOut& out) {
           const Grant where{p, r, nullptr, nullptr, false};
           out.push_back({&pod, nullptr, pod.labels_field, pod.labels_line, std::nullopt,
                          where.where() + " denies egress to " + pr.text() + ", but " +
-                             (v.by && v.by->policy ? v.by->where() : names_of(net.egress_policies)) +
+                             (v.by && v.by->policy ? v.by->where() : names_of(net->egress_policies)) +
                              " (the namespace owner's NetworkPolicy) isolates the pod and allows it, so the Baseline "
                              "rule is never consulted",
                          "move the Deny to the Admin tier (tier: Admin), or remove the allowance from the "

@@ -31,8 +31,8 @@ void cluster_pass_unisolated(const NetContext& ctx, NetOut& out) {
   for (const auto& pod : ctx.inventory.pods) {
     if (!pod.loki) continue;
     const PodNetwork& net = ctx.net_of(pod);
-    if (net.admin.empty() || net.egress_isolated) continue;
-    for (const Policy* p : net.admin) {
+    if (net->admin.empty() || net->egress_isolated) continue;
+    for (const Policy* p : net->admin) {
       for (std::size_t r = 0; r < p->egress_rules.size(); ++r) {
         const EgressRule& rule = p->egress_rules[r];
         if (rule.action != Action::pass) continue;

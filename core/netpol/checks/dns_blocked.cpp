@@ -117,20 +117,20 @@ void dns_blocked(const NetContext& ctx, NetOut& out) {
     if (!pod.loki) continue;
     const PodNetwork& net = ctx.net_of(pod);
     if (pod.egress_policy().present && (!pod.egress_policy().literal || pod.egress_policy().value == "none")) continue;
-    if (!net.admin.empty() || !net.baseline.empty()) {
+    if (!net->admin.empty() || !net->baseline.empty()) {
       dns_blocked_tiered(ctx, pod, net, out);
       continue;
     }
-    if (!net.egress_isolated) continue;
+    if (!net->egress_isolated) continue;
     bool udp = false, tcp = false;
-    for (const auto& g : net.egress) {
+    for (const auto& g : net->egress) {
       udp = udp || ctx.analyzer.grant_covers_port(g, 53, Protocol::UDP);
       tcp = tcp || ctx.analyzer.grant_covers_port(g, 53, Protocol::TCP);
     }
     if (udp && tcp) continue;
     std::string missing = !udp && !tcp ? "UDP or TCP 53" : !udp ? "UDP 53" : "TCP 53";
     out.push_back({&pod, nullptr, pod.labels_field, pod.labels_line, std::nullopt,
-                   "the pod is egress-isolated by " + names_of(net.egress_policies) + " and no rule allows DNS (" +
+                   "the pod is egress-isolated by " + names_of(net->egress_policies) + " and no rule allows DNS (" +
                        missing + "), while " + promise_text(pod) + ": it will fail to resolve the AI API hosts" +
                        (udp ? " when a DNS answer needs TCP" : ""),
                    "allow DNS to kube-dns in one of those policies:\n" + std::string(kAllowDnsYaml)});

@@ -121,7 +121,7 @@ struct PodCheck {
   }
 
   std::string not_isolated() const {
-    return !net.policies_apply
+    return !net->policies_apply
                ? "the pod uses hostNetwork, so no NetworkPolicy applies to it"
                : "its egress is not isolated (no policy with Egress selects it), so it can reach anything";
   }
@@ -177,7 +177,7 @@ struct PodCheck {
     return hosts;
   }
 
-  bool cluster_policies() const { return !net.admin.empty() || !net.baseline.empty(); }
+  bool cluster_policies() const { return !net->admin.empty() || !net->baseline.empty(); }
 
   // With cluster policies the egress is the tiers' verdict: the probes that
   // stand for every rule's peers and the outside world, each asked of the
@@ -220,13 +220,13 @@ struct PodCheck {
   void check_none() const {
     const EnvSetting& ep = pod.egress_policy();
     if (cluster_policies()) return check_none_tiered();
-    if (!net.egress_isolated) {
+    if (!net->egress_isolated) {
       emit(ep, "LOKI_NETWORK_EGRESS_POLICY=none promises no egress, but " + not_isolated(),
            "deny egress by default (allow only DNS, or nothing):\n" + default_deny_yaml(pod.ns));
       return;
     }
     std::vector<const Grant*> beyond;
-    for (const auto& g : net.egress)
+    for (const auto& g : net->egress)
       if (!is_dns_port(*g.port)) beyond.push_back(&g);
     if (!beyond.empty())
       emit(ep,
@@ -260,7 +260,7 @@ struct PodCheck {
                cilium_yaml(pod, hosts));
       return;
     }
-    if (!net.egress_isolated) {
+    if (!net->egress_isolated) {
       emit(ep,
            "LOKI_NETWORK_EGRESS_POLICY=ai-only promises DNS and TCP 443 to " + host_list + " only, but " +
                not_isolated(),
@@ -269,7 +269,7 @@ struct PodCheck {
     }
     std::vector<const Grant*> beyond;
     bool anywhere_443 = false, from_k8s = false;
-    for (const auto& g : net.egress) {
+    for (const auto& g : net->egress) {
       if (is_dns_port(*g.port)) continue;
       if (fqdn_allowed(*g.peer, hosts) && is_tcp_443(*g.port)) continue;
       beyond.push_back(&g);

@@ -110,7 +110,7 @@ void egress_shadowed(const NetContext& ctx, NetOut& out) {
     if (!nm) continue;
     std::string msg = "egress is unrestricted although " + nm->policy->display() +
                       " isolates egress in this namespace: " + nm->why + " (pod labels: " + pod.labels_text() +
-                      "). Only ingress-only policies select the pod (" + names_of(net.selecting) +
+                      "). Only ingress-only policies select the pod (" + names_of(net->selecting) +
                       "), and they leave its egress open";
     if (!nm->others.empty()) msg += "; " + names_of(nm->others) + " miss it too";
     out.push_back({&pod, nullptr, pod.labels_field, pod.labels_line, std::nullopt, msg, nm->fix});

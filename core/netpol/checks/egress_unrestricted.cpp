@@ -32,12 +32,12 @@ void egress_unrestricted(const NetContext& ctx, NetOut& out) {
   for (const auto& pod : ctx.inventory.pods) {
     if (!pod.loki) continue;
     const PodNetwork& net = ctx.net_of(pod);
-    if (net.egress_isolated) continue;
+    if (net->egress_isolated) continue;
     if (hn_rule && host_network_selected(ctx, pod)) continue;
     if (shadow_rule && is_shadowed(ctx, pod)) continue;
     // Cluster policies (Admin, Baseline) may restrict a pod no NetworkPolicy
     // isolates: unrestricted only if the outside world stays reachable.
-    if (!net.admin.empty() || !net.baseline.empty()) {
+    if (!net->admin.empty() || !net->baseline.empty()) {
       bool open = false;
       for (const char* ip : {"1.1.1.1", "2606:4700:4700::1111"})
         open |=
@@ -57,13 +57,13 @@ void egress_unrestricted(const NetContext& ctx, NetOut& out) {
       continue;
     }
     std::vector<const Policy*> egress_without_deny;
-    for (const Policy* p : net.egress_policies)
+    for (const Policy* p : net->egress_policies)
       if (!p->egress_default_deny) egress_without_deny.push_back(p);
     if (!egress_without_deny.empty()) {
       f.message = "the egress policies that select this pod (" + names_of(egress_without_deny) +
                   ") set enableDefaultDeny.egress: false, so they do not isolate it: " + anything;
-    } else if (!net.selecting.empty()) {
-      f.message = "no policy with Egress selects this pod; the ones that do select it (" + names_of(net.selecting) +
+    } else if (!net->selecting.empty()) {
+      f.message = "no policy with Egress selects this pod; the ones that do select it (" + names_of(net->selecting) +
                   ") are ingress-only, so " + anything;
     } else {
       f.message = "no NetworkPolicy with Egress selects this pod (labels: " + pod.labels_text() + "), so " + anything;

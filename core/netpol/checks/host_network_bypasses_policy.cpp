@@ -28,7 +28,7 @@ void host_network_bypasses_policy(const NetContext& ctx, NetOut& out) {
     if (!host_network_selected(ctx, pod)) continue;
     const PodNetwork& net = ctx.net_of(pod);
     out.push_back({&pod, nullptr, pod.host_network_field, pod.host_network_line, std::nullopt,
-                   "the pod uses hostNetwork: true, so the policies that select it (" + names_of(net.selecting) +
+                   "the pod uses hostNetwork: true, so the policies that select it (" + names_of(net->selecting) +
                        ") do not apply: its ingress and egress are unrestricted",
                    "remove `hostNetwork: true` from " +
                        dotted(pod.host_network_field.substr(0, pod.host_network_field.rfind('/'))) +

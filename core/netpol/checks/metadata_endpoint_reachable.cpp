@@ -36,19 +36,19 @@ void metadata_endpoint_reachable(const NetContext& ctx, NetOut& out) {
   for (const auto& pod : ctx.inventory.pods) {
     if (!pod.loki) continue;
     const PodNetwork& net = ctx.net_of(pod);
-    if (!net.egress_isolated && open_reported) continue;
+    if (!net->egress_isolated && open_reported) continue;
     for (const auto& addr : metadata_addresses()) {
       Verdict v = ctx.analyzer.allows(net, Destination::address(addr), 80, Protocol::TCP, false);
       if (!v.possible()) continue;  // err toward reachable
       NetFinding f{&pod, nullptr, pod.labels_field, pod.labels_line, std::nullopt, {}, {}};
       std::string cidr = addr.to_string() + (addr.v6 ? "/128" : "/32");
       f.message = "the pod can reach the cloud metadata endpoint " + addr.to_string() + " on TCP 80: ";
-      if (!net.policies_apply) {
+      if (!net->policies_apply) {
         f.field = pod.host_network_field;
         f.line = pod.host_network_line;
         f.message += "it uses hostNetwork, so no policy applies";
         f.remediation = "remove `hostNetwork: true`, then deny egress by default";
-      } else if (!net.egress_isolated) {
+      } else if (!net->egress_isolated) {
         f.message += "its egress is not isolated";
         f.remediation = "deny egress by default; if you then allow 0.0.0.0/0, add `except: [" + cidr + "]`";
       } else {
