@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <functional>
+#include <stdexcept>
 #include <thread>
 
 namespace loki {
@@ -11,7 +12,7 @@ namespace {
 constexpr std::size_t kArenaChunk = 1 << 20;
 }
 
-std::uint32_t FindingStore::intern(std::string_view s) {
+std::uint32_t FindingStore::Pool::intern(std::string_view s) {
   if (table_.empty() || (strings_.size() + 1) * 2 > table_.size()) grow_table();
   const std::size_t mask = table_.size() - 1;
   for (std::size_t i = std::hash<std::string_view>{}(s)&mask;; i = (i + 1) & mask) {
@@ -26,7 +27,7 @@ std::uint32_t FindingStore::intern(std::string_view s) {
   }
 }
 
-void FindingStore::grow_table() {
+void FindingStore::Pool::grow_table() {
   std::vector<std::uint32_t> table(std::max<std::size_t>(1024, table_.size() * 2), 0);
   const std::size_t mask = table.size() - 1;
   for (std::uint32_t id = 0; id < strings_.size(); ++id) {
@@ -52,8 +53,8 @@ std::uint32_t FindingStore::intern_object(const ObjectRef& o) {
   return id;
 }
 
-std::string_view FindingStore::keep(std::string_view s) {
-  text_bytes_ += s.size();
+std::string_view FindingStore::Pool::keep(std::string_view s) {
+  bytes_ += s.size();
   if (s.empty()) return {};
   if (s.size() > arena_left_) {
     // Chunks never move, so the views handed out stay valid; a string
@@ -70,17 +71,50 @@ std::string_view FindingStore::keep(std::string_view s) {
   return {p, s.size()};
 }
 
+std::uint32_t FindingStore::intern_text(std::string_view s) {
+  if (s.size() < kSplitAt || s.find('\n') == std::string_view::npos) return intern(s);
+  std::vector<std::uint32_t> ids;
+  for (std::size_t at = 0; at < s.size();) {
+    const std::size_t nl = s.find('\n', at);
+    const std::size_t end = nl == std::string_view::npos ? s.size() : nl + 1;
+    ids.push_back(intern(s.substr(at, end - at)));
+    at = end;
+  }
+  const std::uint32_t id =
+      lines_.intern({reinterpret_cast<const char*>(ids.data()), ids.size() * sizeof(std::uint32_t)});
+  if (id >= kLines) throw std::length_error("FindingStore: too many distinct texts");
+  return id | kLines;
+}
+
+std::string FindingStore::text(std::uint32_t id) const {
+  if (!(id & kLines)) return std::string(strings_[id]);
+  const std::string_view bytes = lines_[id & ~kLines];
+  std::string out;
+  std::uint32_t line;
+  std::size_t size = 0;
+  for (std::size_t at = 0; at < bytes.size(); at += sizeof line) {
+    std::memcpy(&line, bytes.data() + at, sizeof line);
+    size += strings_[line].size();
+  }
+  out.reserve(size);
+  for (std::size_t at = 0; at < bytes.size(); at += sizeof line) {
+    std::memcpy(&line, bytes.data() + at, sizeof line);
+    out += strings_[line];
+  }
+  return out;
+}
+
 void FindingStore::add(Finding&& f, std::uint64_t order) {
   Rec r{};
   r.order = order;
-  r.message = intern(f.message);
+  r.message = intern_text(f.message);
   r.field = intern(f.field);
   r.rule = intern(f.rule);
   r.file = intern(f.file);
   r.object = intern_object(f.object);
   r.container = f.container ? intern(*f.container) : none;
-  r.remediation = intern(f.remediation);
-  r.reason = f.suppression_reason.empty() ? none : intern(f.suppression_reason);
+  r.remediation = intern_text(f.remediation);
+  r.reason = f.suppression_reason.empty() ? none : intern_text(f.suppression_reason);
   r.line = f.line;
   r.severity = f.severity;
   r.suppressed = f.suppressed;
@@ -106,10 +140,10 @@ Finding FindingStore::build(const Rec& r) const {
   if (r.container != none) f.container = std::string(strings_[r.container]);
   f.file = strings_[r.file];
   f.line = r.line;
-  f.message = strings_[r.message];
-  f.remediation = strings_[r.remediation];
+  f.message = text(r.message);
+  f.remediation = text(r.remediation);
   f.suppressed = r.suppressed;
-  if (r.reason != none) f.suppression_reason = strings_[r.reason];
+  if (r.reason != none) f.suppression_reason = text(r.reason);
   f.field = strings_[r.field];
   return f;
 }

@@ -5,6 +5,7 @@
 
 #include <random>
 #include <string>
+#include <tuple>
 #include <vector>
 
 namespace {
@@ -94,4 +95,54 @@ TEST_CASE("FindingStore: a message or field pointer repeated over findings is ke
   CHECK(store[999].field == field);
   CHECK(store[999].object.name == "app-999");
   CHECK(store[0].container == std::nullopt);
+}
+
+TEST_CASE("FindingStore: long texts of several lines come back byte for byte, their repeated lines kept once") {
+  // A remediation carrying a manifest (egress-policy-mismatch's
+  // CiliumNetworkPolicy): the name and a label differ per object, the other
+  // lines do not.
+  std::mt19937 rng(11);
+  std::vector<std::string> texts;
+  for (int i = 0; i < 300; ++i) {
+    std::string t = "NetworkPolicy alone cannot express ai-only; with Cilium:\napiVersion: cilium.io/v2\n";
+    t += "kind: CiliumNetworkPolicy\nmetadata:\n  name: agent-" + std::to_string(i) + "-ai-only\n";
+    t += "spec:\n  endpointSelector:\n    matchLabels:\n      app: loki-mode\n";
+    if (rng() % 2) t += "\n\n";                // empty lines
+    t.append(rng() % 40, 'x').append("\r\n");  // a CR stays in its line
+    if (rng() % 3 == 0)
+      t += "  toPorts: [443]\n";  // a final line break...
+    else
+      t += "  toPorts: [443]";  // ...or none
+    texts.push_back(t);
+  }
+  for (const auto& [head, n, c, tail] : {std::tuple<const char*, std::size_t, char, const char*>{"", 500, 'y', "\n"},
+                                         {"\n", 300, 'z', ""},
+                                         {"", 400, '\n', ""},
+                                         {"", 191, 'a', "\n"}}) {  // the last under the split length: kept whole
+    std::string t = head;
+    t.append(n, c);
+    texts.push_back(t.append(tail));
+  }
+  loki::FindingStore store;
+  std::size_t whole = 0;
+  for (std::size_t i = 0; i < texts.size(); ++i) {
+    loki::Finding f;
+    f.rule = "egress-policy-mismatch";
+    f.object = {"apps/v1", "Deployment", "ns", "agent-" + std::to_string(i)};
+    f.file = "a.yaml";
+    f.remediation = texts[i];
+    f.message = texts[texts.size() - 1 - i];
+    f.suppressed = i % 7 == 0;
+    if (f.suppressed) f.suppression_reason = texts[i / 2];
+    store.add(std::move(f), i);
+    whole += texts[i].size();
+  }
+  for (std::size_t i = 0; i < texts.size(); ++i) {
+    const loki::Finding f = store[i];
+    CHECK(f.remediation == texts[i]);
+    CHECK(f.message == texts[texts.size() - 1 - i]);
+    CHECK(f.suppression_reason == (i % 7 == 0 ? texts[i / 2] : ""));
+  }
+  // The texts whole (each kept once, messages are the same set) against what the store holds.
+  CHECK(store.text_bytes() * 2 < whole);
 }
