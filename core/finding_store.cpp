@@ -38,19 +38,39 @@ void FindingStore::Pool::grow_table() {
   table_ = std::move(table);
 }
 
+namespace {
+std::size_t object_hash(std::uint32_t api_version, std::uint32_t kind, std::uint32_t ns, std::uint32_t name) {
+  std::uint64_t h = (std::uint64_t{api_version} * 0x9E3779B97F4A7C15ull) ^ (std::uint64_t{kind} << 48) ^
+                    (std::uint64_t{ns} << 24) ^ name;
+  return static_cast<std::size_t>(h ^ (h >> 29));
+}
+}  // namespace
+
 std::uint32_t FindingStore::intern_object(const ObjectRef& o) {
-  ObjectIds ids{intern(o.apiVersion), intern(o.kind), intern(o.ns), intern(o.name)};
-  std::uint64_t h = (std::uint64_t{ids.api_version} * 0x9E3779B97F4A7C15ull) ^ (std::uint64_t{ids.kind} << 48) ^
-                    (std::uint64_t{ids.ns} << 24) ^ ids.name;
-  auto& candidates = object_ids_[h];
-  for (auto c : candidates) {
-    const auto& x = objects_[c];
-    if (x.api_version == ids.api_version && x.kind == ids.kind && x.ns == ids.ns && x.name == ids.name) return c;
+  const ObjectIds ids{intern(o.apiVersion), intern(o.kind), intern(o.ns), intern(o.name)};
+  if (object_table_.empty() || (objects_.size() + 1) * 2 > object_table_.size()) {
+    std::vector<std::uint32_t> table(std::max<std::size_t>(1024, object_table_.size() * 2), 0);
+    const std::size_t mask = table.size() - 1;
+    for (std::uint32_t id = 0; id < objects_.size(); ++id) {
+      const ObjectIds& x = objects_[id];
+      std::size_t i = object_hash(x.api_version, x.kind, x.ns, x.name) & mask;
+      while (table[i] != 0) i = (i + 1) & mask;
+      table[i] = id + 1;
+    }
+    object_table_ = std::move(table);
   }
-  objects_.push_back(ids);
-  auto id = static_cast<std::uint32_t>(objects_.size() - 1);
-  candidates.push_back(id);
-  return id;
+  const std::size_t mask = object_table_.size() - 1;
+  for (std::size_t i = object_hash(ids.api_version, ids.kind, ids.ns, ids.name) & mask;; i = (i + 1) & mask) {
+    const std::uint32_t slot = object_table_[i];
+    if (slot == 0) {
+      objects_.push_back(ids);
+      const auto id = static_cast<std::uint32_t>(objects_.size() - 1);
+      object_table_[i] = id + 1;
+      return id;
+    }
+    const ObjectIds& x = objects_[slot - 1];
+    if (x.api_version == ids.api_version && x.kind == ids.kind && x.ns == ids.ns && x.name == ids.name) return slot - 1;
+  }
 }
 
 std::string_view FindingStore::Pool::keep(std::string_view s) {

@@ -219,7 +219,15 @@ void check_network(const netpol::Inventory& inv, const Config& config, const std
     for (std::size_t i = chunk * kPodsPerTask; i < end; ++i) nets[i] = analyzer.analyze(inv.pods[i]);
   });
   // Built in pod order after the analysis, as when it ran serially.
+  // Counted first and sized exactly: kept to the end of the pass.
   std::unordered_map<const Policy*, std::vector<const PodInfo*>> selected_by;
+  {
+    std::unordered_map<const Policy*, std::size_t> count;
+    for (const PodNetwork& net : nets)
+      for (const Policy* p : net->selecting) ++count[p];
+    selected_by.reserve(count.size());
+    for (const auto& [p, n] : count) selected_by[p].reserve(n);
+  }
   for (std::size_t i = 0; i < inv.pods.size(); ++i)
     for (const Policy* p : nets[i]->selecting) selected_by[p].push_back(&inv.pods[i]);
   NetContext ctx{analyzer, config, inv, nets, selected_by, config.ai_hosts};

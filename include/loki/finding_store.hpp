@@ -17,7 +17,6 @@
 #include <memory>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 namespace loki {
@@ -137,7 +136,9 @@ class FindingStore {
     std::uint32_t api_version, kind, ns, name;
   };
   std::vector<ObjectIds> objects_;
-  std::unordered_map<std::uint64_t, std::vector<std::uint32_t>> object_ids_;  // hash -> candidates
+  // Open addressing over objects_ as Pool's table over its strings (a map
+  // of candidate vectors took ~70 bytes per distinct object).
+  std::vector<std::uint32_t> object_table_;
 };
 
 }  // namespace loki

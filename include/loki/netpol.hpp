@@ -315,10 +315,10 @@ struct NamedPort {
 struct EnvSetting {
   bool present = false;
   bool literal = true;  // false for valueFrom (value unknown)
+  int line = 0;         // beside the flags: 56 bytes, not 64 (a lint run keeps one per agent pod)
   std::string value;
   InternedText container;
   InternedText field;  // JSON pointer of the env entry
-  int line = 0;
 };
 
 // The LOKI_* settings of an agent's environment.
@@ -334,7 +334,7 @@ struct PodInfo {
   ObjectRef ref;  // the workload
   InternedText file;
   int line = 0;
-  std::string ns;
+  InternedText ns;  // one copy per namespace name, not one per pod (a cluster's namespaces are few)
   Labels labels;
   bool host_network = false;
   bool loki = false;             // a loki-mode pod under the config

@@ -345,13 +345,13 @@ TEST_CASE("egress-policy-mismatch counts cluster policies") {
                             "{destinationPort: {number: 53}}}]}\n  - {name: rest, action: Deny, to: [{networks: "
                             "[0.0.0.0/0, '::/0']}]}"));
   for (auto& p : w.inv.pods)
-    if (p.ref.name == "agent") p.set_egress_policy(EnvSetting{true, true, "none", "c", "/spec/containers/0/env/0", 1});
+    if (p.ref.name == "agent") p.set_egress_policy(EnvSetting{true, true, 1, "none", "c", "/spec/containers/0/env/0"});
   // rule: cluster-policy-selects-no-agent negative
   CHECK(findings_of(w, "egress-policy-mismatch").empty());
   // Without the cluster policy, the NetworkPolicy breaks the promise.
   World open(kNpAllowAll);
   for (auto& p : open.inv.pods)
-    if (p.ref.name == "agent") p.set_egress_policy(EnvSetting{true, true, "none", "c", "/spec/containers/0/env/0", 1});
+    if (p.ref.name == "agent") p.set_egress_policy(EnvSetting{true, true, 1, "none", "c", "/spec/containers/0/env/0"});
   CHECK(findings_of(open, "egress-policy-mismatch").size() == 1);
 }
 
@@ -452,7 +452,7 @@ TEST_CASE("rule dns-blocked counts the cluster tiers") {
     World none(cnp("lock", "Admin", 1, kAgentSubject, "  egress:\n" + deny_all));
     for (auto& p : none.inv.pods)
       if (p.ref.name == "agent")
-        p.set_egress_policy(EnvSetting{true, true, "none", "c", "/spec/containers/0/env/0", 1});
+        p.set_egress_policy(EnvSetting{true, true, 1, "none", "c", "/spec/containers/0/env/0"});
     CHECK(findings_of(none, "dns-blocked").empty());
   }
 }
