@@ -4,20 +4,111 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstring>
+#include <limits>
+#include <optional>
 
 namespace loki {
 
 using nlohmann::json;
+
+void Labels::build(const std::vector<value_type>& sorted) {
+  if (sorted.empty()) {
+    data_.reset();
+    return;
+  }
+  std::size_t text = 0;
+  for (const auto& [k, v] : sorted) text += k.size() + v.size();
+  const std::size_t head = (2 + 2 * sorted.size()) * sizeof(std::uint32_t);
+  if (text > std::numeric_limits<std::uint32_t>::max() - head) throw std::length_error("Labels: too long");
+  auto data = std::make_unique_for_overwrite<char[]>(head + text);
+  std::vector<std::uint32_t> h(2 + 2 * sorted.size());
+  h[0] = static_cast<std::uint32_t>(sorted.size());
+  h[1] = static_cast<std::uint32_t>(text);
+  char* out = data.get() + head;
+  std::uint32_t at = 0;
+  for (std::size_t i = 0; i < sorted.size(); ++i) {
+    const auto& [k, v] = sorted[i];
+    h[2 + 2 * i] = at;
+    if (!k.empty()) std::memcpy(out + at, k.data(), k.size());
+    at += static_cast<std::uint32_t>(k.size());
+    h[3 + 2 * i] = at;
+    if (!v.empty()) std::memcpy(out + at, v.data(), v.size());
+    at += static_cast<std::uint32_t>(v.size());
+  }
+  std::memcpy(data.get(), h.data(), head);
+  data_ = std::move(data);  // after reading `sorted`: it may point into the old block
+}
+
+void Labels::assign(std::vector<value_type> items) {
+  // Stable: of a repeated key the first value stays (std::map::emplace).
+  std::stable_sort(items.begin(), items.end(),
+                   [](const value_type& a, const value_type& b) { return a.first < b.first; });
+  items.erase(std::unique(items.begin(), items.end(),
+                          [](const value_type& a, const value_type& b) { return a.first == b.first; }),
+              items.end());
+  build(items);
+}
+
+void Labels::copy_from(const Labels& o) {
+  if (!o.data_) {
+    data_.reset();
+    return;
+  }
+  const std::size_t n = o.block_size();
+  auto data = std::make_unique_for_overwrite<char[]>(n);
+  std::memcpy(data.get(), o.data_.get(), n);
+  data_ = std::move(data);
+}
+
+std::pair<Labels::const_iterator, bool> Labels::emplace(std::string_view key, std::string_view value) {
+  auto it = lower_bound(key);
+  if (it != end() && it->first == key) return {it, false};
+  std::vector<value_type> items(begin(), end());
+  const std::size_t at = it.index();
+  items.insert(items.begin() + static_cast<std::ptrdiff_t>(at), value_type{key, value});
+  build(items);
+  return {{this, at}, true};
+}
+
+std::pair<Labels::const_iterator, bool> Labels::insert_or_assign(std::string_view key, std::string_view value) {
+  auto it = lower_bound(key);
+  const std::size_t at = it.index();
+  std::vector<value_type> items(begin(), end());
+  const bool fresh = it == end() || it->first != key;
+  if (fresh)
+    items.insert(items.begin() + static_cast<std::ptrdiff_t>(at), value_type{key, value});
+  else
+    items[at].second = value;
+  build(items);
+  return {{this, at}, fresh};
+}
+
+Labels::size_type Labels::erase(std::string_view key) {
+  auto it = find(key);
+  if (it == end()) return 0;
+  std::vector<value_type> items(begin(), end());
+  items.erase(items.begin() + static_cast<std::ptrdiff_t>(it.index()));
+  build(items);
+  return 1;
+}
 
 Labels labels_of(const json& metadata) {
   Labels out;
   if (!metadata.is_object()) return out;
   auto it = metadata.find("labels");
   if (it == metadata.end() || !it->is_object()) return out;
-  out.reserve(it->size());  // exactly: records keep their labels to the end of a lint run
+  std::vector<Labels::value_type> items;
+  items.reserve(it->size());
   for (auto l = it->begin(); l != it->end(); ++l)
-    if (l->is_string()) out.emplace(l.key(), l->get<std::string>());
+    if (l->is_string()) items.emplace_back(l.key(), l->get_ref<const std::string&>());
+  out.assign(std::move(items));  // the members come in key order: assign keeps it
   return out;
+}
+
+void to_json(json& j, const Labels& labels) {
+  j = json::object();
+  for (const auto& [k, v] : labels) j[std::string(k)] = v;
 }
 
 namespace {
@@ -67,12 +158,15 @@ std::string validate_label_value(std::string_view value) {
 }
 
 namespace {
-// One requirement against a label lookup: find(key) gives the value, or null
-// when the label is absent.
+// One requirement against a label lookup: find(key) gives the value, or
+// nullopt when the label is absent.
 template <class Find>
 bool requirement_matches(const Requirement& r, Find&& find) {
-  const std::string* value = find(r.key);
-  auto in_values = [&] { return value && std::binary_search(r.values.begin(), r.values.end(), *value); };
+  const std::optional<std::string_view> value = find(r.key);
+  auto in_values = [&] {
+    return value && std::binary_search(r.values.begin(), r.values.end(), *value,
+                                       [](std::string_view a, std::string_view b) { return a.compare(b) < 0; });
+  };
   switch (r.op) {
     case Requirement::Op::Equals:
     case Requirement::Op::In:
@@ -81,18 +175,19 @@ bool requirement_matches(const Requirement& r, Find&& find) {
     case Requirement::Op::NotIn:
       return !in_values();  // absent keys match, as in the API
     case Requirement::Op::Exists:
-      return value != nullptr;
+      return value.has_value();
     case Requirement::Op::DoesNotExist:
-      return value == nullptr;
+      return !value.has_value();
   }
   return false;
 }
 }  // namespace
 
 bool Requirement::matches(const Labels& labels) const {
-  return requirement_matches(*this, [&](const std::string& k) -> const std::string* {
+  return requirement_matches(*this, [&](const std::string& k) -> std::optional<std::string_view> {
     auto it = labels.find(k);
-    return it == labels.end() ? nullptr : &it->second;
+    if (it == labels.end()) return std::nullopt;
+    return it->second;
   });
 }
 
@@ -133,10 +228,11 @@ bool LabelSelector::matches_metadata(const json& metadata) const {
   if (metadata.is_object())
     if (auto it = metadata.find("labels"); it != metadata.end() && it->is_object()) labels = &*it;
   // The labels labels_of(metadata) keeps: string values only.
-  auto find = [&](const std::string& k) -> const std::string* {
-    if (!labels) return nullptr;
+  auto find = [&](const std::string& k) -> std::optional<std::string_view> {
+    if (!labels) return std::nullopt;
     auto it = labels->find(k);
-    return it == labels->end() || !it->is_string() ? nullptr : &it->get_ref<const std::string&>();
+    if (it == labels->end() || !it->is_string()) return std::nullopt;
+    return it->get_ref<const std::string&>();
   };
   for (const auto& r : requirements_)
     if (!requirement_matches(r, find)) return false;

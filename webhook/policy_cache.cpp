@@ -289,7 +289,7 @@ std::shared_ptr<const LivePod> compact(json&& object, const std::string& ns, con
     return live;
   }
   live->labels.reserve(info->labels.size());
-  for (auto& [key, value] : info->labels) live->labels.emplace_back(key, std::move(value));
+  for (const auto& [key, value] : info->labels) live->labels.emplace_back(key, value);
   live->ips = std::move(info->ips);
   live->ips.shrink_to_fit();
   live->ports = std::move(info->ports);

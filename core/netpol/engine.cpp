@@ -737,18 +737,19 @@ std::vector<std::string> selector_misses(const LabelSelector& sel, const Labels&
         if (!has)
           out.push_back(who + " has no label " + r.key);
         else
-          out.push_back(who + " has " + r.key + "=" + it->second + ", not " + joined(r.values, " or "));
+          out.push_back(who + " has " + r.key + "=" + std::string(it->second) + ", not " + joined(r.values, " or "));
         break;
       case Op::NotEquals:
       case Op::NotIn:
-        out.push_back(who + " has " + r.key + "=" + it->second + ", which the selector excludes (" + r.to_string() +
-                      ")");
+        out.push_back(who + " has " + r.key + "=" + std::string(it->second) + ", which the selector excludes (" +
+                      r.to_string() + ")");
         break;
       case Op::Exists:
         out.push_back(who + " has no label " + r.key);
         break;
       case Op::DoesNotExist:
-        out.push_back(who + " has label " + r.key + "=" + it->second + ", which the selector requires to be absent");
+        out.push_back(who + " has label " + r.key + "=" + std::string(it->second) +
+                      ", which the selector requires to be absent");
         break;
     }
   }

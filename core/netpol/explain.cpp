@@ -24,7 +24,7 @@ std::string types_of(const Policy& p) {
 std::string labels_text(const Labels& l) {
   if (l.empty()) return "<none>";
   std::string s;
-  for (const auto& [k, v] : l) s += (s.empty() ? "" : ",") + k + "=" + v;
+  for (const auto& [k, v] : l) s.append(s.empty() ? "" : ",").append(k).append("=").append(v);
   return s;
 }
 

@@ -145,7 +145,7 @@ std::string Policy::display() const {
 std::string PodInfo::labels_text() const {
   if (labels.empty()) return "<none>";
   std::string s;
-  for (const auto& [k, v] : labels) s += (s.empty() ? "" : ",") + k + "=" + v;
+  for (const auto& [k, v] : labels) s.append(s.empty() ? "" : ",").append(k).append("=").append(v);
   return s;
 }
 

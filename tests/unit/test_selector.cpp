@@ -3,9 +3,11 @@
 #include <doctest/doctest.h>
 #include <loki/selector.hpp>
 
+#include <algorithm>
 #include <iterator>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -109,7 +111,7 @@ TEST_CASE("Labels behave as the std::map they replaced") {
   CHECK_THROWS_AS((void)l.at("missing"), std::out_of_range);
   CHECK(l.count("b") == 1);
   CHECK(l.find("zz") == l.end());
-  l["zz"] = "last";
+  l.emplace("zz", "last");
   CHECK(std::prev(l.end())->first == "zz");
   l.insert_or_assign(std::string("app"), "over");
   CHECK(l.at("app") == "over");
@@ -117,6 +119,73 @@ TEST_CASE("Labels behave as the std::map they replaced") {
   CHECK(l.erase("tier") == 0);
   CHECK(loki::Labels{{"b", "2"}, {"a", "1"}, {"a", "ignored"}} == loki::Labels{{"a", "1"}, {"b", "2"}});
   CHECK(loki::LabelSelector::parse("a=1,b").matches(loki::Labels{{"b", ""}, {"a", "1"}}));
+}
+
+TEST_CASE("Labels in one block: random operations against std::map") {
+  // Keys and values drawn from a small alphabet so that operations collide;
+  // empty strings, one long key and a duplicate-laden constructor included.
+  std::mt19937 rng(5);
+  auto word = [&]() -> std::string {
+    if (rng() % 9 == 0) return "";
+    if (rng() % 23 == 0) return std::string(300, static_cast<char>('a' + rng() % 3));
+    std::string w;
+    for (unsigned n = rng() % 4 + 1; n; --n) w += static_cast<char>('a' + rng() % 4);
+    return w;
+  };
+  for (int round = 0; round < 200; ++round) {
+    std::map<std::string, std::string, std::less<>> m;
+    loki::Labels l;
+    for (int op = 0; op < 40; ++op) {
+      const std::string k = word(), v = word();
+      switch (rng() % 4) {
+        case 0: {
+          auto rm = m.emplace(k, v);
+          auto rl = l.emplace(k, v);
+          CHECK(rm.second == rl.second);
+          CHECK(rl.first->first == k);
+          CHECK(rl.first->second == rm.first->second);
+          break;
+        }
+        case 1: {
+          auto rm = m.insert_or_assign(k, v);
+          auto rl = l.insert_or_assign(k, v);
+          CHECK(rm.second == rl.second);
+          CHECK(rl.first->second == v);
+          break;
+        }
+        case 2:
+          CHECK(m.erase(k) == l.erase(k));
+          break;
+        default: {
+          auto im = m.find(k);
+          auto il = l.find(k);
+          REQUIRE((im == m.end()) == (il == l.end()));
+          if (im != m.end()) CHECK(il->second == im->second);
+          CHECK(l.contains(k) == (m.count(k) == 1));
+        }
+      }
+      REQUIRE(l.size() == m.size());
+    }
+    CHECK(std::equal(l.begin(), l.end(), m.begin(), m.end(),
+                     [](const auto& a, const auto& b) { return a.first == b.first && a.second == b.second; }));
+    const loki::Labels copy = l;  // copies are deep and equal
+    CHECK(copy == l);
+    loki::Labels moved = loki::Labels(copy);
+    CHECK(moved == l);
+    CHECK(loki::Labels(m.begin(), m.end()) == l);
+    // Ordering: lexicographic over (key, value) pairs, as std::map's.
+    std::map<std::string, std::string, std::less<>> m2 = m;
+    m2.insert_or_assign(word(), word());
+    const loki::Labels l2(m2.begin(), m2.end());
+    CHECK(((l <=> l2) < 0) == (m < m2));
+    CHECK((l == l2) == (m == m2));
+  }
+  loki::Labels empty;
+  CHECK(empty.begin() == empty.end());
+  CHECK(empty.find("a") == empty.end());
+  CHECK(empty == loki::Labels{});
+  empty.clear();
+  CHECK(empty.size() == 0);
 }
 
 TEST_CASE("matches_metadata decides as matches(labels_of(metadata))") {

@@ -80,7 +80,7 @@ std::string cilium_yaml(const PodInfo& pod, const std::vector<std::string>& host
   std::string y = "apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata:\n  name: " + pod.ref.name +
                   "-ai-only\n  namespace: " + pod.ns + "\nspec:\n  endpointSelector:\n    matchLabels:";
   if (pod.labels.empty()) y += " {}";
-  for (const auto& [k, v] : pod.labels) y += "\n      " + k + ": " + v;
+  for (const auto& [k, v] : pod.labels) y.append("\n      ").append(k).append(": ").append(v);
   y += "\n  egress:\n"
        "  - toEndpoints:\n"
        "    - matchLabels:\n"

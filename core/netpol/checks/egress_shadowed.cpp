@@ -42,7 +42,8 @@ std::string label_fix(const Requirement& r, const Labels& labels) {
       return "add a label `" + r.key + "`";
     case Op::NotEquals:
     case Op::NotIn:
-      return "change the label `" + r.key + "` (the selector excludes " + (it == labels.end() ? "" : it->second) + ")";
+      return "change the label `" + r.key + "` (the selector excludes " +
+             (it == labels.end() ? "" : std::string(it->second)) + ")";
     case Op::DoesNotExist:
       return "remove the label `" + r.key + "`";
   }
