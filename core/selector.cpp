@@ -21,22 +21,24 @@ void Labels::build(const std::vector<value_type>& sorted) {
   for (const auto& [k, v] : sorted) text += k.size() + v.size();
   const std::size_t head = (2 + 2 * sorted.size()) * sizeof(std::uint32_t);
   if (text > std::numeric_limits<std::uint32_t>::max() - head) throw std::length_error("Labels: too long");
-  auto data = std::make_unique_for_overwrite<char[]>(head + text);
-  std::vector<std::uint32_t> h(2 + 2 * sorted.size());
-  h[0] = static_cast<std::uint32_t>(sorted.size());
-  h[1] = static_cast<std::uint32_t>(text);
-  char* out = data.get() + head;
-  std::uint32_t at = 0;
+  auto data = std::make_unique_for_overwrite<std::byte[]>(head + text);
+  auto put = [&](std::size_t i, std::size_t w) {
+    const auto v = static_cast<std::uint32_t>(w);
+    std::memcpy(data.get() + i * sizeof v, &v, sizeof v);
+  };
+  put(0, sorted.size());
+  put(1, text);
+  std::byte* out = data.get() + head;
+  std::size_t at = 0;
   for (std::size_t i = 0; i < sorted.size(); ++i) {
     const auto& [k, v] = sorted[i];
-    h[2 + 2 * i] = at;
+    put(2 + 2 * i, at);
     if (!k.empty()) std::memcpy(out + at, k.data(), k.size());
-    at += static_cast<std::uint32_t>(k.size());
-    h[3 + 2 * i] = at;
+    at += k.size();
+    put(3 + 2 * i, at);
     if (!v.empty()) std::memcpy(out + at, v.data(), v.size());
-    at += static_cast<std::uint32_t>(v.size());
+    at += v.size();
   }
-  std::memcpy(data.get(), h.data(), head);
   data_ = std::move(data);  // after reading `sorted`: it may point into the old block
 }
 
@@ -56,7 +58,7 @@ void Labels::copy_from(const Labels& o) {
     return;
   }
   const std::size_t n = o.block_size();
-  auto data = std::make_unique_for_overwrite<char[]>(n);
+  auto data = std::make_unique_for_overwrite<std::byte[]>(n);
   std::memcpy(data.get(), o.data_.get(), n);
   data_ = std::move(data);
 }

@@ -175,7 +175,7 @@ std::size_t shard_of(const std::string& ns) {
 // the same for every live pod (ref, file, field pointers) and is filled in
 // per review; a pod that parses to anything else is kept whole.
 struct LivePod {
-  std::vector<std::pair<std::string, std::string>> labels;
+  Labels labels;  // one block (selector.hpp)
   std::vector<netpol::IpAddress> ips;
   std::vector<netpol::NamedPort> ports;
   std::shared_ptr<const netpol::AgentEnv> env;   // only when a LOKI_* variable is set
@@ -288,8 +288,7 @@ std::shared_ptr<const LivePod> compact(json&& object, const std::string& ns, con
     live->whole = std::make_unique<const netpol::PodInfo>(std::move(*info));
     return live;
   }
-  live->labels.reserve(info->labels.size());
-  for (const auto& [key, value] : info->labels) live->labels.emplace_back(key, value);
+  live->labels = std::move(info->labels);
   live->ips = std::move(info->ips);
   live->ips.shrink_to_fit();
   live->ports = std::move(info->ports);
@@ -308,7 +307,7 @@ netpol::PodInfo expand(const LivePod& p, const std::string& ns, const std::strin
     info.ref = {"v1", "Pod", ns, name};
     info.file = "live";
     info.ns = ns;
-    info.labels = Labels(p.labels.begin(), p.labels.end());
+    info.labels = p.labels;
     info.labels_field = "/metadata/labels";
     info.host_network = p.host_network;
     if (p.host_network) info.host_network_field = "/spec/hostNetwork";

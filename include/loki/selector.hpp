@@ -5,7 +5,9 @@
 
 #include <algorithm>
 #include <compare>
+#include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <initializer_list>
 #include <iterator>
 #include <map>
@@ -101,7 +103,7 @@ class Labels {
   const_iterator end() const { return {this, size()}; }
   const_iterator cbegin() const { return begin(); }
   const_iterator cend() const { return end(); }
-  size_type size() const { return data_ ? header()[0] : 0; }
+  size_type size() const { return data_ ? word(0) : 0; }
   bool empty() const { return size() == 0; }
   void clear() { data_.reset(); }
 
@@ -145,23 +147,29 @@ class Labels {
  private:
   // data_: [count, total text bytes, (key offset, value offset) per entry] as
   // uint32, then the text; a value ends where the next key starts.
-  const std::uint32_t* header() const { return reinterpret_cast<const std::uint32_t*>(data_.get()); }
-  const char* text() const { return data_.get() + (2 + 2 * header()[0]) * sizeof(std::uint32_t); }
+  std::uint32_t word(std::size_t i) const {
+    std::uint32_t w;
+    std::memcpy(&w, data_.get() + i * sizeof w, sizeof w);
+    return w;
+  }
+  std::size_t size_of_header() const { return (2 + 2 * std::size_t{word(0)}) * sizeof(std::uint32_t); }
+  const char* text() const { return reinterpret_cast<const char*>(data_.get() + size_of_header()); }
   std::string_view key_of(std::size_t i) const {
-    const std::uint32_t* h = header();
-    return {text() + h[2 + 2 * i], h[3 + 2 * i] - h[2 + 2 * i]};
+    const std::uint32_t k = word(2 + 2 * i);
+    return {text() + k, word(3 + 2 * i) - k};
   }
   value_type entry(std::size_t i) const {
-    const std::uint32_t* h = header();
-    const std::uint32_t value_end = i + 1 < h[0] ? h[2 + 2 * (i + 1)] : h[1];
-    return {{text() + h[2 + 2 * i], h[3 + 2 * i] - h[2 + 2 * i]}, {text() + h[3 + 2 * i], value_end - h[3 + 2 * i]}};
+    const std::uint32_t k = word(2 + 2 * i), v = word(3 + 2 * i);
+    const std::uint32_t value_end = i + 1 < word(0) ? word(2 + 2 * (i + 1)) : word(1);
+    const char* t = text();
+    return {{t + k, v - k}, {t + v, value_end - v}};
   }
-  std::size_t block_size() const { return data_ ? (2 + 2 * header()[0]) * sizeof(std::uint32_t) + header()[1] : 0; }
+  std::size_t block_size() const { return data_ ? size_of_header() + word(1) : 0; }
   void copy_from(const Labels& o);
   // Sorted by key, distinct keys.
   void build(const std::vector<value_type>& sorted);
 
-  std::unique_ptr<char[]> data_;
+  std::unique_ptr<std::byte[]> data_;
 };
 
 // Labels of a metadata object ({"labels": {...}}); non-string values skipped.
