@@ -11,6 +11,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 namespace loki {
 
@@ -44,13 +45,26 @@ class InternedText {
 
  private:
   static const std::string& intern(std::string_view s) {
-    static std::mutex mu;
-    static std::set<std::string, std::less<>> pool;
-    std::lock_guard lk(mu);
-    auto it = pool.find(s);
-    if (it == pool.end()) it = pool.emplace(s).first;
-    return *it;  // set nodes never move
+    // Each thread remembers the texts it has interned: they repeat record
+    // after record (a file's name, a template's field pointers, namespaces),
+    // so the pool's lock is taken about once per distinct text and thread,
+    // not once per record by every loader thread at once.
+    thread_local std::unordered_map<std::string_view, const std::string*> seen;
+    if (auto it = seen.find(s); it != seen.end()) return *it->second;
+    const std::string* pooled;
+    {
+      static std::mutex mu;
+      static std::set<std::string, std::less<>> pool;
+      std::lock_guard lk(mu);
+      auto it = pool.find(s);
+      if (it == pool.end()) it = pool.emplace(s).first;
+      pooled = &*it;  // set nodes never move
+    }
+    if (seen.size() >= kSeenMax) seen.clear();
+    seen.emplace(*pooled, pooled);  // the key views the pooled text
+    return *pooled;
   }
+  static constexpr std::size_t kSeenMax = 4096;
 
   const std::string* s_;
 };
