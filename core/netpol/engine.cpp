@@ -68,6 +68,28 @@ bool Analyzer::selects(const Policy& policy, const PodInfo& pod) const {
   return policy.pod_selector.matches(pod.labels);
 }
 
+namespace {
+// Every (peer x port) of every rule of the policies in one direction, sized
+// exactly: the network pass keeps every isolation to its end.
+std::vector<Grant> grants_of(const std::vector<const Policy*>& policies, bool ingress) {
+  auto rules_of = [ingress](const Policy* p) -> const std::vector<EgressRule>& {
+    return ingress ? p->ingress_rules : p->egress_rules;
+  };
+  std::size_t n = 0;
+  for (const Policy* p : policies)
+    for (const auto& rule : rules_of(p)) n += rule.to.size() * rule.ports.size();
+  std::vector<Grant> out;
+  out.reserve(n);
+  for (const Policy* p : policies) {
+    const auto& rules = rules_of(p);
+    for (std::size_t r = 0; r < rules.size(); ++r)
+      for (const auto& peer : rules[r].to)
+        for (const auto& port : rules[r].ports) out.push_back(Grant{p, r, &peer, &port, ingress});
+  }
+  return out;
+}
+}  // namespace
+
 std::size_t Analyzer::IsolationKeyHash::operator()(const IsolationKey& key) const noexcept {
   std::size_t h = key.policies_apply ? 0x9e3779b97f4a7c15ULL : 0;
   for (const Policy* p : key.policies) h = (h ^ std::hash<const Policy*>{}(p)) * 0x100000001b3ULL;
@@ -109,31 +131,14 @@ PodNetwork Analyzer::analyze(const PodInfo& pod, bool host_network_as_pod) const
     (key.policies[i]->tier == Tier::admin ? net.admin : net.baseline).push_back(key.policies[i]);
   net.ingress_isolated = net.policies_apply && !net.ingress_policies.empty();
   net.egress_isolated = net.policies_apply && default_deny;
-  if (!net.ingress_isolated) {
+  if (!net.ingress_isolated)
     net.ingress.push_back(Grant{nullptr, 0, nullptr, nullptr, true});
-  } else {
-    // Sized exactly: the network pass keeps every analysis to its end.
-    std::size_t n = 0;
-    for (const Policy* p : net.ingress_policies)
-      for (const auto& rule : p->ingress_rules) n += rule.to.size() * rule.ports.size();
-    net.ingress.reserve(n);
-    for (const Policy* p : net.ingress_policies)
-      for (std::size_t r = 0; r < p->ingress_rules.size(); ++r)
-        for (const auto& peer : p->ingress_rules[r].to)
-          for (const auto& port : p->ingress_rules[r].ports) net.ingress.push_back(Grant{p, r, &peer, &port, true});
-  }
-  if (!net.egress_isolated) {
+  else
+    net.ingress = grants_of(net.ingress_policies, true);
+  if (!net.egress_isolated)
     net.egress.push_back(Grant{});
-  } else {
-    std::size_t n = 0;
-    for (const Policy* p : net.egress_policies)
-      for (const auto& rule : p->egress_rules) n += rule.to.size() * rule.ports.size();
-    net.egress.reserve(n);
-    for (const Policy* p : net.egress_policies)
-      for (std::size_t r = 0; r < p->egress_rules.size(); ++r)
-        for (const auto& peer : p->egress_rules[r].to)
-          for (const auto& port : p->egress_rules[r].ports) net.egress.push_back(Grant{p, r, &peer, &port});
-  }
+  else
+    net.egress = grants_of(net.egress_policies, false);
   // Another thread may have made the same one meanwhile: equal, either will do.
   std::lock_guard lk(isolations_mu_.m);
   auto [it, added] = isolations_.try_emplace(std::move(key), std::move(iso));
