@@ -40,8 +40,8 @@ class InternedText {
     return a.s_ == b.s_ ? std::strong_ordering::equal : *a.s_ <=> *b.s_;
   }
   friend std::ostream& operator<<(std::ostream& out, const InternedText& t) { return out << *t.s_; }
-  friend std::string operator+(const InternedText& a, std::string_view b) { return *a.s_ + std::string(b); }
-  friend std::string operator+(std::string_view a, const InternedText& b) { return std::string(a) + *b.s_; }
+  friend std::string operator+(const InternedText& a, std::string_view b) { return concat(*a.s_, b); }
+  friend std::string operator+(std::string_view a, const InternedText& b) { return concat(a, *b.s_); }
 
  private:
   static const std::string& intern(std::string_view s) {
@@ -65,6 +65,13 @@ class InternedText {
     return *pooled;
   }
   static constexpr std::size_t kSeenMax = 4096;
+  static std::string concat(std::string_view a, std::string_view b) {
+    std::string s;
+    s.reserve(a.size() + b.size());
+    s.append(a);
+    s.append(b);
+    return s;
+  }
 
   const std::string* s_;
 };
