@@ -92,7 +92,11 @@ std::string_view FindingStore::Pool::keep(std::string_view s) {
 }
 
 std::uint32_t FindingStore::intern_text(std::string_view s) {
-  if (s.size() < kSplitAt || s.find('\n') == std::string_view::npos) return intern(s);
+  if (s.size() < kSplitAt || s.find('\n') == std::string_view::npos) {
+    const std::uint32_t id = intern(s);
+    if (id & kLines) throw std::length_error("FindingStore: too many distinct texts");
+    return id;
+  }
   std::vector<std::uint32_t> ids;
   for (std::size_t at = 0; at < s.size();) {
     const std::size_t nl = s.find('\n', at);
@@ -102,7 +106,8 @@ std::uint32_t FindingStore::intern_text(std::string_view s) {
   }
   const std::uint32_t id =
       lines_.intern({reinterpret_cast<const char*>(ids.data()), ids.size() * sizeof(std::uint32_t)});
-  if (id >= kLines) throw std::length_error("FindingStore: too many distinct texts");
+  // kLines | 0x7fffffff would read as `none`.
+  if (id >= kLines - 1) throw std::length_error("FindingStore: too many distinct texts");
   return id | kLines;
 }
 
