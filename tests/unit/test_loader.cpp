@@ -553,6 +553,29 @@ TEST_CASE("kinds no check reads: parsed for syntax and duplicate keys, only what
         "data:\n  x: 1\n  y:\n  - {p: 1, q: 2}\n  - {p: 1, p: 2}\n  x: 2\nbinaryData: {}\nbinaryData: {}\n");
     CHECK(docs[0].value["data"].is_null());
   }
+  SUBCASE("a wide skipped mapping: duplicates found before and after the keys go into a hash set") {
+    // The skipped path keeps its keys in a short list, then a hash set: a
+    // duplicate of an early key, of a late one, and a repeated triple.
+    std::string text = "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData:\n";
+    for (int i = 0; i < 3000; ++i) {
+      text += "  k" + std::to_string(i) + ": v\n";
+      if (i == 8) text += "  k3: again\n";   // still in the scanned list
+      if (i == 40) text += "  k2: again\n";  // a key from the list, found in the set
+      if (i == 2500) text += "  k2499: again\n  k2499: third\n";
+    }
+    text += "  k0: last\n";
+    same_as_full(text);
+    std::vector<loki::detail::ParsedDocument> docs;
+    std::vector<loki::detail::YamlError> errors;
+    loki::detail::parse_yaml(text, 0, docs, errors, unread);
+    REQUIRE(errors.size() == 5);
+    CHECK(errors[0].field == "/stringData/k3");
+    CHECK(errors[0].line == 14);
+    CHECK(errors[1].field == "/stringData/k2");
+    CHECK(errors[3].field == "/stringData/k2499");
+    CHECK(errors[4].field == "/stringData/k0");
+    CHECK(errors[4].line == 3000 + 5 + 4);
+  }
   SUBCASE("keys compare as resolved (1 and 0x1 are the same key), merge keys are not duplicates") {
     same_as_full("kind: Secret\napiVersion: v1\nmetadata: {name: s}\nstringData:\n  1: a\n  0x1: b\n  '1': c\n");
   }
