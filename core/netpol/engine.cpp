@@ -68,27 +68,82 @@ bool Analyzer::selects(const Policy& policy, const PodInfo& pod) const {
   return policy.pod_selector.matches(pod.labels);
 }
 
-namespace {
-// Every (peer x port) of every rule of the policies in one direction, sized
-// exactly: the network pass keeps every isolation to its end.
-std::vector<Grant> grants_of(const std::vector<const Policy*>& policies, bool ingress) {
-  auto rules_of = [ingress](const Policy* p) -> const std::vector<EgressRule>& {
-    return ingress ? p->ingress_rules : p->egress_rules;
-  };
-  std::size_t n = 0;
-  for (const Policy* p : policies)
-    for (const auto& rule : rules_of(p)) n += rule.to.size() * rule.ports.size();
-  std::vector<Grant> out;
-  out.reserve(n);
-  for (const Policy* p : policies) {
-    const auto& rules = rules_of(p);
-    for (std::size_t r = 0; r < rules.size(); ++r)
-      for (const auto& peer : rules[r].to)
-        for (const auto& port : rules[r].ports) out.push_back(Grant{p, r, &peer, &port, ingress});
-  }
-  return out;
+GrantList GrantList::everything(bool ingress) {
+  GrantList g;
+  g.everything_ = true;
+  g.ingress_ = ingress;
+  return g;
 }
-}  // namespace
+
+GrantList GrantList::of(const std::vector<const Policy*>& policies, bool ingress) {
+  GrantList g;
+  g.ingress_ = ingress;
+  std::size_t n = 0;
+  for (const Policy* p : policies) n += (ingress ? p->ingress_rules : p->egress_rules).size();
+  g.rules_.reserve(n);  // sized exactly: the network pass keeps every isolation to its end
+  for (const Policy* p : policies)
+    for (std::size_t r = 0; r < (ingress ? p->ingress_rules : p->egress_rules).size(); ++r) g.rules_.push_back({p, r});
+  return g;
+}
+
+const EgressRule& GrantList::rule(const RuleRef& r) const {
+  return (ingress_ ? r.policy->ingress_rules : r.policy->egress_rules)[r.rule];
+}
+
+std::size_t GrantList::size() const {
+  if (everything_) return 1;
+  std::size_t n = 0;
+  for (const auto& r : rules_) n += rule(r).to.size() * rule(r).ports.size();
+  return n;
+}
+
+GrantList::iterator GrantList::begin() const {
+  iterator it;
+  it.list_ = this;
+  it.settle();
+  return it;
+}
+
+GrantList::iterator GrantList::end() const {
+  iterator it;
+  it.list_ = this;
+  it.rule_ = everything_ ? 1 : rules_.size();
+  return it;
+}
+
+void GrantList::iterator::settle() {
+  if (list_->everything_) return;
+  while (rule_ < list_->rules_.size()) {
+    const EgressRule& r = list_->rule(list_->rules_[rule_]);
+    if (peer_ < r.to.size() && port_ < r.ports.size()) return;
+    ++rule_;
+    peer_ = port_ = 0;
+  }
+}
+
+Grant GrantList::iterator::operator*() const {
+  if (list_->everything_) return Grant{nullptr, 0, nullptr, nullptr, list_->ingress_};
+  const RuleRef& ref = list_->rules_[rule_];
+  const EgressRule& r = list_->rule(ref);
+  return Grant{ref.policy, ref.rule, &r.to[peer_], &r.ports[port_], list_->ingress_};
+}
+
+GrantList::iterator& GrantList::iterator::operator++() {
+  if (list_->everything_) {
+    ++rule_;
+    return *this;
+  }
+  const EgressRule& r = list_->rule(list_->rules_[rule_]);
+  if (++port_ == r.ports.size()) {
+    port_ = 0;
+    if (++peer_ == r.to.size()) {
+      peer_ = 0;
+      ++rule_;
+    }
+  }
+  settle();
+  return *this;
+}
 
 std::size_t Analyzer::IsolationKeyHash::operator()(const IsolationKey& key) const noexcept {
   std::size_t h = key.policies_apply ? 0x9e3779b97f4a7c15ULL : 0;
@@ -131,14 +186,8 @@ PodNetwork Analyzer::analyze(const PodInfo& pod, bool host_network_as_pod) const
     (key.policies[i]->tier == Tier::admin ? net.admin : net.baseline).push_back(key.policies[i]);
   net.ingress_isolated = net.policies_apply && !net.ingress_policies.empty();
   net.egress_isolated = net.policies_apply && default_deny;
-  if (!net.ingress_isolated)
-    net.ingress.push_back(Grant{nullptr, 0, nullptr, nullptr, true});
-  else
-    net.ingress = grants_of(net.ingress_policies, true);
-  if (!net.egress_isolated)
-    net.egress.push_back(Grant{});
-  else
-    net.egress = grants_of(net.egress_policies, false);
+  if (net.ingress_isolated) net.ingress = GrantList::of(net.ingress_policies, true);
+  if (net.egress_isolated) net.egress = GrantList::of(net.egress_policies, false);
   // Another thread may have made the same one meanwhile: equal, either will do.
   std::lock_guard lk(isolations_mu_.m);
   auto [it, added] = isolations_.try_emplace(std::move(key), std::move(iso));
@@ -326,6 +375,21 @@ const std::vector<const PodInfo*>& Analyzer::pods_of_peer(const Policy& policy, 
   return peer_pods_.try_emplace(&peer, std::move(out)).first->second;
 }
 
+bool Analyzer::any_grant_covers_port(const GrantList& grants, int port, Protocol protocol) const {
+  if (grants.is_everything()) return true;
+  for (const auto& ref : grants.rules()) {
+    const EgressRule& rule = grants.rule(ref);
+    for (const PortSpec& s : rule.ports) {
+      // A number does not depend on the peer; a name resolves against the pods a peer selects.
+      const std::size_t peers = s.name.empty() ? std::min<std::size_t>(rule.to.size(), 1) : rule.to.size();
+      for (std::size_t i = 0; i < peers; ++i)
+        if (grant_covers_port(Grant{ref.policy, ref.rule, &rule.to[i], &s, grants.ingress()}, port, protocol))
+          return true;
+    }
+  }
+  return false;
+}
+
 bool Analyzer::grant_covers_port(const Grant& g, int port, Protocol protocol) const {
   if (!g.policy) return true;
   const PortSpec& s = *g.port;
@@ -373,19 +437,30 @@ Verdict Analyzer::np_egress(const PodNetwork& net, const Destination& dest, int 
     if (explain) v.reason = what + " is allowed: the pod is not egress-isolated (no policy with Egress selects it)";
     return v;
   }
-  const Grant* maybe = nullptr;
+  // The first grant in order that allows it, else the first that may. Per
+  // rule: its first port that matches (ports do not depend on the peer), then
+  // its peers in order; the same grant as walking every pair, in P + Q steps.
+  std::optional<Grant> maybe;
   std::string condition;
-  for (const auto& g : net->egress) {
-    Match m = peer_match(*g.policy, *g.peer, dest, model);
-    if (!m || !port_matches(*g.port, dest, port, protocol)) continue;
-    if (m.kind == Match::Kind::yes) {
-      v.set(Verdict::Answer::allowed);
-      v.by = g;
-      if (explain)
-        v.reason = what + " is allowed by " + g.where() + ": to " + g.peer->to_string() + " on " + g.port->to_string();
-      return v;
+  for (const auto& ref : net->egress.rules()) {
+    const EgressRule& rule = net->egress.rule(ref);
+    auto spec = std::find_if(rule.ports.begin(), rule.ports.end(),
+                             [&](const PortSpec& s) { return port_matches(s, dest, port, protocol); });
+    if (spec == rule.ports.end()) continue;
+    for (const Peer& peer : rule.to) {
+      Match m = peer_match(*ref.policy, peer, dest, model);
+      if (!m) continue;
+      Grant g{ref.policy, ref.rule, &peer, &*spec, false};
+      if (m.kind == Match::Kind::yes) {
+        v.set(Verdict::Answer::allowed);
+        v.by = g;
+        if (explain)
+          v.reason =
+              what + " is allowed by " + g.where() + ": to " + g.peer->to_string() + " on " + g.port->to_string();
+        return v;
+      }
+      if (!maybe) maybe = g, condition = m.condition;
     }
-    if (!maybe) maybe = &g, condition = m.condition;
   }
   if (maybe) {
     v.set(Verdict::Answer::conditional);
@@ -639,19 +714,28 @@ Verdict Analyzer::np_ingress(const PodNetwork& net, const PodInfo& source, int p
     v.reason = what + " is allowed: the destination is not ingress-isolated (no policy with Ingress selects it)";
     return v;
   }
-  const Grant* maybe = nullptr;
+  // As in allows(): per rule, its first matching port, then its peers in order.
+  std::optional<Grant> maybe;
   std::string condition;
-  for (const auto& g : net->ingress) {
-    Match m = peer_match(*g.policy, *g.peer, src, model);
+  for (const auto& ref : net->ingress.rules()) {
+    const EgressRule& rule = net->ingress.rule(ref);
     // Ports (named ones too) are the destination's: the pod the policy selects.
-    if (!m || !port_matches(*g.port, self, port, protocol)) continue;
-    if (m.kind == Match::Kind::yes) {
-      v.set(Verdict::Answer::allowed);
-      v.by = g;
-      v.reason = what + " is allowed by " + g.where() + ": from " + g.peer->to_string() + " on " + g.port->to_string();
-      return v;
+    auto spec = std::find_if(rule.ports.begin(), rule.ports.end(),
+                             [&](const PortSpec& s) { return port_matches(s, self, port, protocol); });
+    if (spec == rule.ports.end()) continue;
+    for (const Peer& peer : rule.to) {
+      Match m = peer_match(*ref.policy, peer, src, model);
+      if (!m) continue;
+      Grant g{ref.policy, ref.rule, &peer, &*spec, true};
+      if (m.kind == Match::Kind::yes) {
+        v.set(Verdict::Answer::allowed);
+        v.by = g;
+        v.reason =
+            what + " is allowed by " + g.where() + ": from " + g.peer->to_string() + " on " + g.port->to_string();
+        return v;
+      }
+      if (!maybe) maybe = g, condition = m.condition;
     }
-    if (!maybe) maybe = &g, condition = m.condition;
   }
   if (maybe) {
     v.set(Verdict::Answer::conditional);

@@ -122,11 +122,8 @@ void dns_blocked(const NetContext& ctx, NetOut& out) {
       continue;
     }
     if (!net->egress_isolated) continue;
-    bool udp = false, tcp = false;
-    for (const auto& g : net->egress) {
-      udp = udp || ctx.analyzer.grant_covers_port(g, 53, Protocol::UDP);
-      tcp = tcp || ctx.analyzer.grant_covers_port(g, 53, Protocol::TCP);
-    }
+    const bool udp = ctx.analyzer.any_grant_covers_port(net->egress, 53, Protocol::UDP);
+    const bool tcp = ctx.analyzer.any_grant_covers_port(net->egress, 53, Protocol::TCP);
     if (udp && tcp) continue;
     std::string missing = !udp && !tcp ? "UDP or TCP 53" : !udp ? "UDP 53" : "TCP 53";
     out.push_back({&pod, nullptr, pod.labels_field, pod.labels_line, std::nullopt,
