@@ -696,6 +696,13 @@ class Analyzer {
   CacheMutex peer_pods_mu_;
   // Every (name, protocol, port) a pod of the inventory declares: most named
   // ports are answered without looking at the pods a peer selects.
+  // What the spec alone says of carrying port/protocol: nullopt when it
+  // depends on the pods the peer selects (a named port some pod maps to it).
+  std::optional<bool> spec_covers_port(const PortSpec& s, int port, Protocol protocol) const;
+  // Whether a pod the peer selects names `name` port/protocol.
+  bool peer_pod_serves(const Policy& policy, const Peer& peer, const std::string& name, int port,
+                       Protocol protocol) const;
+  // Each port name's (protocol, number) pairs over all pods, sorted and unique.
   std::unordered_map<std::string, std::vector<std::pair<Protocol, int>>> named_ports_;
   // The isolations analyze() has made, by what decides them (policies_apply,
   // then the selecting, admin and baseline policies); under isolations_mu_.

@@ -246,3 +246,34 @@ TEST_CASE("egress-policy-mismatch counts the grants beyond the promise without l
             "on TCP/2002; and 359997 more") != std::string::npos);
   for (const auto& f : r.findings) CHECK(f.rule != "dns-blocked");
 }
+
+TEST_CASE("a named port many pods map to different numbers: covered only where a selected pod serves it") {
+  // 400 pods name their port "serve" on 1000 + i; the rule's peers select the
+  // even ones. The names are looked up sorted, the pods only for a number
+  // some pod maps the name to.
+  std::string yaml =
+      "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: named, namespace: x}\nspec:\n"
+      "  podSelector: {matchLabels: {pod: a}}\n  policyTypes: [Egress]\n  egress:\n  - to:\n";
+  for (int i = 0; i < 400; i += 2) yaml += "    - podSelector: {matchLabels: {app: s" + std::to_string(i) + "}}\n";
+  yaml += "    ports:\n    - {port: serve}\n";
+  Inventory inv = world(yaml);
+  for (int i = 0; i < 400; ++i) {
+    PodInfo p;
+    p.ref = {"v1", "Pod", "x", "s" + std::to_string(i)};
+    p.ns = "x";
+    p.labels = {{"app", "s" + std::to_string(i)}};
+    p.ports.push_back({"serve", i % 3 == 0 ? Protocol::UDP : Protocol::TCP, 1000 + i});
+    inv.pods.push_back(std::move(p));
+  }
+  Analyzer an(inv);
+  PodNetwork net = an.analyze(inv.pods[0]);  // x/a
+  REQUIRE(net->egress_isolated);
+  for (int i = 0; i < 400; ++i)
+    for (Protocol proto : {Protocol::TCP, Protocol::UDP}) {
+      // The spec's protocol is TCP (the default): UDP "serve" ports are not it.
+      const bool served = i % 2 == 0 && i % 3 != 0 && proto == Protocol::TCP;
+      CHECK(an.any_grant_covers_port(net->egress, 1000 + i, proto) == served);
+    }
+  CHECK_FALSE(an.any_grant_covers_port(net->egress, 80, Protocol::TCP));  // x/b's serve-80-tcp is another name
+  CHECK_FALSE(an.any_grant_covers_port(net->egress, 1400, Protocol::TCP));
+}
