@@ -8,6 +8,7 @@
 #include <istream>
 #include <limits>
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <streambuf>
 #include <unordered_map>
@@ -200,12 +201,12 @@ class KeySet {
  public:
   // False when the key was already there.
   bool insert(const std::string& key) {
-    if (!set_.empty()) return set_.insert(key).second;
+    if (set_) return set_->insert(key).second;
     if (std::find(list_.begin(), list_.end(), key) != list_.end()) return false;
     list_.push_back(key);
     if (list_.size() > kScanned) {
-      set_.reserve(2 * kScanned);
-      for (auto& k : list_) set_.insert(std::move(k));
+      set_ = std::make_unique<std::unordered_set<std::string>>(std::make_move_iterator(list_.begin()),
+                                                               std::make_move_iterator(list_.end()));
       list_.clear();
     }
     return true;
@@ -214,7 +215,7 @@ class KeySet {
  private:
   static constexpr std::size_t kScanned = 16;
   std::vector<std::string> list_;
-  std::unordered_set<std::string> set_;
+  std::unique_ptr<std::unordered_set<std::string>> set_;  // every frame has one: made only when needed
 };
 
 class Builder {
