@@ -402,8 +402,8 @@ std::optional<bool> Analyzer::spec_covers_port(const PortSpec& s, int port, Prot
   if (port == 53 && protocol == Protocol::UDP && s.name == "dns") return true;
   if (port == 53 && protocol == Protocol::TCP && s.name == "dns-tcp") return true;
   auto known = named_ports_.find(s.name);
-  if (known == named_ports_.end() || !std::binary_search(known->second.begin(), known->second.end(),
-                                                         std::pair{protocol, port}))
+  if (known == named_ports_.end() ||
+      !std::binary_search(known->second.begin(), known->second.end(), std::pair{protocol, port}))
     return false;  // no pod at all maps this name to this port
   return std::nullopt;
 }
