@@ -390,3 +390,29 @@ TEST_CASE("every rule has an id, a description, a remediation and a summary") {
     CHECK(ids.insert(r.id).second);
   }
 }
+
+TEST_CASE("each container's effective securityContext is its own, in a pod of many containers") {
+  // The six rules that read it share one per container, found by the
+  // container's address (a search per call was quadratic in the containers).
+  json d = hardened();
+  for (int i = 1; i < 300; ++i) {
+    json c = hardened_container("c" + std::to_string(i));
+    if (i % 7 == 0) c["securityContext"]["runAsUser"] = 0;
+    if (i % 11 == 0) c["securityContext"]["allowPrivilegeEscalation"] = true;
+    (i % 5 == 0 ? pod_spec(d)["initContainers"] : pod_spec(d)["containers"]).push_back(c);
+  }
+  std::vector<std::string> root, escalation;
+  for (const auto& f : rule_findings(d, "run-as-root")) root.push_back(f.container.value_or(""));
+  for (const auto& f : rule_findings(d, "privilege-escalation")) escalation.push_back(f.container.value_or(""));
+  std::sort(root.begin(), root.end());
+  std::sort(escalation.begin(), escalation.end());
+  std::vector<std::string> want_root, want_escalation;
+  for (int i = 1; i < 300; ++i) {
+    if (i % 7 == 0) want_root.push_back("c" + std::to_string(i));
+    if (i % 11 == 0) want_escalation.push_back("c" + std::to_string(i));
+  }
+  std::sort(want_root.begin(), want_root.end());
+  std::sort(want_escalation.begin(), want_escalation.end());
+  CHECK(root == want_root);
+  CHECK(escalation == want_escalation);
+}
