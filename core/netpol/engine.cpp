@@ -451,31 +451,17 @@ Verdict Analyzer::np_egress(const PodNetwork& net, const Destination& dest, int 
     if (explain) v.reason = what + " is allowed: the pod is not egress-isolated (no policy with Egress selects it)";
     return v;
   }
-  // The first grant in order that allows it, else the first that may. Per
-  // rule: its first port that matches (ports do not depend on the peer), then
-  // its peers in order; the same grant as walking every pair, in P + Q steps.
-  std::optional<Grant> maybe;
-  std::string condition;
-  for (const auto& ref : net->egress.rules()) {
-    const EgressRule& rule = net->egress.rule(ref);
-    auto spec = std::find_if(rule.ports.begin(), rule.ports.end(),
-                             [&](const PortSpec& s) { return port_matches(s, dest, port, protocol); });
-    if (spec == rule.ports.end()) continue;
-    for (const Peer& peer : rule.to) {
-      Match m = peer_match(*ref.policy, peer, dest, model);
-      if (!m) continue;
-      Grant g{ref.policy, ref.rule, &peer, &*spec, false};
-      if (m.kind == Match::Kind::yes) {
-        v.set(Verdict::Answer::allowed);
-        v.by = g;
-        if (explain)
-          v.reason =
-              what + " is allowed by " + g.where() + ": to " + g.peer->to_string() + " on " + g.port->to_string();
-        return v;
-      }
-      if (!maybe) maybe = g, condition = m.condition;
-    }
+  FirstGrant first = first_grant(net->egress, dest, dest, port, protocol, model);
+  if (first.kind == Match::Kind::yes) {
+    v.set(Verdict::Answer::allowed);
+    v.by = first.grant;
+    if (explain)
+      v.reason = what + " is allowed by " + first.grant->where() + ": to " + first.grant->peer->to_string() + " on " +
+                 first.grant->port->to_string();
+    return v;
   }
+  const std::optional<Grant>& maybe = first.grant;
+  const std::string& condition = first.condition;
   if (maybe) {
     v.set(Verdict::Answer::conditional);
     v.by = *maybe;
@@ -495,6 +481,31 @@ Verdict Analyzer::np_egress(const PodNetwork& net, const Destination& dest, int 
     if (explain) v.reason += ", unless " + dest.to_string() + " (node traffic) runs on the source pod's node";
   }
   return v;
+}
+
+// The first grant in order that allows the connection, else the first that
+// may. Per rule: its first port that matches (ports do not depend on the
+// peer), then its peers in order: the same grant as walking every pair, in
+// P + Q steps instead of P x Q.
+Analyzer::FirstGrant Analyzer::first_grant(const GrantList& grants, const Destination& peer_side,
+                                           const Destination& ports_side, int port, Protocol protocol,
+                                           HostModel model) const {
+  FirstGrant first;
+  for (const auto& ref : grants.rules()) {
+    const EgressRule& rule = grants.rule(ref);
+    auto spec = std::find_if(rule.ports.begin(), rule.ports.end(),
+                             [&](const PortSpec& s) { return port_matches(s, ports_side, port, protocol); });
+    if (spec == rule.ports.end()) continue;
+    for (const Peer& peer : rule.to) {
+      Match m = peer_match(*ref.policy, peer, peer_side, model);
+      if (!m || (m.kind == Match::Kind::maybe && first.grant)) continue;
+      first.kind = m.kind;
+      first.grant = Grant{ref.policy, ref.rule, &peer, &*spec, grants.ingress()};
+      first.condition = std::move(m.condition);
+      if (m.kind == Match::Kind::yes) return first;
+    }
+  }
+  return first;
 }
 
 Match Analyzer::rule_match(const Policy& policy, const EgressRule& rule, const Destination& other,
@@ -728,29 +739,17 @@ Verdict Analyzer::np_ingress(const PodNetwork& net, const PodInfo& source, int p
     v.reason = what + " is allowed: the destination is not ingress-isolated (no policy with Ingress selects it)";
     return v;
   }
-  // As in allows(): per rule, its first matching port, then its peers in order.
-  std::optional<Grant> maybe;
-  std::string condition;
-  for (const auto& ref : net->ingress.rules()) {
-    const EgressRule& rule = net->ingress.rule(ref);
-    // Ports (named ones too) are the destination's: the pod the policy selects.
-    auto spec = std::find_if(rule.ports.begin(), rule.ports.end(),
-                             [&](const PortSpec& s) { return port_matches(s, self, port, protocol); });
-    if (spec == rule.ports.end()) continue;
-    for (const Peer& peer : rule.to) {
-      Match m = peer_match(*ref.policy, peer, src, model);
-      if (!m) continue;
-      Grant g{ref.policy, ref.rule, &peer, &*spec, true};
-      if (m.kind == Match::Kind::yes) {
-        v.set(Verdict::Answer::allowed);
-        v.by = g;
-        v.reason =
-            what + " is allowed by " + g.where() + ": from " + g.peer->to_string() + " on " + g.port->to_string();
-        return v;
-      }
-      if (!maybe) maybe = g, condition = m.condition;
-    }
+  // Ports (named ones too) are the destination's: the pod the policy selects.
+  FirstGrant first = first_grant(net->ingress, src, self, port, protocol, model);
+  if (first.kind == Match::Kind::yes) {
+    v.set(Verdict::Answer::allowed);
+    v.by = first.grant;
+    v.reason = what + " is allowed by " + first.grant->where() + ": from " + first.grant->peer->to_string() + " on " +
+               first.grant->port->to_string();
+    return v;
   }
+  const std::optional<Grant>& maybe = first.grant;
+  const std::string& condition = first.condition;
   if (maybe) {
     v.set(Verdict::Answer::conditional);
     v.by = *maybe;

@@ -674,6 +674,13 @@ class Analyzer {
   Verdict np_ingress(const PodNetwork& net, const PodInfo& source, int port, Protocol protocol, HostModel model) const;
   // Whether a cluster policy rule matches: the first peer that does (yes, or
   // maybe), with a port that does.
+  struct FirstGrant {
+    Match::Kind kind = Match::Kind::no;  // yes: allowed; maybe: allowed if `condition`
+    std::optional<Grant> grant;
+    std::string condition;
+  };
+  FirstGrant first_grant(const GrantList& grants, const Destination& peer_side, const Destination& ports_side, int port,
+                         Protocol protocol, HostModel model) const;
   Match rule_match(const Policy& policy, const EgressRule& rule, const Destination& other, const Destination& ports_of,
                    int port, Protocol protocol, HostModel model, const Peer*& peer, const PortSpec*& spec) const;
 
