@@ -136,8 +136,55 @@ bool has_type(const json& v, Type t) {
   return false;
 }
 
-// Walks an object with two paths: a JSON pointer (for the line) and the
-// dotted form people read in messages ("spec.containers[0].ports").
+// Where a field is: a chain of field names and list indexes on the stack.
+// The JSON pointer (for the line) and the dotted form people read in messages
+// ("spec.containers[0].ports") are made from it only for an error: the walk
+// runs over every field of every object, and almost every field is fine.
+struct Loc {
+  static constexpr std::size_t kField = static_cast<std::size_t>(-1);
+  const Loc* parent = nullptr;  // null: the object itself
+  std::string_view key;         // a field name, when index == kField
+  std::size_t index = kField;   // or a list index
+
+  Loc at(std::string_view k) const { return {this, k, kField}; }
+  Loc item(std::size_t i) const { return {this, {}, i}; }
+
+  std::string pointer() const {
+    std::string p;
+    pointer_to(p);
+    return p;
+  }
+  std::string dotted() const {
+    std::string d;
+    dotted_to(d);
+    return d;
+  }
+
+ private:
+  void pointer_to(std::string& out) const {
+    if (!parent) return;
+    parent->pointer_to(out);
+    if (index != kField) {
+      out += '/';
+      out += std::to_string(index);
+    } else {
+      detail::append_pointer_token(out, key);  // a label key may hold '/' or '~'
+    }
+  }
+  void dotted_to(std::string& out) const {
+    if (!parent) return;
+    parent->dotted_to(out);
+    if (index != kField) {
+      out += '[';
+      out += std::to_string(index);
+      out += ']';
+    } else {
+      if (!out.empty()) out += '.';
+      out += key;
+    }
+  }
+};
+
 class Validator {
  public:
   Validator(const Object& o, std::vector<LoadError>& errors) : obj_(o), errors_(errors) {}
@@ -151,170 +198,170 @@ class Validator {
     e.message = dotted.empty() ? message : "field " + dotted + ": " + message;
     errors_.push_back(std::move(e));
   }
+  void error(const Loc& at, const std::string& message) { error(at.pointer(), at.dotted(), message); }
 
   // Checks the type of parent[key] if present (null counts as absent, as in
   // the API). Returns the value when present and well-typed.
-  const json* field(const json& parent, const std::string& ptr, const std::string& dotted, const char* key, Type t,
-                    bool required = false) {
+  const json* field(const json& parent, const Loc& where, std::string_view key, Type t, bool required = false) {
     auto it = parent.find(key);
-    // The paths are built only for an error: this runs for every field of
-    // every object, and almost every field is fine.
-    auto dotted_key = [&] { return dotted.empty() ? std::string(key) : dotted + "." + key; };
     if (it == parent.end() || it->is_null()) {
-      if (required) error(ptr, dotted_key(), "required field is missing");
+      // The pointer of the mapping that lacks it (it has a line), the name of the field.
+      if (required) error(where.pointer(), where.at(key).dotted(), "required field is missing");
       return nullptr;
     }
     if (!has_type(*it, t)) {
-      error(ptr + "/" + key, dotted_key(), std::string("expected ") + type_word(t) + ", got " + describe_value(*it));
+      error(where.at(key), std::string("expected ") + type_word(t) + ", got " + describe_value(*it));
       return nullptr;
     }
     return &*it;
   }
 
-  void string_map(const json& parent, const std::string& ptr, const std::string& dotted, const char* key, bool labels) {
-    const json* m = field(parent, ptr, dotted, key, Type::object);
+  void string_map(const json& parent, const Loc& where, std::string_view key, bool labels) {
+    const json* m = field(parent, where, key, Type::object);
     if (!m) return;
+    const Loc map = where.at(key);
     for (auto it = m->begin(); it != m->end(); ++it) {
-      auto p = [&] { return ptr + "/" + key + "/" + it.key(); };
-      auto d = [&] { return (dotted.empty() ? std::string(key) : dotted + "." + key) + "." + it.key(); };
+      const Loc entry = map.at(it.key());
       if (!it->is_string()) {
-        error(p(), d(), "expected a string, got " + describe_value(*it) + " (quote it)");
+        error(entry, "expected a string, got " + describe_value(*it) + " (quote it)");
         continue;
       }
       if (labels) {
-        if (auto e = validate_label_key(it.key()); !e.empty()) error(p(), d(), e);
-        if (auto e = validate_label_value(it->get_ref<const std::string&>()); !e.empty()) error(p(), d(), e);
+        if (auto e = validate_label_key(it.key()); !e.empty()) error(entry, e);
+        if (auto e = validate_label_value(it->get_ref<const std::string&>()); !e.empty()) error(entry, e);
       }
     }
   }
 
-  void security_context(const json& sc, const std::string& ptr, const std::string& d, bool pod_level) {
-    field(sc, ptr, d, "runAsUser", Type::integer);
-    field(sc, ptr, d, "runAsGroup", Type::integer);
-    field(sc, ptr, d, "runAsNonRoot", Type::boolean);
+  void security_context(const json& sc, const Loc& at, bool pod_level) {
+    field(sc, at, "runAsUser", Type::integer);
+    field(sc, at, "runAsGroup", Type::integer);
+    field(sc, at, "runAsNonRoot", Type::boolean);
     if (pod_level) {
-      field(sc, ptr, d, "fsGroup", Type::integer);
+      field(sc, at, "fsGroup", Type::integer);
     } else {
-      field(sc, ptr, d, "readOnlyRootFilesystem", Type::boolean);
-      field(sc, ptr, d, "allowPrivilegeEscalation", Type::boolean);
-      field(sc, ptr, d, "privileged", Type::boolean);
-      if (const json* caps = field(sc, ptr, d, "capabilities", Type::object)) {
-        for (const char* k : {"add", "drop"}) {
-          if (const json* l = field(*caps, ptr + "/capabilities", d + ".capabilities", k, Type::array)) {
+      field(sc, at, "readOnlyRootFilesystem", Type::boolean);
+      field(sc, at, "allowPrivilegeEscalation", Type::boolean);
+      field(sc, at, "privileged", Type::boolean);
+      if (const json* caps = field(sc, at, "capabilities", Type::object)) {
+        const Loc caps_at = at.at("capabilities");
+        for (std::string_view k : {"add", "drop"}) {
+          if (const json* l = field(*caps, caps_at, k, Type::array)) {
+            const Loc list = caps_at.at(k);
             for (std::size_t i = 0; i < l->size(); ++i)
-              if (!(*l)[i].is_string())
-                error(ptr + "/capabilities/" + k + "/" + std::to_string(i),
-                      d + ".capabilities." + k + "[" + std::to_string(i) + "]",
-                      "expected a string, got " + describe_value((*l)[i]));
+              if (!(*l)[i].is_string()) error(list.item(i), "expected a string, got " + describe_value((*l)[i]));
           }
         }
       }
     }
-    if (const json* sp = field(sc, ptr, d, "seccompProfile", Type::object)) {
-      if (const json* t = field(*sp, ptr + "/seccompProfile", d + ".seccompProfile", "type", Type::string, true)) {
+    if (const json* sp = field(sc, at, "seccompProfile", Type::object)) {
+      const Loc sp_at = at.at("seccompProfile");
+      if (const json* t = field(*sp, sp_at, "type", Type::string, true)) {
         const auto& v = t->get_ref<const std::string&>();
         if (v != "RuntimeDefault" && v != "Localhost" && v != "Unconfined")
-          error(ptr + "/seccompProfile/type", d + ".seccompProfile.type",
-                "unsupported value \"" + v + "\": must be RuntimeDefault, Localhost or Unconfined");
+          error(sp_at.at("type"), "unsupported value \"" + v + "\": must be RuntimeDefault, Localhost or Unconfined");
       }
     }
   }
 
-  void container(const json& c, const std::string& ptr, const std::string& d) {
-    field(c, ptr, d, "name", Type::string, true);
-    field(c, ptr, d, "image", Type::string);
-    if (const json* ports = field(c, ptr, d, "ports", Type::array)) {
+  void container(const json& c, const Loc& at) {
+    field(c, at, "name", Type::string, true);
+    field(c, at, "image", Type::string);
+    if (const json* ports = field(c, at, "ports", Type::array)) {
+      const Loc list = at.at("ports");
       for (std::size_t i = 0; i < ports->size(); ++i) {
-        std::string pp = ptr + "/ports/" + std::to_string(i);
-        std::string pd = d + ".ports[" + std::to_string(i) + "]";
+        const Loc port = list.item(i);
         const json& p = (*ports)[i];
         if (!p.is_object()) {
-          error(pp, pd, "expected a mapping, got " + describe_value(p));
+          error(port, "expected a mapping, got " + describe_value(p));
           continue;
         }
-        for (const char* k : {"containerPort", "hostPort"}) {
-          if (const json* v = field(p, pp, pd, k, Type::integer)) {
+        for (std::string_view k : {"containerPort", "hostPort"}) {
+          if (const json* v = field(p, port, k, Type::integer)) {
             auto n = v->get<long long>();
-            if (n < 0 || n > 65535 || (n == 0 && std::string_view(k) == "containerPort"))
-              error(pp + "/" + k, pd + "." + k, "must be between 1 and 65535, got " + std::to_string(n));
+            if (n < 0 || n > 65535 || (n == 0 && k == "containerPort"))
+              error(port.at(k), "must be between 1 and 65535, got " + std::to_string(n));
           }
         }
-        if (const json* proto = field(p, pp, pd, "protocol", Type::string)) {
+        if (const json* proto = field(p, port, "protocol", Type::string)) {
           const auto& v = proto->get_ref<const std::string&>();
           if (v != "TCP" && v != "UDP" && v != "SCTP")
-            error(pp + "/protocol", pd + ".protocol", "unsupported value \"" + v + "\": must be TCP, UDP or SCTP");
+            error(port.at("protocol"), "unsupported value \"" + v + "\": must be TCP, UDP or SCTP");
         }
       }
     }
-    if (const json* env = field(c, ptr, d, "env", Type::array)) {
+    if (const json* env = field(c, at, "env", Type::array)) {
+      const Loc list = at.at("env");
       for (std::size_t i = 0; i < env->size(); ++i) {
-        std::string ep = ptr + "/env/" + std::to_string(i);
-        std::string ed = d + ".env[" + std::to_string(i) + "]";
+        const Loc var = list.item(i);
         if (!(*env)[i].is_object()) {
-          error(ep, ed, "expected a mapping, got " + describe_value((*env)[i]));
+          error(var, "expected a mapping, got " + describe_value((*env)[i]));
           continue;
         }
-        field((*env)[i], ep, ed, "name", Type::string, true);
-        field((*env)[i], ep, ed, "value", Type::string);
+        field((*env)[i], var, "name", Type::string, true);
+        field((*env)[i], var, "value", Type::string);
       }
     }
-    field(c, ptr, d, "volumeMounts", Type::array);
-    if (const json* sc = field(c, ptr, d, "securityContext", Type::object))
-      security_context(*sc, ptr + "/securityContext", d + ".securityContext", false);
+    field(c, at, "volumeMounts", Type::array);
+    if (const json* sc = field(c, at, "securityContext", Type::object))
+      security_context(*sc, at.at("securityContext"), false);
   }
 
-  void pod_spec(const json& spec, const std::string& ptr, const std::string& d, bool ephemeral_allowed) {
-    for (const char* k : {"hostNetwork", "hostPID", "hostIPC", "automountServiceAccountToken"})
-      field(spec, ptr, d, k, Type::boolean);
-    field(spec, ptr, d, "volumes", Type::array);
-    if (const json* sc = field(spec, ptr, d, "securityContext", Type::object))
-      security_context(*sc, ptr + "/securityContext", d + ".securityContext", true);
-    for (const char* list : {"containers", "initContainers", "ephemeralContainers"}) {
-      bool required = std::string_view(list) == "containers";
-      const json* cs = field(spec, ptr, d, list, Type::array, required);
+  void pod_spec(const json& spec, const Loc& at, bool ephemeral_allowed) {
+    for (std::string_view k : {"hostNetwork", "hostPID", "hostIPC", "automountServiceAccountToken"})
+      field(spec, at, k, Type::boolean);
+    field(spec, at, "volumes", Type::array);
+    if (const json* sc = field(spec, at, "securityContext", Type::object))
+      security_context(*sc, at.at("securityContext"), true);
+    for (std::string_view list : {"containers", "initContainers", "ephemeralContainers"}) {
+      bool required = list == "containers";
+      const json* cs = field(spec, at, list, Type::array, required);
       if (!cs) continue;
-      if (required && cs->empty()) error(ptr + "/" + list, d + "." + list, "must have at least one container");
-      if (!ephemeral_allowed && std::string_view(list) == "ephemeralContainers" && !cs->empty())
-        error(ptr + "/" + list, d + "." + list, "ephemeral containers cannot be set in a pod template");
+      const Loc list_at = at.at(list);
+      if (required && cs->empty()) error(list_at, "must have at least one container");
+      if (!ephemeral_allowed && list == "ephemeralContainers" && !cs->empty())
+        error(list_at, "ephemeral containers cannot be set in a pod template");
       for (std::size_t i = 0; i < cs->size(); ++i) {
-        std::string cp = ptr + "/" + list + "/" + std::to_string(i);
-        std::string cd = d + "." + list + "[" + std::to_string(i) + "]";
+        const Loc c = list_at.item(i);
         if (!(*cs)[i].is_object()) {
-          error(cp, cd, "expected a container mapping, got " + describe_value((*cs)[i]));
+          error(c, "expected a container mapping, got " + describe_value((*cs)[i]));
           continue;
         }
-        container((*cs)[i], cp, cd);
+        container((*cs)[i], c);
       }
     }
   }
 
   void network_policy(const json& o) {
-    const json* spec = field(o, "", "", "spec", Type::object, true);
+    const Loc root;
+    const json* spec = field(o, root, "spec", Type::object, true);
     if (!spec) return;
-    if (const json* ps = field(*spec, "/spec", "spec", "podSelector", Type::object)) {
+    const Loc spec_at = root.at("spec");
+    if (const json* ps = field(*spec, spec_at, "podSelector", Type::object)) {
       try {
         LabelSelector::from_json(*ps, "spec.podSelector");
       } catch (const SelectorError& e) {
         error("/spec/podSelector", "", e.what());
       }
     }
-    if (const json* pt = field(*spec, "/spec", "spec", "policyTypes", Type::array)) {
+    if (const json* pt = field(*spec, spec_at, "policyTypes", Type::array)) {
+      const Loc list = spec_at.at("policyTypes");
       for (std::size_t i = 0; i < pt->size(); ++i) {
         const json& v = (*pt)[i];
         if (!v.is_string() || (v != "Ingress" && v != "Egress"))
-          error("/spec/policyTypes/" + std::to_string(i), "spec.policyTypes[" + std::to_string(i) + "]",
-                "unsupported value " + describe_value(v) + ": must be Ingress or Egress");
+          error(list.item(i), "unsupported value " + describe_value(v) + ": must be Ingress or Egress");
       }
     }
-    field(*spec, "/spec", "spec", "ingress", Type::array);
-    field(*spec, "/spec", "spec", "egress", Type::array);
+    field(*spec, spec_at, "ingress", Type::array);
+    field(*spec, spec_at, "egress", Type::array);
   }
 
   void run() {
     const json& o = obj_.json;
-    const json* kind = field(o, "", "", "kind", Type::string, true);
-    const json* av = field(o, "", "", "apiVersion", Type::string, true);
-    if (const json* md = field(o, "", "", "metadata", Type::object, true)) metadata(*md);
+    const Loc root;
+    const json* kind = field(o, root, "kind", Type::string, true);
+    const json* av = field(o, root, "apiVersion", Type::string, true);
+    if (const json* md = field(o, root, "metadata", Type::object, true)) metadata(*md, root.at("metadata"));
     if (!kind || !av) return;
     const std::string& k = kind->get_ref<const std::string&>();
     api_version(k, av->get_ref<const std::string&>());
@@ -323,15 +370,14 @@ class Validator {
   }
 
  private:
-  void metadata(const json& md) {
-    const json* name = field(md, "/metadata", "metadata", "name", Type::string);
-    const json* gen = field(md, "/metadata", "metadata", "generateName", Type::string);
+  void metadata(const json& md, const Loc& at) {
+    const json* name = field(md, at, "name", Type::string);
+    const json* gen = field(md, at, "generateName", Type::string);
     if (!name && !gen && !md.contains("name")) error("/metadata", "metadata.name", "required field is missing");
-    if (name && name->get_ref<const std::string&>().empty())
-      error("/metadata/name", "metadata.name", "must not be empty");
-    field(md, "/metadata", "metadata", "namespace", Type::string);
-    string_map(md, "/metadata", "metadata", "labels", true);
-    string_map(md, "/metadata", "metadata", "annotations", false);
+    if (name && name->get_ref<const std::string&>().empty()) error(at.at("name"), "must not be empty");
+    field(md, at, "namespace", Type::string);
+    string_map(md, at, "labels", true);
+    string_map(md, at, "annotations", false);
   }
 
   // Served versions of the kinds we know; the syntax of any other.
@@ -354,52 +400,57 @@ class Validator {
     error("/apiVersion", "apiVersion", msg);
   }
 
+  // The pointer's tokens (no escapes: the kinds' fixed paths).
+  static std::vector<std::string_view> tokens(std::string_view pointer) {
+    std::vector<std::string_view> out;
+    while (!pointer.empty()) {
+      pointer.remove_prefix(1);
+      auto slash = pointer.find('/');
+      out.push_back(pointer.substr(0, slash));
+      pointer = slash == std::string_view::npos ? std::string_view() : pointer.substr(slash);
+    }
+    return out;
+  }
+
   // Walks down to the pod spec (each step required), reporting the first
   // container that is wrong; then the template's labels.
   void pod_template(const std::string& k, const PodTemplatePaths& paths) {
-    std::string ptr;
-    std::string dotted;
     const json* cur = &obj_.json;
-    std::string_view rest = paths.spec;
     // A Rollout with spec.workloadRef has no template of its own.
     const WorkloadKind* wk = find_workload_kind(k);
     const bool template_optional =
         wk && wk->template_optional && mapping_field(obj_.json, "spec").contains("workloadRef");
-    while (!rest.empty()) {
-      rest.remove_prefix(1);
-      auto slash = rest.find('/');
-      std::string key(rest.substr(0, slash));
-      rest = slash == std::string_view::npos ? std::string_view() : rest.substr(slash);
-      const bool optional = template_optional && ptr + "/" + key == wk->pod_template;
-      cur = field(*cur, ptr, dotted, key.c_str(), Type::object, !optional);
-      ptr += "/" + key;
-      dotted += (dotted.empty() ? "" : ".") + key;
+    const std::vector<std::string_view> steps = tokens(paths.spec);
+    std::vector<Loc> chain(steps.size() + 1);  // chain[i]: where the i-th step is looked up
+    std::size_t consumed = 0;                  // of paths.spec, up to and including steps[i]
+    for (std::size_t i = 0; i < steps.size(); ++i) {
+      consumed += 1 + steps[i].size();
+      const bool optional = template_optional && paths.spec.substr(0, consumed) == wk->pod_template;
+      cur = field(*cur, chain[i], steps[i], Type::object, !optional);
+      chain[i + 1] = chain[i].at(steps[i]);
       if (!cur) return;
     }
-    pod_spec(*cur, ptr, dotted, k == "Pod");
+    pod_spec(*cur, chain.back(), k == "Pod");
     if (k != "Pod") template_metadata(paths.metadata);
   }
 
   // Template labels must be valid labels too.
-  void template_metadata(std::string_view r2) {
+  void template_metadata(std::string_view metadata) {
     const json* parent = &obj_.json;
-    std::string p2, d2;
-    while (!r2.empty() && parent) {
-      r2.remove_prefix(1);
-      auto slash = r2.find('/');
-      std::string key(r2.substr(0, slash));
-      r2 = slash == std::string_view::npos ? std::string_view() : r2.substr(slash);
-      if (r2.empty()) {
-        if (const json* tm = field(*parent, p2, d2, key.c_str(), Type::object)) {
-          string_map(*tm, p2 + "/" + key, d2 + "." + key, "labels", true);
-          string_map(*tm, p2 + "/" + key, d2 + "." + key, "annotations", false);
+    const std::vector<std::string_view> steps = tokens(metadata);
+    std::vector<Loc> chain(steps.size() + 1);
+    for (std::size_t i = 0; i < steps.size() && parent; ++i) {
+      if (i + 1 == steps.size()) {
+        if (const json* tm = field(*parent, chain[i], steps[i], Type::object)) {
+          const Loc at = chain[i].at(steps[i]);
+          string_map(*tm, at, "labels", true);
+          string_map(*tm, at, "annotations", false);
         }
         break;
       }
-      auto it = parent->find(key);
+      auto it = parent->find(steps[i]);
       parent = (it != parent->end() && it->is_object()) ? &*it : nullptr;
-      p2 += "/" + key;
-      d2 += (d2.empty() ? "" : ".") + key;
+      chain[i + 1] = chain[i].at(steps[i]);
     }
   }
 

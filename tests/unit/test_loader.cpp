@@ -336,6 +336,21 @@ TEST_CASE("bad input becomes invalid-manifest findings naming file, line, object
     CHECK(inv[0]->line == 6);
     CHECK(inv[0]->message.find("metadata.labels.version") != std::string::npos);
   }
+  SUBCASE("a label key with '/' is one JSON pointer token, and the finding is on its own line") {
+    // RFC 6901, section 3: "'~' needs to be encoded as '~0' and '/' needs to
+    // be encoded as '~1' when these characters appear in a reference token."
+    auto r = lint(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n  labels:\n    app: a\n"
+        "    example.com/tier: \"not a label value!\"\n"  // 7
+        "    example.com/v~1: 2\n");                      // 8
+    auto inv = with_rule(r, "invalid-manifest");
+    REQUIRE(inv.size() == 2);
+    CHECK(inv[0]->field == "/metadata/labels/example.com~1tier");
+    CHECK(inv[0]->line == 7);
+    CHECK(inv[0]->message.find("field metadata.labels.example.com/tier:") == 0);
+    CHECK(inv[1]->field == "/metadata/labels/example.com~1v~01");
+    CHECK(inv[1]->line == 8);
+  }
   SUBCASE("binary junk") {
     std::string junk = "apiVersion: v1\n";
     junk += std::string("\x00\x01\xff\xfe garbage", 12);
