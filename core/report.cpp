@@ -4,6 +4,7 @@
 #include <loki/rules.hpp>
 
 #include <algorithm>
+#include <charconv>
 #include <condition_variable>
 #include <exception>
 #include <map>
@@ -12,6 +13,7 @@
 #include <set>
 #include <thread>
 #include <type_traits>
+#include <unordered_map>
 
 namespace loki {
 
@@ -510,98 +512,120 @@ void json_string_to(std::string& out, std::string_view s) {
 // One finding exactly as to_json(f).dump(2) followed by write_indented would
 // write it (keys in nlohmann's sorted order), without building the json: the
 // report of 230k findings spent a fifth of the run there.
+// A rule's "references" value as write_finding_json writes it at this indent
+// (the same for every finding of the rule: rendered once per thread).
+const std::string& references_json(const Rule* rule, const std::string& indent) {
+  using namespace std::string_view_literals;
+  thread_local std::string cached_indent;
+  thread_local std::unordered_map<const Rule*, std::string> cache;
+  if (cached_indent != indent) {
+    cache.clear();
+    cached_indent = indent;
+  }
+  auto [it, fresh] = cache.try_emplace(rule);
+  if (!fresh) return it->second;
+  std::string& b = it->second;
+  if (!rule || rule->references.empty()) {
+    b += "[]"sv;
+    return b;
+  }
+  const std::string i1 = indent + "  ", i2 = indent + "    ";
+  b += "[\n"sv;
+  for (std::size_t k = 0; k < rule->references.size(); ++k) {
+    const auto& ref = rule->references[k];
+    b += i2;
+    b += "{\n"sv;
+    b += i2;
+    b += "  \"title\": "sv;
+    json_string_to(b, ref.title);
+    b += ",\n"sv;
+    b += i2;
+    b += "  \"url\": "sv;
+    json_string_to(b, ref.url);
+    b += "\n"sv;
+    b += i2;
+    b += k + 1 < rule->references.size() ? "},\n"sv : "}\n"sv;
+  }
+  b += i1;
+  b += "]"sv;
+  return b;
+}
+
 void write_finding_json(std::string& b, const Finding& f, const std::string& indent) {
   // Built in a string and written with its block: a stream insertion per
-  // field cost more than the rest of the report.
+  // field cost more than the rest of the report. Literals are appended with
+  // their length known (no strlen per piece).
+  using namespace std::string_view_literals;
   const std::string i1 = indent + "  ", i2 = indent + "    ";
-  b += "{\n";
+  b += "{\n"sv;
   b += i1;
-  b += "\"container\": ";
+  b += "\"container\": "sv;
   if (f.container)
     json_string_to(b, *f.container);
   else
-    b += "null";
-  b += ",\n";
+    b += "null"sv;
+  b += ",\n"sv;
   b += i1;
-  b += "\"field\": ";
+  b += "\"field\": "sv;
   json_string_to(b, f.field);
-  b += ",\n";
+  b += ",\n"sv;
   b += i1;
-  b += "\"file\": ";
+  b += "\"file\": "sv;
   json_string_to(b, f.file);
-  b += ",\n";
+  b += ",\n"sv;
   b += i1;
-  b += "\"line\": ";
-  b += std::to_string(f.line);
-  b += ",\n";
+  b += "\"line\": "sv;
+  char digits[16];
+  auto [end, ec] = std::to_chars(digits, digits + sizeof digits, f.line);
+  (void)ec;  // an int always fits
+  b.append(digits, end);
+  b += ",\n"sv;
   b += i1;
-  b += "\"message\": ";
+  b += "\"message\": "sv;
   json_string_to(b, f.message);
-  b += ",\n";
+  b += ",\n"sv;
   b += i1;
-  b += "\"object\": {\n";
+  b += "\"object\": {\n"sv;
   b += i2;
-  b += "\"apiVersion\": ";
+  b += "\"apiVersion\": "sv;
   json_string_to(b, f.object.apiVersion);
-  b += ",\n";
+  b += ",\n"sv;
   b += i2;
-  b += "\"kind\": ";
+  b += "\"kind\": "sv;
   json_string_to(b, f.object.kind);
-  b += ",\n";
+  b += ",\n"sv;
   b += i2;
-  b += "\"name\": ";
+  b += "\"name\": "sv;
   json_string_to(b, f.object.name);
-  b += ",\n";
+  b += ",\n"sv;
   b += i2;
-  b += "\"namespace\": ";
+  b += "\"namespace\": "sv;
   json_string_to(b, f.object.ns);
-  b += "\n";
+  b += "\n"sv;
   b += i1;
-  b += "},\n";
+  b += "},\n"sv;
   b += i1;
-  b += "\"references\": ";
-  const Rule* rule = find_rule(f.rule);
-  if (!rule || rule->references.empty()) {
-    b += "[]";
-  } else {
-    b += "[\n";
-    for (std::size_t k = 0; k < rule->references.size(); ++k) {
-      const auto& ref = rule->references[k];
-      b += i2;
-      b += "{\n";
-      b += i2;
-      b += "  \"title\": ";
-      json_string_to(b, ref.title);
-      b += ",\n";
-      b += i2;
-      b += "  \"url\": ";
-      json_string_to(b, ref.url);
-      b += "\n";
-      b += i2;
-      b += k + 1 < rule->references.size() ? "},\n" : "}\n";
-    }
-    b += i1;
-    b += "]";
-  }
-  b += ",\n";
+  b += "\"references\": "sv;
+  b += references_json(find_rule(f.rule), indent);
+  b += ",\n"sv;
   b += i1;
-  b += "\"remediation\": ";
+  b += "\"remediation\": "sv;
   json_string_to(b, f.remediation);
-  b += ",\n";
+  b += ",\n"sv;
   b += i1;
-  b += "\"rule\": ";
+  b += "\"rule\": "sv;
   json_string_to(b, f.rule);
-  b += ",\n";
+  b += ",\n"sv;
   b += i1;
-  b += "\"severity\": \"";
+  b += "\"severity\": \""sv;
   b += to_string(f.severity);
-  b += "\",\n";
+  b += "\",\n"sv;
   b += i1;
-  b += "\"suppressed\": ";
-  b += f.suppressed ? "true" : "false";
-  b += "\n";
+  b += "\"suppressed\": "sv;
+  b += f.suppressed ? "true"sv : "false"sv;
+  b += "\n"sv;
   b += indent;
-  b += "}";
+  b += "}"sv;
 }
 
 template <class Findings>
