@@ -12,11 +12,15 @@
 
 #include <unistd.h>
 #include <CLI/CLI.hpp>
+#if defined(LOKI_ALLOCATOR_MIMALLOC)
+#include <mimalloc.h>
+#endif
 
 #include "cluster_cmd.hpp"
 #include "options.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -25,6 +29,10 @@
 #include <sstream>
 
 namespace {
+
+constexpr char kOutOfMemory[] =
+    "loki-audit: out of memory: the input needs more memory than this process may use (ulimit -v, the "
+    "container's limit); lint fewer files per run or raise the limit\n";
 
 using namespace loki::audit;
 
@@ -122,9 +130,23 @@ std::string program_name(const char* argv0) {
   return "loki-audit";
 }
 
+#if defined(LOKI_ALLOCATOR_MIMALLOC)
+// mimalloc's `new` aborts the process with no word of why when memory runs
+// out (Debian's libmimalloc does not see std::set_new_handler); glibc's throws
+// std::bad_alloc, caught in main. Either way the user gets the reason and exit 2.
+void out_of_memory(int err, void* /*arg*/) {
+  if (err != ENOMEM) return;  // anything else: mimalloc's own message, as before
+  (void)!::write(STDERR_FILENO, kOutOfMemory, sizeof kOutOfMemory - 1);  // no allocation from here on
+  std::_Exit(kExitUsage);
+}
+#endif
+
 }  // namespace
 
 int main(int argc, char** argv) {
+#if defined(LOKI_ALLOCATOR_MIMALLOC)
+  mi_register_error(out_of_memory, nullptr);
+#endif
   const std::string prog = program_name(argc > 0 ? argv[0] : nullptr);
   CLI::App app{
       "loki-audit: checks that AI coding-agent (loki-mode) pods are locked down.\n"
@@ -191,6 +213,9 @@ int main(int argc, char** argv) {
     return kExitUsage;
   } catch (const loki::ConfigError& e) {
     std::cerr << "loki-audit: config: " << e.what() << "\n";
+    return kExitUsage;
+  } catch (const std::bad_alloc&) {
+    std::cerr << kOutOfMemory;
     return kExitUsage;
   } catch (const std::exception& e) {
     std::cerr << "loki-audit: " << e.what() << "\n";

@@ -192,6 +192,26 @@ std::string key_text(const json& k) {
   return k.dump();
 }
 
+}  // namespace
+
+// go-yaml (v2.2.8 and later, v3; kubectl's YAML decoder) refuses a document
+// whose aliases make up too much of it, which stops "billion laughs": a 1 KB
+// file whose nine levels of aliases expand to 10^9 strings. decode.go:
+// "allow 99% to come from alias expansion for small-to-medium documents",
+// "allow 10% to come from alias expansion for very large documents", and
+// "scale smoothly from 99% down to 10% over the range" of 400,000 to
+// 4,000,000 decoded nodes; checked once more than 100 of more than 1,000
+// nodes came from aliases.
+double allowed_alias_ratio(std::uint64_t decoded) {
+  constexpr double low = 400000, high = 4000000;
+  const auto n = static_cast<double>(decoded);
+  if (n <= low) return 0.99;
+  if (n >= high) return 0.10;
+  return 0.99 - 0.89 * ((n - low) / (high - low));
+}
+
+namespace {
+
 // Builds nlohmann::json from YAML events, recording the line of every
 // mapping key and sequence item under its JSON pointer.
 // The keys of a mapping that is parsed but not built, to find a duplicate as
@@ -227,6 +247,9 @@ class Builder {
     stack_.clear();
     kind_ = KindState::unknown;
     anchors_.clear();
+    decoded_ = 1;  // the document node
+    aliased_ = 0;
+    refused_ = false;
     lines_ = std::make_shared<LineIndex>();
     first_line_ = line;
     root_ = json();
@@ -242,13 +265,29 @@ class Builder {
     // An alias may name an anchor inside a subtree that was not built.
     if (kind_ == KindState::unread) restart_ = true;
     auto it = anchors_.find(anchor);
-    complete(it == anchors_.end() ? json(nullptr) : it->second, {}, line);
+    count(1 + (it == anchors_.end() ? 0 : it->second.nodes), it == anchors_.end() ? 0 : it->second.nodes);
+    if (refused_) return;  // not copied: the copies are what exhausts memory
+    complete(it == anchors_.end() ? json(nullptr) : it->second.value, {}, line);
   }
-  void scalar(int line, json v, std::string anchor) { complete(std::move(v), std::move(anchor), line); }
+  // True once the aliases expanded the document past what kubectl's YAML
+  // decoder allows (allowed_alias_ratio): the caller stops there.
+  bool refused() const { return refused_; }
+  // The nodes the document holds so far with its aliases expanded, and of
+  // those the ones that came from an alias.
+  std::uint64_t decoded() const { return decoded_; }
+  std::uint64_t aliased() const { return aliased_; }
+  // The JSON pointer of the value being read (for an error).
+  std::string where() const { return stack_path(); }
+  void scalar(int line, json v, std::string anchor) {
+    const std::uint64_t before = decoded_;
+    count(1);
+    complete(std::move(v), std::move(anchor), line, before);
+  }
   bool expecting_key() const { return !stack_.empty() && stack_.back().is_map && !stack_.back().has_key; }
   // A mapping key that is a string as written (what complete() does with a
   // string scalar in key position, without a json value in between).
   void string_key(int ln, std::string_view k) {
+    count(1);
     Frame& top = stack_.back();
     top.key.assign(k);
     top.key_is_merge = top.key == "<<";
@@ -263,6 +302,7 @@ class Builder {
     return !stack_.empty() && stack_.back().skip && !(stack_.back().is_map && !stack_.back().has_key);
   }
   void skipped_scalar(bool has_anchor) {
+    count(1);
     if (has_anchor) restart_ = true;
     complete_skipped();
   }
@@ -274,6 +314,7 @@ class Builder {
   bool start(int line, bool is_map, std::string anchor) {
     if (stack_.size() >= kMaxDepth) return false;
     push(is_map, std::move(anchor), line);
+    count(1);
     return true;
   }
   void end() { pop(); }
@@ -287,9 +328,10 @@ class Builder {
   struct Frame {
     json value;
     bool is_map = false;
-    bool skip = false;      // a subtree no check reads: parsed, not built
-    std::size_t count = 0;  // items of a skipped sequence (for error paths)
-    KeySet keys;            // keys of a skipped mapping (duplicate detection)
+    bool skip = false;                 // a subtree no check reads: parsed, not built
+    std::size_t count = 0;             // items of a skipped sequence (for error paths)
+    std::uint64_t decoded_before = 0;  // the document's node count before this frame
+    KeySet keys;                       // keys of a skipped mapping (duplicate detection)
     bool has_key = false;
     bool as_key = false;  // a complex (non-scalar) mapping key being built
     bool key_is_merge = false;
@@ -330,6 +372,7 @@ class Builder {
     Frame f;
     f.is_map = is_map;
     f.line = ln;
+    f.decoded_before = decoded_;
     if (stack_.empty()) first_line_ = ln;
     if (!stack_.empty()) {
       Frame& parent = stack_.back();
@@ -395,7 +438,7 @@ class Builder {
       if (!stack_.empty() && stack_.back().skip)
         complete_skipped();
       else
-        complete(json(), {}, f.line);
+        complete(json(), {}, f.line, f.decoded_before);
       return;
     }
     if (f.is_map && !f.merges.empty()) {
@@ -412,13 +455,15 @@ class Builder {
           merge_one(m);
       }
     }
-    complete(std::move(f.value), std::move(f.anchor), f.line);
+    complete(std::move(f.value), std::move(f.anchor), f.line, f.decoded_before);
   }
 
-  void complete(json v, std::string anchor, int ln) {
+  // `decoded_before`: the document's node count before v's first node (for
+  // an anchor: what an alias of it adds is everything counted since).
+  void complete(json v, std::string anchor, int ln, std::uint64_t decoded_before = 0) {
     if (!anchor.empty()) {
       if (kind_ == KindState::unread) restart_ = true;
-      anchors_[std::move(anchor)] = v;
+      anchors_[std::move(anchor)] = {v, decoded_ - decoded_before};
     }
     if (stack_.empty()) {
       root_ = std::move(v);
@@ -473,7 +518,24 @@ class Builder {
   KindState kind_ = KindState::unknown;
   bool restart_ = false;
   std::vector<Frame> stack_;
-  std::unordered_map<std::string, json> anchors_;
+  struct Anchored {
+    json value;
+    std::uint64_t nodes = 0;  // what an alias of it adds to the document
+  };
+  // go-yaml's decoder counts every node it visits (the document, each key,
+  // value, mapping, sequence and alias, and again each node an alias expands
+  // to) and checks the share that came from aliases at every one.
+  void count(std::uint64_t nodes, std::uint64_t from_aliases = 0) {
+    decoded_ += nodes;
+    aliased_ += from_aliases;
+    if (aliased_ > 100 && decoded_ > 1000 &&
+        static_cast<double>(aliased_) / static_cast<double>(decoded_) > allowed_alias_ratio(decoded_))
+      refused_ = true;
+  }
+  std::unordered_map<std::string, Anchored> anchors_;
+  std::uint64_t decoded_ = 0;  // nodes of the document, aliases expanded
+  std::uint64_t aliased_ = 0;  // of those, nodes that came from an alias
+  bool refused_ = false;
   std::shared_ptr<LineIndex> lines_;
   json root_;
   bool have_root_ = false;
@@ -570,6 +632,16 @@ bool parse_events(std::string_view text, int line_offset, std::vector<ParsedDocu
         break;
       default:
         break;
+    }
+    if (b.refused()) {
+      // Like a syntax error: the document is not built; the ones before it stay.
+      errors.push_back({ln, static_cast<int>(e.start_mark.column) + 1,
+                        "YAML aliases expand the document too far: " + std::to_string(b.aliased()) + " of its " +
+                            std::to_string(b.decoded()) +
+                            " nodes would be copies made by aliases; kubectl refuses it too (\"document contains "
+                            "excessive aliasing\")",
+                        b.where()});
+      done = true;
     }
     yaml_event_delete(&e);
   }

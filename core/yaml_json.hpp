@@ -42,6 +42,10 @@ void parse_yaml(std::string_view text, int line_offset, std::vector<ParsedDocume
 // (sigs.k8s.io/yaml, go-yaml v2, YAML 1.1 booleans) does.
 nlohmann::json resolve_plain_scalar(std::string value);
 
+// The share of a document's nodes that may come from alias expansion, as
+// go-yaml's decoder allows it, for a document of `decoded` nodes.
+double allowed_alias_ratio(std::uint64_t decoded);
+
 // The 1-based line of the first NUL byte or invalid UTF-8 sequence, or 0
 // (core/manifest.cpp: such text is reported as binary, not parsed).
 int first_binary_line(std::string_view text);  // moved into the result when it stays a string

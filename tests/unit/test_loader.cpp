@@ -264,6 +264,84 @@ TEST_CASE("anchors, aliases and merge keys") {
   CHECK(j["spec"]["containers"][1]["image"] == "img");
 }
 
+TEST_CASE("aliases that expand the document too far are refused, as kubectl's YAML decoder refuses them") {
+  auto parse = [](const std::string& text) {
+    std::vector<loki::detail::ParsedDocument> docs;
+    std::vector<loki::detail::YamlError> errors;
+    loki::detail::parse_yaml(text, 0, docs, errors);
+    return std::pair{docs, errors};
+  };
+  auto excessive = [](const std::vector<loki::detail::YamlError>& errors) {
+    return errors.size() == 1 && errors[0].message.find("excessive aliasing") != std::string::npos;
+  };
+  SUBCASE("go-yaml v2 limit_test.go: the cases with anchors, same inputs, same verdicts") {
+    // gopkg.in/yaml.v2 limit_test.go (TestLimits): "1000kb of maps with 100
+    // aliases" fails with "yaml: document contains excessive aliasing"; "1kb
+    // of maps" ... "1000kb of maps" (an anchor, no alias) decode.
+    auto repeat = [](const std::string& s, std::size_t n) {
+      std::string out;
+      for (std::size_t i = 0; i < n; ++i) out += s;
+      return out;
+    };
+    auto [docs, errors] =
+        parse("{a: &a [{a}" + repeat(",{a}", 1000 * 1024 / 4 - 100) + "], b: &b [*a" + repeat(",*a", 99) + "]}");
+    CHECK(docs.empty());
+    REQUIRE(excessive(errors));
+    CHECK(errors[0].line == 1);
+    CHECK(errors[0].field == "/b/1");  // the second copy of the 767,704-node list tips it
+    for (int kb : {1, 10, 100, 1000}) {
+      auto [ok_docs, ok_errors] =
+          parse("a: &a [{a}" + repeat(",{a}", static_cast<std::size_t>(kb) * 1024 / 4 - 1) + "]");
+      CHECK(ok_errors.empty());
+      CHECK(ok_docs.size() == 1);
+    }
+  }
+  SUBCASE("billion laughs: 1 KB whose nine levels of aliases would be 10^9 strings") {
+    std::string text = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: lol}\ndata:\n";
+    text += "  a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n";
+    for (int i = 1; i < 10; ++i) {
+      text += "  a" + std::to_string(i) + ": &a" + std::to_string(i) + " [";
+      for (int k = 0; k < 9; ++k) text += (k ? ", *a" : "*a") + std::to_string(i - 1);
+      text += "]\n";
+    }
+    auto [docs, errors] = parse(text);
+    CHECK(docs.empty());
+    REQUIRE(excessive(errors));
+    // a3 (line 8): its 5th copy of a2 makes aliases more than 99 % of the
+    // document's nodes as go-yaml counts them (tests/yaml-diff compares the
+    // verdict with go-yaml itself); nothing past it was copied.
+    CHECK(errors[0].line == 8);
+    CHECK(errors[0].field == "/data/a3/4");
+    // Through the loader: an invalid-manifest finding, the other documents still checked.
+    auto r = lint(text + "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: fine}\n");
+    auto inv = with_rule(r, "invalid-manifest");
+    REQUIRE(inv.size() == 1);
+    CHECK(inv[0]->line == 8);
+    CHECK(inv[0]->field == "/data/a3/4");
+    CHECK(inv[0]->message.find("kubectl refuses it too") != std::string::npos);
+    CHECK(r.summary.objects == 1);
+  }
+  SUBCASE("anchors used as people use them are fine, even when aliases are most of the document") {
+    std::string text = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n";
+    text +=
+        "  - &c {name: c, image: i, env: [{name: A, value: '1'}, {name: B, value: '2'}], ports: [{containerPort: "
+        "80}]}\n";
+    for (int i = 0; i < 200; ++i) text += "  - *c\n";  // 200 copies: ~96 % of the nodes came from aliases
+    auto [docs, errors] = parse(text);
+    CHECK(errors.empty());
+    REQUIRE(docs.size() == 1);
+    CHECK(docs[0].value["spec"]["containers"].size() == 201);
+  }
+  SUBCASE("the allowed share: go-yaml's allowedAliasRatio") {
+    // decode.go: 99 % up to 400,000 nodes, 10 % from 4,000,000, linear between.
+    CHECK(loki::detail::allowed_alias_ratio(1000) == doctest::Approx(0.99));
+    CHECK(loki::detail::allowed_alias_ratio(400000) == doctest::Approx(0.99));
+    CHECK(loki::detail::allowed_alias_ratio(2200000) == doctest::Approx(0.545));
+    CHECK(loki::detail::allowed_alias_ratio(4000000) == doctest::Approx(0.10));
+    CHECK(loki::detail::allowed_alias_ratio(40000000) == doctest::Approx(0.10));
+  }
+}
+
 TEST_CASE("Helm output: findings name the template from # Source") {
   const std::string text =
       "---\n"                                  // 1

@@ -3,6 +3,12 @@
 // + Policy.IsTrafficAllowed), for the differential test of loki-audit.
 //
 // Usage: driver SCENARIO.json...
+//
+//	driver yaml-decode FILE...
+//
+// The second form decodes each file as kubectl does (sigs.k8s.io/yaml, over
+// gopkg.in/yaml.v2) and prints {"file": F, "error": null | "message"} per
+// file: the oracle of tests/yaml-diff (alias expansion limits).
 // Prints one JSON line per scenario: {"file": F, "results": [R...]}, one R
 // per query, in order:
 //
@@ -34,6 +40,7 @@ import (
 	v1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	sigsyaml "sigs.k8s.io/yaml"
 )
 
 type namedPort struct {
@@ -306,6 +313,10 @@ func run(sc *scenario) []result {
 func main() {
 	w := bufio.NewWriter(os.Stdout)
 	defer w.Flush()
+	if len(os.Args) > 1 && os.Args[1] == "yaml-decode" {
+		yamlDecode(w, os.Args[2:])
+		return
+	}
 	for _, f := range os.Args[1:] {
 		data, err := os.ReadFile(f)
 		if err != nil {
@@ -318,6 +329,23 @@ func main() {
 			os.Exit(2)
 		}
 		line, _ := json.Marshal(map[string]interface{}{"file": f, "results": run(&sc)})
+		w.Write(line)
+		w.WriteString("\n")
+	}
+}
+
+func yamlDecode(w *bufio.Writer, files []string) {
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
+		var msg interface{}
+		if _, err := sigsyaml.YAMLToJSON(data); err != nil {
+			msg = err.Error()
+		}
+		line, _ := json.Marshal(map[string]interface{}{"file": f, "error": msg})
 		w.Write(line)
 		w.WriteString("\n")
 	}

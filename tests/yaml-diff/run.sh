@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# CTest entry (label yaml-diff): loki-audit's YAML alias limit against
+# kubectl's decoder (sigs.k8s.io/yaml over gopkg.in/yaml.v2), through the
+# pinned driver of tests/netpol-diff (its `yaml-decode` mode).
+#   tests/yaml-diff/run.sh build/bin/loki-audit
+#   YAML_DIFF_DOCUMENTS=3000 YAML_DIFF_SEED=7 tests/yaml-diff/run.sh build/bin/loki-audit
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+loki="${1:?usage: run.sh path/to/loki-audit}"
+GO="${GO:-$(command -v go 2>/dev/null || true)}"
+[[ -n "$GO" ]] || GO=/usr/local/go/bin/go
+if [[ ! -x "$GO" ]]; then
+  [[ "${CI:-}" != true ]] || { echo "yaml-diff: no Go toolchain in CI" >&2; exit 1; }
+  echo "yaml-diff: skipped: no Go toolchain (set GO=/path/to/go)"
+  exit 77
+fi
+export GO
+driver="$("$here/../netpol-diff/build-driver.sh" | tail -n 1)"
+exec python3 "$here/yaml_diff.py" --loki "$loki" --driver "$driver" \
+  --documents "${YAML_DIFF_DOCUMENTS:-300}" --seed "${YAML_DIFF_SEED:-1}"
