@@ -12,7 +12,9 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <charconv>
 #include <cstring>
+#include <deque>
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
@@ -32,30 +34,40 @@ namespace loki {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-void LineIndex::push(std::size_t start, int line) {
-  entries_.push_back({static_cast<std::uint32_t>(start), static_cast<std::uint32_t>(text_.size() - start), line});
-  sorted_ = false;
+LineIndex::Node LineIndex::push(Node parent, std::size_t start, int line) {
+  entries_.push_back(
+      {parent, static_cast<std::uint32_t>(start), static_cast<std::uint32_t>(tokens_.size() - start), line});
+  return static_cast<Node>(entries_.size() - 1);
 }
 
-void LineIndex::add(std::string_view parent, std::string_view key, int line) {
-  std::size_t start = text_.size();
-  text_ += parent;
-  detail::append_pointer_token(text_, key);
-  push(start, line);
+LineIndex::LineIndex() {
+  // Most documents are under a hundred keys: room for them, in two allocations.
+  entries_.reserve(96);
+  tokens_.reserve(768);
+  entries_.push_back({kRoot, 0, 0, -1});
 }
 
-void LineIndex::add(std::string_view parent, std::size_t index, int line) {
-  std::size_t start = text_.size();
-  text_ += parent;
-  text_.push_back('/');
-  text_ += std::to_string(index);
-  push(start, line);
+// Keys are kept as written and escaped (RFC 6901) only when a pointer is
+// made of them: nearly every key is found by no pointer at all.
+LineIndex::Node LineIndex::add(Node parent, std::string_view key, int line) {
+  const std::size_t start = tokens_.size();
+  tokens_ += key;
+  return push(parent, start, line);
 }
 
-void LineIndex::set(std::string_view pointer, int line) {
-  std::size_t start = text_.size();
-  text_ += pointer;
-  push(start, line);
+LineIndex::Node LineIndex::add(Node parent, std::size_t index, int line) {
+  const std::size_t start = tokens_.size();
+  char digits[24];
+  auto [end, ec] = std::to_chars(digits, digits + sizeof digits, index);
+  (void)ec;  // a size_t always fits
+  tokens_.append(digits, end);
+  return push(parent, start, line);
+}
+
+LineIndex::Node LineIndex::add_unlined(Node parent, std::string_view key) {
+  const std::size_t start = tokens_.size();
+  tokens_ += key;
+  return push(parent, start, -1);
 }
 
 namespace {
@@ -63,46 +75,101 @@ namespace {
 constexpr std::size_t kLinearLineIndex = 256;
 }  // namespace
 
+std::vector<LineIndex::Sorted> LineIndex::pointers(std::string& text) const {
+  // Parents come before their children, so each pointer is its parent's plus a token.
+  std::vector<Sorted> whole(entries_.size());
+  std::vector<Sorted> out;
+  text.clear();
+  for (std::size_t i = 1; i < entries_.size(); ++i) {
+    const Entry& e = entries_[i];
+    const std::size_t start = text.size();
+    if (e.parent != kRoot) text.append(text, whole[e.parent].offset, whole[e.parent].length);
+    detail::append_pointer_token(text, token(e));
+    whole[i] = {static_cast<std::uint32_t>(start), static_cast<std::uint32_t>(text.size() - start), e.line};
+    if (e.line >= 0) out.push_back(whole[i]);
+  }
+  return out;
+}
+
 void LineIndex::seal() {
-  if (sorted_ || entries_.size() <= kLinearLineIndex) return;
-  std::stable_sort(entries_.begin(), entries_.end(), [&](const Entry& a, const Entry& b) { return key(a) < key(b); });
+  if (!sorted_.empty() || entries_.size() <= kLinearLineIndex) return;
+  sorted_ = pointers(text_);
+  std::stable_sort(sorted_.begin(), sorted_.end(),
+                   [&](const Sorted& a, const Sorted& b) { return pointer(a) < pointer(b); });
   // Keep the last of equal pointers, as an overwrite would.
   std::size_t out = 0;
-  for (std::size_t i = 0; i < entries_.size(); ++i) {
-    if (i + 1 < entries_.size() && key(entries_[i]) == key(entries_[i + 1])) continue;
-    entries_[out++] = entries_[i];
+  for (std::size_t i = 0; i < sorted_.size(); ++i) {
+    if (i + 1 < sorted_.size() && pointer(sorted_[i]) == pointer(sorted_[i + 1])) continue;
+    sorted_[out++] = sorted_[i];
   }
-  entries_.resize(out);
-  sorted_ = true;
+  sorted_.resize(out);
+  // find() reads only the pointers now.
+  entries_ = {Entry{kRoot, 0, 0, -1}};
+  entries_.shrink_to_fit();
+  std::string{}.swap(tokens_);
 }
 
 std::size_t LineIndex::size() const {
-  if (sorted_) return entries_.size();
+  if (!sorted_.empty()) return sorted_.size();
+  std::string text;
+  std::vector<Sorted> all = pointers(text);
   std::vector<std::string_view> keys;
-  for (const auto& e : entries_) keys.push_back(key(e));
+  for (const auto& e : all) keys.push_back(std::string_view(text).substr(e.offset, e.length));
   std::sort(keys.begin(), keys.end());
   return static_cast<std::size_t>(std::unique(keys.begin(), keys.end()) - keys.begin());
 }
 
-int LineIndex::exact(std::string_view pointer) const {
-  if (sorted_) {
-    auto it = std::lower_bound(entries_.begin(), entries_.end(), pointer,
-                               [&](const Entry& e, std::string_view p) { return key(e) < p; });
-    return it != entries_.end() && key(*it) == pointer ? it->line : -1;
-  }
-  for (auto it = entries_.rbegin(); it != entries_.rend(); ++it)  // the last entry wins
-    if (it->length == pointer.size() && key(*it) == pointer) return it->line;
-  return -1;
-}
-
 int LineIndex::find(std::string_view pointer) const {
-  std::string_view p = pointer;
-  while (true) {
-    if (int l = exact(p); l >= 0) return l;
-    auto slash = p.rfind('/');
-    if (slash == std::string_view::npos || p.empty()) return 0;
-    p = p.substr(0, slash);
+  if (!sorted_.empty()) {
+    std::string_view p = pointer;
+    while (true) {
+      auto it = std::lower_bound(sorted_.begin(), sorted_.end(), p,
+                                 [&](const Sorted& e, std::string_view q) { return this->pointer(e) < q; });
+      if (it != sorted_.end() && this->pointer(*it) == p) return it->line;
+      auto slash = p.rfind('/');
+      if (slash == std::string_view::npos || p.empty()) return 0;
+      p = p.substr(0, slash);
+    }
   }
+  // The pointer's tokens, unescaped (RFC 6901, section 4: "~1" is '/', "~0" is '~').
+  std::vector<std::string_view> segments;
+  std::deque<std::string> unescaped;  // owners of the segments that had escapes (stable addresses)
+  if (pointer.empty() || pointer[0] != '/') return 0;
+  for (std::size_t at = 1;;) {
+    const std::size_t slash = pointer.find('/', at);
+    std::string_view seg = pointer.substr(at, slash == std::string_view::npos ? std::string_view::npos : slash - at);
+    if (seg.find('~') != std::string_view::npos) {
+      std::string u;
+      for (std::size_t i = 0; i < seg.size(); ++i) {
+        if (seg[i] == '~' && i + 1 < seg.size() && (seg[i + 1] == '0' || seg[i + 1] == '1'))
+          u += seg[++i] == '1' ? '/' : '~';
+        else
+          u += seg[i];
+      }
+      unescaped.push_back(std::move(u));
+      seg = unescaped.back();
+    }
+    segments.push_back(seg);
+    if (slash == std::string_view::npos) break;
+    at = slash + 1;
+  }
+  // The pointer, else its closest ancestor that has a line; the last entry
+  // for a pointer wins (a duplicate key). Most lookups hit the pointer itself.
+  auto matches = [&](const Entry& e, std::size_t count) {
+    const Entry* at = &e;
+    for (std::size_t k = count; k-- > 0;) {
+      if (token(*at) != segments[k]) return false;
+      if (at->parent == kRoot) return k == 0;
+      at = &entries_[at->parent];
+    }
+    return false;
+  };
+  for (std::size_t count = segments.size(); count > 0; --count)
+    for (std::size_t i = entries_.size(); i-- > 1;) {
+      const Entry& e = entries_[i];
+      if (e.line >= 0 && matches(e, count)) return e.line;
+    }
+  return 0;
 }
 
 int Object::line_of(std::string_view pointer) const {

@@ -294,7 +294,7 @@ class Builder {
     top.key_line = ln;
     top.has_key = true;
     if (top.skip) return;
-    if (!top.key_is_merge && !top.as_key) lines_->add(top.path, top.key, ln);
+    note_key(top, ln);
   }
   // True when the next scalar is a value inside a subtree that is not built:
   // the caller passes it to skipped_scalar() without resolving it.
@@ -337,22 +337,24 @@ class Builder {
     bool key_is_merge = false;
     std::string key;
     int key_line = 0;
-    std::string path;
+    LineIndex::Node node = LineIndex::kRoot;  // this mapping's or sequence's line index entry
+    LineIndex::Node key_node = 0;             // the entry of the current key (a mapping)
     std::string anchor;
     int line = 0;
     std::vector<json> merges;  // "<<" merge values, applied at the end
   };
 
-  std::string child_path(Frame& parent, int item_line) {
-    std::string p = parent.path;
-    if (parent.is_map) {
-      append_pointer_token(p, parent.key);
-    } else {
-      lines_->add(parent.path, parent.value.size(), item_line);
-      p.push_back('/');
-      p += std::to_string(parent.value.size());
-    }
-    return p;
+  // The line index entry of a new key of the top frame (a merge key "<<" has
+  // no line: the keys it brings have theirs).
+  void note_key(Frame& top, int ln) {
+    if (top.as_key) return;
+    top.key_node = top.key_is_merge ? lines_->add_unlined(top.node, top.key) : lines_->add(top.node, top.key, ln);
+  }
+
+  // The line index entry of a mapping or sequence that starts inside `parent`.
+  LineIndex::Node child_node(Frame& parent, int item_line) {
+    if (parent.is_map) return parent.key_node;
+    return lines_->add(parent.node, parent.value.size(), item_line);
   }
 
   // Whether the value under the top frame's current key is one no check reads
@@ -386,7 +388,7 @@ class Builder {
       } else if (skippable_child()) {
         f.skip = true;
       } else {
-        f.path = child_path(parent, ln);
+        f.node = child_node(parent, ln);
       }
     }
     if (f.skip) {
@@ -483,7 +485,7 @@ class Builder {
         top.key_line = ln;
         top.has_key = true;
         if (top.skip) return;
-        if (!top.key_is_merge && !top.as_key) lines_->add(top.path, top.key, ln);
+        note_key(top, ln);
         return;
       }
       top.has_key = false;
@@ -494,13 +496,9 @@ class Builder {
       if (stack_.size() == 1 && !top.as_key && top.key == "kind") note_kind(v);
       auto [it, inserted] = top.value.get_ref<json::object_t&>().insert_or_assign(top.key, std::move(v));
       (void)it;
-      if (!inserted && !top.as_key) {
-        std::string p = top.path;
-        append_pointer_token(p, top.key);
-        errors_.push_back({top.key_line, 0, "mapping key \"" + top.key + "\" already defined", p});
-      }
+      if (!inserted && !top.as_key) duplicate_key(top, stack_path());
     } else {
-      if (!top.as_key && !(v.is_object() || v.is_array())) lines_->add(top.path, top.value.size(), ln);
+      if (!top.as_key && !(v.is_object() || v.is_array())) lines_->add(top.node, top.value.size(), ln);
       top.value.push_back(std::move(v));
     }
   }

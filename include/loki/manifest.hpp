@@ -15,38 +15,56 @@
 
 namespace loki {
 
-// Line of every mapping key and sequence item of one YAML document, keyed by
+// Line of every mapping key and sequence item of one YAML document, found by
 // JSON pointer ("/spec/template/spec/hostNetwork" -> 14). Built for every
-// document and read only for the few fields a finding names, so the pointers
-// go into one buffer (no allocation or hashing per key); a big index is
-// sorted once by seal().
+// document and read only for the few fields a finding names, so an entry is
+// its parent's entry and its own token (no copy of the parent's pointer per
+// key); a big index is turned into sorted pointers once by seal().
 class LineIndex {
  public:
-  // `parent` + "/" + the escaped `key` (RFC 6901).
-  void add(std::string_view parent, std::string_view key, int line);
-  // `parent` + "/" + the sequence index.
-  void add(std::string_view parent, std::size_t index, int line);
-  void set(std::string_view pointer, int line);
+  using Node = std::uint32_t;
+  static constexpr Node kRoot = 0;  // the document itself (no line)
+
+  LineIndex();
+
+  // The entry of a mapping key under `parent` (its token in a pointer is the
+  // escaped key, RFC 6901), or of a sequence item; returns it, the parent of
+  // what is inside.
+  Node add(Node parent, std::string_view key, int line);
+  Node add(Node parent, std::size_t index, int line);
+  // An entry with no line of its own (a merge key "<<": the keys it brings
+  // have theirs); find() goes through it to what is inside.
+  Node add_unlined(Node parent, std::string_view key);
   // Done adding: sorts a big index for find(). A later entry for the same
   // pointer wins (a duplicate key).
   void seal();
   // Line of the pointer, or of its closest ancestor that has one; 0 if none.
   int find(std::string_view pointer) const;
+  // Distinct pointers that have a line.
   std::size_t size() const;
 
  private:
   struct Entry {
+    Node parent;
+    std::uint32_t offset;  // of the token in tokens_
+    std::uint32_t length;
+    int line;  // -1: none (the root, a merge key)
+  };
+  struct Sorted {  // a big index after seal(): whole pointers in text_
     std::uint32_t offset;
     std::uint32_t length;
     int line;
   };
-  std::string_view key(const Entry& e) const { return std::string_view(text_).substr(e.offset, e.length); }
-  void push(std::size_t start, int line);
-  int exact(std::string_view pointer) const;
+  std::string_view token(const Entry& e) const { return std::string_view(tokens_).substr(e.offset, e.length); }
+  std::string_view pointer(const Sorted& e) const { return std::string_view(text_).substr(e.offset, e.length); }
+  Node push(Node parent, std::size_t start, int line);
+  // Every entry with a line as a whole pointer (into `text`), in order.
+  std::vector<Sorted> pointers(std::string& text) const;
 
-  std::string text_;
-  std::vector<Entry> entries_;
-  bool sorted_ = false;
+  std::string tokens_;
+  std::vector<Entry> entries_;  // [0]: the root
+  std::string text_;            // seal() of a big index
+  std::vector<Sorted> sorted_;
 };
 
 // One Kubernetes object read from a manifest.
