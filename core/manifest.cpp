@@ -114,6 +114,7 @@ std::size_t LineIndex::size() const {
   std::string text;
   std::vector<Sorted> all = pointers(text);
   std::vector<std::string_view> keys;
+  keys.reserve(all.size());
   for (const auto& e : all) keys.push_back(std::string_view(text).substr(e.offset, e.length));
   std::sort(keys.begin(), keys.end());
   return static_cast<std::size_t>(std::unique(keys.begin(), keys.end()) - keys.begin());

@@ -80,7 +80,8 @@ TEST_CASE("line index: every lookup as the whole-pointer index answered it") {
     probes[""];
     probes["/"];
     probes["/nothing/here"];
-    for (const auto& [p, unused] : probes) {
+    for (const auto& probe : probes) {
+      const std::string& p = probe.first;
       INFO("round " << round << " pointer " << p);
       CHECK(index.find(p) == oracle.find(p));
     }
