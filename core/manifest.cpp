@@ -3,6 +3,8 @@
 #include <loki/netpol.hpp>
 #include <loki/workload_kinds.hpp>
 
+#include <boost/container/small_vector.hpp>
+
 #include "yaml_json.hpp"
 
 #include <fcntl.h>
@@ -14,7 +16,7 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
-#include <deque>
+#include <forward_list>
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
@@ -35,8 +37,10 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 LineIndex::Node LineIndex::push(Node parent, std::size_t start, int line) {
-  entries_.push_back(
-      {parent, static_cast<std::uint32_t>(start), static_cast<std::uint32_t>(tokens_.size() - start), line});
+  const auto length = static_cast<std::uint32_t>(tokens_.size() - start);
+  // The whole pointer's length, unescaped: compared before any token.
+  const std::uint32_t total = entries_[parent].total + 1 + length;
+  entries_.push_back({parent, static_cast<std::uint32_t>(start), length, total, line});
   return static_cast<Node>(entries_.size() - 1);
 }
 
@@ -44,7 +48,7 @@ LineIndex::LineIndex() {
   // Most documents are under a hundred keys: room for them, in two allocations.
   entries_.reserve(96);
   tokens_.reserve(768);
-  entries_.push_back({kRoot, 0, 0, -1});
+  entries_.push_back({kRoot, 0, 0, 0, -1});
 }
 
 // Keys are kept as written and escaped (RFC 6901) only when a pointer is
@@ -104,7 +108,7 @@ void LineIndex::seal() {
   }
   sorted_.resize(out);
   // find() reads only the pointers now.
-  entries_ = {Entry{kRoot, 0, 0, -1}};
+  entries_ = {Entry{kRoot, 0, 0, 0, -1}};
   entries_.shrink_to_fit();
   std::string{}.swap(tokens_);
 }
@@ -133,8 +137,9 @@ int LineIndex::find(std::string_view pointer) const {
     }
   }
   // The pointer's tokens, unescaped (RFC 6901, section 4: "~1" is '/', "~0" is '~').
-  std::vector<std::string_view> segments;
-  std::deque<std::string> unescaped;  // owners of the segments that had escapes (stable addresses)
+  // (On the stack for any real pointer: a lookup is a few hundred instructions.)
+  boost::container::small_vector<std::string_view, 24> segments;
+  std::forward_list<std::string> unescaped;  // owners of the segments that had escapes
   if (pointer.empty() || pointer[0] != '/') return 0;
   for (std::size_t at = 1;;) {
     const std::size_t slash = pointer.find('/', at);
@@ -147,8 +152,8 @@ int LineIndex::find(std::string_view pointer) const {
         else
           u += seg[i];
       }
-      unescaped.push_back(std::move(u));
-      seg = unescaped.back();
+      unescaped.push_front(std::move(u));
+      seg = unescaped.front();
     }
     segments.push_back(seg);
     if (slash == std::string_view::npos) break;
@@ -156,7 +161,12 @@ int LineIndex::find(std::string_view pointer) const {
   }
   // The pointer, else its closest ancestor that has a line; the last entry
   // for a pointer wins (a duplicate key). Most lookups hit the pointer itself.
+  // Unescaped length of the first `count` segments as a pointer.
+  boost::container::small_vector<std::uint32_t, 25> totals(segments.size() + 1, 0);
+  for (std::size_t k = 0; k < segments.size(); ++k)
+    totals[k + 1] = totals[k] + 1 + static_cast<std::uint32_t>(segments[k].size());
   auto matches = [&](const Entry& e, std::size_t count) {
+    if (e.total != totals[count]) return false;
     const Entry* at = &e;
     for (std::size_t k = count; k-- > 0;) {
       if (token(*at) != segments[k]) return false;
@@ -175,7 +185,7 @@ int LineIndex::find(std::string_view pointer) const {
 
 int Object::line_of(std::string_view pointer) const {
   if (!lines) return line;
-  int l = lines->find(pointer_prefix + std::string(pointer));
+  int l = pointer_prefix.empty() ? lines->find(pointer) : lines->find(pointer_prefix + std::string(pointer));
   return l > 0 ? l - line_base : line;
 }
 

@@ -48,7 +48,8 @@ class LineIndex {
     Node parent;
     std::uint32_t offset;  // of the token in tokens_
     std::uint32_t length;
-    int line;  // -1: none (the root, a merge key)
+    std::uint32_t total;  // of the whole pointer, unescaped: most entries are told apart by it alone
+    int line;             // -1: none (the root, a merge key)
   };
   struct Sorted {  // a big index after seal(): whole pointers in text_
     std::uint32_t offset;
