@@ -7,14 +7,6 @@
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 loki="${1:?usage: run.sh path/to/loki-audit}"
-GO="${GO:-$(command -v go 2>/dev/null || true)}"
-[[ -n "$GO" ]] || GO=/usr/local/go/bin/go
-if [[ ! -x "$GO" ]]; then
-  [[ "${CI:-}" != true ]] || { echo "yaml-diff: no Go toolchain in CI" >&2; exit 1; }
-  echo "yaml-diff: skipped: no Go toolchain (set GO=/path/to/go)"
-  exit 77
-fi
-export GO
-driver="$("$here/../netpol-diff/build-driver.sh" | tail -n 1)"
+driver="$("$here/../netpol-diff/find-driver.sh" yaml-diff)"
 exec python3 "$here/yaml_diff.py" --loki "$loki" --driver "$driver" \
   --documents "${YAML_DIFF_DOCUMENTS:-300}" --seed "${YAML_DIFF_SEED:-1}"
