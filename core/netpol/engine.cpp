@@ -165,9 +165,11 @@ PodNetwork Analyzer::analyze(const PodInfo& pod, bool host_network_as_pod) const
   for (const Policy* p : clusterwide_) consider(p);
   const std::size_t namespaced = key.policies.size();
   for (const Policy* p : cluster_) consider(p);
+  const std::size_t hash = IsolationKeyHash{}(key);
+  IsolationShard& shard = isolations_[(hash >> 32) % kIsolationShards];
   {
-    std::lock_guard lk(isolations_mu_.m);
-    if (auto it = isolations_.find(key); it != isolations_.end()) return PodNetwork{&pod, it->second};
+    std::shared_lock lk(shard.mu.m);
+    if (auto it = shard.map.find(key); it != shard.map.end()) return PodNetwork{&pod, it->second};
   }
 
   auto iso = std::make_shared<Isolation>();
@@ -192,8 +194,8 @@ PodNetwork Analyzer::analyze(const PodInfo& pod, bool host_network_as_pod) const
   if (net.ingress_isolated) net.ingress = GrantList::of(net.ingress_policies, true);
   if (net.egress_isolated) net.egress = GrantList::of(net.egress_policies, false);
   // Another thread may have made the same one meanwhile: equal, either will do.
-  std::lock_guard lk(isolations_mu_.m);
-  auto [it, added] = isolations_.try_emplace(std::move(key), std::move(iso));
+  std::unique_lock lk(shard.mu.m);
+  auto [it, added] = shard.map.try_emplace(std::move(key), std::move(iso));
   return PodNetwork{&pod, it->second};
 }
 
@@ -362,20 +364,37 @@ bool Analyzer::port_matches(const PortSpec& spec, const Destination& dest, int p
 
 const std::vector<const PodInfo*>& Analyzer::pods_of_peer(const Policy& policy, const Peer& peer) const {
   {
-    std::lock_guard lk(peer_pods_mu_.m);
-    if (auto it = peer_pods_.find(&peer); it != peer_pods_.end()) return it->second;
+    std::shared_lock lk(peer_pods_mu_.m);
+    if (auto it = peer_pods_.find(&peer); it != peer_pods_.end()) return *it->second;
+  }
+  static const std::vector<const PodInfo*> none;
+  if (peer.kind != Peer::Kind::pods) return none;
+  // What decides the list (namespace_matches): the policy's namespace, every
+  // namespace (Cilium clusterwide), or a namespace selector; then the pod selector.
+  std::string text = peer.namespace_selector                               ? "?" + peer.namespace_selector->to_string()
+                     : policy.flavor == Policy::Flavor::cilium_clusterwide ? std::string("*")
+                                                                           : "=" + policy.ns;
+  text += '\x1f';
+  text += peer.pod_selector.to_string();
+  {
+    std::unique_lock lk(peer_pods_mu_.m);
+    if (auto it = peer_pods_by_text_.find(text); it != peer_pods_by_text_.end()) {
+      peer_pods_.try_emplace(&peer, &it->second);
+      return it->second;
+    }
   }
   // Computed outside the lock; when two threads race, the first insert wins
   // (both computed the same list).
   std::vector<const PodInfo*> out;
-  if (peer.kind == Peer::Kind::pods)
-    for (const auto& [ns, pods] : pods_by_ns_) {
-      if (!namespace_matches(policy, peer, ns)) continue;
-      for (const PodInfo* p : pods)
-        if (peer.pod_selector.matches(p->labels)) out.push_back(p);
-    }
-  std::lock_guard lk(peer_pods_mu_.m);
-  return peer_pods_.try_emplace(&peer, std::move(out)).first->second;
+  for (const auto& [ns, pods] : pods_by_ns_) {
+    if (!namespace_matches(policy, peer, ns)) continue;
+    for (const PodInfo* p : pods)
+      if (peer.pod_selector.matches(p->labels)) out.push_back(p);
+  }
+  std::unique_lock lk(peer_pods_mu_.m);
+  const auto& list = peer_pods_by_text_.try_emplace(std::move(text), std::move(out)).first->second;
+  peer_pods_.try_emplace(&peer, &list);
+  return list;
 }
 
 bool Analyzer::any_grant_covers_port(const GrantList& grants, int port, Protocol protocol) const {

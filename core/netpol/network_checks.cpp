@@ -235,10 +235,18 @@ void check_network(const netpol::Inventory& inv, const Config& config, const std
   // Each rule runs whole on one worker, so its findings reach the sink in the
   // order it makes them; the sink sees one finding at a time. Findings of
   // different rules interleave, which sorting undoes: the sort key includes
-  // the rule (FindingStore::sort).
+  // the rule (FindingStore::sort). They are handed over a batch at a time:
+  // one lock per finding kept the other worker waiting on the sink.
   std::mutex sink_mu;
+  constexpr std::size_t kBatch = 128;
   run_parallel(enabled.size(), threads, [&](std::size_t k) {
     const Rule* rule = enabled[k];
+    std::vector<Finding> pending;
+    auto flush = [&] {
+      std::lock_guard lk(sink_mu);
+      for (auto& f : pending) sink(std::move(f));
+      pending.clear();
+    };
     NetOut out([&](NetFinding&& r) {
       Finding f;
       f.rule = std::string(rule->id);
@@ -260,10 +268,11 @@ void check_network(const netpol::Inventory& inv, const Config& config, const std
         if (f.line == 0) f.line = r.policy->line;
         apply_ignores(f, r.policy->ignores);
       }
-      std::lock_guard lk(sink_mu);
-      sink(std::move(f));
+      pending.push_back(std::move(f));
+      if (pending.size() == kBatch) flush();
     });
     rule->network_check(ctx, out);
+    if (!pending.empty()) flush();
   });
 }
 

@@ -178,7 +178,11 @@ const Labels& NamespaceSet::labels_of(const std::string& name) const {
   if (lookup_)
     if (const Labels* l = lookup_(name)) return *l;
   // std::map: the reference stays valid after the lock is released.
-  std::lock_guard lk(unknown_mu_.m);
+  {
+    std::shared_lock lk(unknown_mu_.m);
+    if (auto it = unknown_.find(name); it != unknown_.end()) return it->second;
+  }
+  std::unique_lock lk(unknown_mu_.m);
   auto it = unknown_.find(name);
   if (it == unknown_.end()) it = unknown_.emplace(name, Labels{{std::string(namespace_name_label), name}}).first;
   return it->second;
