@@ -3,6 +3,8 @@
 // Each case quotes the upstream sentence that decides it; the expectations
 // come from that text, not from the engine.
 #include <doctest/doctest.h>
+
+#include <algorithm>
 #include <loki/config.hpp>
 #include <loki/manifest.hpp>
 #include <loki/netpol.hpp>
@@ -336,4 +338,49 @@ spec:
   CHECK(answer("'::/0'", {"10.244.0.0/16"}) == A::denied);                       // an IPv4-only cluster
   CHECK(answer("'::/0'", {"10.244.0.0/16", "fd00:10:244::/56"}) == A::allowed);  // dual-stack: its IPv6 IP
   CHECK(answer("10.0.0.0/8", {}) == A::conditional);                             // nothing known
+}
+
+// pods_of_peer keeps one list per (namespaces, pod selector) text, so peers
+// that read alike share it; the namespace part must tell policies apart.
+// NetworkPolicyPeer.podSelector: "This is a label selector which selects Pods.
+// This field follows standard label selector semantics; if present but
+// empty, it selects all pods. If namespaceSelector is also set, then the
+// NetworkPolicyPeer as a whole selects the Pods matching PodSelector in the
+// Namespaces selected by NamespaceSelector. Otherwise it selects the Pods
+// matching PodSelector in the policy's own namespace."
+TEST_CASE("pods a peer selects: alike peers of different namespaces select their own namespace's pods") {
+  std::string yaml =
+      pod_yaml("a", "db", "app: db", "") + pod_yaml("b", "db", "app: db", "") + pod_yaml("b", "web", "app: web", "");
+  for (const std::string ns : {"a", "b", "a"})
+    yaml += "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: to-db-" +
+            std::to_string(yaml.size()) + ", namespace: " + ns +
+            "}\nspec:\n  podSelector: {}\n  policyTypes: [Egress]\n  egress:\n"
+            "  - to: [{podSelector: {matchLabels: {app: db}}}]\n"
+            "  - to: [{namespaceSelector: {}, podSelector: {matchLabels: {app: db}}}]\n---\n";
+  Inventory inv = load(yaml);
+  inv.sort();
+  Analyzer an(inv);
+  REQUIRE(inv.policies.size() == 3);
+  auto names = [](const std::vector<const PodInfo*>& pods) {
+    std::vector<std::string> out;
+    for (const PodInfo* p : pods) out.push_back(p->ns + "/" + p->ref.name);
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  const std::vector<std::string> both = {"a/db", "b/db"};
+  for (const Policy& p : inv.policies) {
+    REQUIRE(p.egress_rules.size() == 2);
+    const auto& own = an.pods_of_peer(p, p.egress_rules[0].to.at(0));
+    CHECK(names(own) == std::vector<std::string>{p.ns + "/db"});
+    CHECK(names(an.pods_of_peer(p, p.egress_rules[1].to.at(0))) == both);
+  }
+  // The two policies of namespace a share their lists; b's own list differs.
+  const Policy* a1 = nullptr;
+  const Policy* a2 = nullptr;
+  const Policy* b = nullptr;
+  for (const Policy& p : inv.policies) (p.ns == "b" ? b : a1 ? a2 : a1) = &p;
+  REQUIRE((a1 && a2 && b));
+  CHECK(&an.pods_of_peer(*a1, a1->egress_rules[0].to[0]) == &an.pods_of_peer(*a2, a2->egress_rules[0].to[0]));
+  CHECK(&an.pods_of_peer(*a1, a1->egress_rules[0].to[0]) != &an.pods_of_peer(*b, b->egress_rules[0].to[0]));
+  CHECK(&an.pods_of_peer(*a1, a1->egress_rules[1].to[0]) == &an.pods_of_peer(*b, b->egress_rules[1].to[0]));
 }
