@@ -407,32 +407,59 @@ DocumentResult to_objects(detail::ParsedDocument&& doc, const std::string& file,
 }
 
 // Best effort for a document that does not parse: top-level `kind:` and
-// `apiVersion:`, and the first `name:` under `metadata:`, read line by line.
+// `apiVersion:`, and `name:` / `namespace:` of `metadata:`, read line by line
+// (block style at the first key's indentation, or flow style on the
+// `metadata:` line itself, closed or not: `metadata: {name: a, namespace: b`).
 ObjectRef guess_identity(std::string_view text) {
   ObjectRef r;
   bool in_metadata = false;
+  std::size_t indent = 0;  // of metadata's keys; 0 until its first key
   std::size_t pos = 0;
-  auto value = [](std::string_view l, std::size_t from) {
-    std::string_view v = l.substr(from);
+  auto value = [](std::string_view v) {
     while (!v.empty() && (v.front() == ' ' || v.front() == '"' || v.front() == '\'')) v.remove_prefix(1);
-    while (!v.empty() && (v.back() == ' ' || v.back() == '"' || v.back() == '\'' || v.back() == '\r'))
+    while (!v.empty() &&
+           (v.back() == ' ' || v.back() == '"' || v.back() == '\'' || v.back() == '\r' || v.back() == '}'))
       v.remove_suffix(1);
     return std::string(v);
+  };
+  // One `key: value` of metadata (leading spaces already removed).
+  auto metadata_field = [&](std::string_view kv) {
+    std::string* field = kv.starts_with("name:") ? &r.name : kv.starts_with("namespace:") ? &r.ns : nullptr;
+    if (field && field->empty()) *field = value(kv.substr(kv.find(':') + 1));
   };
   while (pos < text.size()) {
     auto nl = text.find('\n', pos);
     std::string_view l = text.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
-    if (l.rfind("kind:", 0) == 0)
-      r.kind = value(l, 5);
-    else if (l.rfind("apiVersion:", 0) == 0)
-      r.apiVersion = value(l, 11);
-    else if (l.rfind("metadata:", 0) == 0)
+    if (l.starts_with("kind:")) {
+      r.kind = value(l.substr(5));
+    } else if (l.starts_with("apiVersion:")) {
+      r.apiVersion = value(l.substr(11));
+    } else if (l.starts_with("metadata:")) {
       in_metadata = true;
-    else if (!l.empty() && l[0] != ' ' && l[0] != '#')
+      indent = 0;
+      std::string_view rest = l.substr(9);
+      rest.remove_prefix(std::min(rest.find_first_not_of(' '), rest.size()));
+      if (rest.starts_with("{")) {
+        in_metadata = false;
+        rest.remove_prefix(1);
+        rest = rest.substr(0, rest.find('}'));
+        for (std::size_t at = 0; at <= rest.size();) {
+          std::size_t comma = std::min(rest.find(',', at), rest.size());
+          std::string_view kv = rest.substr(at, comma - at);
+          kv.remove_prefix(std::min(kv.find_first_not_of(' '), kv.size()));
+          metadata_field(kv);
+          at = comma + 1;
+        }
+      }
+    } else if (!l.empty() && l[0] != ' ' && l[0] != '#') {
       in_metadata = false;
-    else if (in_metadata && r.name.empty() && l.find("name:") != std::string_view::npos && l.find("name:") <= 4 &&
-             l.rfind("  name:", 0) == 0)
-      r.name = value(l, 7);
+    } else if (in_metadata) {
+      const std::size_t lead = std::min(l.find_first_not_of(' '), l.size());
+      if (lead < l.size() && l[lead] != '#') {
+        if (indent == 0) indent = lead;
+        if (lead == indent) metadata_field(l.substr(lead));
+      }
+    }
     if (nl == std::string_view::npos) break;
     pos = nl + 1;
   }

@@ -231,6 +231,42 @@ TEST_CASE("a YAML syntax error in one document does not hide the others") {
   CHECK(errors[0].message.find("YAML syntax error") != std::string::npos);
 }
 
+TEST_CASE("a document that does not parse is named from its text: block or flow metadata") {
+  auto object_of = [](const std::string& text) {
+    std::vector<loki::LoadError> errors;
+    auto objs = objects_of(text, &errors);
+    REQUIRE(objs.empty());
+    REQUIRE(errors.size() == 1);
+    CHECK(errors[0].message.find("YAML syntax error") != std::string::npos);
+    return errors[0].object;
+  };
+  SUBCASE("flow style, unclosed") {
+    auto o = object_of("apiVersion: v1\nkind: Pod\nmetadata: {name: broken, namespace: team-a\nspec: [\n");
+    CHECK(o.kind == "Pod");
+    CHECK(o.apiVersion == "v1");
+    CHECK(o.name == "broken");
+    CHECK(o.ns == "team-a");
+  }
+  SUBCASE("flow style, closed, quoted") {
+    auto o = object_of("kind: Pod\nmetadata: {namespace: \"b\", name: 'x'}\nspec: [\n");
+    CHECK(o.name == "x");
+    CHECK(o.ns == "b");
+  }
+  SUBCASE("block style at any indentation; nested name keys are not the object's") {
+    auto o = object_of(
+        "kind: Deployment\nmetadata:\n    labels:\n        name: label-not-name\n    # name: comment\n"
+        "    namespace: ns1\n    name: web\nspec: [\n");
+    CHECK(o.kind == "Deployment");
+    CHECK(o.name == "web");
+    CHECK(o.ns == "ns1");
+  }
+  SUBCASE("no metadata: nothing guessed") {
+    auto o = object_of("kind: Pod\nspec:\n  name: not-metadata\n  x: [\n");
+    CHECK(o.name.empty());
+    CHECK(o.ns.empty());
+  }
+}
+
 TEST_CASE("JSON manifests and kind: List") {
   const std::string text = R"({
   "apiVersion": "v1",
