@@ -231,6 +231,42 @@ TEST_CASE("a YAML syntax error in one document does not hide the others") {
   CHECK(errors[0].message.find("YAML syntax error") != std::string::npos);
 }
 
+// The stream is split at "---" lines sixteen bytes at a time (SSE2) and in
+// windows of 256 KB; each document must keep its lines whatever the offsets.
+// YAML 1.2, 9.1.4: a "---" at the start of a line "indicates the start of a
+// document"; "---x" or "-- -" does not.
+TEST_CASE("documents keep their lines at every offset of the splitter's blocks and windows") {
+  std::mt19937 rng(7);
+  for (int round = 0; round < 3; ++round) {
+    std::string text;
+    int line = 1;
+    std::vector<int> name_lines;
+    const std::size_t target = round == 2 ? std::size_t{700} * 1024 : 4096;  // past two 256 KB windows
+    while (text.size() < target) {
+      // Filler lines of every length, some starting with '-' but no marker.
+      for (int k = static_cast<int>(rng() % 4); k > 0; --k) {
+        const std::size_t n = rng() % 40;
+        std::string filler = (rng() % 3 == 0 ? "#-- " : "# ") + std::string(n, 'x') + "\n";
+        text += filler;
+        ++line;
+      }
+      text += "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm" + std::to_string(name_lines.size()) +
+              "\ndata:\n  k: |\n    ---x\n    -- -\n";
+      name_lines.push_back(line + 3);
+      line += 8;
+      text += rng() % 2 ? "---\n" : "--- # next\n";
+      ++line;
+    }
+    auto objs = objects_of(text);
+    REQUIRE(objs.size() == name_lines.size());
+    for (std::size_t i = 0; i < objs.size(); ++i) {
+      INFO("round " << round << ", document " << i);
+      CHECK(objs[i].json["metadata"]["name"] == "cm" + std::to_string(i));
+      CHECK(objs[i].line_of("/metadata/name") == name_lines[i]);
+    }
+  }
+}
+
 TEST_CASE("a document that does not parse is named from its text: block or flow metadata") {
   auto object_of = [](const std::string& text) {
     std::vector<loki::LoadError> errors;
