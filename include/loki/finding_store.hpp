@@ -17,6 +17,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 namespace loki {
@@ -50,7 +51,20 @@ class FindingStore {
   // Drops the findings whose rule fails `keep`.
   template <class Pred>
   void keep_if(Pred keep) {
-    std::erase_if(recs_, [&](const Rec& r) { return !keep(std::string_view(strings_[r.rule])); });
+    // Decided once per rule (a rule id is one interned string), not per finding.
+    // Findings come in runs of one rule: the last answer is asked first.
+    std::unordered_map<std::uint32_t, bool> kept;
+    std::uint32_t last = none;
+    bool last_kept = true;
+    std::erase_if(recs_, [&](const Rec& r) {
+      if (r.rule != last) {
+        auto [it, added] = kept.try_emplace(r.rule, false);
+        if (added) it->second = keep(std::string_view(strings_[r.rule]));
+        last = r.rule;
+        last_kept = it->second;
+      }
+      return !last_kept;
+    });
   }
   // Drops the findings of `rule` for which `drop(finding)` holds (the
   // Finding is rebuilt for those only).
