@@ -19,13 +19,6 @@ namespace {
 
 using nlohmann::json;
 
-// string_view words: a length mismatch rejects without reading the text.
-bool is_one_of(std::string_view v, std::initializer_list<std::string_view> words) {
-  for (std::string_view w : words)
-    if (v == w) return true;
-  return false;
-}
-
 std::optional<json> parse_int(std::string_view s) {
   bool neg = false;
   if (!s.empty() && (s[0] == '+' || s[0] == '-')) {
@@ -113,40 +106,85 @@ void append_pointer_token(std::string& pointer, std::string_view token) {
 namespace {
 
 // The YAML 1.1 words with a meaning, as Kubernetes' YAML decoder (go-yaml v2)
-// reads them: null, booleans, infinities and NaN.
+// reads them: null, booleans, infinities and NaN. At most five letters, so a
+// word is one 64-bit number and the table is searched without a string compare.
+enum class Word : std::uint8_t { null, yes, no, inf, minus_inf, nan };
+
+constexpr std::uint64_t pack_word(std::string_view w) {
+  std::uint64_t k = w.size();
+  for (std::size_t i = 0; i < w.size(); ++i) k |= std::uint64_t{static_cast<unsigned char>(w[i])} << (8 * (i + 1));
+  return k;
+}
+
+struct WordEntry {
+  std::uint64_t key;
+  Word word;
+};
+
+constexpr WordEntry kWords[] = {
+    {pack_word("~"), Word::null},
+    {pack_word("null"), Word::null},
+    {pack_word("Null"), Word::null},
+    {pack_word("NULL"), Word::null},
+    {pack_word("y"), Word::yes},
+    {pack_word("Y"), Word::yes},
+    {pack_word("yes"), Word::yes},
+    {pack_word("Yes"), Word::yes},
+    {pack_word("YES"), Word::yes},
+    {pack_word("on"), Word::yes},
+    {pack_word("On"), Word::yes},
+    {pack_word("ON"), Word::yes},
+    {pack_word("true"), Word::yes},
+    {pack_word("True"), Word::yes},
+    {pack_word("TRUE"), Word::yes},
+    {pack_word("n"), Word::no},
+    {pack_word("N"), Word::no},
+    {pack_word("no"), Word::no},
+    {pack_word("No"), Word::no},
+    {pack_word("NO"), Word::no},
+    {pack_word("off"), Word::no},
+    {pack_word("Off"), Word::no},
+    {pack_word("OFF"), Word::no},
+    {pack_word("false"), Word::no},
+    {pack_word("False"), Word::no},
+    {pack_word("FALSE"), Word::no},
+    {pack_word(".inf"), Word::inf},
+    {pack_word(".Inf"), Word::inf},
+    {pack_word(".INF"), Word::inf},
+    {pack_word("+.inf"), Word::inf},
+    {pack_word("+.Inf"), Word::inf},
+    {pack_word("+.INF"), Word::inf},
+    {pack_word("-.inf"), Word::minus_inf},
+    {pack_word("-.Inf"), Word::minus_inf},
+    {pack_word("-.INF"), Word::minus_inf},
+    {pack_word(".nan"), Word::nan},
+    {pack_word(".NaN"), Word::nan},
+    {pack_word(".NAN"), Word::nan},
+};
+
 std::optional<json> special_word(const std::string& v) {
   // Numbers (most special-looking scalars: ports, replicas) start with a
-  // digit, which no word does; the rest are compared with the few words of
-  // their length.
-  if (v.empty() || (v[0] >= '0' && v[0] <= '9')) return std::nullopt;
-  switch (v.size()) {
-    case 1:
-      if (v == "~") return json(nullptr);
-      if (is_one_of(v, {"y", "Y"})) return json(true);
-      if (is_one_of(v, {"n", "N"})) return json(false);
-      return std::nullopt;
-    case 2:
-      if (is_one_of(v, {"on", "On", "ON"})) return json(true);
-      if (is_one_of(v, {"no", "No", "NO"})) return json(false);
-      return std::nullopt;
-    case 3:
-      if (is_one_of(v, {"yes", "Yes", "YES"})) return json(true);
-      if (is_one_of(v, {"off", "Off", "OFF"})) return json(false);
-      return std::nullopt;
-    case 4:
-      if (is_one_of(v, {"null", "Null", "NULL"})) return json(nullptr);
-      if (is_one_of(v, {"true", "True", "TRUE"})) return json(true);
-      if (is_one_of(v, {".inf", ".Inf", ".INF"})) return json(std::numeric_limits<double>::infinity());
-      if (is_one_of(v, {".nan", ".NaN", ".NAN"})) return json(std::numeric_limits<double>::quiet_NaN());
-      return std::nullopt;
-    case 5:
-      if (is_one_of(v, {"false", "False", "FALSE"})) return json(false);
-      if (is_one_of(v, {"+.inf", "+.Inf", "+.INF"})) return json(std::numeric_limits<double>::infinity());
-      if (is_one_of(v, {"-.inf", "-.Inf", "-.INF"})) return json(-std::numeric_limits<double>::infinity());
-      return std::nullopt;
-    default:
-      return std::nullopt;  // the longest word is five letters ("false", "+.inf")
+  // digit, which no word does; the longest word is five letters.
+  if (v.empty() || v.size() > 5 || (v[0] >= '0' && v[0] <= '9')) return std::nullopt;
+  const std::uint64_t key = pack_word(v);
+  for (const WordEntry& e : kWords) {
+    if (e.key != key) continue;
+    switch (e.word) {
+      case Word::null:
+        return json(nullptr);
+      case Word::yes:
+        return json(true);
+      case Word::no:
+        return json(false);
+      case Word::inf:
+        return json(std::numeric_limits<double>::infinity());
+      case Word::minus_inf:
+        return json(-std::numeric_limits<double>::infinity());
+      case Word::nan:
+        return json(std::numeric_limits<double>::quiet_NaN());
+    }
   }
+  return std::nullopt;
 }
 
 std::optional<json> number(const std::string& v) {
