@@ -369,14 +369,16 @@ const std::vector<const PodInfo*>& Analyzer::pods_of_peer(const Policy& policy, 
   }
   static const std::vector<const PodInfo*> none;
   if (peer.kind != Peer::Kind::pods) return none;
-  // What decides the list (namespace_matches): the policy's namespace, every
-  // namespace (Cilium clusterwide), or a namespace selector; then the pod selector.
-  std::string text = peer.namespace_selector                               ? "?" + peer.namespace_selector->to_string()
-                     : policy.flavor == Policy::Flavor::cilium_clusterwide ? std::string("*")
-                                                                           : "=" + policy.ns;
-  text += '\x1f';
-  text += peer.pod_selector.to_string();
-  {
+  // What decides the list (namespace_matches): the policy's own namespace, or
+  // every namespace (Cilium clusterwide) or a namespace selector's, each of
+  // which is compared; then the pod selector. Lists of the latter two are
+  // shared by peers that read alike.
+  const bool own_namespace = !peer.namespace_selector && policy.flavor != Policy::Flavor::cilium_clusterwide;
+  std::string text;
+  if (!own_namespace) {
+    text = peer.namespace_selector ? "?" + peer.namespace_selector->to_string() : std::string("*");
+    text += '\x1f';
+    text += peer.pod_selector.to_string();
     std::unique_lock lk(peer_pods_mu_.m);
     if (auto it = peer_pods_by_text_.find(text); it != peer_pods_by_text_.end()) {
       peer_pods_.try_emplace(&peer, &it->second);
@@ -386,12 +388,22 @@ const std::vector<const PodInfo*>& Analyzer::pods_of_peer(const Policy& policy, 
   // Computed outside the lock; when two threads race, the first insert wins
   // (both computed the same list).
   std::vector<const PodInfo*> out;
-  for (const auto& [ns, pods] : pods_by_ns_) {
-    if (!namespace_matches(policy, peer, ns)) continue;
+  auto select = [&](const std::vector<const PodInfo*>& pods) {
     for (const PodInfo* p : pods)
       if (peer.pod_selector.matches(p->labels)) out.push_back(p);
+  };
+  if (own_namespace) {
+    if (auto it = pods_by_ns_.find(policy.ns); it != pods_by_ns_.end()) select(it->second);
+  } else {
+    for (const auto& [ns, pods] : pods_by_ns_)
+      if (namespace_matches(policy, peer, ns)) select(pods);
   }
   std::unique_lock lk(peer_pods_mu_.m);
+  if (own_namespace) {
+    auto [it, added] = peer_pods_.try_emplace(&peer, nullptr);
+    if (added) it->second = &peer_pods_own_.emplace_front(std::move(out));
+    return *it->second;
+  }
   const auto& list = peer_pods_by_text_.try_emplace(std::move(text), std::move(out)).first->second;
   peer_pods_.try_emplace(&peer, &list);
   return list;

@@ -268,6 +268,7 @@ void check_network(const netpol::Inventory& inv, const Config& config, const std
         if (f.line == 0) f.line = r.policy->line;
         apply_ignores(f, r.policy->ignores);
       }
+      if (threads <= 1) return sink(std::move(f));  // the sink is this thread's alone
       pending.push_back(std::move(f));
       if (pending.size() == kBatch) flush();
     });

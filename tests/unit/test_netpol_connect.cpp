@@ -340,8 +340,10 @@ spec:
   CHECK(answer("10.0.0.0/8", {}) == A::conditional);                             // nothing known
 }
 
-// pods_of_peer keeps one list per (namespaces, pod selector) text, so peers
-// that read alike share it; the namespace part must tell policies apart.
+// pods_of_peer shares one list among peers that select across namespaces and
+// read alike (namespace selector, pod selector); own-namespace peers must
+// still select their own namespace's pods, and the namespace selector must
+// tell lists apart.
 // NetworkPolicyPeer.podSelector: "This is a label selector which selects Pods.
 // This field follows standard label selector semantics; if present but
 // empty, it selects all pods. If namespaceSelector is also set, then the
@@ -356,7 +358,9 @@ TEST_CASE("pods a peer selects: alike peers of different namespaces select their
             std::to_string(yaml.size()) + ", namespace: " + ns +
             "}\nspec:\n  podSelector: {}\n  policyTypes: [Egress]\n  egress:\n"
             "  - to: [{podSelector: {matchLabels: {app: db}}}]\n"
-            "  - to: [{namespaceSelector: {}, podSelector: {matchLabels: {app: db}}}]\n---\n";
+            "  - to: [{namespaceSelector: {}, podSelector: {matchLabels: {app: db}}}]\n"
+            "  - to: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: b}}, podSelector: {matchLabels: "
+            "{app: db}}}]\n---\n";
   Inventory inv = load(yaml);
   inv.sort();
   Analyzer an(inv);
@@ -369,18 +373,20 @@ TEST_CASE("pods a peer selects: alike peers of different namespaces select their
   };
   const std::vector<std::string> both = {"a/db", "b/db"};
   for (const Policy& p : inv.policies) {
-    REQUIRE(p.egress_rules.size() == 2);
+    REQUIRE(p.egress_rules.size() == 3);
     const auto& own = an.pods_of_peer(p, p.egress_rules[0].to.at(0));
     CHECK(names(own) == std::vector<std::string>{p.ns + "/db"});
     CHECK(names(an.pods_of_peer(p, p.egress_rules[1].to.at(0))) == both);
+    CHECK(names(an.pods_of_peer(p, p.egress_rules[2].to.at(0))) == std::vector<std::string>{"b/db"});
   }
-  // The two policies of namespace a share their lists; b's own list differs.
+  // Peers across namespaces that read alike share one list; own-namespace
+  // peers keep their own (the same pods for the same namespace).
   const Policy* a1 = nullptr;
   const Policy* a2 = nullptr;
   const Policy* b = nullptr;
   for (const Policy& p : inv.policies) (p.ns == "b" ? b : a1 ? a2 : a1) = &p;
   REQUIRE((a1 && a2 && b));
-  CHECK(&an.pods_of_peer(*a1, a1->egress_rules[0].to[0]) == &an.pods_of_peer(*a2, a2->egress_rules[0].to[0]));
-  CHECK(&an.pods_of_peer(*a1, a1->egress_rules[0].to[0]) != &an.pods_of_peer(*b, b->egress_rules[0].to[0]));
+  CHECK(an.pods_of_peer(*a1, a1->egress_rules[0].to[0]) == an.pods_of_peer(*a2, a2->egress_rules[0].to[0]));
+  CHECK(an.pods_of_peer(*a1, a1->egress_rules[0].to[0]) != an.pods_of_peer(*b, b->egress_rules[0].to[0]));
   CHECK(&an.pods_of_peer(*a1, a1->egress_rules[1].to[0]) == &an.pods_of_peer(*b, b->egress_rules[1].to[0]));
 }
