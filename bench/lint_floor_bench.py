@@ -9,6 +9,8 @@ processes under GNU time (wall, CPU, peak RSS):
   after    build/bin/loki-audit lint -f json --fail-on none FILE
 Corpora: generated 10k and 100k objects (bench/gen_corpus.py, seeded); the
 Kubernetes repository's own manifests (bench/peers_bench.py's real corpus);
+ten projects' install manifests at pinned versions (bench/real_corpus.py, 22
+MB, 1,581 objects, most of the bytes CRDs);
 and a CRD-heavy file pinned from the Go module cache (the Gateway API standard
 install, Prometheus' CRD, Calico's and the volume-snapshot CRDs, at the module
 versions in CRD_FILES, ten times over: ~8 MB, 200 objects no rule reads).
@@ -93,6 +95,11 @@ def main():
                     f.write("---\n" + text)
         if os.path.exists(path):
             corpora.append(("kubernetes repo manifests x10", path))
+        import real_corpus
+        path = os.path.join(out_dir, "corpus-ten-projects-x1.yaml")
+        if not os.path.exists(path):
+            real_corpus.build(path)
+        corpora.append(("ten projects' manifests", path))
     if not a.no_crd:
         path = os.path.join(out_dir, "corpus-crds.yaml")
         if os.path.exists(path) or crd_corpus(path):

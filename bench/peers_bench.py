@@ -2,7 +2,9 @@
 """loki-audit lint against the tools users would pick instead, in one run.
 
 For each corpus (generated: 1k/10k/100k objects, seeded; real: the Kubernetes
-repository's own manifests from the k8s.io/kubernetes Go module) and each tool
+repository's own manifests from the k8s.io/kubernetes Go module, and ten
+projects' install manifests at pinned versions, once and ten times over,
+bench/real_corpus.py) and each tool
 (bench/peers/build.sh builds them), runs the tool once per --repeat in a fresh
 process and records wall time, CPU time and peak RSS (wait4), objects per
 second and the ratio to loki-audit in the same run. A tool that exceeds
@@ -159,7 +161,7 @@ def main():
     ap.add_argument("--repeat", type=int, default=1, help="runs per measurement (median)")
     ap.add_argument("--timeout", type=float, default=600, help="seconds per run before the tool is dropped")
     ap.add_argument("--bin", default=os.path.join(ROOT, "build", "bin", "loki-audit"))
-    ap.add_argument("--no-real", action="store_true", help="skip the Kubernetes-repository corpus")
+    ap.add_argument("--no-real", action="store_true", help="skip the real-manifest corpora")
     ap.add_argument("--png", default=os.path.join(ROOT, "docs", "bench-lint-peers.png"))
     a = ap.parse_args()
     out_dir = os.path.join(HERE, "out")
@@ -183,6 +185,13 @@ def main():
         n = real_corpus(path)
         if n:
             corpora.append((f"kubernetes repo manifests", path, n))
+        import real_corpus
+        one = os.path.join(out_dir, "corpus-ten-projects-x1.yaml")
+        n, _ = real_corpus.build(one)
+        ten = os.path.join(out_dir, "corpus-ten-projects-x10.yaml")
+        with open(ten, "w") as f:
+            f.write("---\n".join([open(one).read()] * 10))
+        corpora += [("ten projects' manifests", one, n), ("ten projects' manifests x10", ten, 10 * n)]
 
     rows, dropped = [], set()
     jl = open(os.path.join(out_dir, "peers_bench.jsonl"), "w")

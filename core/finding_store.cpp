@@ -6,6 +6,10 @@
 #include <stdexcept>
 #include <thread>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace loki {
 
 namespace {
@@ -39,10 +43,13 @@ void FindingStore::Pool::grow_table() {
 }
 
 namespace {
+// Every id reaches the low bits the table uses: the same name in 32
+// namespaces once landed in one slot (the namespace id only reached bit 24
+// and up), and probing the chains took 5 % of a lint.
 std::size_t object_hash(std::uint32_t api_version, std::uint32_t kind, std::uint32_t ns, std::uint32_t name) {
-  std::uint64_t h = (std::uint64_t{api_version} * 0x9E3779B97F4A7C15ull) ^ (std::uint64_t{kind} << 48) ^
-                    (std::uint64_t{ns} << 24) ^ name;
-  return static_cast<std::size_t>(h ^ (h >> 29));
+  constexpr std::uint64_t k = 0x9E3779B97F4A7C15ull;
+  std::uint64_t h = (((std::uint64_t{api_version} * k + kind) * k + ns) * k + name) * k;
+  return static_cast<std::size_t>(h ^ (h >> 32));
 }
 }  // namespace
 
@@ -91,19 +98,62 @@ std::string_view FindingStore::Pool::keep(std::string_view s) {
   return {p, s.size()};
 }
 
+namespace {
+// Where a long text is cut: after a line break, a comma (and its space), or
+// ". ", "; ", ": ". A network finding names the pod's labels and policies
+// in its message and again in its remediation, so the whole texts seldom
+// repeat while these clauses and labels do (100k generated objects,
+// --all-pods: 28.5 MB of distinct text whole, 17.3 MB as pieces).
+bool cut_char(char c) {
+  return c == '\n' || c == ',' || c == '.' || c == ';' || c == ':';
+}
+
+// The first of '\n' , . ; : at or after `i`, or s.size(); 16 bytes at a
+// time where SSE2 is there (a byte loop here cost 2 % of a lint).
+std::size_t next_cut_char(std::string_view s, std::size_t i) {
+#if defined(__SSE2__)
+  const __m128i nl = _mm_set1_epi8('\n'), comma = _mm_set1_epi8(','), dot = _mm_set1_epi8('.'),
+                semi = _mm_set1_epi8(';'), colon = _mm_set1_epi8(':');
+  for (; i + 16 <= s.size(); i += 16) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s.data() + i));
+    const __m128i hit = _mm_or_si128(_mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, nl), _mm_cmpeq_epi8(v, comma)),
+                                                  _mm_or_si128(_mm_cmpeq_epi8(v, dot), _mm_cmpeq_epi8(v, semi))),
+                                     _mm_cmpeq_epi8(v, colon));
+    if (const auto bits = static_cast<unsigned>(_mm_movemask_epi8(hit)))
+      return i + static_cast<std::size_t>(__builtin_ctz(bits));
+  }
+#endif
+  while (i < s.size() && !cut_char(s[i])) ++i;
+  return i;
+}
+
+std::size_t piece_end(std::string_view s, std::size_t at) {
+  for (std::size_t i = next_cut_char(s, at); i < s.size(); i = next_cut_char(s, i + 1)) {
+    const bool spaced = i + 1 < s.size() && s[i + 1] == ' ';
+    if (s[i] == '\n') return i + 1;
+    if (s[i] == ',') return spaced ? i + 2 : i + 1;
+    if (spaced) return i + 2;  // ". ", "; ", ": "
+  }
+  return s.size();
+}
+}  // namespace
+
 std::uint32_t FindingStore::intern_text(std::string_view s) {
-  if (s.size() < kSplitAt || s.find('\n') == std::string_view::npos) {
+  if (s.size() < kSplitAt) {
     const std::uint32_t id = intern(s);
     if (id & kLines) throw std::length_error("FindingStore: too many distinct texts");
     return id;
   }
-  std::vector<std::uint32_t> ids;
+  // Reused: a text of a dozen pieces per finding would otherwise allocate
+  // every time.
+  thread_local std::vector<std::uint32_t> ids;
+  ids.clear();
   for (std::size_t at = 0; at < s.size();) {
-    const std::size_t nl = s.find('\n', at);
-    const std::size_t end = nl == std::string_view::npos ? s.size() : nl + 1;
+    const std::size_t end = piece_end(s, at);
     ids.push_back(intern(s.substr(at, end - at)));
     at = end;
   }
+  if (ids.size() == 1 && !(ids[0] & kLines)) return ids[0];  // nowhere to cut: kept whole
   const std::uint32_t id =
       lines_.intern({reinterpret_cast<const char*>(ids.data()), ids.size() * sizeof(std::uint32_t)});
   // kLines | 0x7fffffff would read as `none`.

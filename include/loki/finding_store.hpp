@@ -5,10 +5,12 @@
 // chunked arena -- messages and field pointers too: a message names the
 // object's policies or container, so most repeat (2,004 distinct of 23k on
 // the 10k corpus) -- and a finding is a 48-byte record of ids, rebuilt into a
-// Finding only when a reporter asks for it. A long text of several lines (a
-// remediation carrying a manifest to apply) is kept as its lines' ids: such
-// texts seldom repeat whole, their lines mostly do (at 100k generated
-// objects, 20k distinct remediations of 13.6 MB have 1.1 MB of distinct lines).
+// Finding only when a reporter asks for it. A long text is kept as the ids of
+// its pieces (lines, clauses, the items of a list): a remediation carrying a
+// manifest to apply, or a network finding naming the pod's labels and
+// policies, seldom repeats whole, while its pieces mostly do (at 100k
+// generated objects, 20k distinct remediations of 13.6 MB have 1.1 MB of
+// distinct lines).
 #pragma once
 
 #include <loki/finding.hpp>
@@ -134,8 +136,9 @@ class FindingStore {
     char* arena_next_ = nullptr;
     std::size_t bytes_ = 0;
   };
-  // Texts of kSplitAt bytes or more with a line break are kept as the
-  // sequence of their lines' ids (an id of lines_, flagged kLines).
+  // Texts of kSplitAt bytes or more are kept as the sequence of their
+  // pieces' ids (an id of lines_, flagged kLines); piece_end says where a
+  // piece ends.
   static constexpr std::size_t kSplitAt = 192;
   static constexpr std::uint32_t kLines = 0x80000000u;
   std::uint32_t intern(std::string_view s) { return strings_.intern(s); }
@@ -145,7 +148,7 @@ class FindingStore {
 
   std::vector<Rec> recs_;
   Pool strings_;
-  Pool lines_;  // each entry: the line ids of one text, as bytes
+  Pool lines_;  // each entry: the piece ids of one text, as bytes
   struct ObjectIds {
     std::uint32_t api_version, kind, ns, name;
   };

@@ -146,3 +146,68 @@ TEST_CASE("FindingStore: long texts of several lines come back byte for byte, th
   // The texts whole (each kept once, messages are the same set) against what the store holds.
   CHECK(store.text_bytes() * 2 < whole);
 }
+
+TEST_CASE("FindingStore: long one-line texts are kept as pieces and come back byte for byte") {
+  // egress-unrestricted names the pod's labels and the policy that misses it,
+  // in its message and again in its remediation: the texts are distinct per
+  // workload, their clauses and labels are not.
+  std::vector<std::string> texts;
+  for (int i = 0; i < 400; ++i) {
+    const std::string labels = "app=worker,app.kubernetes.io/instance=worker-" + std::to_string(i) +
+                               ",role=frontend,team=" + (i % 2 ? "infra" : "ml");
+    texts.push_back("no NetworkPolicy with Egress selects this pod (labels: " + labels +
+                    "), so it can reach anything (the internet, the cloud metadata endpoint, every service of the "
+                    "cluster). NetworkPolicy ns-0/policy-" +
+                    std::to_string(i % 9) + " isolates egress in this namespace but misses it: policy-" +
+                    std::to_string(i % 9) + " selects role=backend; worker-" + std::to_string(i) +
+                    " has role=frontend, not backend");
+    texts.push_back("set the label `role: backend` in spec.template.metadata.labels of Deployment ns-0/worker-" +
+                    std::to_string(i) + ", or change the podSelector so it also selects " + labels);
+  }
+  // Every place a piece ends, at the text's ends and doubled, with no cut
+  // point at all, and just at and under the length where cutting starts.
+  texts.push_back(std::string(300, 'a'));
+  texts.push_back(", " + std::string(250, 'b') + ",");
+  texts.push_back(",,, ,\n. ; : .;:" + std::string(200, 'c') + ". ");
+  texts.push_back(std::string(200, 'd') + ": " + std::string(3, 'e') + ":");
+  texts.push_back("x," + std::string(190, 'f'));  // 192 bytes: cut
+  texts.push_back("x," + std::string(189, 'g'));  // 191 bytes: whole
+  loki::FindingStore store;
+  std::size_t whole = 0;
+  for (std::size_t i = 0; i < texts.size(); ++i) {
+    loki::Finding f;
+    f.rule = "egress-unrestricted";
+    f.object = {"apps/v1", "Deployment", "ns-0", "worker-" + std::to_string(i)};
+    f.file = "a.yaml";
+    f.message = texts[i];
+    f.remediation = texts[texts.size() - 1 - i];
+    store.add(std::move(f), i);
+    whole += texts[i].size();
+  }
+  for (std::size_t i = 0; i < texts.size(); ++i) {
+    const loki::Finding f = store[i];
+    CHECK(f.message == texts[i]);
+    CHECK(f.remediation == texts[texts.size() - 1 - i]);
+  }
+  // Whole, these distinct texts are 237 KB; as pieces, 96 KB: the labels and
+  // clauses are kept once.
+  CHECK(store.text_bytes() * 2 < whole);
+}
+
+TEST_CASE("FindingStore: texts cut at every offset of the scan's 16-byte blocks come back byte for byte") {
+  std::mt19937 rng(5);
+  const std::string alphabet = "ab ,.;:\n";
+  std::vector<std::string> texts;
+  loki::FindingStore store;
+  for (std::size_t i = 0; i < 500; ++i) {
+    std::string t(190 + rng() % 100, 'a');
+    for (char& c : t) c = rng() % 4 ? 'a' : alphabet[rng() % alphabet.size()];
+    loki::Finding f;
+    f.rule = "r";
+    f.object = {"v1", "Pod", "ns", "p"};
+    f.message = t;
+    store.add(std::move(f), i);
+    texts.push_back(std::move(t));
+  }
+  for (std::size_t i = 0; i < texts.size(); ++i) CHECK(store[i].message == texts[i]);
+}
