@@ -70,6 +70,7 @@ def main():
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--bin", default=os.path.join(ROOT, "build", "bin"))
     ap.add_argument("--before", help="an earlier loki-audit to measure in the same run")
+    ap.add_argument("--all-pods", action="store_true", help="lint with --all-pods (every pod template checked)")
     ap.add_argument("--no-crd", action="store_true")
     ap.add_argument("--no-real", action="store_true")
     a = ap.parse_args()
@@ -95,10 +96,10 @@ def main():
                     f.write("---\n" + text)
         if os.path.exists(path):
             corpora.append(("kubernetes repo manifests x10", path))
-        import real_corpus
+        import real_corpus as ten_projects
         path = os.path.join(out_dir, "corpus-ten-projects-x1.yaml")
         if not os.path.exists(path):
-            real_corpus.build(path)
+            ten_projects.build(path)
         corpora.append(("ten projects' manifests", path))
     if not a.no_crd:
         path = os.path.join(out_dir, "corpus-crds.yaml")
@@ -106,10 +107,11 @@ def main():
             corpora.append(("CRDs (pinned, x10)", path))
     floor = os.path.join(a.bin, "loki-yaml-floor")
     tools = [("floor", lambda f: [floor, f, "2"])]
+    flags = ["-f", "json", "--fail-on", "none"] + (["--all-pods"] if a.all_pods else [])
     if a.before:
-        tools.append(("before", lambda f: [a.before, "lint", "-f", "json", "--fail-on", "none", f]))
+        tools.append(("before", lambda f: [a.before, "lint"] + flags + [f]))
     after = os.path.join(a.bin, "loki-audit")
-    tools.append(("after", lambda f: [after, "lint", "-f", "json", "--fail-on", "none", f]))
+    tools.append(("after", lambda f: [after, "lint"] + flags + [f]))
     load = os.getloadavg()
     rows = []
     for label, path in corpora:
@@ -128,7 +130,8 @@ def main():
             rows.append((label, size, objects, t, r, r["wall"] / max(med["floor"]["wall"], 0.01),
                          r["cpu"] / max(med["floor"]["cpu"], 0.01)))
         print(f"{label}: " + ", ".join(f"{t} {med[t]['wall']:.3f}s" for t, _ in tools), file=sys.stderr)
-    lines = [f"Load average at start {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; median of {a.repeat}, interleaved.", "",
+    lines = [f"Load average at start {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; median of {a.repeat}, interleaved"
+             f"{'; lint with --all-pods' if a.all_pods else ''}.", "",
              "| corpus | input | run | wall | CPU | objects/s (wall) | objects per CPU-s | wall / floor | CPU / floor | peak RSS | RSS / input |",
              "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for label, size, objects, t, r, wr, cr in rows:

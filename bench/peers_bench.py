@@ -129,6 +129,9 @@ def plot(rows, png):
     data = os.path.join(HERE, "out", "peers_bench.dat")
     tools = sorted({r["tool"] for r in rows if r["corpus"].startswith("generated") and r.get("wall")},
                    key=lambda t: (t != "loki-audit", t))
+    if not tools:
+        print("no generated corpus measured (--sizes ''): no plot", file=sys.stderr)
+        return False
     with open(data, "w") as f:
         for t in tools:
             f.write(f"# {t}\n")
@@ -174,7 +177,7 @@ def main():
             sys.exit(f"{t}: {exe} missing (run bench/peers/build.sh)")
 
     corpora = []
-    for n in [int(s) for s in a.sizes.split(",")]:
+    for n in [int(s) for s in a.sizes.split(",") if s]:
         path = os.path.join(out_dir, f"corpus-{n}.yaml")
         if not os.path.exists(path):
             with open(path, "w") as f:
@@ -185,9 +188,9 @@ def main():
         n = real_corpus(path)
         if n:
             corpora.append((f"kubernetes repo manifests", path, n))
-        import real_corpus
+        import real_corpus as ten_projects
         one = os.path.join(out_dir, "corpus-ten-projects-x1.yaml")
-        n, _ = real_corpus.build(one)
+        n, _ = ten_projects.build(one)
         ten = os.path.join(out_dir, "corpus-ten-projects-x10.yaml")
         with open(ten, "w") as f:
             f.write("---\n".join([open(one).read()] * 10))

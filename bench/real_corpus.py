@@ -21,7 +21,10 @@ A file goes in whole and unchanged when every document in it is a
 Kubernetes object (a mapping with apiVersion, kind and metadata) or empty;
 Helm and Jinja templates (`{{`, `{%`), kustomization files and anything
 PyYAML cannot read are left out, so every tool can parse every document.
-Files with the same bytes go in once.
+Files with the same bytes go in once. Line ends are made LF: conftest
+v0.71.1 splits a file at CRLF document markers as soon as any line of it
+ends in CRLF (parser/yaml/yaml.go, separateSubDocuments), so one kube-score
+fixture written with CRLF made it check one document instead of 1,581.
 
   bench/real_corpus.py OUT.yaml [--copies N]   prints the object count
 """
@@ -115,7 +118,7 @@ def build(out_path, copies=1, verbose=False):
             if digest in seen:
                 continue
             try:
-                text = raw.decode("utf-8")
+                text = raw.decode("utf-8").replace("\r\n", "\n")
             except UnicodeDecodeError:
                 continue
             n = is_object_file(text)

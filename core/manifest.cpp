@@ -235,6 +235,17 @@ constexpr std::size_t kReleaseBytes = std::size_t{256} * 1024;
 // '-' follows, and returns the newlines in [from, to). Sixteen bytes at a
 // time where SSE2 is there: a memchr per line took 0.06 s of 100 MB, on one
 // thread before any document could be parsed.
+// Set bits of a 16-bit mask. __builtin_popcount is a call into libgcc on
+// the x86-64 baseline (no POPCNT instruction): 0.3 % of a CRD-heavy lint.
+constexpr unsigned popcount16(unsigned x) {
+  x = x - ((x >> 1) & 0x5555u);
+  x = (x & 0x3333u) + ((x >> 2) & 0x3333u);
+  x = (x + (x >> 4)) & 0x0F0Fu;
+  return (x + (x >> 8)) & 0x1Fu;
+}
+static_assert(popcount16(0) == 0 && popcount16(0xFFFFu) == 16 && popcount16(0x8001u) == 2 &&
+              popcount16(0x7FFEu) == 14 && popcount16(0x0F0Fu) == 8);
+
 template <class OnCandidate>
 std::size_t scan_lines(std::string_view text, std::size_t from, std::size_t to, const OnCandidate& at) {
   std::size_t lines = 0;
@@ -250,11 +261,10 @@ std::size_t scan_lines(std::string_view text, std::size_t from, std::size_t to, 
     unsigned cand = nl & static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_loadu_si128(next), dash)));
     while (cand) {
       const int bit = __builtin_ctz(cand);
-      at(i + static_cast<std::size_t>(bit),
-         lines + static_cast<std::size_t>(__builtin_popcount(nl & ((2u << bit) - 1))));
+      at(i + static_cast<std::size_t>(bit), lines + static_cast<std::size_t>(popcount16(nl & ((2u << bit) - 1))));
       cand &= cand - 1;
     }
-    lines += static_cast<std::size_t>(__builtin_popcount(nl));
+    lines += static_cast<std::size_t>(popcount16(nl));
   }
 #endif
   for (; i < to; ++i)

@@ -209,6 +209,23 @@ namespace {
 // First characters of the plain scalars that may resolve to something other
 // than a string: most scalars start with none of these.
 constexpr std::string_view maybe_special_start = "0123456789-+.~nNtTfFyYoO";
+
+// Whether a plain scalar reads as the string it is (resolve_plain_scalar
+// returns it unchanged), decided without copying it: a key that does is
+// handed over as text. A scalar starting with a letter is special only as a
+// word of the table ("true", "No", ...); numbers start with a digit, sign or
+// dot. Keys such as `type`, `name` and `format` (every few lines of a CRD)
+// took the copy-and-resolve path for their first letter alone.
+bool plain_stays_string(std::string_view v) {
+  if (v.empty()) return false;
+  const char c = v[0];
+  if (maybe_special_start.find(c) == std::string_view::npos) return true;
+  const bool letter = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+  if (!letter) return false;
+  if (v.size() > 5) return true;
+  const std::uint64_t key = pack_word(v);
+  return std::none_of(std::begin(kWords), std::end(kWords), [&](const WordEntry& e) { return e.key == key; });
+}
 }  // namespace
 
 json resolve_plain_scalar(std::string v) {
@@ -640,8 +657,7 @@ bool parse_events(std::string_view text, int line_offset, std::vector<ParsedDocu
       case YAML_SCALAR_EVENT:
         if (b.expecting_key() && !e.data.scalar.anchor && !e.data.scalar.tag &&
             (e.data.scalar.style != YAML_PLAIN_SCALAR_STYLE ||
-             (e.data.scalar.length > 0 &&
-              maybe_special_start.find(static_cast<char>(e.data.scalar.value[0])) == std::string_view::npos)))
+             plain_stays_string({reinterpret_cast<const char*>(e.data.scalar.value), e.data.scalar.length})))
           b.string_key(ln, {reinterpret_cast<const char*>(e.data.scalar.value), e.data.scalar.length});
         else if (b.skipping_value())
           b.skipped_scalar(e.data.scalar.anchor != nullptr);

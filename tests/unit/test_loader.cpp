@@ -94,6 +94,46 @@ TEST_CASE("the YAML 1.1 words are exactly go-yaml v2's resolve table") {
     CHECK_MESSAGE(resolve_plain_scalar(w) == json(w), w);
 }
 
+TEST_CASE("mapping keys resolve as values do: the words of the table are not strings, other keys are") {
+  // Keys take a path that skips resolution when the text cannot resolve to
+  // anything but itself; these are the cases at its edge. A key that resolves
+  // is named by its JSON text (true, false, null, numbers), as in go-yaml's
+  // map[interface{}]interface{} handed to sigs.k8s.io/yaml.
+  using loki::detail::resolve_plain_scalar;
+  const std::vector<std::string> keys = {
+      "y",      "Y",     "n",     "N",    "on",   "On",   "ON",    "off",   "Off", "yes",  "No", "NO",
+      "true",   "TRUE",  "False", "null", "Null", "NULL", "~",     "0",     "1",   "0x1F", "-2", "+3",
+      "1.5",    ".inf",  "-.Inf", "type", "name", "nope", "ye",    "tRue",  "oN",  "nulL", "yy", "format",
+      "offset", "names", "t",     "f",    "o",    "O",    "truee", "Nulls", "On1", "no-x", "~x", "yes_"};
+  auto expected = [&](const std::string& k) {
+    const json v = resolve_plain_scalar(k);
+    if (v.is_string()) return v.get<std::string>();
+    return v.is_null() ? std::string("null") : v.dump();
+  };
+  auto parse = [](const std::string& text, std::vector<loki::detail::YamlError>& errors) {
+    std::vector<loki::detail::ParsedDocument> docs;
+    loki::detail::parse_yaml(text, 0, docs, errors, [](std::string_view k) { return k == "ConfigMap"; });
+    return docs;
+  };
+  for (const auto& k : keys) {
+    std::vector<loki::detail::YamlError> errors;
+    auto docs = parse("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  " + k + ": v\n", errors);
+    REQUIRE(docs.size() == 1);
+    CHECK_MESSAGE((docs[0].value["spec"] == json{{expected(k), "v"}}), k);
+  }
+  // Built or skipped, two keys are duplicates exactly when they resolve alike.
+  for (const char* kind : {"Pod", "ConfigMap"})
+    for (std::size_t i = 0; i < keys.size(); ++i)
+      for (std::size_t j = i + 1; j < keys.size(); ++j) {
+        std::vector<loki::detail::YamlError> errors;
+        parse(std::string("apiVersion: v1\nkind: ") + kind + "\nmetadata: {name: c}\ndata:\n  " + keys[i] + ": a\n  " +
+                  keys[j] + ": b\n",
+              errors);
+        CHECK_MESSAGE(errors.size() == (expected(keys[i]) == expected(keys[j]) ? 1U : 0U),
+                      kind << ": " << keys[i] << ", " << keys[j]);
+      }
+}
+
 namespace {
 // The byte-at-a-time scan first_binary_line replaced, kept as its oracle.
 int first_binary_line_oracle(std::string_view s) {
