@@ -38,6 +38,27 @@ bool same(const loki::Finding& a, const loki::Finding& b) {
          a.suppressed == b.suppressed && a.suppression_reason == b.suppression_reason && a.field == b.field;
 }
 
+// One finding per text: texts[i] as the remediation and the texts in reverse
+// as messages (the same set), every `suppress_every`-th suppressed with
+// texts[i / 2] as the reason. Returns the texts' bytes counted once each.
+std::size_t add_texts(loki::FindingStore& store, const std::vector<std::string>& texts, const std::string& rule,
+                      std::size_t suppress_every = 0) {
+  std::size_t whole = 0;
+  for (std::size_t i = 0; i < texts.size(); ++i) {
+    loki::Finding f;
+    f.rule = rule;
+    f.object = {"apps/v1", "Deployment", "ns", "agent-" + std::to_string(i)};
+    f.file = "a.yaml";
+    f.remediation = texts[i];
+    f.message = texts[texts.size() - 1 - i];
+    f.suppressed = suppress_every != 0 && i % suppress_every == 0;
+    if (f.suppressed) f.suppression_reason = texts[i / 2];
+    store.add(std::move(f), i);
+    whole += texts[i].size();
+  }
+  return whole;
+}
+
 }  // namespace
 
 TEST_CASE("FindingStore: round trip and the order of sort_findings") {
@@ -124,19 +145,7 @@ TEST_CASE("FindingStore: long texts of several lines come back byte for byte, th
     texts.push_back(t.append(tail));
   }
   loki::FindingStore store;
-  std::size_t whole = 0;
-  for (std::size_t i = 0; i < texts.size(); ++i) {
-    loki::Finding f;
-    f.rule = "egress-policy-mismatch";
-    f.object = {"apps/v1", "Deployment", "ns", "agent-" + std::to_string(i)};
-    f.file = "a.yaml";
-    f.remediation = texts[i];
-    f.message = texts[texts.size() - 1 - i];
-    f.suppressed = i % 7 == 0;
-    if (f.suppressed) f.suppression_reason = texts[i / 2];
-    store.add(std::move(f), i);
-    whole += texts[i].size();
-  }
+  const std::size_t whole = add_texts(store, texts, "egress-policy-mismatch", 7);
   for (std::size_t i = 0; i < texts.size(); ++i) {
     const loki::Finding f = store[i];
     CHECK(f.remediation == texts[i]);
@@ -173,21 +182,11 @@ TEST_CASE("FindingStore: long one-line texts are kept as pieces and come back by
   texts.push_back("x," + std::string(190, 'f'));  // 192 bytes: cut
   texts.push_back("x," + std::string(189, 'g'));  // 191 bytes: whole
   loki::FindingStore store;
-  std::size_t whole = 0;
-  for (std::size_t i = 0; i < texts.size(); ++i) {
-    loki::Finding f;
-    f.rule = "egress-unrestricted";
-    f.object = {"apps/v1", "Deployment", "ns-0", "worker-" + std::to_string(i)};
-    f.file = "a.yaml";
-    f.message = texts[i];
-    f.remediation = texts[texts.size() - 1 - i];
-    store.add(std::move(f), i);
-    whole += texts[i].size();
-  }
+  const std::size_t whole = add_texts(store, texts, "egress-unrestricted");
   for (std::size_t i = 0; i < texts.size(); ++i) {
     const loki::Finding f = store[i];
-    CHECK(f.message == texts[i]);
-    CHECK(f.remediation == texts[texts.size() - 1 - i]);
+    CHECK(f.remediation == texts[i]);
+    CHECK(f.message == texts[texts.size() - 1 - i]);
   }
   // Whole, these distinct texts are 237 KB; as pieces, 96 KB: the labels and
   // clauses are kept once.
